@@ -1,0 +1,23 @@
+//! xnat-ferry: move DICOM imaging data between XNAT projects from a declarative, reviewable manifest.
+//!
+//! Layers, and the direction of their dependencies:
+//! - [`cli`] knows clap, terminals and file paths; it calls everything else.
+//! - [`manifest`] and [`template`] model what users write.
+//! - [`xnat`] is the only code that speaks HTTP; [`inventory`] is what it reads, as plain data.
+//! - [`plan`] is pure: (manifest, inventories) -> plan. It never does I/O.
+//! - [`exec`] runs a plan through [`xnat`], journals it and verifies the result.
+//! - [`dicom`] reads and rewrites DICOM headers and hashes pixel data.
+//! - [`sim`] is the XNAT emulator; ferry's client meets it only over HTTP.
+
+pub mod cli;
+pub mod dicom;
+pub mod exec;
+pub mod inventory;
+pub mod manifest;
+pub mod plan;
+pub mod sim;
+pub mod template;
+pub mod xnat;
+
+/// The version of ferry, recorded in every plan it writes.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,6 @@
+//! The manifest as users write it (version 1, the public contract of the design brief), its loading and
+//! its validation. This module reads manifest files and their tables; it never talks to a server.
+
+pub mod model;
+
+pub use model::*;
