@@ -62,11 +62,8 @@ mod tests {
 
     #[test]
     fn renders_error_causes_and_hint() {
-        let f = Failure::new(
-            Exit::Runtime,
-            Outer(std::io::Error::new(std::io::ErrorKind::Other, "disk full")),
-        )
-        .with_hint("free some space");
+        let f = Failure::new(Exit::Runtime, Outer(std::io::Error::other("disk full")))
+            .with_hint("free some space");
         assert_eq!(
             f.render(),
             "error: outer failed\nCaused by: disk full\nhint: free some space\n"
