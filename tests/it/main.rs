@@ -1,0 +1,4 @@
+//! The one integration-test binary. Each module covers an area and drives the real `ferry` binary,
+//! mostly against `ferry sim` on loopback.
+
+mod support;
