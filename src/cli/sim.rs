@@ -1,12 +1,92 @@
-//! `ferry sim`.
+//! `ferry sim`: runs the XNAT emulator on 127.0.0.1 until Ctrl-C or SIGTERM.
 
-use super::Failure;
+use super::{Exit, Failure};
+use crate::sim::{self, FaultSettings, SeedSpec, SimConfig};
+use std::io::Write;
+use std::path::PathBuf;
 
 /// Arguments of `ferry sim`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The state folder: projects, sessions and DICOM files live here and survive a restart.
+    #[arg(long)]
+    pub root: PathBuf,
+    /// The port on 127.0.0.1 (0 picks a free one; the chosen port is printed).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Seed an empty state folder: `demo` or `demo:subjects=N,files=M`.
+    #[arg(long)]
+    pub seed: Option<String>,
+    /// Add an account or set its password: `NAME:PASSWORD` (repeatable).
+    #[arg(long = "user", value_name = "NAME:PASSWORD")]
+    pub users: Vec<String>,
+    /// Delay every answer by this many milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Answer this fraction of requests with 500 before doing anything (0..1).
+    #[arg(long, default_value_t = 0.0)]
+    pub error_rate: f64,
+    /// Cut this fraction of response bodies off part way (0..1).
+    #[arg(long, default_value_t = 0.0)]
+    pub drop_rate: f64,
+    /// Seed of the fault generator, for repeatable faults.
+    #[arg(long, default_value_t = 0)]
+    pub rng_seed: u64,
+}
+
+fn usage(msg: String) -> Failure {
+    Failure::msg(Exit::Usage, msg)
+}
 
 /// Runs `ferry sim`.
-pub fn run(_args: Args) -> Result<(), Failure> {
-    Err(super::not_yet("sim"))
+pub fn run(args: Args) -> Result<(), Failure> {
+    let seed = match &args.seed {
+        Some(s) => Some(SeedSpec::parse(s).map_err(usage)?),
+        None => None,
+    };
+    let users = args
+        .users
+        .iter()
+        .map(|u| sim::parse_user(u))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Failure::new(Exit::Usage, e))?;
+    for (name, rate) in [
+        ("--error-rate", args.error_rate),
+        ("--drop-rate", args.drop_rate),
+    ] {
+        if !(0.0..=1.0).contains(&rate) {
+            return Err(usage(format!("`{name}` must be between 0 and 1")));
+        }
+    }
+    let config = SimConfig {
+        root: args.root,
+        port: args.port,
+        seed,
+        users,
+        faults: FaultSettings {
+            latency_ms: args.latency_ms,
+            error_rate: args.error_rate,
+            drop_rate: args.drop_rate,
+            ..FaultSettings::default()
+        },
+        rng_seed: args.rng_seed,
+        workers: 0,
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    ctrlc::set_handler(move || {
+        let _ = tx.send(());
+    })
+    .map_err(|e| {
+        Failure::msg(
+            Exit::Runtime,
+            format!("cannot install the Ctrl-C handler: {e}"),
+        )
+    })?;
+    let handle = sim::start(config).map_err(|e| Failure::new(Exit::Runtime, e))?;
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "listening on {}", handle.url());
+    let _ = out.flush();
+    let _ = rx.recv();
+    handle.shutdown();
+    Ok(())
 }

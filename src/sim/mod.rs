@@ -1,1 +1,221 @@
-//! Placeholder: filled in by its issue.
+//! The XNAT emulator (`ferry sim`): a small XNAT that speaks the REST API on 127.0.0.1 as XNAT 1.8
+//! does, keeps its state and DICOM files on disk under a root folder, and injects faults on request.
+//! Every test of ferry and the demo talk to it over HTTP through the same client code that talks to a
+//! real XNAT; xnatpy and pyxnat run against it in the conformance suite.
+//!
+//! Parts: [`http`] (the server and its worker pool), [`routes`] (the route table, documented there),
+//! [`store`] and [`model`] (state), [`auth`] (accounts, sessions, tokens, roles), [`faults`],
+//! [`seed`] (the demo world), [`dicomio`] (header reading and routing syntax).
+//!
+//! Boundaries: this module must never use ferry's client, planner, executor or manifest code
+//! (`crate::xnat`, `crate::plan`, `crate::exec`, `crate::manifest`); it is a separate server that
+//! ferry meets only over HTTP. It reads DICOM with dicom-object directly.
+//!
+//! Roles: a project's accounts are owners (everything), members (read, create, edit, no delete) or
+//! collaborators (read only); site administrators may do anything. A client learns its own roles from
+//! `GET /xapi/access/projects` (as XNAT answers it: a JSON array of objects with `ID`, `secondary_ID`,
+//! `name`, `role` = `Owners`/`Members`/`Collaborators`, `group_id` = `<project>_<owner|member|collaborator>`,
+//! `URI`, `description`). `GET /data/projects?permissions=edit` (or `delete`) narrows the project listing
+//! to projects where the caller may edit (or delete), as XNAT's `restrict=` does.
+
+pub mod auth;
+pub mod dicomio;
+pub mod faults;
+pub mod http;
+pub mod model;
+pub mod render;
+pub mod routes;
+pub mod seed;
+pub mod store;
+pub mod util;
+mod zipstream;
+
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+pub use faults::FaultSettings;
+pub use seed::SeedSpec;
+
+/// Everything `ferry sim` needs to start.
+#[derive(Clone, Default)]
+pub struct SimConfig {
+    /// The state folder (created if missing).
+    pub root: PathBuf,
+    /// The port on 127.0.0.1; 0 picks a free one.
+    pub port: u16,
+    /// Seed the demo world into an empty root.
+    pub seed: Option<SeedSpec>,
+    /// Accounts to add, or whose password to set: (name, password).
+    pub users: Vec<(String, String)>,
+    /// Initial fault settings.
+    pub faults: FaultSettings,
+    /// Seed of the fault generator.
+    pub rng_seed: u64,
+    /// Worker threads (at least 16 are used).
+    pub workers: usize,
+}
+
+impl std::fmt::Debug for SimConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimConfig")
+            .field("root", &self.root)
+            .field("port", &self.port)
+            .field("seed", &self.seed)
+            .field(
+                "users",
+                &self
+                    .users
+                    .iter()
+                    .map(|(n, _)| n.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .field("faults", &self.faults)
+            .field("rng_seed", &self.rng_seed)
+            .finish()
+    }
+}
+
+/// Why the emulator could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// The state folder could not be read or written.
+    #[error("cannot use the state folder `{root}`")]
+    State {
+        /// The folder.
+        root: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The port could not be bound.
+    #[error("cannot listen on 127.0.0.1:{port}")]
+    Bind {
+        /// The port asked for.
+        port: u16,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A `--user` value is not `NAME:PASSWORD`.
+    #[error("user `{value}` is not `NAME:PASSWORD` with a valid name")]
+    BadUser {
+        /// The name part (never the password).
+        value: String,
+    },
+}
+
+/// The state shared by every worker.
+pub struct Shared {
+    /// Projects, subjects, experiments, prearchive, accounts.
+    pub store: RwLock<Store>,
+    /// Sessions and tokens.
+    pub auth: auth::Auth,
+    /// Fault injection.
+    pub faults: faults::Faults,
+}
+
+use store::Store;
+
+/// A running emulator.
+pub struct SimHandle {
+    server: Option<http::Server>,
+    url: String,
+}
+
+impl SimHandle {
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.server.as_ref().map(|s| s.port()).unwrap_or(0)
+    }
+
+    /// Stops serving: in-flight requests finish, then every thread is joined.
+    pub fn shutdown(mut self) {
+        if let Some(s) = self.server.take() {
+            s.shutdown();
+        }
+    }
+}
+
+impl Drop for SimHandle {
+    fn drop(&mut self) {
+        if let Some(s) = self.server.take() {
+            s.shutdown();
+        }
+    }
+}
+
+/// Opens (and if asked, seeds) the state under `config.root` and starts serving.
+pub fn start(config: SimConfig) -> Result<SimHandle, SimError> {
+    let state_err = |source| SimError::State {
+        root: config.root.clone(),
+        source,
+    };
+    let mut store = Store::open(&config.root).map_err(state_err)?;
+    if store.site.users.is_empty() {
+        store.site.users.insert(
+            "admin".into(),
+            model::User {
+                password: "admin".into(),
+                admin: true,
+            },
+        );
+    }
+    if let Some(spec) = config.seed {
+        seed::seed_demo(&mut store, spec).map_err(state_err)?;
+    }
+    for (name, password) in &config.users {
+        if !util::valid_id(name) {
+            return Err(SimError::BadUser {
+                value: name.clone(),
+            });
+        }
+        let admin = store.site.users.get(name).is_some_and(|u| u.admin);
+        store.site.users.insert(
+            name.clone(),
+            model::User {
+                password: password.clone(),
+                admin,
+            },
+        );
+    }
+    store.save_site().map_err(state_err)?;
+    let shared = Arc::new(Shared {
+        store: RwLock::new(store),
+        auth: auth::Auth::default(),
+        faults: faults::Faults::new(config.faults.clone(), config.rng_seed),
+    });
+    let handler: http::Handler = {
+        let shared = shared.clone();
+        Arc::new(move |req| routes::handle(&shared, req))
+    };
+    let workers = if config.workers == 0 {
+        64
+    } else {
+        config.workers.max(16)
+    };
+    let server =
+        http::Server::start(config.port, workers, handler).map_err(|source| SimError::Bind {
+            port: config.port,
+            source,
+        })?;
+    let url = format!("http://127.0.0.1:{}", server.port());
+    Ok(SimHandle {
+        server: Some(server),
+        url,
+    })
+}
+
+/// Parses a `--user NAME:PASSWORD` value.
+pub fn parse_user(s: &str) -> Result<(String, String), SimError> {
+    match s.split_once(':') {
+        Some((n, p)) if util::valid_id(n) => Ok((n.to_string(), p.to_string())),
+        _ => Err(SimError::BadUser {
+            value: s.split(':').next().unwrap_or_default().to_string(),
+        }),
+    }
+}

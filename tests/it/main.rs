@@ -1,4 +1,5 @@
 //! The one integration-test binary. Each module covers an area and drives the real `ferry` binary,
 //! mostly against `ferry sim` on loopback.
 
+mod sim;
 mod support;

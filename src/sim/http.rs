@@ -1,0 +1,541 @@
+//! A small HTTP/1.1 server for the emulator: a listener thread hands each connection to a fixed pool of
+//! worker threads, which parse requests (with keep-alive, `Content-Length` or chunked bodies and
+//! `Expect: 100-continue`), call the handler and write its response.
+//!
+//! It is our own rather than a crate's because fault injection needs control of the socket: a dropped
+//! response declares its full length, sends part of the body and then shuts the connection down.
+//! Malformed input never panics: a bad request line, oversized or invalid headers or a broken body get
+//! `400`/`431` and the connection is closed.
+//!
+//! It must never know about XNAT: routing and state live in the caller's handler.
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Largest request head (request line and headers) accepted, in bytes.
+const MAX_HEAD: usize = 64 * 1024;
+/// How often an idle worker looks at the stop flag.
+const POLL: Duration = Duration::from_millis(200);
+/// How long a keep-alive connection may stay idle between requests.
+const IDLE_LIMIT: Duration = Duration::from_secs(30);
+/// How long a client may take to send one request once it started.
+const REQUEST_LIMIT: Duration = Duration::from_secs(120);
+
+/// One parsed HTTP request.
+#[derive(Debug)]
+pub struct Request {
+    /// The method as sent (`GET`, `PUT`, ...).
+    pub method: String,
+    /// The path part of the target, still percent-encoded.
+    pub path: String,
+    /// The query string (without `?`), still percent-encoded.
+    pub query: String,
+    /// Header names (lower-case) and values in order.
+    pub headers: Vec<(String, String)>,
+    /// The request body.
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    /// The first header with this (lower-case) name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A response body.
+pub enum Body {
+    /// Bytes known in full.
+    Bytes(Vec<u8>),
+    /// A stream of known length (a file on disk).
+    Sized(Box<dyn Read + Send>, u64),
+    /// A stream of unknown length, sent chunked.
+    Stream(Box<dyn Read + Send>),
+}
+
+/// A response to write.
+pub struct Response {
+    /// The status code.
+    pub status: u16,
+    /// Extra headers (`Content-Length`, `Transfer-Encoding` and `Connection` are written by the server).
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Body,
+    /// Fault injection: send the head and part of the body, then cut the connection.
+    pub drop_body: bool,
+}
+
+impl Response {
+    /// A response with a body of bytes and a content type.
+    pub fn bytes(status: u16, content_type: &str, body: Vec<u8>) -> Response {
+        Response {
+            status,
+            headers: vec![("Content-Type".into(), content_type.into())],
+            body: Body::Bytes(body),
+            drop_body: false,
+        }
+    }
+
+    /// Adds a header.
+    pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Response {
+        self.headers.push((name.to_string(), value.into()));
+        self
+    }
+}
+
+/// A running server; stopping it waits for the threads to finish.
+pub struct Server {
+    stop: Arc<AtomicBool>,
+    port: u16,
+    threads: Vec<JoinHandle<()>>,
+}
+
+/// The handler the server calls for every request.
+pub type Handler = Arc<dyn Fn(Request) -> Response + Send + Sync>;
+
+impl Server {
+    /// Binds `127.0.0.1:port` (0 = any free port) and starts `workers` worker threads.
+    pub fn start(port: u16, workers: usize, handler: Handler) -> io::Result<Server> {
+        let listener = TcpListener::bind(("127.0.0.1", port))?;
+        let port = listener.local_addr()?.port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = sync_channel::<TcpStream>(4096);
+        let rx = Arc::new(Mutex::new(rx));
+        let mut threads = Vec::new();
+        for i in 0..workers.max(1) {
+            let (rx, stop, handler) = (rx.clone(), stop.clone(), handler.clone());
+            threads.push(
+                std::thread::Builder::new()
+                    .name(format!("sim-worker-{i}"))
+                    .spawn(move || worker(rx, stop, handler))?,
+            );
+        }
+        let stop2 = stop.clone();
+        threads.push(
+            std::thread::Builder::new()
+                .name("sim-accept".into())
+                .spawn(move || {
+                    for conn in listener.incoming() {
+                        if stop2.load(Ordering::SeqCst) {
+                            break;
+                        }
+                        if let Ok(c) = conn {
+                            if tx.send(c).is_err() {
+                                break;
+                            }
+                        }
+                    }
+                })?,
+        );
+        Ok(Server {
+            stop,
+            port,
+            threads,
+        })
+    }
+
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Stops accepting, lets in-flight requests finish, and joins every thread.
+    pub fn shutdown(mut self) {
+        self.stop_and_join();
+    }
+
+    fn stop_and_join(&mut self) {
+        if self.threads.is_empty() {
+            return;
+        }
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the accept loop with a connection of our own.
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop_and_join();
+    }
+}
+
+fn worker(rx: Arc<Mutex<Receiver<TcpStream>>>, stop: Arc<AtomicBool>, handler: Handler) {
+    loop {
+        let conn = {
+            let Ok(guard) = rx.lock() else { return };
+            if stop.load(Ordering::SeqCst) {
+                return;
+            }
+            match guard.recv_timeout(POLL) {
+                Ok(c) => Some(c),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => None,
+                Err(_) => return,
+            }
+        };
+        if stop.load(Ordering::SeqCst) {
+            return;
+        }
+        if let Some(c) = conn {
+            serve_connection(c, &stop, &handler);
+        }
+    }
+}
+
+/// What went wrong while reading a request.
+enum ReadFail {
+    /// The client went away or stayed idle: close quietly.
+    Closed,
+    /// The request is malformed: answer with this status and close.
+    Bad(u16),
+}
+
+fn serve_connection(stream: TcpStream, stop: &AtomicBool, handler: &Handler) {
+    let _ = stream.set_read_timeout(Some(POLL));
+    let _ = stream.set_nodelay(true);
+    let Ok(write_half) = stream.try_clone() else {
+        return;
+    };
+    let mut reader = BufReader::new(stream);
+    let mut writer = write_half;
+    loop {
+        let req = match read_request(&mut reader, &mut writer, stop) {
+            Ok(r) => r,
+            Err(ReadFail::Closed) => break,
+            Err(ReadFail::Bad(status)) => {
+                let msg = format!("bad request ({status})");
+                let resp = Response::bytes(status, "text/plain", msg.into_bytes());
+                let _ = write_response(&mut writer, resp, true, false);
+                break;
+            }
+        };
+        let (req, keep_alive, head_only) = req;
+        let resp = handler(req);
+        let close = !keep_alive || resp.drop_body || stop.load(Ordering::SeqCst);
+        match write_response(&mut writer, resp, close, head_only) {
+            Ok(true) => {}
+            _ => break,
+        }
+        if close {
+            break;
+        }
+    }
+    let _ = writer.flush();
+    let _ = writer.shutdown(Shutdown::Both);
+}
+
+type Parsed = (Request, bool, bool);
+
+fn read_request(
+    reader: &mut BufReader<TcpStream>,
+    writer: &mut TcpStream,
+    stop: &AtomicBool,
+) -> Result<Parsed, ReadFail> {
+    let head = read_head(reader, stop)?;
+    let text = std::str::from_utf8(&head).map_err(|_| ReadFail::Bad(400))?;
+    let mut lines = text.split("\r\n").flat_map(|l| l.split('\n'));
+    let line = lines.next().unwrap_or_default();
+    let mut parts = line.split(' ');
+    let (Some(method), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(ReadFail::Bad(400));
+    };
+    let http10 = match version {
+        "HTTP/1.1" => false,
+        "HTTP/1.0" => true,
+        _ => return Err(ReadFail::Bad(400)),
+    };
+    if method.is_empty() || !method.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return Err(ReadFail::Bad(400));
+    }
+    let mut headers = Vec::new();
+    for l in lines {
+        if l.is_empty() {
+            continue;
+        }
+        let (n, v) = l.split_once(':').ok_or(ReadFail::Bad(400))?;
+        if n.is_empty() || n.contains(' ') {
+            return Err(ReadFail::Bad(400));
+        }
+        headers.push((n.to_ascii_lowercase(), v.trim().to_string()));
+    }
+    let get = |name: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.to_ascii_lowercase())
+    };
+    let conn = get("connection").unwrap_or_default();
+    let keep_alive = if http10 {
+        conn.contains("keep-alive")
+    } else {
+        !conn.contains("close")
+    };
+    if get("expect").is_some_and(|e| e.contains("100-continue")) {
+        let _ = writer.write_all(b"HTTP/1.1 100 Continue\r\n\r\n");
+    }
+    let body = if get("transfer-encoding").is_some_and(|t| t.contains("chunked")) {
+        read_chunked(reader, stop)?
+    } else if let Some(len) = get("content-length") {
+        let len: u64 = len.trim().parse().map_err(|_| ReadFail::Bad(400))?;
+        read_exact(reader, len, stop)?
+    } else {
+        Vec::new()
+    };
+    let (path, query) = match target.split_once('?') {
+        Some((p, q)) => (p.to_string(), q.to_string()),
+        None => (target.to_string(), String::new()),
+    };
+    let head_only = method == "HEAD";
+    let req = Request {
+        method: method.to_string(),
+        path,
+        query,
+        headers,
+        body,
+    };
+    Ok((req, keep_alive, head_only))
+}
+
+/// Reads up to and including the blank line that ends a request head.
+fn read_head(reader: &mut BufReader<TcpStream>, stop: &AtomicBool) -> Result<Vec<u8>, ReadFail> {
+    let mut head = Vec::new();
+    let started = Instant::now();
+    loop {
+        let buf = match reader.fill_buf() {
+            Ok(b) => b,
+            Err(e) if timed_out(&e) => {
+                let limit = if head.is_empty() {
+                    IDLE_LIMIT
+                } else {
+                    REQUEST_LIMIT
+                };
+                if stop.load(Ordering::SeqCst) || started.elapsed() > limit {
+                    return Err(ReadFail::Closed);
+                }
+                continue;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return Err(ReadFail::Closed),
+        };
+        if buf.is_empty() {
+            return Err(ReadFail::Closed);
+        }
+        // Skip blank lines sent before a request (allowed by RFC 9112).
+        let mut used = 0;
+        let mut done = false;
+        for &b in buf {
+            used += 1;
+            if head.is_empty() && (b == b'\r' || b == b'\n') {
+                continue;
+            }
+            head.push(b);
+            if head.ends_with(b"\r\n\r\n") || head.ends_with(b"\n\n") {
+                done = true;
+                break;
+            }
+        }
+        reader.consume(used);
+        if done {
+            return Ok(head);
+        }
+        if head.len() > MAX_HEAD {
+            return Err(ReadFail::Bad(431));
+        }
+    }
+}
+
+fn timed_out(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+fn read_exact(
+    reader: &mut BufReader<TcpStream>,
+    len: u64,
+    stop: &AtomicBool,
+) -> Result<Vec<u8>, ReadFail> {
+    let mut body = Vec::with_capacity(len.min(64 * 1024 * 1024) as usize);
+    let mut buf = [0u8; 64 * 1024];
+    let started = Instant::now();
+    while (body.len() as u64) < len {
+        let want = (len - body.len() as u64).min(buf.len() as u64) as usize;
+        match reader.read(&mut buf[..want]) {
+            Ok(0) => return Err(ReadFail::Closed),
+            Ok(n) => body.extend_from_slice(&buf[..n]),
+            Err(e) if timed_out(&e) || e.kind() == io::ErrorKind::Interrupted => {
+                if stop.load(Ordering::SeqCst) || started.elapsed() > REQUEST_LIMIT {
+                    return Err(ReadFail::Closed);
+                }
+            }
+            Err(_) => return Err(ReadFail::Closed),
+        }
+    }
+    Ok(body)
+}
+
+fn read_line(reader: &mut BufReader<TcpStream>, stop: &AtomicBool) -> Result<String, ReadFail> {
+    let mut line = Vec::new();
+    let started = Instant::now();
+    loop {
+        let mut byte = [0u8; 1];
+        match reader.read(&mut byte) {
+            Ok(0) => return Err(ReadFail::Closed),
+            Ok(_) => {
+                if byte[0] == b'\n' {
+                    let s = String::from_utf8(line).map_err(|_| ReadFail::Bad(400))?;
+                    return Ok(s.trim_end_matches('\r').to_string());
+                }
+                line.push(byte[0]);
+                if line.len() > 4096 {
+                    return Err(ReadFail::Bad(400));
+                }
+            }
+            Err(e) if timed_out(&e) || e.kind() == io::ErrorKind::Interrupted => {
+                if stop.load(Ordering::SeqCst) || started.elapsed() > REQUEST_LIMIT {
+                    return Err(ReadFail::Closed);
+                }
+            }
+            Err(_) => return Err(ReadFail::Closed),
+        }
+    }
+}
+
+fn read_chunked(reader: &mut BufReader<TcpStream>, stop: &AtomicBool) -> Result<Vec<u8>, ReadFail> {
+    let mut body = Vec::new();
+    loop {
+        let line = read_line(reader, stop)?;
+        let size = line.split(';').next().unwrap_or_default().trim();
+        let size = u64::from_str_radix(size, 16).map_err(|_| ReadFail::Bad(400))?;
+        if size == 0 {
+            // Trailers, up to the blank line.
+            while !read_line(reader, stop)?.is_empty() {}
+            return Ok(body);
+        }
+        body.extend(read_exact(reader, size, stop)?);
+        if !read_line(reader, stop)?.is_empty() {
+            return Err(ReadFail::Bad(400));
+        }
+    }
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        100 => "Continue",
+        200 => "OK",
+        201 => "Created",
+        204 => "No Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        406 => "Not Acceptable",
+        409 => "Conflict",
+        417 => "Expectation Failed",
+        423 => "Locked",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        _ => "Unknown",
+    }
+}
+
+/// Writes a response; `Ok(false)` when the connection must not be reused.
+fn write_response(
+    w: &mut TcpStream,
+    resp: Response,
+    close: bool,
+    head_only: bool,
+) -> io::Result<bool> {
+    let mut head = format!("HTTP/1.1 {} {}\r\n", resp.status, reason(resp.status));
+    for (n, v) in &resp.headers {
+        let clean = |s: &str| s.replace(['\r', '\n'], " ");
+        head.push_str(&format!("{}: {}\r\n", clean(n), clean(v)));
+    }
+    let (mut reader, len): (Box<dyn Read + Send>, Option<u64>) = match resp.body {
+        Body::Bytes(b) => {
+            let n = b.len() as u64;
+            (Box::new(io::Cursor::new(b)), Some(n))
+        }
+        Body::Sized(r, n) => (r, Some(n)),
+        Body::Stream(r) => (r, None),
+    };
+    match len {
+        Some(n) => head.push_str(&format!("Content-Length: {n}\r\n")),
+        None => head.push_str("Transfer-Encoding: chunked\r\n"),
+    }
+    if close {
+        head.push_str("Connection: close\r\n");
+    }
+    head.push_str("\r\n");
+    let mut out = io::BufWriter::with_capacity(64 * 1024, &mut *w);
+    out.write_all(head.as_bytes())?;
+    if head_only {
+        out.flush()?;
+        return Ok(!close);
+    }
+    if resp.drop_body {
+        // Send about half of the body, then cut the connection.
+        let cut = len.map(|n| n / 2).unwrap_or(16 * 1024);
+        let mut limited = reader.take(cut);
+        if len.is_some() {
+            io::copy(&mut limited, &mut out)?;
+        } else {
+            copy_chunked(&mut limited, &mut out, false)?;
+        }
+        out.flush()?;
+        drop(out);
+        let _ = w.shutdown(Shutdown::Both);
+        return Ok(false);
+    }
+    match len {
+        Some(n) => {
+            let copied = io::copy(&mut (&mut reader).take(n), &mut out)?;
+            if copied < n {
+                // The source ended early: the declared length cannot be honoured, so cut.
+                out.flush()?;
+                return Ok(false);
+            }
+        }
+        None => copy_chunked(&mut reader, &mut out, true)?,
+    }
+    out.flush()?;
+    Ok(!close)
+}
+
+fn copy_chunked(r: &mut dyn Read, w: &mut dyn Write, finish: bool) -> io::Result<()> {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match r.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        write!(w, "{n:x}\r\n")?;
+        w.write_all(&buf[..n])?;
+        w.write_all(b"\r\n")?;
+    }
+    if finish {
+        w.write_all(b"0\r\n\r\n")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,567 @@
+//! Routes under a session: scans, resources, file listings, single files, zip downloads, catalogs,
+//! and the session's `status` and `projects`. Uploads and deletions of files are in [`super::upload`].
+
+use super::access::{self, label_in, Scope};
+use super::{edit, fail, items, not_allowed, upload, Answer, Ctx};
+use crate::sim::http::{Body, Response};
+use crate::sim::model::{Experiment, FileEntry, Resource, Scan};
+use crate::sim::render::{text, Meta, Table};
+use crate::sim::util::{percent_encode, xml_escape};
+use crate::sim::zipstream::stream_zip;
+use serde_json::{Map, Value};
+use std::path::PathBuf;
+
+/// Which level of a session a resource URL names.
+#[derive(Debug, Clone)]
+pub enum Level {
+    /// Scans selected by a spec (`1`, `1,2`, `T1_MPRAGE`, `ALL`).
+    Scans(String),
+    /// Session-level resources.
+    Session,
+}
+
+/// One file picked by a URL.
+#[derive(Debug, Clone)]
+pub struct FileRef {
+    /// Scan ID and type, for scan-level files.
+    pub scan: Option<(String, String)>,
+    /// The resource.
+    pub res_id: u64,
+    /// The resource label.
+    pub res_label: String,
+    /// Path relative to the resource folder.
+    pub path: String,
+    /// The catalog entry.
+    pub entry: FileEntry,
+    /// Where the bytes are.
+    pub disk: PathBuf,
+}
+
+/// Dispatches `rest` under a session URL.
+pub fn session_route(ctx: &Ctx, scope: Scope, key: &str, rest: &[&str]) -> Answer {
+    let m = ctx.method();
+    match rest {
+        [] => Err(fail(404, "The requested resource was not found.")),
+        ["status"] => Ok(text(200, "active")),
+        ["projects"] => session_projects(ctx, scope, key),
+        ["scans"] if m == "GET" => list_scans(ctx, scope, key),
+        ["scans", s] => match m {
+            "GET" => get_scan(ctx, scope, key, s),
+            "PUT" | "POST" => edit::put_scan(ctx, scope, key, s),
+            "DELETE" => edit::delete_scan(ctx, scope, key, s),
+            _ => Err(not_allowed()),
+        },
+        ["scans", s, "resources"] if m == "GET" => {
+            list_resources(ctx, scope, key, Level::Scans(s.to_string()))
+        }
+        ["scans", s, "resources", r, more @ ..] => {
+            resource_route(ctx, scope, key, Level::Scans(s.to_string()), r, more)
+        }
+        ["scans", s, "files"] if m == "GET" => {
+            files_get(ctx, scope, key, Level::Scans(s.to_string()), None, &[])
+        }
+        ["resources"] if m == "GET" => list_resources(ctx, scope, key, Level::Session),
+        ["resources", r, more @ ..] => resource_route(ctx, scope, key, Level::Session, r, more),
+        ["scans", ..] | ["resources", ..] => Err(not_allowed()),
+        _ => Err(fail(404, "The requested resource was not found.")),
+    }
+}
+
+fn resource_route(
+    ctx: &Ctx,
+    scope: Scope,
+    key: &str,
+    level: Level,
+    r: &str,
+    more: &[&str],
+) -> Answer {
+    let m = ctx.method();
+    match (m, more) {
+        ("GET", []) => catalog(ctx, scope, key, level, r),
+        ("PUT" | "POST", []) => upload::create_resource(ctx, scope, key, level, r),
+        ("DELETE", []) => upload::delete_resource(ctx, scope, key, level, r),
+        ("GET", ["files", path @ ..]) => files_get(ctx, scope, key, level, Some(r), path),
+        ("PUT" | "POST", ["files", path @ ..]) => upload::upload(ctx, scope, key, level, r, path),
+        ("DELETE", ["files", path @ ..]) if !path.is_empty() => {
+            upload::delete_file(ctx, scope, key, level, r, path)
+        }
+        _ => Err(not_allowed()),
+    }
+}
+
+/// The URL base of a session for URIs: with project and subject when the request named them.
+pub fn base_uri(scope: Scope, e: &Experiment) -> String {
+    match scope {
+        Scope::ProjectSubject(p, _) => format!(
+            "/data/projects/{p}/subjects/{}/experiments/{}",
+            e.subject_id, e.id
+        ),
+        _ => format!("/data/experiments/{}", e.id),
+    }
+}
+
+/// Scans matching a spec: IDs or types, comma lists, `ALL`/`*`, `NULL` for an empty type.
+pub fn select_scans<'e>(e: &'e Experiment, spec: &str) -> Vec<&'e Scan> {
+    let parts: Vec<String> = spec
+        .split(',')
+        .map(|p| p.replace("[SLASH]", "/").replace("[COMMA]", ","))
+        .collect();
+    e.scans
+        .iter()
+        .filter(|s| {
+            parts.iter().any(|p| {
+                p == "ALL"
+                    || p == "*"
+                    || *p == s.id
+                    || *p == s.scan_type
+                    || (p == "NULL" && s.scan_type.is_empty())
+            })
+        })
+        .collect()
+}
+
+/// Resources matching a spec: labels or numeric ids, comma lists.
+pub fn select_resources<'r>(list: &'r [Resource], spec: Option<&str>) -> Vec<&'r Resource> {
+    match spec {
+        None => list.iter().collect(),
+        Some(spec) => {
+            let parts: Vec<&str> = spec.split(',').collect();
+            list.iter()
+                .filter(|r| {
+                    parts
+                        .iter()
+                        .any(|p| *p == r.label || *p == r.id.to_string())
+                })
+                .collect()
+        }
+    }
+}
+
+fn list_scans(ctx: &Ctx, scope: Scope, key: &str) -> Answer {
+    let store = ctx.read();
+    let e = access::experiment_strict(ctx, &store, scope, key)?;
+    let rows = e
+        .scans
+        .iter()
+        .map(|s| {
+            let pairs = [
+                ("xnat_imagescandata_id", s.db_id.to_string()),
+                ("ID", s.id.clone()),
+                ("type", s.scan_type.clone()),
+                ("quality", s.quality.clone()),
+                ("xsiType", s.xsi_type.clone()),
+                ("note", String::new()),
+                ("series_description", s.series_description.clone()),
+                ("UID", s.uid.clone()),
+                ("frames", s.frames.to_string()),
+                ("modality", s.modality.clone()),
+                ("URI", format!("/data/experiments/{}/scans/{}", e.id, s.id)),
+            ];
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), Value::String(v)))
+                .collect::<Map<String, Value>>()
+        })
+        .collect();
+    Ok(super::archive::listing(
+        ctx,
+        &[
+            "xnat_imagescandata_id",
+            "ID",
+            "type",
+            "quality",
+            "xsiType",
+            "note",
+            "series_description",
+        ],
+        rows,
+    ))
+}
+
+fn get_scan(ctx: &Ctx, scope: Scope, key: &str, s: &str) -> Answer {
+    let store = ctx.read();
+    let e = access::experiment_strict(ctx, &store, scope, key)?;
+    let scan = e
+        .scans
+        .iter()
+        .find(|x| x.id == s)
+        .ok_or_else(|| fail(404, &format!("Unable to find scan {s}.")))?;
+    Ok(items::respond(ctx, &items::scan(&store, e, scan)))
+}
+
+/// The fixed columns of resource listings.
+pub fn resource_table(rows: Vec<Vec<String>>) -> Table {
+    Table {
+        columns: [
+            "xnat_abstractresource_id",
+            "label",
+            "element_name",
+            "category",
+            "cat_id",
+            "cat_desc",
+            "file_count",
+            "file_size",
+            "tags",
+            "content",
+            "format",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect(),
+        rows,
+    }
+}
+
+fn list_resources(ctx: &Ctx, scope: Scope, key: &str, level: Level) -> Answer {
+    let store = ctx.read();
+    let e = access::experiment_strict(ctx, &store, scope, key)?;
+    let mut rows = Vec::new();
+    let mut push = |r: &Resource, category: &str, cat_id: &str, cat_desc: &str| {
+        rows.push(vec![
+            r.id.to_string(),
+            r.label.clone(),
+            "xnat:resourceCatalog".into(),
+            category.into(),
+            cat_id.into(),
+            cat_desc.into(),
+            r.files.len().to_string(),
+            r.total_size().to_string(),
+            String::new(),
+            r.content.clone(),
+            r.format.clone(),
+        ])
+    };
+    match &level {
+        Level::Scans(spec) => {
+            for s in select_scans(e, spec) {
+                for r in &s.resources {
+                    push(r, "scans", &s.id, &s.scan_type);
+                }
+            }
+        }
+        Level::Session => {
+            for r in &e.resources {
+                push(r, "resources", &e.id, "");
+            }
+        }
+    }
+    let meta = Meta {
+        title: Some("Resources"),
+        total: true,
+        uri_columns: false,
+    };
+    Ok(resource_table(rows).respond(&ctx.format(), &meta))
+}
+
+/// Collects the files a URL picks (sub-path `path` empty = all files of the resources).
+pub fn collect_files(
+    store: &crate::sim::store::Store,
+    e: &Experiment,
+    level: &Level,
+    res: Option<&str>,
+    path: &str,
+) -> Vec<FileRef> {
+    let mut out = Vec::new();
+    let mut add = |scan: Option<&Scan>, r: &Resource, dir: PathBuf| {
+        for (p, entry) in &r.files {
+            let wanted = path.is_empty()
+                || p == path
+                || (path.ends_with('/') && p.starts_with(path))
+                || (path.ends_with('*') && p.starts_with(path.trim_end_matches('*')));
+            if wanted {
+                out.push(FileRef {
+                    scan: scan.map(|s| (s.id.clone(), s.scan_type.clone())),
+                    res_id: r.id,
+                    res_label: r.label.clone(),
+                    path: p.clone(),
+                    entry: entry.clone(),
+                    disk: dir.join(p),
+                });
+            }
+        }
+    };
+    let root = store.root().join(&e.dir);
+    match level {
+        Level::Scans(spec) => {
+            for s in select_scans(e, spec) {
+                for r in select_resources(&s.resources, res) {
+                    add(Some(s), r, root.join("SCANS").join(&s.id).join(&r.label));
+                }
+            }
+        }
+        Level::Session => {
+            for r in select_resources(&e.resources, res) {
+                add(None, r, root.join("RESOURCES").join(&r.label));
+            }
+        }
+    }
+    out
+}
+
+fn files_get(
+    ctx: &Ctx,
+    scope: Scope,
+    key: &str,
+    level: Level,
+    res: Option<&str>,
+    path: &[&str],
+) -> Answer {
+    let path = path.join("/");
+    let (files, base, label) = {
+        let store = ctx.read();
+        let e = access::experiment_strict(ctx, &store, scope, key)?;
+        if let Some(r) = res {
+            let exists = match &level {
+                Level::Scans(spec) => select_scans(e, spec)
+                    .iter()
+                    .any(|s| !select_resources(&s.resources, Some(r)).is_empty()),
+                Level::Session => !select_resources(&e.resources, Some(r)).is_empty(),
+            };
+            if !exists {
+                return Err(fail(404, &format!("Unable to find resource {r}.")));
+            }
+        }
+        let label = scope
+            .project()
+            .map(|p| label_in(e, p))
+            .unwrap_or(e.label.clone());
+        (
+            collect_files(&store, e, &level, res, &path),
+            base_uri(scope, e),
+            label,
+        )
+    };
+    let format = ctx.format();
+    if format == "zip" {
+        if files.is_empty() {
+            return Err(fail(404, "No matching files."));
+        }
+        return Ok(zip_response(ctx, &label, files));
+    }
+    let single = !path.is_empty() && !path.ends_with('/') && !path.ends_with('*');
+    if single {
+        let f = files
+            .into_iter()
+            .find(|f| f.path == path)
+            .ok_or_else(|| fail(404, "Unable to find file."))?;
+        return send_file(&f);
+    }
+    let rows = files
+        .iter()
+        .map(|f| {
+            let uri = match &f.scan {
+                Some((id, _)) => format!(
+                    "{base}/scans/{}/resources/{}/files/{}",
+                    percent_encode(id),
+                    f.res_id,
+                    f.path
+                        .split('/')
+                        .map(percent_encode)
+                        .collect::<Vec<_>>()
+                        .join("/")
+                ),
+                None => format!(
+                    "{base}/resources/{}/files/{}",
+                    f.res_id,
+                    f.path
+                        .split('/')
+                        .map(percent_encode)
+                        .collect::<Vec<_>>()
+                        .join("/")
+                ),
+            };
+            let name = f.path.rsplit('/').next().unwrap_or(&f.path).to_string();
+            vec![
+                name,
+                f.entry.size.to_string(),
+                uri,
+                f.res_label.clone(),
+                String::new(),
+                f.entry.format.clone(),
+                String::new(),
+                f.res_id.to_string(),
+                f.entry.digest.clone(),
+            ]
+        })
+        .collect();
+    let table = Table {
+        columns: [
+            "Name",
+            "Size",
+            "URI",
+            "collection",
+            "file_tags",
+            "file_format",
+            "file_content",
+            "cat_ID",
+            "digest",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect(),
+        rows,
+    };
+    let meta = Meta {
+        title: Some("Files"),
+        total: false,
+        uri_columns: true,
+    };
+    Ok(table.respond(&format, &meta))
+}
+
+fn content_type(path: &str) -> &'static str {
+    let ext = path.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
+    match ext.as_str() {
+        "xml" => "text/xml",
+        "txt" => "text/plain",
+        "json" => "application/json",
+        "html" | "htm" => "text/html",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "pdf" => "application/pdf",
+        "zip" => "application/zip",
+        _ => "application/octet-stream",
+    }
+}
+
+fn send_file(f: &FileRef) -> Answer {
+    let file = std::fs::File::open(&f.disk).map_err(|_| fail(404, "Unable to find file."))?;
+    let len = file.metadata().map(|m| m.len()).unwrap_or(f.entry.size);
+    Ok(Response {
+        status: 200,
+        headers: vec![("Content-Type".into(), content_type(&f.path).into())],
+        body: Body::Sized(Box::new(file), len),
+        drop_body: false,
+    })
+}
+
+fn sanitize(t: &str) -> String {
+    t.chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn zip_response(ctx: &Ctx, label: &str, files: Vec<FileRef>) -> Response {
+    let structure = ctx.param("structure").unwrap_or("default");
+    let entries = files
+        .into_iter()
+        .map(|f| {
+            let name = match (&f.scan, structure) {
+                (Some((id, _)), "simplified") => {
+                    format!("{label}/scans/{id}/{}/{}", f.res_label, f.path)
+                }
+                (Some((id, t)), "improved") => {
+                    format!("scans/{id}_{}/{}/{}", sanitize(t), f.res_label, f.path)
+                }
+                (Some((id, t)), _) => format!(
+                    "{label}/scans/{id}-{}/resources/{}/files/{}",
+                    sanitize(t),
+                    f.res_label,
+                    f.path
+                ),
+                (None, "simplified") => format!("{label}/resources/{}/{}", f.res_label, f.path),
+                (None, _) => format!("{label}/resources/{}/files/{}", f.res_label, f.path),
+            };
+            (name, f.disk)
+        })
+        .collect();
+    let deflate = ctx
+        .param("compression")
+        .and_then(|c| c.parse::<u32>().ok())
+        .is_some_and(|c| c > 0);
+    Response {
+        status: 200,
+        headers: vec![
+            ("Content-Type".into(), "application/zip".into()),
+            (
+                "Content-Disposition".into(),
+                format!("attachment; filename=\"{label}.zip\""),
+            ),
+        ],
+        body: Body::Stream(Box::new(stream_zip(entries, deflate))),
+        drop_body: false,
+    }
+}
+
+fn catalog(ctx: &Ctx, scope: Scope, key: &str, level: Level, r: &str) -> Answer {
+    let store = ctx.read();
+    let e = access::experiment_strict(ctx, &store, scope, key)?;
+    let (res, uid) = match &level {
+        Level::Scans(spec) => select_scans(e, spec).into_iter().find_map(|s| {
+            select_resources(&s.resources, Some(r))
+                .first()
+                .map(|x| ((*x).clone(), s.uid.clone()))
+        }),
+        Level::Session => select_resources(&e.resources, Some(r))
+            .first()
+            .map(|x| ((*x).clone(), String::new())),
+    }
+    .ok_or_else(|| fail(404, &format!("Unable to find resource {r}.")))?;
+    let dicom = res.format == "DICOM";
+    let root = if dicom {
+        "cat:DCMCatalog"
+    } else {
+        "cat:Catalog"
+    };
+    let mut xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{root} xmlns:cat=\"http://nrg.wustl.edu/catalog\" \
+         xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" ID=\"{}\"{}>\n<cat:entries>\n",
+        xml_escape(&res.label),
+        if dicom { format!(" UID=\"{}\"", xml_escape(&uid)) } else { String::new() }
+    );
+    for (p, f) in &res.files {
+        let name = p.rsplit('/').next().unwrap_or(p);
+        let kind = if dicom && !f.uid.is_empty() {
+            format!(" xsi:type=\"cat:dcmEntry\" UID=\"{}\"", xml_escape(&f.uid))
+        } else {
+            " xsi:type=\"cat:entry\"".to_string()
+        };
+        xml.push_str(&format!(
+            "<cat:entry{kind} ID=\"{}\" URI=\"{}\" name=\"{}\" digest=\"{}\" format=\"{}\">\
+             <cat:metaFields><cat:metaField name=\"size_in_bytes\">{}</cat:metaField></cat:metaFields></cat:entry>\n",
+            xml_escape(p),
+            xml_escape(p),
+            xml_escape(name),
+            f.digest,
+            xml_escape(&f.format),
+            f.size
+        ));
+    }
+    xml.push_str(&format!("</cat:entries>\n</{root}>\n"));
+    Ok(Response::bytes(200, "text/xml", xml.into_bytes()))
+}
+
+fn session_projects(ctx: &Ctx, scope: Scope, key: &str) -> Answer {
+    let store = ctx.read();
+    let e = access::experiment(ctx, &store, scope, key)?;
+    let mut rows = Vec::new();
+    for (p, label) in std::iter::once((&e.project, &e.label)).chain(e.shares.iter()) {
+        let (sec, name) = store
+            .projects
+            .get(p)
+            .map(|x| (x.secondary_id.clone(), x.name.clone()))
+            .unwrap_or_default();
+        rows.push(vec![label.clone(), p.clone(), sec, name]);
+    }
+    let table = Table {
+        columns: ["label", "ID", "Secondary_ID", "Name"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        rows,
+    };
+    Ok(table.respond(
+        &ctx.format(),
+        &Meta {
+            total: true,
+            ..Meta::default()
+        },
+    ))
+}
