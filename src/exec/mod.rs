@@ -5,3 +5,4 @@
 pub mod journal;
 pub mod queue;
 pub mod throttle;
+pub mod verify;
