@@ -4,5 +4,6 @@
 
 pub mod journal;
 pub mod queue;
+pub mod report;
 pub mod throttle;
 pub mod verify;
