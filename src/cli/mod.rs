@@ -6,6 +6,7 @@ pub mod apply;
 pub mod demo;
 pub mod exit;
 pub mod plan;
+pub mod progress;
 pub mod report;
 pub mod schema;
 pub mod sim;

@@ -1,1 +1,9 @@
-//! Placeholder: filled in by its issue.
+//! The executor behind `ferry apply`: runs a plan's execution graph in parallel, journals every step
+//! so an interrupted run resumes, verifies every session, and deletes source data only after the
+//! destination copy was verified. It talks to servers only through [`crate::xnat`].
+
+pub mod journal;
+pub mod queue;
+pub mod report;
+pub mod throttle;
+pub mod verify;

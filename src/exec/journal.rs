@@ -1,0 +1,285 @@
+//! The journal: an append-only file of JSON lines beside the plan, flushed to disk after every record,
+//! so that `ferry apply` resumes where an interrupted run stopped and `ferry status` can tell what is
+//! done. The first line binds the journal to one plan (by the plan file's hash); a torn last line left by
+//! a crash mid-write is ignored. The journal never holds secrets or DICOM header values.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+/// One line of the journal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Record {
+    /// The first line: which plan this journal belongs to.
+    Plan {
+        /// `blake3:<hex>` of the plan file.
+        plan_hash: String,
+    },
+    /// A step was started.
+    Started {
+        /// The step ID.
+        step: String,
+    },
+    /// A step finished; `detail` is what later steps or a resume need (e.g. where an upload landed,
+    /// the verification that allowed a deletion).
+    Done {
+        /// The step ID.
+        step: String,
+        /// Step-specific result data.
+        #[serde(default)]
+        detail: serde_json::Value,
+    },
+    /// A step failed.
+    Failed {
+        /// The step ID.
+        step: String,
+        /// The error, rendered.
+        error: String,
+    },
+}
+
+/// The last thing the journal says about a step.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Last {
+    /// Started and never finished: the run stopped while it was running.
+    Started,
+    /// Finished, with its detail.
+    Done(serde_json::Value),
+    /// Failed, with the error.
+    Failed(String),
+}
+
+/// Why the journal cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    /// Reading or writing the file failed.
+    #[error("cannot {action} the journal `{path}`")]
+    Io {
+        /// `read`, `write` or `create`.
+        action: &'static str,
+        /// The journal's path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The journal was written for another plan.
+    #[error("the journal `{path}` belongs to another plan (its plan hash is {found}, this plan's is {expected})")]
+    OtherPlan {
+        /// The journal's path.
+        path: PathBuf,
+        /// This plan's hash.
+        expected: String,
+        /// The hash the journal records.
+        found: String,
+    },
+    /// A line in the middle of the journal is not a record.
+    #[error("the journal `{path}` is damaged at line {line}")]
+    Damaged {
+        /// The journal's path.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+    },
+}
+
+/// An open journal, appending.
+#[derive(Debug)]
+pub struct Journal {
+    path: PathBuf,
+    file: File,
+}
+
+/// The journal's path for a plan: `PLAN.journal` beside it.
+pub fn path_for(plan: &Path) -> PathBuf {
+    let mut p = plan.as_os_str().to_owned();
+    p.push(".journal");
+    PathBuf::from(p)
+}
+
+/// Reads what a journal says, by step. A missing journal reads as empty.
+pub fn read(path: &Path, plan_hash: &str) -> Result<BTreeMap<String, Last>, JournalError> {
+    let io = |source| JournalError::Io {
+        action: "read",
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(e) => return Err(io(e)),
+    };
+    let lines: Vec<String> = BufReader::new(file)
+        .lines()
+        .collect::<Result<_, _>>()
+        .map_err(io)?;
+    let mut out = BTreeMap::new();
+    for (i, line) in lines.iter().enumerate() {
+        let record: Record = match serde_json::from_str(line) {
+            Ok(r) => r,
+            // A crash can tear the last line; anything else is damage.
+            Err(_) if i + 1 == lines.len() => break,
+            Err(_) => {
+                return Err(JournalError::Damaged {
+                    path: path.to_path_buf(),
+                    line: i + 1,
+                })
+            }
+        };
+        match record {
+            Record::Plan { plan_hash: found } if found != plan_hash => {
+                return Err(JournalError::OtherPlan {
+                    path: path.to_path_buf(),
+                    expected: plan_hash.to_string(),
+                    found,
+                })
+            }
+            Record::Plan { .. } => {}
+            Record::Started { step } => {
+                out.insert(step, Last::Started);
+            }
+            Record::Done { step, detail } => {
+                out.insert(step, Last::Done(detail));
+            }
+            Record::Failed { step, error } => {
+                out.insert(step, Last::Failed(error));
+            }
+        }
+    }
+    Ok(out)
+}
+
+impl Journal {
+    /// Opens a journal for appending, creating it with its plan line when missing. Call [`read`] first
+    /// to check it belongs to this plan.
+    pub fn open(path: &Path, plan_hash: &str) -> Result<Journal, JournalError> {
+        let exists = path.exists();
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|source| JournalError::Io {
+                action: "create",
+                path: path.to_path_buf(),
+                source,
+            })?;
+        let mut j = Journal {
+            path: path.to_path_buf(),
+            file,
+        };
+        if exists {
+            j.drop_torn_tail()?;
+        }
+        let empty = j.file.metadata().map(|m| m.len() == 0).unwrap_or(true);
+        if empty {
+            j.append(&Record::Plan {
+                plan_hash: plan_hash.to_string(),
+            })?;
+        }
+        Ok(j)
+    }
+
+    /// Appends a record and flushes it to disk before returning.
+    pub fn append(&mut self, record: &Record) -> Result<(), JournalError> {
+        let mut line = serde_json::to_vec(record).unwrap_or_default();
+        line.push(b'\n');
+        self.write_raw(&line)
+    }
+
+    /// A crash can leave a partial last line; cut it off so the next record starts a line of its own.
+    fn drop_torn_tail(&mut self) -> Result<(), JournalError> {
+        let io = |source| JournalError::Io {
+            action: "write",
+            path: self.path.clone(),
+            source,
+        };
+        let bytes = std::fs::read(&self.path).map_err(io)?;
+        if bytes.last().is_some_and(|b| *b != b'\n') {
+            let keep = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+            self.file.set_len(keep as u64).map_err(io)?;
+            self.file.sync_data().map_err(io)?;
+        }
+        Ok(())
+    }
+
+    fn write_raw(&mut self, bytes: &[u8]) -> Result<(), JournalError> {
+        let io = |source| JournalError::Io {
+            action: "write",
+            path: self.path.clone(),
+            source,
+        };
+        self.file.write_all(bytes).map_err(io)?;
+        self.file.sync_data().map_err(io)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn records_survive_reopen_and_last_state_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("plan.yaml.journal");
+        let mut j = Journal::open(&p, "blake3:aa").unwrap();
+        j.append(&Record::Started { step: "s1".into() }).unwrap();
+        j.append(&Record::Done {
+            step: "s1".into(),
+            detail: json!({"uri": "/data/x"}),
+        })
+        .unwrap();
+        j.append(&Record::Started { step: "s2".into() }).unwrap();
+        drop(j);
+        let state = read(&p, "blake3:aa").unwrap();
+        assert_eq!(state["s1"], Last::Done(json!({"uri": "/data/x"})));
+        assert_eq!(state["s2"], Last::Started);
+    }
+
+    #[test]
+    fn a_torn_last_line_is_ignored_and_appending_continues() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("j");
+        let mut j = Journal::open(&p, "h").unwrap();
+        j.append(&Record::Started { step: "s1".into() }).unwrap();
+        drop(j);
+        let mut f = OpenOptions::new().append(true).open(&p).unwrap();
+        f.write_all(br#"{"event":"done","st"#).unwrap();
+        drop(f);
+        assert_eq!(read(&p, "h").unwrap()["s1"], Last::Started);
+        let mut j = Journal::open(&p, "h").unwrap();
+        j.append(&Record::Failed {
+            step: "s1".into(),
+            error: "boom".into(),
+        })
+        .unwrap();
+        assert_eq!(read(&p, "h").unwrap()["s1"], Last::Failed("boom".into()));
+    }
+
+    #[test]
+    fn refuses_another_plans_journal_and_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("j");
+        Journal::open(&p, "h1").unwrap();
+        assert!(matches!(
+            read(&p, "h2"),
+            Err(JournalError::OtherPlan { .. })
+        ));
+        std::fs::write(&p, "garbage\n{\"event\":\"started\",\"step\":\"a\"}\n").unwrap();
+        assert!(matches!(
+            read(&p, "h1"),
+            Err(JournalError::Damaged { line: 1, .. })
+        ));
+    }
+
+    #[test]
+    fn journal_path_sits_beside_the_plan() {
+        assert_eq!(
+            path_for(Path::new("plans/x.plan.yaml")),
+            PathBuf::from("plans/x.plan.yaml.journal")
+        );
+    }
+}

@@ -1,0 +1,268 @@
+//! The scheduler: a pure dependency queue over step IDs. It hands out steps whose dependencies are all
+//! done, in a deterministic order, and when a step fails it marks everything downstream as skipped.
+//! No threads, no I/O, no clock: the executor's worker loop drives it and it is unit-tested alone.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+/// Where a step stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepState<K> {
+    /// Waiting for its dependencies or for a worker.
+    Pending,
+    /// Handed out, not finished.
+    Running,
+    /// Finished successfully (now or in an earlier run).
+    Done,
+    /// Finished with an error.
+    Failed,
+    /// Not run because an upstream step failed.
+    Skipped {
+        /// The failed step that caused it.
+        upstream: K,
+    },
+}
+
+/// Why a graph cannot be scheduled.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueueError {
+    /// A step depends on a step that is not in the graph.
+    #[error("step `{step}` depends on `{dep}`, which is not in the plan")]
+    UnknownDependency {
+        /// The dependent step.
+        step: String,
+        /// The missing dependency.
+        dep: String,
+    },
+    /// Two steps share an ID.
+    #[error("step `{0}` appears twice in the plan")]
+    Duplicate(String),
+    /// The graph has a cycle through this step.
+    #[error("the steps form a cycle through `{0}`")]
+    Cycle(String),
+}
+
+/// A dependency queue over step IDs of type `K`.
+#[derive(Debug, Clone)]
+pub struct DependencyQueue<K: Ord + Clone> {
+    deps: BTreeMap<K, BTreeSet<K>>,
+    dependents: BTreeMap<K, BTreeSet<K>>,
+    state: BTreeMap<K, StepState<K>>,
+}
+
+impl<K: Ord + Clone + fmt::Display> DependencyQueue<K> {
+    /// Builds a queue from `(step, dependencies)` pairs, refusing duplicates, unknown dependencies
+    /// and cycles.
+    pub fn new(steps: impl IntoIterator<Item = (K, Vec<K>)>) -> Result<Self, QueueError> {
+        let mut deps: BTreeMap<K, BTreeSet<K>> = BTreeMap::new();
+        for (k, d) in steps {
+            if deps.insert(k.clone(), d.into_iter().collect()).is_some() {
+                return Err(QueueError::Duplicate(k.to_string()));
+            }
+        }
+        let mut dependents: BTreeMap<K, BTreeSet<K>> = BTreeMap::new();
+        for (k, ds) in &deps {
+            for d in ds {
+                if !deps.contains_key(d) {
+                    return Err(QueueError::UnknownDependency {
+                        step: k.to_string(),
+                        dep: d.to_string(),
+                    });
+                }
+                dependents.entry(d.clone()).or_default().insert(k.clone());
+            }
+        }
+        let state = deps
+            .keys()
+            .map(|k| (k.clone(), StepState::Pending))
+            .collect();
+        let q = DependencyQueue {
+            deps,
+            dependents,
+            state,
+        };
+        q.check_acyclic()?;
+        Ok(q)
+    }
+
+    fn check_acyclic(&self) -> Result<(), QueueError> {
+        // Kahn's algorithm: whatever cannot be ordered sits on a cycle.
+        let mut indeg: BTreeMap<&K, usize> = self.deps.iter().map(|(k, d)| (k, d.len())).collect();
+        let mut ready: Vec<&K> = indeg
+            .iter()
+            .filter(|(_, n)| **n == 0)
+            .map(|(k, _)| *k)
+            .collect();
+        let mut seen = 0;
+        while let Some(k) = ready.pop() {
+            seen += 1;
+            for d in self.dependents.get(k).into_iter().flatten() {
+                if let Some(n) = indeg.get_mut(d) {
+                    *n -= 1;
+                    if *n == 0 {
+                        ready.push(d);
+                    }
+                }
+            }
+        }
+        if seen == self.deps.len() {
+            return Ok(());
+        }
+        let stuck = indeg
+            .iter()
+            .find(|(_, n)| **n > 0)
+            .map(|(k, _)| k.to_string());
+        Err(QueueError::Cycle(stuck.unwrap_or_default()))
+    }
+
+    /// Marks a step as done before the run starts (it finished in an earlier, interrupted run).
+    pub fn mark_done(&mut self, k: &K) {
+        if let Some(s) = self.state.get_mut(k) {
+            *s = StepState::Done;
+        }
+    }
+
+    /// The next pending step whose dependencies are all done, now marked running; the smallest ID
+    /// first so that runs are reproducible.
+    pub fn next_ready(&mut self) -> Option<K> {
+        let k = self
+            .state
+            .iter()
+            .filter(|(_, s)| **s == StepState::Pending)
+            .map(|(k, _)| k)
+            .find(|k| {
+                self.deps[*k]
+                    .iter()
+                    .all(|d| self.state.get(d) == Some(&StepState::Done))
+            })?
+            .clone();
+        self.state.insert(k.clone(), StepState::Running);
+        Some(k)
+    }
+
+    /// Records the end of a running step. On failure every step downstream of it that has not run is
+    /// marked skipped, and those steps are returned.
+    pub fn finish(&mut self, k: &K, ok: bool) -> Vec<K> {
+        if !ok {
+            self.state.insert(k.clone(), StepState::Failed);
+            return self.skip_downstream(k);
+        }
+        self.state.insert(k.clone(), StepState::Done);
+        Vec::new()
+    }
+
+    fn skip_downstream(&mut self, failed: &K) -> Vec<K> {
+        let mut skipped = Vec::new();
+        let mut stack: Vec<K> = self
+            .dependents
+            .get(failed)
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect();
+        while let Some(d) = stack.pop() {
+            if self.state.get(&d) == Some(&StepState::Pending) {
+                self.state.insert(
+                    d.clone(),
+                    StepState::Skipped {
+                        upstream: failed.clone(),
+                    },
+                );
+                skipped.push(d.clone());
+                stack.extend(self.dependents.get(&d).into_iter().flatten().cloned());
+            }
+        }
+        skipped.sort();
+        skipped
+    }
+
+    /// Whether nothing is pending or running any more.
+    pub fn is_finished(&self) -> bool {
+        !self
+            .state
+            .values()
+            .any(|s| matches!(s, StepState::Pending | StepState::Running))
+    }
+
+    /// Whether any step is running.
+    pub fn any_running(&self) -> bool {
+        self.state.values().any(|s| *s == StepState::Running)
+    }
+
+    /// The state of every step, by ID.
+    pub fn states(&self) -> &BTreeMap<K, StepState<K>> {
+        &self.state
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(edges: &[(&str, &[&str])]) -> Result<DependencyQueue<String>, QueueError> {
+        DependencyQueue::new(
+            edges
+                .iter()
+                .map(|(k, d)| (k.to_string(), d.iter().map(|s| s.to_string()).collect())),
+        )
+    }
+
+    #[test]
+    fn hands_out_steps_in_dependency_order() {
+        let mut q = q(&[("a", &[]), ("b", &["a"]), ("c", &["b"]), ("x", &[])]).unwrap();
+        assert_eq!(q.next_ready().as_deref(), Some("a"));
+        assert_eq!(q.next_ready().as_deref(), Some("x"));
+        assert_eq!(q.next_ready(), None, "b waits for a");
+        assert!(q.any_running());
+        q.finish(&"a".into(), true);
+        assert_eq!(q.next_ready().as_deref(), Some("b"));
+        q.finish(&"b".into(), true);
+        q.finish(&"x".into(), true);
+        assert_eq!(q.next_ready().as_deref(), Some("c"));
+        q.finish(&"c".into(), true);
+        assert!(q.is_finished());
+    }
+
+    #[test]
+    fn failure_skips_everything_downstream_only() {
+        let mut q = q(&[("a", &[]), ("b", &["a"]), ("c", &["b"]), ("d", &[])]).unwrap();
+        let a = q.next_ready().unwrap();
+        let skipped = q.finish(&a, false);
+        assert_eq!(skipped, vec!["b".to_string(), "c".to_string()]);
+        assert_eq!(
+            q.states()["c"],
+            StepState::Skipped {
+                upstream: "a".into()
+            }
+        );
+        assert_eq!(q.next_ready().as_deref(), Some("d"));
+        q.finish(&"d".into(), true);
+        assert!(q.is_finished());
+    }
+
+    #[test]
+    fn resumed_steps_are_not_handed_out_again() {
+        let mut q = q(&[("a", &[]), ("b", &["a"])]).unwrap();
+        q.mark_done(&"a".into());
+        assert_eq!(q.next_ready().as_deref(), Some("b"));
+    }
+
+    #[test]
+    fn refuses_bad_graphs() {
+        assert_eq!(
+            q(&[("a", &["zz"])]).unwrap_err(),
+            QueueError::UnknownDependency {
+                step: "a".into(),
+                dep: "zz".into()
+            }
+        );
+        assert!(matches!(
+            q(&[("a", &["b"]), ("b", &["a"])]).unwrap_err(),
+            QueueError::Cycle(_)
+        ));
+        assert_eq!(
+            q(&[("a", &[]), ("a", &[])]).unwrap_err(),
+            QueueError::Duplicate("a".into())
+        );
+    }
+}

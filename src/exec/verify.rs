@@ -1,0 +1,360 @@
+//! Verification of one session after transfer, as a pure comparison: what ferry uploaded (facts it
+//! computed from the files it sent) against what the destination server gives back. Success is what
+//! this comparison says, never an HTTP 200.
+//!
+//! Files are matched by SOPInstanceUID, because a server may rename files on import. Fails on: a
+//! missing or unexpected scan, a file count that differs, a missing file, pixel data that differs, a
+//! StudyInstanceUID that differs, a field ferry set that reads back differently. A header change the
+//! server made on its own (its anonymization script, say) is reported as a note, not a failure.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// What is known of one DICOM file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileFacts {
+    /// The file name (informational; matching is by SOPInstanceUID).
+    pub name: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// blake3 of the PixelData element's value.
+    pub pixel_hash: String,
+    /// blake3 of the whole file.
+    pub file_hash: String,
+    /// The values of the keywords ferry set (labels and routing strings, never source PHI).
+    pub set_fields: BTreeMap<String, String>,
+}
+
+/// What is known of one session: StudyInstanceUID, and files by scan ID then SOPInstanceUID.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionFacts {
+    /// The StudyInstanceUID read from the files.
+    pub study_uid: Option<String>,
+    /// Scan ID -> SOPInstanceUID -> facts.
+    pub scans: BTreeMap<String, BTreeMap<String, FileFacts>>,
+}
+
+/// How deep to compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Depth {
+    /// Scan and file counts only.
+    Counts,
+    /// Counts, files, sizes, pixel hashes, UIDs and the fields ferry set.
+    Full,
+}
+
+/// One reason verification failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "problem", rename_all = "snake_case")]
+pub enum Problem {
+    /// An expected scan is not in the destination.
+    MissingScan {
+        /// Scan ID.
+        scan: String,
+    },
+    /// The destination's scan has another number of files.
+    FileCount {
+        /// Scan ID.
+        scan: String,
+        /// Files uploaded.
+        expected: usize,
+        /// Files found.
+        found: usize,
+    },
+    /// An uploaded file is not in the destination scan.
+    MissingFile {
+        /// Scan ID.
+        scan: String,
+        /// SOPInstanceUID.
+        sop_uid: String,
+    },
+    /// A file in the destination scan that ferry did not upload (another source's data?).
+    UnexpectedFile {
+        /// Scan ID.
+        scan: String,
+        /// SOPInstanceUID.
+        sop_uid: String,
+    },
+    /// Pixel data differs.
+    PixelData {
+        /// Scan ID.
+        scan: String,
+        /// SOPInstanceUID.
+        sop_uid: String,
+    },
+    /// A field ferry set reads back differently.
+    Field {
+        /// Scan ID.
+        scan: String,
+        /// SOPInstanceUID.
+        sop_uid: String,
+        /// The DICOM keyword.
+        keyword: String,
+    },
+    /// The session's StudyInstanceUID differs.
+    StudyUid {
+        /// Expected UID.
+        expected: Option<String>,
+        /// UID found.
+        found: Option<String>,
+    },
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Problem::MissingScan { scan } => write!(f, "scan `{scan}` is missing"),
+            Problem::FileCount {
+                scan,
+                expected,
+                found,
+            } => write!(f, "scan `{scan}` has {found} files, expected {expected}"),
+            Problem::MissingFile { scan, sop_uid } => {
+                write!(
+                    f,
+                    "scan `{scan}`: file with SOPInstanceUID `{sop_uid}` is missing"
+                )
+            }
+            Problem::UnexpectedFile { scan, sop_uid } => write!(
+                f,
+                "scan `{scan}`: unexpected file with SOPInstanceUID `{sop_uid}`"
+            ),
+            Problem::PixelData { scan, sop_uid } => {
+                write!(f, "scan `{scan}`: pixel data of `{sop_uid}` differs")
+            }
+            Problem::Field {
+                scan,
+                sop_uid,
+                keyword,
+            } => write!(
+                f,
+                "scan `{scan}`: `{keyword}` of `{sop_uid}` differs from what was set"
+            ),
+            Problem::StudyUid { expected, found } => write!(
+                f,
+                "StudyInstanceUID is {}, expected {}",
+                found.as_deref().unwrap_or("missing"),
+                expected.as_deref().unwrap_or("none")
+            ),
+        }
+    }
+}
+
+/// The outcome of verifying one session.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verification {
+    /// Scans compared.
+    pub scans: usize,
+    /// Files compared.
+    pub files: usize,
+    /// Bytes found in the destination's compared files.
+    pub bytes: u64,
+    /// Why it failed; empty when it passed.
+    pub problems: Vec<Problem>,
+    /// Changes the server made that are not failures.
+    pub notes: Vec<String>,
+}
+
+impl Verification {
+    /// Whether the session verified.
+    pub fn passed(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// Compares what was uploaded with what the destination holds. Only the expected scans are compared:
+/// under `merge` the destination may hold other scans that were there before.
+pub fn compare(expected: &SessionFacts, found: &SessionFacts, depth: Depth) -> Verification {
+    let mut v = Verification::default();
+    if depth == Depth::Full && expected.study_uid != found.study_uid {
+        v.problems.push(Problem::StudyUid {
+            expected: expected.study_uid.clone(),
+            found: found.study_uid.clone(),
+        });
+    }
+    for (scan, want) in &expected.scans {
+        let Some(got) = found.scans.get(scan) else {
+            v.problems.push(Problem::MissingScan { scan: scan.clone() });
+            continue;
+        };
+        v.scans += 1;
+        if want.len() != got.len() {
+            v.problems.push(Problem::FileCount {
+                scan: scan.clone(),
+                expected: want.len(),
+                found: got.len(),
+            });
+        }
+        if depth == Depth::Full {
+            compare_files(scan, want, got, &mut v);
+        } else {
+            v.files += got.len();
+            v.bytes += got.values().map(|f| f.size).sum::<u64>();
+        }
+    }
+    v
+}
+
+fn compare_files(
+    scan: &str,
+    want: &BTreeMap<String, FileFacts>,
+    got: &BTreeMap<String, FileFacts>,
+    v: &mut Verification,
+) {
+    let mut header_changed = 0usize;
+    for (sop, w) in want {
+        let Some(g) = got.get(sop) else {
+            v.problems.push(Problem::MissingFile {
+                scan: scan.into(),
+                sop_uid: sop.clone(),
+            });
+            continue;
+        };
+        v.files += 1;
+        v.bytes += g.size;
+        if w.pixel_hash != g.pixel_hash {
+            v.problems.push(Problem::PixelData {
+                scan: scan.into(),
+                sop_uid: sop.clone(),
+            });
+        }
+        for (k, val) in &w.set_fields {
+            if g.set_fields.get(k) != Some(val) {
+                v.problems.push(Problem::Field {
+                    scan: scan.into(),
+                    sop_uid: sop.clone(),
+                    keyword: k.clone(),
+                });
+            }
+        }
+        if w.file_hash != g.file_hash && w.pixel_hash == g.pixel_hash {
+            header_changed += 1;
+        }
+    }
+    for sop in got.keys().filter(|s| !want.contains_key(*s)) {
+        v.problems.push(Problem::UnexpectedFile {
+            scan: scan.into(),
+            sop_uid: sop.clone(),
+        });
+    }
+    if header_changed > 0 {
+        v.notes.push(format!(
+            "scan `{scan}`: the server changed other header fields of {header_changed} file(s) on import; pixel data and the fields ferry set are intact"
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(pixel: &str, whole: &str, pid: &str) -> FileFacts {
+        FileFacts {
+            name: "f.dcm".into(),
+            size: 100,
+            pixel_hash: pixel.into(),
+            file_hash: whole.into(),
+            set_fields: [("PatientID".to_string(), pid.to_string())].into(),
+        }
+    }
+
+    fn session(files: &[(&str, &str, FileFacts)]) -> SessionFacts {
+        let mut s = SessionFacts {
+            study_uid: Some("1.2.3".into()),
+            ..Default::default()
+        };
+        for (scan, sop, f) in files {
+            s.scans
+                .entry(scan.to_string())
+                .or_default()
+                .insert(sop.to_string(), f.clone());
+        }
+        s
+    }
+
+    #[test]
+    fn identical_sessions_pass() {
+        let a = session(&[("1", "1.1", file("p", "w", "MAIN_001"))]);
+        let v = compare(&a, &a.clone(), Depth::Full);
+        assert!(v.passed(), "{:?}", v.problems);
+        assert_eq!((v.scans, v.files, v.bytes), (1, 1, 100));
+    }
+
+    #[test]
+    fn missing_scan_file_and_pixel_changes_fail() {
+        let want = session(&[
+            ("1", "1.1", file("p1", "w1", "X")),
+            ("1", "1.2", file("p2", "w2", "X")),
+            ("2", "2.1", file("p3", "w3", "X")),
+        ]);
+        let got = session(&[
+            ("1", "1.1", file("CHANGED", "w1", "X")),
+            ("1", "9.9", file("p9", "w9", "X")),
+        ]);
+        let v = compare(&want, &got, Depth::Full);
+        assert!(v
+            .problems
+            .contains(&Problem::MissingScan { scan: "2".into() }));
+        assert!(v.problems.contains(&Problem::PixelData {
+            scan: "1".into(),
+            sop_uid: "1.1".into()
+        }));
+        assert!(v.problems.contains(&Problem::MissingFile {
+            scan: "1".into(),
+            sop_uid: "1.2".into()
+        }));
+        assert!(v.problems.contains(&Problem::UnexpectedFile {
+            scan: "1".into(),
+            sop_uid: "9.9".into()
+        }));
+    }
+
+    #[test]
+    fn fields_ferry_set_must_read_back() {
+        let want = session(&[("1", "1.1", file("p", "w", "MAIN_001"))]);
+        let got = session(&[("1", "1.1", file("p", "w2", "SOMEONE_ELSE"))]);
+        let v = compare(&want, &got, Depth::Full);
+        assert_eq!(
+            v.problems,
+            vec![Problem::Field {
+                scan: "1".into(),
+                sop_uid: "1.1".into(),
+                keyword: "PatientID".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn server_side_header_changes_are_notes_not_failures() {
+        let want = session(&[("1", "1.1", file("p", "w", "X"))]);
+        let got = session(&[("1", "1.1", file("p", "rewritten-by-server", "X"))]);
+        let v = compare(&want, &got, Depth::Full);
+        assert!(v.passed());
+        assert_eq!(v.notes.len(), 1);
+    }
+
+    #[test]
+    fn study_uid_must_match_and_counts_mode_ignores_hashes() {
+        let want = session(&[("1", "1.1", file("p", "w", "X"))]);
+        let mut got = session(&[("1", "1.1", file("other", "w", "X"))]);
+        got.study_uid = Some("9.9.9".into());
+        let full = compare(&want, &got, Depth::Full);
+        assert!(full
+            .problems
+            .iter()
+            .any(|p| matches!(p, Problem::StudyUid { .. })));
+        let counts = compare(&want, &got, Depth::Counts);
+        assert!(counts.passed(), "{:?}", counts.problems);
+    }
+
+    #[test]
+    fn extra_scans_already_in_the_destination_are_fine() {
+        let want = session(&[("2", "2.1", file("p", "w", "X"))]);
+        let got = session(&[
+            ("1", "1.1", file("q", "v", "Y")),
+            ("2", "2.1", file("p", "w", "X")),
+        ]);
+        assert!(compare(&want, &got, Depth::Full).passed());
+    }
+}
