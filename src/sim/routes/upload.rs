@@ -135,7 +135,9 @@ fn multipart(content_type: &str, body: &[u8]) -> Option<Vec<Part>> {
         let data = &rest[..end];
         rest = &rest[end + 2..];
         let filename = head
-            .split(';')
+            .lines()
+            .filter(|l| l.to_ascii_lowercase().starts_with("content-disposition"))
+            .flat_map(|l| l.split(';'))
             .filter_map(|p| p.trim().strip_prefix("filename="))
             .next()
             .map(|f| f.trim().trim_matches('"').to_string());
