@@ -751,3 +751,504 @@ fn roles_change_at_run_time() {
     );
     assert_eq!(put("writer"), 201);
 }
+
+fn scan_zip(sim: &Sim, subject: &str, session: &str, scans: &str) -> Vec<u8> {
+    let path = format!("/data/projects/PILOT/subjects/{subject}/experiments/{session}/scans/{scans}/files?format=zip");
+    let r = get(sim, &path, "admin");
+    assert_eq!(r.status, 200);
+    r.body
+}
+
+fn zip_with(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, data) in files {
+        w.start_file(*name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        w.write_all(data).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+fn import(sim: &Sim, user: &str, query: &str, body: Vec<u8>) -> Reply {
+    send(
+        sim,
+        "POST",
+        &format!("/data/services/import?{query}"),
+        Some((user, user)),
+        &[("Content-Type", "application/zip")],
+        body,
+    )
+}
+
+#[test]
+fn import_into_the_prearchive_then_archive() {
+    let sim = demo();
+    let zip = scan_zip(&sim, "SUB001", "SUB001_MR1", "2,3");
+    let r = import(
+        &sim,
+        "writer",
+        "project=MAIN&subject=MAIN_001&session=MAIN_001_20240115",
+        zip,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/uri-list"));
+    let uri = r.text();
+    assert!(
+        uri.starts_with("/data/prearchive/projects/MAIN/")
+            && uri.ends_with("/MAIN_001_20240115\r\n"),
+        "{uri}"
+    );
+    let rows = get(&sim, "/data/prearchive/projects/MAIN?format=json", "writer").rows();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["status"], "READY");
+    assert_eq!(rows[0]["subject"], "MAIN_001");
+    assert_eq!(rows[0]["scan_date"], "2024-01-15");
+    assert_eq!(
+        format!("/data{}\r\n", rows[0]["url"].as_str().unwrap()),
+        uri
+    );
+    assert_eq!(
+        get(&sim, "/data/prearchive/projects/MAIN?format=json", "reader").status,
+        403
+    );
+    let src = uri.trim().trim_start_matches("/data");
+    let a = send(
+        &sim,
+        "POST",
+        &format!("/data/services/archive?src={src}"),
+        Some(("writer", "writer")),
+        &[],
+        vec![],
+    );
+    assert_eq!(a.status, 200, "{}", a.text());
+    assert_eq!(
+        a.text(),
+        "/archive/projects/MAIN/subjects/MAIN_001/experiments/MAIN_001_20240115\r\n"
+    );
+    assert!(
+        get(&sim, "/data/prearchive/projects/MAIN?format=json", "writer")
+            .rows()
+            .is_empty()
+    );
+    let base = "/data/projects/MAIN/subjects/MAIN_001/experiments/MAIN_001_20240115";
+    let exp = get(&sim, &format!("{base}?format=json"), "writer").json();
+    assert_eq!(exp["items"][0]["data_fields"]["date"], "2024-01-15");
+    let copied = get(
+        &sim,
+        &format!("{base}/scans/ALL/files?format=json"),
+        "writer",
+    )
+    .rows();
+    let source = get(
+        &sim,
+        "/data/projects/PILOT/subjects/SUB001/experiments/SUB001_MR1/scans/2,3/files?format=json",
+        "admin",
+    )
+    .rows();
+    let digests = |rows: &[serde_json::Value]| {
+        let mut d: Vec<String> = rows
+            .iter()
+            .map(|r| r["digest"].as_str().unwrap().to_string())
+            .collect();
+        d.sort();
+        d
+    };
+    assert_eq!(copied.len(), 20);
+    assert_eq!(digests(&copied), digests(&source));
+}
+
+#[test]
+fn import_straight_to_the_archive_with_labels_from_headers() {
+    let sim = demo();
+    // No labels given: the assignment syntax in Patient Comments routes it back onto SUB005_MR1,
+    // whose files are already there (a merge that adds nothing).
+    let zip = scan_zip(&sim, "SUB005", "SUB005_MR1", "ALL");
+    let r = import(&sim, "admin", "dest=/archive", zip.clone());
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.text(),
+        "/data/archive/projects/PILOT/subjects/SUB005/experiments/SUB005_MR1\r\n"
+    );
+    let files = get(
+        &sim,
+        "/data/projects/PILOT/experiments/SUB005_MR1/resources?format=json",
+        "admin",
+    );
+    assert_eq!(files.status, 200);
+    let n = get(
+        &sim,
+        "/data/projects/PILOT/subjects/SUB005/experiments/SUB005_MR1/scans/ALL/files?format=json",
+        "admin",
+    )
+    .rows()
+    .len();
+    assert_eq!(n, 40);
+    // The project comes from the destination; subject and session from the headers.
+    let r = import(&sim, "writer", "dest=/archive/projects/MAIN", zip);
+    assert_eq!(
+        r.text(),
+        "/data/archive/projects/MAIN/subjects/SUB005/experiments/SUB005_MR1\r\n"
+    );
+    let main = get(
+        &sim,
+        "/data/projects/MAIN/experiments?format=json&columns=label,UID",
+        "writer",
+    )
+    .rows();
+    assert_eq!(main.len(), 2);
+    // A collaborator cannot import.
+    let denied = import(
+        &sim,
+        "reader",
+        "project=PILOT&subject=X&session=Y",
+        scan_zip(&sim, "SUB001", "SUB001_MR1", "1"),
+    );
+    assert_eq!(denied.status, 403);
+}
+
+#[test]
+fn import_conflicts_as_xnat_reports_them() {
+    let sim = demo();
+    // SUB002_MR1 relabelled onto MAIN's existing session with another StudyInstanceUID.
+    let zip = scan_zip(&sim, "SUB002", "SUB002_MR1", "2");
+    let q = "project=MAIN&subject=MAIN_002&session=MAIN_002_20240203&dest=/archive";
+    let r = import(&sim, "admin", q, zip.clone());
+    assert_eq!(r.status, 409);
+    assert!(r
+        .text()
+        .contains("<h3>Invalid modification of session UID via archive process.</h3>"));
+    let pre = get(&sim, "/data/prearchive/projects/MAIN?format=json", "admin").rows();
+    assert_eq!(pre[0]["status"], "CONFLICT");
+    // Archiving it again from the prearchive gives the same answer; overwrite=delete overrides.
+    let src = pre[0]["url"].as_str().unwrap().to_string();
+    let again = send(
+        &sim,
+        "POST",
+        &format!("/data/services/archive?src={src}"),
+        Some(("admin", "admin")),
+        &[],
+        vec![],
+    );
+    assert_eq!(again.status, 409);
+    let forced = send(
+        &sim,
+        "POST",
+        &format!("/data/services/archive?src={src}&overwrite=delete"),
+        Some(("admin", "admin")),
+        &[],
+        vec![],
+    );
+    assert_eq!(forced.status, 200, "{}", forced.text());
+    // A different subject for an existing session label.
+    let r = import(
+        &sim,
+        "admin",
+        "project=MAIN&subject=OTHER&session=MAIN_002_20240203&dest=/archive",
+        zip.clone(),
+    );
+    assert_eq!(r.status, 409);
+    assert!(r.text().contains("Invalid modification of session subject"));
+    // Unparsable entries.
+    let dicom = zip::ZipArchive::new(std::io::Cursor::new(zip))
+        .unwrap()
+        .by_index(0)
+        .map(|mut f| {
+            let mut v = Vec::new();
+            f.read_to_end(&mut v).unwrap();
+            v
+        })
+        .unwrap();
+    let bad = zip_with(&[("a.dcm", &dicom), ("junk.txt", b"not dicom")]);
+    let r = import(
+        &sim,
+        "admin",
+        "project=MAIN&subject=S9&session=S9_MR1",
+        bad.clone(),
+    );
+    assert_eq!(r.status, 400);
+    assert!(r
+        .text()
+        .contains("<h3>unable to read DICOM object junk.txt</h3>"));
+    let r = import(
+        &sim,
+        "admin",
+        "project=MAIN&subject=S9&session=S9_MR1&Ignore-Unparsable=true",
+        bad,
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        import(&sim, "admin", "project=MAIN", b"not a zip".to_vec()).status,
+        400
+    );
+    // Duplicate labels.
+    let put = send(
+        &sim,
+        "PUT",
+        "/data/projects/MAIN/subjects/NEWSUB",
+        Some(("admin", "admin")),
+        &[],
+        vec![],
+    );
+    assert_eq!(put.status, 201);
+    let rename = send(
+        &sim,
+        "PUT",
+        "/data/projects/MAIN/subjects/NEWSUB?label=MAIN_002",
+        Some(("admin", "admin")),
+        &[],
+        vec![],
+    );
+    assert_eq!(rename.status, 409);
+    let e = send(&sim, "PUT", "/data/projects/MAIN/subjects/NEWSUB/experiments/MAIN_002_20240203?xsiType=xnat:mrSessionData", Some(("admin", "admin")), &[], vec![]);
+    assert_eq!(e.status, 200, "an existing label answers with its ID");
+}
+
+#[test]
+fn shares_and_deletes() {
+    let sim = demo();
+    let admin = Some(("admin", "admin"));
+    let s = send(
+        &sim,
+        "PUT",
+        "/data/projects/PILOT/subjects/SUB001/projects/MAIN?label=MAIN_S1&format=json",
+        admin,
+        &[],
+        vec![],
+    );
+    assert_eq!(s.status, 200, "{}", s.text());
+    assert_eq!(s.json()["items"][0]["data_fields"]["label"], "SUB001");
+    let again = send(
+        &sim,
+        "PUT",
+        "/data/projects/PILOT/subjects/SUB001/projects/MAIN?format=json",
+        admin,
+        &[],
+        vec![],
+    );
+    assert_eq!(again.status, 409);
+    assert!(again.text().contains("Already assigned to project:MAIN"));
+    let taken = send(&sim, "PUT", "/data/projects/PILOT/subjects/SUB001/experiments/SUB001_MR1/projects/MAIN?label=MAIN_002_20240203", admin, &[], vec![]);
+    assert_eq!(taken.status, 409);
+    assert!(taken
+        .text()
+        .contains("Label already in use:MAIN_002_20240203"));
+    let shared = send(
+        &sim,
+        "PUT",
+        "/data/projects/PILOT/experiments/SUB001_MR1/projects/MAIN?label=MAIN_E1&format=json",
+        admin,
+        &[],
+        vec![],
+    );
+    assert_eq!(shared.status, 200);
+    let rows = get(
+        &sim,
+        "/data/projects/MAIN/experiments?format=json",
+        "writer",
+    )
+    .rows();
+    let row = rows.iter().find(|r| r["label"] == "MAIN_E1").unwrap();
+    assert_eq!(row["project"], "MAIN");
+    let doc = get(
+        &sim,
+        "/data/projects/MAIN/subjects/MAIN_S1/experiments/MAIN_E1?format=json",
+        "writer",
+    )
+    .json();
+    assert_eq!(doc["items"][0]["data_fields"]["project"], "PILOT");
+    let n = get(
+        &sim,
+        "/data/projects/MAIN/subjects/MAIN_S1/experiments/MAIN_E1/scans/ALL/files?format=json",
+        "writer",
+    )
+    .rows()
+    .len();
+    assert_eq!(n, 40);
+    // writer cannot share what it cannot read.
+    let hidden = send(
+        &sim,
+        "PUT",
+        "/data/projects/PILOT/experiments/SUB005_MR1/projects/MAIN",
+        Some(("writer", "writer")),
+        &[],
+        vec![],
+    );
+    assert_eq!(hidden.status, 403);
+    // Deleting in the sharing project only unshares.
+    let un = send(
+        &sim,
+        "DELETE",
+        "/data/projects/MAIN/experiments/MAIN_E1",
+        admin,
+        &[],
+        vec![],
+    );
+    assert_eq!(un.status, 200);
+    assert_eq!(
+        get(&sim, "/data/projects/MAIN/experiments/MAIN_E1", "admin").status,
+        404
+    );
+    assert_eq!(
+        get(
+            &sim,
+            "/data/projects/PILOT/experiments/SUB001_MR1?format=json",
+            "admin"
+        )
+        .status,
+        200
+    );
+    // Deleting in the owning project removes it everywhere, files too.
+    let dir = sim.root.join("archive/PILOT/arc001/SUB001_MR1");
+    assert!(dir.exists());
+    let del = send(
+        &sim,
+        "DELETE",
+        "/data/projects/PILOT/subjects/SUB001/experiments/SUB001_MR1?removeFiles=true",
+        admin,
+        &[],
+        vec![],
+    );
+    assert_eq!(del.status, 200);
+    assert!(!dir.exists());
+    assert_eq!(
+        get(&sim, "/data/projects/PILOT/experiments/SUB001_MR1", "admin").status,
+        404
+    );
+    assert_eq!(
+        send(
+            &sim,
+            "DELETE",
+            "/data/projects/PILOT/experiments/SUB001_MR1",
+            admin,
+            &[],
+            vec![]
+        )
+        .status,
+        404
+    );
+    // Subjects delete with their sessions.
+    let del = send(
+        &sim,
+        "DELETE",
+        "/data/projects/PILOT/subjects/SUB006?removeFiles=true",
+        admin,
+        &[],
+        vec![],
+    );
+    assert_eq!(del.status, 200);
+    assert_eq!(
+        get(
+            &sim,
+            "/data/projects/PILOT/experiments?format=json",
+            "admin"
+        )
+        .rows()
+        .len(),
+        5
+    );
+}
+
+#[test]
+fn uploads_to_resources() {
+    let sim = demo();
+    let base = "/data/projects/MAIN/subjects/MAIN_002/experiments/MAIN_002_20240203";
+    let w = Some(("writer", "writer"));
+    let put = send(
+        &sim,
+        "PUT",
+        &format!("{base}/resources/BIDS/files/sub-01/anat.json?inbody=true"),
+        w,
+        &[("Content-Type", "application/octet-stream")],
+        b"{}".to_vec(),
+    );
+    assert_eq!(put.status, 200);
+    let dup = send(
+        &sim,
+        "PUT",
+        &format!("{base}/resources/BIDS/files/sub-01/anat.json"),
+        w,
+        &[("Content-Type", "application/octet-stream")],
+        b"{\"x\":1}".to_vec(),
+    );
+    assert!(dup.text().contains("duplicates"));
+    let files = get(
+        &sim,
+        &format!("{base}/resources/BIDS/files?format=json"),
+        "writer",
+    )
+    .rows();
+    assert_eq!(files.len(), 1);
+    assert_eq!(files[0]["digest"], md5_hex(b"{}"));
+    assert!(files[0]["URI"]
+        .as_str()
+        .unwrap()
+        .ends_with("/files/sub-01/anat.json"));
+    let ow = send(
+        &sim,
+        "PUT",
+        &format!("{base}/resources/BIDS/files/sub-01/anat.json?overwrite=true"),
+        w,
+        &[("Content-Type", "application/octet-stream")],
+        b"{\"x\":1}".to_vec(),
+    );
+    assert_eq!(ow.status, 200);
+    assert_eq!(
+        get(
+            &sim,
+            &format!("{base}/resources/BIDS/files/sub-01/anat.json"),
+            "writer"
+        )
+        .body,
+        b"{\"x\":1}"
+    );
+    assert_eq!(
+        send(
+            &sim,
+            "PUT",
+            &format!("{base}/resources/BIDS"),
+            w,
+            &[],
+            vec![]
+        )
+        .status,
+        409
+    );
+    assert_eq!(
+        send(
+            &sim,
+            "DELETE",
+            &format!("{base}/resources/BIDS/files/sub-01/anat.json"),
+            w,
+            &[],
+            vec![]
+        )
+        .status,
+        403
+    );
+    assert_eq!(
+        send(
+            &sim,
+            "DELETE",
+            &format!("{base}/resources/BIDS/files/sub-01/anat.json"),
+            Some(("admin", "admin")),
+            &[],
+            vec![]
+        )
+        .status,
+        200
+    );
+    let scan = send(
+        &sim,
+        "PUT",
+        &format!("{base}/scans/7?xsiType=xnat:mrScanData&type=T2w"),
+        w,
+        &[],
+        vec![],
+    );
+    assert_eq!(scan.status, 200);
+    let rows = get(&sim, &format!("{base}/scans?format=json"), "writer").rows();
+    assert_eq!(rows.last().unwrap()["type"], "T2w");
+}

@@ -1,8 +1,413 @@
-//! The import service (`POST /data/services/import`): DICOM-zip into the prearchive or the archive.
+//! The import service (`POST /data/services/import`): DICOM-zip (and single-object gradual-DICOM)
+//! uploads are parsed with dicom-object, routed to project, subject and session as XNAT does (explicit
+//! parameters, then the assignment syntax in comment fields, then fixed tags), grouped into prearchive
+//! sessions, and archived at once when the destination or flags ask for it.
 
-use super::{fail, Answer, Ctx};
+use super::prearchive::{archive_session, ArchiveOpts};
+use super::{fail, not_allowed, Answer, Ctx};
+use crate::sim::auth::Access;
+use crate::sim::dicomio::{assignment, read_header, Header};
+use crate::sim::http::Response;
+use crate::sim::model::{
+    scan_order, scan_type_for, session_type_for, FileEntry, PrearcSession, Resource, Scan,
+};
+use crate::sim::render::uri_list;
+use crate::sim::store::Store;
+use crate::sim::util::{md5_hex, now_prearc, now_sql, valid_id};
+use std::collections::BTreeMap;
+use std::io::Read;
+
+/// One DICOM object of an upload.
+struct Object {
+    name: String,
+    bytes: Vec<u8>,
+    header: Header,
+}
+
+/// Where a group of objects goes.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Target {
+    project: String,
+    study_uid: String,
+    session: String,
+    subject: String,
+}
+
+/// Explicit destination from `dest` and the label parameters.
+#[derive(Debug, Default)]
+struct Dest {
+    archive: bool,
+    project: Option<String>,
+    subject: Option<String>,
+    session: Option<String>,
+}
+
+fn parse_dest(ctx: &Ctx) -> Dest {
+    let mut d = Dest::default();
+    if let Some(dest) = ctx.param("dest") {
+        let dest = dest.trim_start_matches("/data").trim_start_matches("/REST");
+        let segs: Vec<&str> = dest.split('/').filter(|s| !s.is_empty()).collect();
+        d.archive = segs.first() == Some(&"archive");
+        let mut it = segs.iter().skip(1);
+        while let (Some(k), Some(v)) = (it.next(), it.next()) {
+            match *k {
+                "projects" => d.project = Some(v.to_string()),
+                "subjects" => d.subject = Some(v.to_string()),
+                "experiments" => d.session = Some(v.to_string()),
+                _ => {}
+            }
+        }
+    }
+    let pick = |a: &str, b: &str| {
+        ctx.param(a)
+            .or_else(|| ctx.param(b))
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    d.project = pick("PROJECT_ID", "project").or(d.project);
+    d.subject = pick("SUBJECT_ID", "subject").or(d.subject);
+    d.session = pick("EXPT_LABEL", "session").or(d.session);
+    d
+}
+
+/// XNAT turns characters that are not allowed in labels into `_`.
+fn clean_label(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect::<String>()
+        .trim_matches('_')
+        .to_string()
+}
+
+/// Unpacks the upload into named byte blobs (nested zips are opened too).
+fn entries(ctx: &Ctx) -> Result<Vec<(String, Vec<u8>)>, Response> {
+    let ct = ctx
+        .req
+        .header("content-type")
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let body = &ctx.req.body;
+    if body.is_empty() {
+        return Err(fail(400, "Unable to identify upload format."));
+    }
+    let (name, data) = if ct.starts_with("multipart/form-data") {
+        let mut parts =
+            super::upload::multipart(ctx.req.header("content-type").unwrap_or(""), body)
+                .ok_or_else(|| fail(400, "Unable to identify upload format."))?;
+        match parts.len() {
+            0 => return Err(fail(400, "Unable to identify upload format.")),
+            1 => parts.remove(0),
+            _ => {
+                return Err(fail(
+                    400,
+                    "Importer is limited to one uploaded resource at a time.",
+                ))
+            }
+        }
+    } else {
+        ("upload".to_string(), body.clone())
+    };
+    let gradual =
+        ctx.param("import-handler") == Some("gradual-DICOM") || ct.starts_with("application/dicom");
+    if gradual || !data.starts_with(b"PK") {
+        if gradual {
+            return Ok(vec![(name, data)]);
+        }
+        return Err(fail(400, "Unable to identify upload format."));
+    }
+    let mut out = Vec::new();
+    unzip_into(&data, &mut out, 0)?;
+    Ok(out)
+}
+
+fn unzip_into(data: &[u8], out: &mut Vec<(String, Vec<u8>)>, depth: usize) -> Result<(), Response> {
+    let bad = || fail(400, "Unable to read the uploaded archive.");
+    let mut z = zip::ZipArchive::new(std::io::Cursor::new(data)).map_err(|_| bad())?;
+    for i in 0..z.len() {
+        let mut f = z.by_index(i).map_err(|_| bad())?;
+        if f.is_dir() {
+            continue;
+        }
+        let name = f
+            .name()
+            .map(|n| n.to_string())
+            .unwrap_or_else(|_| format!("entry{i}"));
+        let mut bytes = Vec::new();
+        f.read_to_end(&mut bytes).map_err(|_| bad())?;
+        if depth < 2 && name.to_ascii_lowercase().ends_with(".zip") && bytes.starts_with(b"PK") {
+            unzip_into(&bytes, out, depth + 1)?;
+        } else {
+            out.push((name, bytes));
+        }
+    }
+    Ok(())
+}
 
 /// `POST /data/services/import`.
-pub fn import(_ctx: &Ctx) -> Answer {
-    Err(fail(404, "The import service is not available yet."))
+pub fn import(ctx: &Ctx) -> Answer {
+    if ctx.method() != "POST" {
+        return Err(not_allowed());
+    }
+    match ctx.param("import-handler").unwrap_or("DICOM-zip") {
+        "DICOM-zip" | "SI" | "gradual-DICOM" => {}
+        other => return Err(fail(404, &format!("Unknown import handler {other}."))),
+    }
+    let dest = parse_dest(ctx);
+    let ignore = ctx.flag("Ignore-Unparsable") || ctx.param("action") == Some("commit");
+    let mut objects = Vec::new();
+    let mut unreadable = None;
+    for (name, bytes) in entries(ctx)? {
+        let base = name.rsplit('/').next().unwrap_or(&name).to_string();
+        if base.starts_with('.') || base.is_empty() {
+            continue;
+        }
+        match read_header(&bytes) {
+            Some(header) => objects.push(Object {
+                name: base,
+                bytes,
+                header,
+            }),
+            None if ignore => {}
+            None => {
+                unreadable = Some(base);
+                break;
+            }
+        }
+    }
+    let mut store = ctx.write();
+    if let Some(p) = &dest.project {
+        super::access::project(ctx, &store, p, Access::Edit)?;
+    }
+    let mut groups: BTreeMap<Target, Vec<Object>> = BTreeMap::new();
+    for o in objects {
+        let t = route(ctx, &store, &dest, &o.header);
+        groups.entry(t).or_default().push(o);
+    }
+    let archive = unreadable.is_none()
+        && (dest.archive
+            || ctx.flag("Direct-Archive")
+            || ctx.flag("AA")
+            || ctx.flag("auto-archive"));
+    let mut uris = Vec::new();
+    for (target, objs) in groups {
+        let auto = archive
+            || objs
+                .iter()
+                .any(|o| assignment(&o.header.comments).auto_archive)
+            || store
+                .projects
+                .get(&target.project)
+                .is_some_and(|p| p.prearchive_code >= 4);
+        let key = receive(&mut store, ctx, &target, objs)?;
+        if auto && unreadable.is_none() && target.project != "Unassigned" {
+            let opts = ArchiveOpts {
+                overwrite_files: ctx.flag("overwrite_files")
+                    || store
+                        .projects
+                        .get(&target.project)
+                        .is_some_and(|p| p.prearchive_code == 5),
+                override_exceptions: ctx.flag("overrideExceptions"),
+                ..ArchiveOpts::default()
+            };
+            let uri = archive_session(ctx, &mut store, &key, &opts)?;
+            uris.push(format!("/data{uri}"));
+        } else if let Some(p) = store.prearchive.get(&key) {
+            uris.push(format!("/data{}", p.url()));
+        }
+    }
+    if let Some(name) = unreadable {
+        return Err(fail(400, &format!("unable to read DICOM object {name}")));
+    }
+    if uris.is_empty() {
+        return Err(fail(400, "The upload contained no DICOM objects."));
+    }
+    if ctx
+        .param("format")
+        .is_some_and(|f| f.eq_ignore_ascii_case("txt"))
+    {
+        return Ok(crate::sim::render::text(200, uris.join("\n")));
+    }
+    Ok(uri_list(200, &uris))
+}
+
+/// Decides project, subject and session for one object.
+fn route(ctx: &Ctx, store: &Store, dest: &Dest, h: &Header) -> Target {
+    let a = assignment(&h.comments);
+    let usable = |p: &str| store.projects.contains_key(p) && ctx.access(store, p) >= Access::Edit;
+    let project = dest
+        .project
+        .clone()
+        .or_else(|| a.project.clone().filter(|p| usable(p)))
+        .or_else(|| Some(h.study_description.clone()).filter(|p| usable(p)))
+        .or_else(|| Some(h.accession_number.clone()).filter(|p| usable(p)))
+        .unwrap_or_else(|| "Unassigned".into());
+    let subject = dest
+        .subject
+        .clone()
+        .or(a.subject)
+        .unwrap_or_else(|| clean_label(&h.patient_name));
+    let session = dest
+        .session
+        .clone()
+        .or(a.session)
+        .or_else(|| Some(clean_label(&h.patient_id)).filter(|s| !s.is_empty()))
+        .unwrap_or_else(|| "dicom_upload".into());
+    Target {
+        project,
+        study_uid: h.study_uid.clone(),
+        session,
+        subject,
+    }
+}
+
+fn io_fail(_: std::io::Error) -> Response {
+    fail(500, "The server could not store the upload.")
+}
+
+/// Stores a group of objects in a prearchive session (reusing an open one for the same study).
+fn receive(
+    store: &mut Store,
+    ctx: &Ctx,
+    t: &Target,
+    objs: Vec<Object>,
+) -> Result<(String, String, String), Response> {
+    let reusable = ["RECEIVING", "READY", "ERROR", "CONFLICT"];
+    let existing = store
+        .prearchive
+        .values()
+        .find(|p| {
+            p.project == t.project
+                && p.tag == t.study_uid
+                && p.label == t.session
+                && reusable.contains(&p.status.as_str())
+        })
+        .cloned();
+    let mut session = match existing {
+        Some(s) => s,
+        None => new_prearc(store, t, &objs[0].header),
+    };
+    let dir = store.root().join(session.dir());
+    let rename = ctx.flag("rename");
+    for o in objs {
+        let h = &o.header;
+        let scan_id = if h.series_number.is_empty() {
+            h.series_uid.rsplit('.').next().unwrap_or("1").to_string()
+        } else {
+            h.series_number.clone()
+        };
+        let name = if rename {
+            let hash = md5_hex(format!("{}{}", h.sop_class, h.sop_uid).as_bytes());
+            format!(
+                "{}-{}-{}-{}.dcm",
+                h.study_uid,
+                scan_id,
+                h.instance_number,
+                &hash[..8]
+            )
+        } else {
+            o.name.clone()
+        };
+        let scan_dir = dir.join("SCANS").join(&scan_id).join("DICOM");
+        std::fs::create_dir_all(&scan_dir).map_err(io_fail)?;
+        std::fs::write(scan_dir.join(&name), &o.bytes).map_err(io_fail)?;
+        let idx = match session.scans.iter().position(|s| s.id == scan_id) {
+            Some(i) => i,
+            None => {
+                session.scans.push(Scan {
+                    id: scan_id.clone(),
+                    scan_type: h.series_description.clone(),
+                    series_description: h.series_description.clone(),
+                    uid: h.series_uid.clone(),
+                    xsi_type: scan_type_for(&h.modality).into(),
+                    modality: h.modality.clone(),
+                    quality: "usable".into(),
+                    resources: vec![Resource {
+                        label: "DICOM".into(),
+                        format: "DICOM".into(),
+                        content: "RAW".into(),
+                        ..Resource::default()
+                    }],
+                    ..Scan::default()
+                });
+                session.scans.sort_by(|a, b| scan_order(&a.id, &b.id));
+                session
+                    .scans
+                    .iter()
+                    .position(|s| s.id == scan_id)
+                    .unwrap_or(0)
+            }
+        };
+        let scan = &mut session.scans[idx];
+        let entry = FileEntry {
+            size: o.bytes.len() as u64,
+            digest: md5_hex(&o.bytes),
+            uid: h.sop_uid.clone(),
+            format: "DICOM".into(),
+        };
+        if let Some(r) = scan.resources.first_mut() {
+            r.files.insert(name, entry);
+            scan.frames = r.files.len() as u64 * h.frames.max(1);
+        }
+    }
+    session.status = "READY".into();
+    session.lastmod = now_sql();
+    let key = session.key();
+    store.put_prearc(session).map_err(io_fail)?;
+    Ok(key)
+}
+
+fn new_prearc(store: &Store, t: &Target, h: &Header) -> PrearcSession {
+    let mut ts = now_prearc();
+    // Timestamps are unique per project.
+    while store
+        .prearchive
+        .keys()
+        .any(|k| k.0 == t.project && k.1 == ts)
+    {
+        let n: u64 = ts.replace('_', "").parse().unwrap_or(0) + 1;
+        let s = format!("{n:017}");
+        ts = format!("{}_{}", &s[..8], &s[8..]);
+    }
+    let folder = if valid_id(&t.session) {
+        t.session.clone()
+    } else {
+        "dicom_upload".into()
+    };
+    PrearcSession {
+        project: t.project.clone(),
+        timestamp: ts,
+        folder,
+        label: t.session.clone(),
+        subject: t.subject.clone(),
+        tag: t.study_uid.clone(),
+        status: "RECEIVING".into(),
+        scan_date: h.study_date.clone(),
+        scan_time: h.study_time.clone(),
+        uploaded: now_sql(),
+        lastmod: now_sql(),
+        autoarchive: false,
+        xsi_type: session_type_for(&h.modality).into(),
+        modality: h.modality.clone(),
+        dcm_patient_id: h.patient_id.clone(),
+        dcm_patient_name: h.patient_name.clone(),
+        scans: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_cleaned_as_xnat_does() {
+        assert_eq!(clean_label("Hartmann^Anna"), "Hartmann_Anna");
+        assert_eq!(clean_label("H7730011"), "H7730011");
+        assert_eq!(clean_label("^x y^"), "x_y");
+    }
 }

@@ -1,18 +1,585 @@
-//! The prearchive: listings, sessions, deletion, and the archive service.
+//! The prearchive: listings, single sessions (row, scans, files, zip), deletion, and archiving
+//! (`POST /data/services/archive`, `action=commit`) with XNAT's merge checks: a different subject or
+//! StudyInstanceUID is a `409` that leaves the session in the prearchive as `CONFLICT`.
 
-use super::{fail, Answer, Ctx};
+use super::{edit, fail, not_allowed, Answer, Ctx};
+use crate::sim::auth::Access;
+use crate::sim::http::{Body, Response};
+use crate::sim::model::{scan_order, Experiment, PrearcSession};
+use crate::sim::render::{text, uri_list, Meta, Table};
+use crate::sim::store::Store;
+use crate::sim::util::now_sql;
+use crate::sim::zipstream::stream_zip;
 
-/// `POST /data/services/archive`.
-pub fn archive_service(_ctx: &Ctx) -> Answer {
-    Err(fail(404, "The archive service is not available yet."))
+type Key = (String, String, String);
+
+/// Options of one archive operation.
+#[derive(Debug, Clone, Default)]
+pub struct ArchiveOpts {
+    /// Destination project (default: the session's).
+    pub project: Option<String>,
+    /// Subject label (default: the session's).
+    pub subject: Option<String>,
+    /// Session label (default: the session's).
+    pub label: Option<String>,
+    /// Replace files that exist in the destination.
+    pub overwrite_files: bool,
+    /// Skip the UID and scan checks.
+    pub override_exceptions: bool,
+    /// `overwrite=delete`: replace whole scans that exist.
+    pub replace_scans: bool,
 }
 
-/// `POST /data/services/prearchive/{op}`.
-pub fn batch(_ctx: &Ctx, _op: &str) -> Answer {
-    Err(fail(404, "The prearchive services are not available yet."))
+const COLUMNS: &[&str] = &[
+    "project",
+    "timestamp",
+    "lastmod",
+    "uploaded",
+    "scan_date",
+    "scan_time",
+    "subject",
+    "folderName",
+    "name",
+    "tag",
+    "status",
+    "url",
+    "autoarchive",
+    "prevent_anon",
+    "prevent_auto_commit",
+    "SOURCE",
+    "VISIT",
+    "PROTOCOL",
+    "TIMEZONE",
+];
+
+fn row(p: &PrearcSession) -> Vec<String> {
+    vec![
+        p.project.clone(),
+        p.timestamp.clone(),
+        p.lastmod.clone(),
+        p.uploaded.clone(),
+        p.scan_date.clone(),
+        p.scan_time.clone(),
+        p.subject.clone(),
+        p.folder.clone(),
+        p.label.clone(),
+        p.tag.clone(),
+        p.status.clone(),
+        p.url(),
+        if p.autoarchive { "true" } else { "false" }.into(),
+        "false".into(),
+        "false".into(),
+        String::new(),
+        String::new(),
+        String::new(),
+        String::new(),
+    ]
+}
+
+fn table(rows: Vec<Vec<String>>) -> Table {
+    Table {
+        columns: COLUMNS.iter().map(|s| s.to_string()).collect(),
+        rows,
+    }
+}
+
+fn may_see(ctx: &Ctx, store: &Store, project: &str) -> bool {
+    if project == "Unassigned" {
+        ctx.is_admin()
+    } else {
+        ctx.access(store, project) >= Access::Edit
+    }
 }
 
 /// `/data/prearchive/...`.
-pub fn route(_ctx: &Ctx, _rest: &[&str]) -> Answer {
-    Err(fail(404, "The prearchive is not available yet."))
+pub fn route(ctx: &Ctx, rest: &[&str]) -> Answer {
+    match rest {
+        [] | ["projects"] => list(ctx, None),
+        ["projects", p] => list(ctx, Some(p)),
+        ["projects", p, ts, f, more @ ..] => {
+            session(ctx, &(p.to_string(), ts.to_string(), f.to_string()), more)
+        }
+        _ => Err(fail(404, "The requested resource was not found.")),
+    }
+}
+
+fn list(ctx: &Ctx, projects: Option<&str>) -> Answer {
+    if ctx.method() != "GET" {
+        return Err(not_allowed());
+    }
+    let store = ctx.read();
+    let wanted: Option<Vec<&str>> = projects.map(|p| p.split(',').collect());
+    if let Some(ps) = &wanted {
+        for p in ps {
+            if *p != "Unassigned" {
+                super::access::project(ctx, &store, p, Access::Read)?;
+            }
+            if !may_see(ctx, &store, p) {
+                return Err(fail(
+                    403,
+                    &format!("Unable to read prearchive for project {p}."),
+                ));
+            }
+        }
+    }
+    let rows = store
+        .prearchive
+        .values()
+        .filter(|p| {
+            wanted
+                .as_ref()
+                .map_or(true, |w| w.contains(&p.project.as_str()))
+        })
+        .filter(|p| may_see(ctx, &store, &p.project))
+        .filter(|p| ctx.param("tag").map_or(true, |t| t == p.tag))
+        .map(row)
+        .collect();
+    Ok(table(rows).respond(&ctx.format(), &Meta::default()))
+}
+
+fn find<'s>(ctx: &Ctx, store: &'s Store, key: &Key) -> Result<&'s PrearcSession, Response> {
+    let p = store
+        .prearchive
+        .get(key)
+        .ok_or_else(|| fail(404, "Unable to find the specified prearchive session."))?;
+    if !may_see(ctx, store, &p.project) {
+        return Err(fail(
+            403,
+            "User account doesn't have access to this prearchive session.",
+        ));
+    }
+    Ok(p)
+}
+
+fn session(ctx: &Ctx, key: &Key, more: &[&str]) -> Answer {
+    match (ctx.method(), more) {
+        ("GET", []) => {
+            let store = ctx.read();
+            let p = find(ctx, &store, key)?;
+            if ctx.format() == "zip" {
+                let dir = store.root().join(p.dir());
+                let entries = p
+                    .scans
+                    .iter()
+                    .flat_map(|s| {
+                        s.resources.iter().flat_map(move |r| {
+                            r.files.keys().map(move |f| {
+                                (
+                                    format!("{}/SCANS/{}/{}/{f}", p.folder, s.id, r.label),
+                                    format!("SCANS/{}/{}/{f}", s.id, r.label),
+                                )
+                            })
+                        })
+                    })
+                    .map(|(name, rel)| (name, dir.join(rel)))
+                    .collect();
+                return Ok(Response {
+                    status: 200,
+                    headers: vec![("Content-Type".into(), "application/zip".into())],
+                    body: Body::Stream(Box::new(stream_zip(entries, false))),
+                    drop_body: false,
+                });
+            }
+            Ok(table(vec![row(p)]).respond(&ctx.format(), &Meta::default()))
+        }
+        ("GET", ["scans"]) => {
+            let store = ctx.read();
+            let p = find(ctx, &store, key)?;
+            let rows = p
+                .scans
+                .iter()
+                .map(|s| {
+                    vec![
+                        s.id.clone(),
+                        s.scan_type.clone(),
+                        s.series_description.clone(),
+                        s.xsi_type.clone(),
+                        s.uid.clone(),
+                    ]
+                })
+                .collect();
+            let t = Table {
+                columns: ["ID", "type", "series_description", "xsiType", "UID"]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+                rows,
+            };
+            Ok(t.respond(
+                &ctx.format(),
+                &Meta {
+                    total: true,
+                    ..Meta::default()
+                },
+            ))
+        }
+        ("GET", ["scans", s, "resources", r, "files"]) => {
+            let store = ctx.read();
+            let p = find(ctx, &store, key)?;
+            let scan = p
+                .scans
+                .iter()
+                .find(|x| x.id == *s)
+                .ok_or_else(|| fail(404, "Unable to find scan."))?;
+            let res = scan
+                .resources
+                .iter()
+                .find(|x| x.label == *r)
+                .ok_or_else(|| fail(404, "Unable to find resource."))?;
+            let rows = res
+                .files
+                .iter()
+                .map(|(n, f)| {
+                    vec![
+                        n.clone(),
+                        f.size.to_string(),
+                        format!("/data{}/scans/{s}/resources/{r}/files/{n}", p.url()),
+                        f.digest.clone(),
+                    ]
+                })
+                .collect();
+            let t = Table {
+                columns: ["Name", "Size", "URI", "digest"]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+                rows,
+            };
+            Ok(t.respond(&ctx.format(), &Meta::default()))
+        }
+        ("DELETE", []) => {
+            let mut store = ctx.write();
+            find(ctx, &store, key)?;
+            store
+                .remove_prearc(key)
+                .map_err(|_| fail(500, "cannot delete"))?;
+            Ok(text(200, ""))
+        }
+        ("POST", []) => match ctx.param("action") {
+            Some("commit") | Some("archive") => {
+                let mut store = ctx.write();
+                find(ctx, &store, key)?;
+                let uri = archive_session(ctx, &mut store, key, &ArchiveOpts::default())?;
+                Ok(uri_list(200, &[uri]))
+            }
+            Some("build") | Some("reset-status") | None => {
+                let mut store = ctx.write();
+                let mut p = find(ctx, &store, key)?.clone();
+                p.status = "READY".into();
+                store
+                    .put_prearc(p.clone())
+                    .map_err(|_| fail(500, "cannot save"))?;
+                Ok(uri_list(200, &[format!("/data{}", p.url())]))
+            }
+            Some(other) => Err(fail(400, &format!("Unknown action {other}."))),
+        },
+        _ => Err(not_allowed()),
+    }
+}
+
+/// Parses `src` values into prearchive keys.
+fn sources(ctx: &Ctx) -> Result<Vec<Key>, Response> {
+    let mut out = Vec::new();
+    for src in ctx.params_named("src") {
+        let s = src.trim_start_matches("/data").trim_start_matches("/REST");
+        let segs: Vec<&str> = s.split('/').filter(|x| !x.is_empty()).collect();
+        match segs.as_slice() {
+            ["prearchive", "projects", p, ts, f] => {
+                out.push((p.to_string(), ts.to_string(), f.to_string()))
+            }
+            _ => return Err(fail(400, &format!("Invalid src {src}."))),
+        }
+    }
+    if out.is_empty() {
+        if let (Some(p), Some(ts), Some(f)) = (
+            ctx.param("project"),
+            ctx.param("timestamp"),
+            ctx.param("folderName"),
+        ) {
+            out.push((p.to_string(), ts.to_string(), f.to_string()));
+        }
+    }
+    if out.is_empty() {
+        return Err(fail(400, "Missing src parameter."));
+    }
+    Ok(out)
+}
+
+/// `POST /data/services/archive`.
+pub fn archive_service(ctx: &Ctx) -> Answer {
+    if ctx.method() != "POST" {
+        return Err(not_allowed());
+    }
+    let keys = sources(ctx)?;
+    let overwrite = ctx.param("overwrite").unwrap_or("none");
+    let mut opts = ArchiveOpts {
+        overwrite_files: ctx.flag("overwrite_files") || overwrite == "delete",
+        override_exceptions: matches!(overwrite, "append" | "delete")
+            || ctx.flag("overrideExceptions"),
+        replace_scans: overwrite == "delete",
+        ..ArchiveOpts::default()
+    };
+    if let Some(dest) = ctx.param("dest") {
+        let segs: Vec<&str> = dest
+            .trim_start_matches("/data")
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .collect();
+        let mut it = segs.iter().skip(1);
+        while let (Some(k), Some(v)) = (it.next(), it.next()) {
+            match *k {
+                "projects" => opts.project = Some(v.to_string()),
+                "subjects" => opts.subject = Some(v.to_string()),
+                "experiments" => opts.label = Some(v.to_string()),
+                _ => {}
+            }
+        }
+    }
+    let nonempty = |k: &str| ctx.param(k).filter(|v| !v.is_empty()).map(str::to_string);
+    opts.project = nonempty("project").or(opts.project);
+    opts.subject = nonempty("subject").or(opts.subject);
+    opts.label = nonempty("session").or(nonempty("label")).or(opts.label);
+    let mut store = ctx.write();
+    let mut uris = Vec::new();
+    for key in &keys {
+        find(ctx, &store, key)?;
+        if key.0 == "Unassigned" && opts.project.is_none() {
+            return Err(fail(
+                400,
+                "Sessions in Unassigned need a destination project.",
+            ));
+        }
+        uris.push(archive_session(ctx, &mut store, key, &opts)?);
+    }
+    if ctx.flag("redirect") && uris.len() == 1 {
+        return Ok(text(303, "").with_header("Location", uris[0].clone()));
+    }
+    Ok(uri_list(200, &uris))
+}
+
+/// `POST /data/services/prearchive/{delete|rebuild|move}?src=...`.
+pub fn batch(ctx: &Ctx, op: &str) -> Answer {
+    if ctx.method() != "POST" {
+        return Err(not_allowed());
+    }
+    let keys = sources(ctx)?;
+    let mut store = ctx.write();
+    let mut rows = Vec::new();
+    for key in keys {
+        let mut p = find(ctx, &store, &key)?.clone();
+        match op {
+            "delete" => {
+                store
+                    .remove_prearc(&key)
+                    .map_err(|_| fail(500, "cannot delete"))?;
+                p.status = "DELETED".into();
+            }
+            "rebuild" => {
+                p.status = "READY".into();
+                store
+                    .put_prearc(p.clone())
+                    .map_err(|_| fail(500, "cannot save"))?;
+            }
+            _ => return Err(fail(404, &format!("Unknown prearchive operation {op}."))),
+        }
+        rows.push(row(&p));
+    }
+    Ok(table(rows).respond(&ctx.format(), &Meta::default()))
+}
+
+fn conflict(store: &mut Store, key: &Key, status: u16, msg: &str) -> Response {
+    if let Some(mut p) = store.prearchive.get(key).cloned() {
+        p.status = "CONFLICT".into();
+        p.lastmod = now_sql();
+        let _ = store.put_prearc(p);
+    }
+    fail(status, msg)
+}
+
+/// Archives one prearchive session; returns `/archive/projects/P/subjects/S/experiments/L`.
+pub fn archive_session(
+    ctx: &Ctx,
+    store: &mut Store,
+    key: &Key,
+    opts: &ArchiveOpts,
+) -> Result<String, Response> {
+    let pre = store
+        .prearchive
+        .get(key)
+        .cloned()
+        .ok_or_else(|| fail(404, "Unable to find the specified prearchive session."))?;
+    let project = opts.project.clone().unwrap_or(pre.project.clone());
+    super::access::project(ctx, store, &project, Access::Edit)?;
+    let label = opts.label.clone().unwrap_or(pre.label.clone());
+    let mut subject_label = opts.subject.clone().unwrap_or(pre.subject.clone());
+    if subject_label.is_empty() {
+        subject_label = pre
+            .dcm_patient_name
+            .replace(|c: char| !c.is_ascii_alphanumeric(), "_");
+    }
+    if !crate::sim::util::valid_id(&label) || !crate::sim::util::valid_id(&subject_label) {
+        return Err(conflict(
+            store,
+            key,
+            400,
+            "Identifiers cannot use special characters.",
+        ));
+    }
+    let existing = store.find_experiment(&project, &label).cloned();
+    let subject = store.find_subject(&project, &subject_label).cloned();
+    let mut exp = match existing {
+        Some(e) => {
+            if e.project != project {
+                return Err(conflict(
+                    store,
+                    key,
+                    409,
+                    "Invalid modification of session project via archive process.",
+                ));
+            }
+            if subject.as_ref().map(|s| &s.id) != Some(&e.subject_id) {
+                return Err(conflict(
+                    store,
+                    key,
+                    409,
+                    "Invalid modification of session subject via archive process.",
+                ));
+            }
+            if !opts.override_exceptions
+                && !e.uid.is_empty()
+                && !pre.tag.is_empty()
+                && e.uid != pre.tag
+            {
+                return Err(conflict(
+                    store,
+                    key,
+                    409,
+                    "Invalid modification of session UID via archive process.",
+                ));
+            }
+            if !opts.override_exceptions {
+                for s in &pre.scans {
+                    if e.scans
+                        .iter()
+                        .any(|x| x.uid == s.uid && !s.uid.is_empty() && x.id != s.id)
+                    {
+                        return Err(conflict(
+                            store,
+                            key,
+                            409,
+                            &format!("Invalid modification of scan {} via archive process.", s.id),
+                        ));
+                    }
+                }
+            }
+            e
+        }
+        None => {
+            let subject_id = match subject {
+                Some(s) => s.id,
+                None => edit::create_subject(store, &project, &subject_label, ctx.user())?,
+            };
+            Experiment {
+                id: store.new_experiment_id(),
+                project: project.clone(),
+                subject_id,
+                label: label.clone(),
+                date: pre.scan_date.clone(),
+                time: pre.scan_time.clone(),
+                xsi_type: pre.xsi_type.clone(),
+                uid: pre.tag.clone(),
+                modality: pre.modality.clone(),
+                dcm_patient_id: pre.dcm_patient_id.clone(),
+                dcm_patient_name: pre.dcm_patient_name.clone(),
+                dir: format!("archive/{project}/arc001/{label}"),
+                insert_date: now_sql(),
+                insert_user: ctx.user().into(),
+                ..Experiment::default()
+            }
+        }
+    };
+    merge_files(store, &pre, &mut exp, opts)
+        .map_err(|_| fail(500, "The server could not move the files."))?;
+    store
+        .put_experiment(exp)
+        .map_err(|_| fail(500, "The server could not save the session."))?;
+    store
+        .save_site()
+        .map_err(|_| fail(500, "The server could not save its state."))?;
+    store
+        .remove_prearc(key)
+        .map_err(|_| fail(500, "The server could not clean the prearchive."))?;
+    Ok(format!(
+        "/archive/projects/{project}/subjects/{subject_label}/experiments/{label}"
+    ))
+}
+
+/// Moves the prearchive files into the session folder, merging scan by scan.
+fn merge_files(
+    store: &mut Store,
+    pre: &PrearcSession,
+    exp: &mut Experiment,
+    opts: &ArchiveOpts,
+) -> std::io::Result<()> {
+    let from = store.root().join(pre.dir());
+    let to = store.root().join(&exp.dir);
+    for scan in &pre.scans {
+        if opts.replace_scans {
+            if let Some(i) = exp.scans.iter().position(|x| x.id == scan.id) {
+                let old = to.join("SCANS").join(&scan.id);
+                if old.exists() {
+                    std::fs::remove_dir_all(old)?;
+                }
+                exp.scans.remove(i);
+            }
+        }
+        let idx = match exp.scans.iter().position(|x| x.id == scan.id) {
+            Some(i) => i,
+            None => {
+                let mut s = scan.clone();
+                s.db_id = store.new_scan_key();
+                for r in &mut s.resources {
+                    r.id = store.new_resource_id();
+                    r.files.clear();
+                }
+                exp.scans.push(s);
+                exp.scans.sort_by(|a, b| scan_order(&a.id, &b.id));
+                exp.scans.iter().position(|x| x.id == scan.id).unwrap_or(0)
+            }
+        };
+        for res in &scan.resources {
+            let target = &mut exp.scans[idx];
+            let ri = match target.resources.iter().position(|r| r.label == res.label) {
+                Some(i) => i,
+                None => {
+                    let mut r = res.clone();
+                    r.id = store.new_resource_id();
+                    r.files.clear();
+                    target.resources.push(r);
+                    target.resources.len() - 1
+                }
+            };
+            let dst_dir = to.join("SCANS").join(&scan.id).join(&res.label);
+            std::fs::create_dir_all(&dst_dir)?;
+            for (name, entry) in &res.files {
+                let tr = &mut target.resources[ri];
+                if tr.files.contains_key(name) && !opts.overwrite_files {
+                    continue;
+                }
+                let src = from
+                    .join("SCANS")
+                    .join(&scan.id)
+                    .join(&res.label)
+                    .join(name);
+                let dst = dst_dir.join(name);
+                if std::fs::rename(&src, &dst).is_err() {
+                    std::fs::copy(&src, &dst)?;
+                }
+                tr.files.insert(name.clone(), entry.clone());
+            }
+            let count = target.resources[ri].files.len() as u64;
+            target.frames = target.frames.max(count);
+        }
+    }
+    Ok(())
 }

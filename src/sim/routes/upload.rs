@@ -113,7 +113,7 @@ fn safe_path(p: &str) -> Option<String> {
 }
 
 /// Parses `multipart/form-data` into file parts (those with a filename).
-fn multipart(content_type: &str, body: &[u8]) -> Option<Vec<Part>> {
+pub(super) fn multipart(content_type: &str, body: &[u8]) -> Option<Vec<Part>> {
     let boundary = content_type
         .split(';')
         .filter_map(|p| p.trim().strip_prefix("boundary="))
