@@ -1,6 +1,7 @@
 //! The route table: every request is decoded, authenticated, passed through fault injection and
 //! dispatched here. `/data`, `/REST`, `/data/archive` and `/REST/archive` are the same API.
-//! Unknown paths answer `404`; unsupported methods on known paths `405`; nothing panics (a panic in a
+//! `/archive/...` and `/prearchive/...` without a prefix (as the archive service's replies name them)
+//! are accepted too. Unknown paths answer `404`; unsupported methods on known paths `405`; nothing panics (a panic in a
 //! handler is caught and answered `500`).
 //!
 //! | method | path (after `/data` or `/REST`, optional `/archive`) | what |
@@ -31,6 +32,7 @@
 //! | GET | `/prearchive`, `/prearchive/projects[/{P}]` | prearchive ResultSet |
 //! | GET, DELETE | `/prearchive/projects/{P}/{TS}/{F}` | session row (`format=zip` for files) / delete |
 //! | GET | `/projects/{P}/prearchive_code` | the project's prearchive code; PUT `/prearchive_code/{n}` sets it |
+//! | GET | `/search/elements[/{type}]` | the data types served (`ELEMENT_NAME`) and their search fields (`FIELD_ID`) |
 //! | GET | `/xapi/siteConfig/buildInfo` | JSON, version 1.8.10 |
 //! | GET | `/xapi/schemas`, `/xapi/schemas/{name}` | schema list and our own minimal XSDs |
 //! | GET | `/xapi/access/projects` | the caller's project roles |
@@ -211,6 +213,9 @@ fn route(ctx: &Ctx, segs: &[&str]) -> Answer {
             service::xapi(ctx, rest)
         }
         ["data" | "REST", "archive", rest @ ..] | ["data" | "REST", rest @ ..] => api(ctx, rest),
+        // The archive service answers `/archive/...` URIs without `/data`; clients GET them as given.
+        ["archive", rest @ ..] => api(ctx, rest),
+        ["prearchive", ..] => api(ctx, segs),
         _ => Err(fail(404, "The requested resource was not found.")),
     }
 }
@@ -226,6 +231,7 @@ fn api(ctx: &Ctx, segs: &[&str]) -> Answer {
         ["auth"] => service::auth_status(ctx),
         ["version"] => Err(fail(404, "The requested resource was not found.")),
         ["services", "tokens", rest @ ..] => service::tokens(ctx, rest),
+        ["search", "elements", rest @ ..] => service::search_elements(ctx, rest),
         ["services", "import"] => import::import(ctx),
         ["services", "archive"] => prearchive::archive_service(ctx),
         ["services", "prearchive", op] => prearchive::batch(ctx, op),

@@ -270,3 +270,52 @@ fn set_role(ctx: &Ctx, project: &str, user: &str) -> Answer {
         .map_err(|_| fail(500, "cannot save the project"))?;
     Ok(text(200, ""))
 }
+
+/// The data types this emulator serves.
+const ELEMENTS: &[&str] = &[
+    "xnat:projectData",
+    "xnat:subjectData",
+    "xnat:mrSessionData",
+    "xnat:ctSessionData",
+    "xnat:petSessionData",
+    "xnat:otherDicomSessionData",
+    "xnat:mrScanData",
+    "xnat:ctScanData",
+    "xnat:petScanData",
+    "xnat:otherDicomScanData",
+];
+
+/// `GET /data/search/elements[/{type}]`: the data types, and their (uppercase) search fields.
+pub fn search_elements(ctx: &Ctx, rest: &[&str]) -> Answer {
+    use crate::sim::render::{Meta, Table};
+    let meta = Meta {
+        total: true,
+        ..Meta::default()
+    };
+    match rest {
+        [] => {
+            let rows = ELEMENTS
+                .iter()
+                .map(|e| vec![e.to_string(), e.rsplit(':').next().unwrap_or(e).to_string()])
+                .collect();
+            let t = Table {
+                columns: vec!["ELEMENT_NAME".into(), "SINGULAR".into()],
+                rows,
+            };
+            Ok(t.respond(&ctx.format(), &meta))
+        }
+        [t] if ELEMENTS.contains(t) => {
+            let fields = ["ID", "LABEL", "PROJECT", "INSERT_DATE"];
+            let rows = fields
+                .iter()
+                .map(|f| vec![f.to_string(), "string".into()])
+                .collect();
+            let t = Table {
+                columns: vec!["FIELD_ID".into(), "TYPE".into()],
+                rows,
+            };
+            Ok(t.respond(&ctx.format(), &meta))
+        }
+        _ => Err(fail(404, "Unknown data type.")),
+    }
+}
