@@ -1,5 +1,6 @@
 //! The one integration-test binary. Each module covers an area and drives the real `ferry` binary,
 //! mostly against `ferry sim` on loopback.
 
+mod conformance;
 mod sim;
 mod support;

@@ -141,6 +141,11 @@ pub fn listing(
             .collect(),
         _ => defaults.iter().map(|s| s.to_string()).collect(),
     };
+    // The row's key is always part of a listing, as XNAT's query organizer adds it.
+    let has_id = rows.first().map_or(true, |r| r.contains_key("ID"));
+    if has_id && !columns.iter().any(|c| c == "ID") {
+        columns.insert(0, "ID".into());
+    }
     columns.push("URI".into());
     if let Some(sort) = ctx.param("sortBy") {
         let keys: Vec<&str> = sort.split(',').collect();
@@ -200,6 +205,7 @@ fn list_projects(ctx: &Ctx) -> Answer {
                 ("description", p.description.clone()),
                 ("pi_firstname", String::new()),
                 ("pi_lastname", String::new()),
+                ("alias", String::new()),
                 ("xsiType", "xnat:projectData".into()),
                 ("URI", format!("/data/projects/{}", p.id)),
             ])
