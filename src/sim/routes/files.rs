@@ -1,13 +1,12 @@
 //! Routes under a session: scans, resources, file listings, single files, zip downloads, catalogs,
-//! and the session's `status` and `projects`. Uploads and deletions of files are in [`super::upload`].
+//! and the session's `status` and `projects`. Uploads and deletions of files are in [`super::upload`],
+//! downloads, zips and catalogs in [`super::download`].
 
 use super::access::{self, label_in, Scope};
-use super::{edit, fail, items, not_allowed, upload, Answer, Ctx};
-use crate::sim::http::{Body, Response};
+use super::{download, edit, fail, items, not_allowed, upload, Answer, Ctx};
 use crate::sim::model::{Experiment, FileEntry, Resource, Scan};
 use crate::sim::render::{text, Meta, Table};
-use crate::sim::util::{percent_encode, xml_escape};
-use crate::sim::zipstream::stream_zip;
+use crate::sim::util::percent_encode;
 use serde_json::{Map, Value};
 use std::path::PathBuf;
 
@@ -77,7 +76,7 @@ fn resource_route(
 ) -> Answer {
     let m = ctx.method();
     match (m, more) {
-        ("GET", []) => catalog(ctx, scope, key, level, r),
+        ("GET", []) => download::catalog(ctx, scope, key, level, r),
         ("PUT" | "POST", []) => upload::create_resource(ctx, scope, key, level, r),
         ("DELETE", []) => upload::delete_resource(ctx, scope, key, level, r),
         ("GET", ["files", path @ ..]) => files_get(ctx, scope, key, level, Some(r), path),
@@ -336,7 +335,7 @@ fn files_get(
         if files.is_empty() {
             return Err(fail(404, "No matching files."));
         }
-        return Ok(zip_response(ctx, &label, files));
+        return Ok(download::zip_response(ctx, &label, files));
     }
     let single = !path.is_empty() && !path.ends_with('/') && !path.ends_with('*');
     if single {
@@ -344,7 +343,7 @@ fn files_get(
             .into_iter()
             .find(|f| f.path == path)
             .ok_or_else(|| fail(404, "Unable to find file."))?;
-        return send_file(&f);
+        return download::send_file(&f);
     }
     let rows = files
         .iter()
@@ -407,135 +406,6 @@ fn files_get(
         uri_columns: true,
     };
     Ok(table.respond(&format, &meta))
-}
-
-fn content_type(path: &str) -> &'static str {
-    let ext = path.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
-    match ext.as_str() {
-        "xml" => "text/xml",
-        "txt" => "text/plain",
-        "json" => "application/json",
-        "html" | "htm" => "text/html",
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "gif" => "image/gif",
-        "pdf" => "application/pdf",
-        "zip" => "application/zip",
-        _ => "application/octet-stream",
-    }
-}
-
-fn send_file(f: &FileRef) -> Answer {
-    let file = std::fs::File::open(&f.disk).map_err(|_| fail(404, "Unable to find file."))?;
-    let len = file.metadata().map(|m| m.len()).unwrap_or(f.entry.size);
-    Ok(Response {
-        status: 200,
-        headers: vec![("Content-Type".into(), content_type(&f.path).into())],
-        body: Body::Sized(Box::new(file), len),
-        drop_body: false,
-    })
-}
-
-fn sanitize(t: &str) -> String {
-    t.chars()
-        .map(|c| {
-            if c.is_alphanumeric() || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
-fn zip_response(ctx: &Ctx, label: &str, files: Vec<FileRef>) -> Response {
-    let structure = ctx.param("structure").unwrap_or("default");
-    let entries = files
-        .into_iter()
-        .map(|f| {
-            let name = match (&f.scan, structure) {
-                (Some((id, _)), "simplified") => {
-                    format!("{label}/scans/{id}/{}/{}", f.res_label, f.path)
-                }
-                (Some((id, t)), "improved") => {
-                    format!("scans/{id}_{}/{}/{}", sanitize(t), f.res_label, f.path)
-                }
-                (Some((id, t)), _) => format!(
-                    "{label}/scans/{id}-{}/resources/{}/files/{}",
-                    sanitize(t),
-                    f.res_label,
-                    f.path
-                ),
-                (None, "simplified") => format!("{label}/resources/{}/{}", f.res_label, f.path),
-                (None, _) => format!("{label}/resources/{}/files/{}", f.res_label, f.path),
-            };
-            (name, f.disk)
-        })
-        .collect();
-    let deflate = ctx
-        .param("compression")
-        .and_then(|c| c.parse::<u32>().ok())
-        .is_some_and(|c| c > 0);
-    Response {
-        status: 200,
-        headers: vec![
-            ("Content-Type".into(), "application/zip".into()),
-            (
-                "Content-Disposition".into(),
-                format!("attachment; filename=\"{label}.zip\""),
-            ),
-        ],
-        body: Body::Stream(Box::new(stream_zip(entries, deflate))),
-        drop_body: false,
-    }
-}
-
-fn catalog(ctx: &Ctx, scope: Scope, key: &str, level: Level, r: &str) -> Answer {
-    let store = ctx.read();
-    let e = access::experiment_strict(ctx, &store, scope, key)?;
-    let (res, uid) = match &level {
-        Level::Scans(spec) => select_scans(e, spec).into_iter().find_map(|s| {
-            select_resources(&s.resources, Some(r))
-                .first()
-                .map(|x| ((*x).clone(), s.uid.clone()))
-        }),
-        Level::Session => select_resources(&e.resources, Some(r))
-            .first()
-            .map(|x| ((*x).clone(), String::new())),
-    }
-    .ok_or_else(|| fail(404, &format!("Unable to find resource {r}.")))?;
-    let dicom = res.format == "DICOM";
-    let root = if dicom {
-        "cat:DCMCatalog"
-    } else {
-        "cat:Catalog"
-    };
-    let mut xml = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{root} xmlns:cat=\"http://nrg.wustl.edu/catalog\" \
-         xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" ID=\"{}\"{}>\n<cat:entries>\n",
-        xml_escape(&res.label),
-        if dicom { format!(" UID=\"{}\"", xml_escape(&uid)) } else { String::new() }
-    );
-    for (p, f) in &res.files {
-        let name = p.rsplit('/').next().unwrap_or(p);
-        let kind = if dicom && !f.uid.is_empty() {
-            format!(" xsi:type=\"cat:dcmEntry\" UID=\"{}\"", xml_escape(&f.uid))
-        } else {
-            " xsi:type=\"cat:entry\"".to_string()
-        };
-        xml.push_str(&format!(
-            "<cat:entry{kind} ID=\"{}\" URI=\"{}\" name=\"{}\" digest=\"{}\" format=\"{}\">\
-             <cat:metaFields><cat:metaField name=\"size_in_bytes\">{}</cat:metaField></cat:metaFields></cat:entry>\n",
-            xml_escape(p),
-            xml_escape(p),
-            xml_escape(name),
-            f.digest,
-            xml_escape(&f.format),
-            f.size
-        ));
-    }
-    xml.push_str(&format!("</cat:entries>\n</{root}>\n"));
-    Ok(Response::bytes(200, "text/xml", xml.into_bytes()))
 }
 
 fn session_projects(ctx: &Ctx, scope: Scope, key: &str) -> Answer {

@@ -3,7 +3,7 @@
 //! parameters, then the assignment syntax in comment fields, then fixed tags), grouped into prearchive
 //! sessions, and archived at once when the destination or flags ask for it.
 
-use super::prearchive::{archive_session, ArchiveOpts};
+use super::archiver::{archive_session, ArchiveOpts};
 use super::{fail, not_allowed, Answer, Ctx};
 use crate::sim::auth::Access;
 use crate::sim::dicomio::{assignment, read_header, Header};

@@ -41,6 +41,8 @@
 
 mod access;
 mod archive;
+mod archiver;
+mod download;
 mod edit;
 mod files;
 mod import;
