@@ -1,1 +1,5 @@
-//! Placeholder: filled in by its issue.
+//! The planner: (manifest, source and destination inventories) -> plan. Pure: nothing here does I/O.
+
+pub mod model;
+
+pub use model::*;
