@@ -3,6 +3,7 @@
 //! destination copy was verified. It talks to servers only through [`crate::xnat`].
 
 pub mod journal;
+pub mod pool;
 pub mod queue;
 pub mod report;
 pub mod throttle;
