@@ -1,0 +1,432 @@
+//! `ferry apply` as a library call: read the plan, refuse what must be refused (a blocked plan, servers
+//! that drifted since the plan), open the journal, run the graph, and write the verification report.
+
+use super::journal::{self, JournalError, Last};
+use super::pool::{self, RunSummary, StepFailure};
+use super::queue::{DependencyQueue, QueueError};
+use super::report::{Event, Reporter};
+use super::runner::Runner;
+use super::throttle::{Bandwidth, SystemClock};
+use crate::plan::{self, ActionKind, Plan, StepKind};
+use crate::xnat::{Client, ClientOptions, InventoryOptions, NoProgress, XnatError};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+/// How to apply.
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    /// Steps run at once.
+    pub jobs: usize,
+    /// Bytes per second over all transfers, if capped.
+    pub bwlimit: Option<u64>,
+    /// Apply the runnable part of a blocked plan instead of refusing it.
+    pub skip_blocked: bool,
+    /// Options of every server connection.
+    pub client: ClientOptions,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        ApplyOptions {
+            jobs: 4,
+            bwlimit: None,
+            skip_blocked: false,
+            client: ClientOptions::default(),
+        }
+    }
+}
+
+/// Why `apply` did not run or did not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// The plan file cannot be used.
+    #[error("cannot use the plan `{path}`: {detail}")]
+    Plan {
+        /// The plan's path.
+        path: PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The plan has blocked actions and `--skip-blocked` was not given.
+    #[error("the plan has {0} blocked session(s); nothing was changed")]
+    Blocked(usize),
+    /// A server changed since the plan was made.
+    #[error("{0}")]
+    Drift(String),
+    /// A server cannot be reached or refuses the account.
+    #[error(transparent)]
+    Connect(#[from] XnatError),
+    /// The journal cannot be used.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    /// The graph is malformed (a hand-edited plan).
+    #[error("the plan's execution graph is malformed: {0}")]
+    Graph(#[from] QueueError),
+    /// Writing the verification report failed.
+    #[error("cannot write the verification report `{path}`: {source}")]
+    Report {
+        /// The report's path.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// What happened to one session, for the verification report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SessionResult {
+    /// The transfer.
+    pub transfer: String,
+    /// `SUBJECT/SESSION` in the source.
+    pub source: String,
+    /// `PROJECT/SUBJECT/SESSION` in the destination.
+    pub dest: String,
+    /// `verified`, `failed`, `incomplete` or `not_run`.
+    pub status: String,
+    /// Files verified.
+    pub files: u64,
+    /// Bytes verified.
+    pub bytes: u64,
+    /// Whether the source was deleted after verification.
+    pub source_deleted: bool,
+    /// Problems (verification failures or step errors).
+    pub problems: Vec<String>,
+    /// Changes the destination made on its own that are not failures.
+    pub notes: Vec<String>,
+}
+
+/// The verification report, written beside the plan as `PLAN.verification.json`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VerificationReport {
+    /// The plan's hash.
+    pub plan_hash: String,
+    /// One entry per runnable session, in plan order.
+    pub sessions: Vec<SessionResult>,
+}
+
+/// How a run ended.
+#[derive(Debug)]
+pub struct ApplyOutcome {
+    /// Step totals.
+    pub summary: RunSummary,
+    /// The verification report.
+    pub report: VerificationReport,
+    /// Where the report was written.
+    pub report_path: PathBuf,
+    /// Whether this run resumed an earlier one.
+    pub resumed: bool,
+    /// Sessions left out because they are blocked.
+    pub blocked: usize,
+}
+
+impl ApplyOutcome {
+    /// Whether a verification failed.
+    pub fn verification_failed(&self) -> bool {
+        self.summary.failed.values().any(|f| f.verification)
+    }
+}
+
+/// `blake3:<hex>` of the plan file's bytes.
+pub fn plan_hash(bytes: &[u8]) -> String {
+    format!("blake3:{}", blake3::hash(bytes).to_hex())
+}
+
+/// Reads and parses a plan.
+pub fn read_plan(path: &Path) -> Result<(Plan, String), ApplyError> {
+    let bytes = std::fs::read(path).map_err(|e| ApplyError::Plan {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    })?;
+    let text = String::from_utf8(bytes.clone()).map_err(|_| ApplyError::Plan {
+        path: path.to_path_buf(),
+        detail: "it is not UTF-8 text".into(),
+    })?;
+    let plan = plan::from_yaml(&text, path).map_err(|e| ApplyError::Plan {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    })?;
+    Ok((plan, plan_hash(&bytes)))
+}
+
+/// The folder beside the plan where downloads and upload zips are staged.
+pub fn staging_for(plan: &Path) -> PathBuf {
+    let mut p = plan.as_os_str().to_owned();
+    p.push(".staging");
+    PathBuf::from(p)
+}
+
+/// The verification report's path for a plan.
+pub fn report_for(plan: &Path) -> PathBuf {
+    let mut p = plan.as_os_str().to_owned();
+    p.push(".verification.json");
+    PathBuf::from(p)
+}
+
+/// Connects to every server the plan names.
+pub fn connect(plan: &Plan, opts: &ClientOptions) -> Result<BTreeMap<String, Arc<Client>>, XnatError> {
+    let mut out = BTreeMap::new();
+    for (name, server) in &plan.servers {
+        out.insert(name.clone(), Arc::new(Client::connect(name, server, opts.clone())?));
+    }
+    Ok(out)
+}
+
+/// Re-reads every inventory the plan was computed from and says which ones changed.
+pub fn check_drift(plan: &Plan, clients: &BTreeMap<String, Arc<Client>>) -> Result<(), ApplyError> {
+    let mut changed = Vec::new();
+    for inv in &plan.inventories {
+        let client = clients.get(&inv.server).ok_or_else(|| ApplyError::Plan {
+            path: PathBuf::new(),
+            detail: format!("the plan reads server `{}`, which it does not define", inv.server),
+        })?;
+        let now = client.inventory(&inv.project, &InventoryOptions { headers: true }, &NoProgress)?;
+        if now.fingerprint() != inv.fingerprint {
+            changed.push(format!("{}/{}", inv.server, inv.project));
+        }
+    }
+    if changed.is_empty() {
+        return Ok(());
+    }
+    Err(ApplyError::Drift(format!(
+        "{} changed since the plan was made; nothing was changed",
+        changed.join(" and ")
+    )))
+}
+
+/// The steps to run: all of them, or only those of runnable actions when blocked ones are skipped.
+fn graph(plan: &Plan) -> Result<DependencyQueue<String>, QueueError> {
+    let steps: Vec<(String, Vec<String>)> =
+        plan.steps.iter().map(|s| (s.id.clone(), s.after.clone())).collect();
+    DependencyQueue::new(steps)
+}
+
+/// Applies a plan. `stop` is set by Ctrl-C; the run then finishes the steps in progress and returns.
+pub fn apply(
+    path: &Path,
+    opts: &ApplyOptions,
+    reporter: &dyn Reporter,
+    stop: &AtomicBool,
+) -> Result<ApplyOutcome, ApplyError> {
+    let (plan, hash) = read_plan(path)?;
+    let blocked = plan
+        .transfers
+        .iter()
+        .flat_map(|t| &t.actions)
+        .filter(|a| a.kind == ActionKind::Blocked)
+        .count();
+    if blocked > 0 && !opts.skip_blocked {
+        return Err(ApplyError::Blocked(blocked));
+    }
+    let queue = graph(&plan)?;
+    let journal_path = journal::path_for(path);
+    let prior = journal::read(&journal_path, &hash)?;
+    let resumed = !prior.is_empty();
+    let clients = connect(&plan, &opts.client)?;
+    if !resumed {
+        // On a resumed run the destination holds this plan's own partial work, and a move has
+        // deleted sources: the per-step checks guard each session instead.
+        check_drift(&plan, &clients)?;
+    }
+    let journal = journal::Journal::open(&journal_path, &hash)?;
+    let bandwidth = opts
+        .bwlimit
+        .map(|r| Bandwidth::new(r, Box::new(SystemClock::default())));
+    let staging = staging_for(path);
+    let runner = Runner::new(&plan, &clients, staging.clone(), bandwidth.as_ref(), reporter);
+    reporter.event(Event::Begin {
+        steps: plan.steps.len(),
+        sessions: plan
+            .steps
+            .iter()
+            .filter(|s| s.kind == StepKind::Verify)
+            .count(),
+        bytes: plan.summary.bytes,
+    });
+    let summary = pool::run(queue, journal, &prior, &runner, opts.jobs, reporter, stop)?;
+    for c in clients.values() {
+        c.logout();
+    }
+    let after = journal::read(&journal_path, &hash)?;
+    let report = verification_report(&plan, &hash, &after);
+    let report_path = report_for(path);
+    write_report(&report_path, &report)?;
+    if summary.complete() {
+        let _ = std::fs::remove_dir_all(&staging);
+    }
+    Ok(ApplyOutcome {
+        summary,
+        report,
+        report_path,
+        resumed,
+        blocked,
+    })
+}
+
+fn write_report(path: &Path, report: &VerificationReport) -> Result<(), ApplyError> {
+    let err = |source| ApplyError::Report {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut text = serde_json::to_string_pretty(report).map_err(|e| err(std::io::Error::other(e)))?;
+    text.push('\n');
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, text).map_err(err)?;
+    std::fs::rename(&tmp, path).map_err(err)
+}
+
+/// Builds the verification report from what the journal says.
+pub fn verification_report(
+    plan: &Plan,
+    hash: &str,
+    journal: &BTreeMap<String, Last>,
+) -> VerificationReport {
+    let mut sessions = Vec::new();
+    let steps_of: BTreeMap<&str, Vec<&plan::Step>> =
+        plan.steps.iter().fold(BTreeMap::new(), |mut m, s| {
+            if let Some(a) = &s.action {
+                m.entry(a.as_str()).or_insert_with(Vec::new).push(s);
+            }
+            m
+        });
+    for t in &plan.transfers {
+        for a in &t.actions {
+            let Some(steps) = steps_of.get(a.id.as_str()) else {
+                continue;
+            };
+            let mut r = SessionResult {
+                transfer: t.name.clone(),
+                source: format!("{}/{}", a.source.subject, a.source.session),
+                dest: format!("{}/{}/{}", t.to.project, a.dest.subject, a.dest.session),
+                status: "not_run".into(),
+                files: 0,
+                bytes: 0,
+                source_deleted: false,
+                problems: Vec::new(),
+                notes: Vec::new(),
+            };
+            let mut states = BTreeSet::new();
+            for s in steps {
+                match journal.get(&s.id) {
+                    Some(Last::Done(d)) => {
+                        states.insert("done");
+                        if s.kind == StepKind::Verify {
+                            let v = &d["verification"];
+                            r.files = v["files"].as_u64().unwrap_or(0);
+                            r.bytes = v["bytes"].as_u64().unwrap_or(0);
+                            for n in v["notes"].as_array().into_iter().flatten() {
+                                r.notes.push(n.as_str().unwrap_or_default().to_string());
+                            }
+                        }
+                        if s.kind == StepKind::DeleteSource {
+                            r.source_deleted = true;
+                        }
+                    }
+                    Some(Last::Failed(e)) => {
+                        states.insert("failed");
+                        r.problems.push(format!("{}: {e}", s.kind.as_str()));
+                    }
+                    Some(Last::Started) => {
+                        states.insert("started");
+                    }
+                    None => {
+                        states.insert("pending");
+                    }
+                }
+            }
+            r.status = if states.contains("failed") {
+                "failed"
+            } else if states.len() == 1 && states.contains("done") {
+                "verified"
+            } else if states.contains("done") || states.contains("started") {
+                "incomplete"
+            } else {
+                "not_run"
+            }
+            .into();
+            sessions.push(r);
+        }
+    }
+    VerificationReport {
+        plan_hash: hash.to_string(),
+        sessions,
+    }
+}
+
+/// The readable summary of a verification report, one line per session.
+pub fn render_report(report: &VerificationReport) -> String {
+    let mut out = String::new();
+    let width = report
+        .sessions
+        .iter()
+        .map(|s| s.dest.len())
+        .max()
+        .unwrap_or(0);
+    for s in &report.sessions {
+        let mut line = format!(
+            "  {:<10} {:<width$}  {:>5} files {:>10}",
+            s.status,
+            s.dest,
+            s.files,
+            human_bytes(s.bytes)
+        );
+        if s.source_deleted {
+            line.push_str("  source deleted");
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+        for p in &s.problems {
+            out.push_str(&format!("      ! {p}\n"));
+        }
+        for n in &s.notes {
+            out.push_str(&format!("      note: {n}\n"));
+        }
+    }
+    out
+}
+
+/// Bytes as people read them (`1.2 MB`).
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1000.0 && u + 1 < UNITS.len() {
+        v /= 1000.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+/// The first failure of a run, for the CLI's error line.
+pub fn first_failure(summary: &RunSummary) -> Option<(&String, &StepFailure)> {
+    summary
+        .failed
+        .iter()
+        .find(|(_, f)| f.verification)
+        .or_else(|| summary.failed.iter().next())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_read_like_people_write_them() {
+        assert_eq!(human_bytes(999), "999 B");
+        assert_eq!(human_bytes(1_500), "1.5 kB");
+        assert_eq!(human_bytes(2_000_000_000), "2.0 GB");
+    }
+
+    #[test]
+    fn sidecar_paths_sit_beside_the_plan() {
+        let p = Path::new("/x/plan.yaml");
+        assert_eq!(staging_for(p), PathBuf::from("/x/plan.yaml.staging"));
+        assert_eq!(report_for(p), PathBuf::from("/x/plan.yaml.verification.json"));
+    }
+}

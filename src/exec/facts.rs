@@ -1,0 +1,337 @@
+//! The file work of a session transfer, one zip entry at a time so memory stays flat whatever the size
+//! of the session: rewriting a downloaded zip into the zip that is uploaded (headers per `dicom.set`,
+//! pixel data untouched, the anonymization gate on every file), and reading the facts verification
+//! compares from a zip the destination sent back.
+//!
+//! Entries are matched to scans by their own headers (SeriesNumber, as XNAT's importer assigns scan
+//! IDs), never by the paths a server chose, and are written into the upload zip under names ferry
+//! builds itself, so a hostile entry name cannot escape anything.
+
+use super::verify::{FileFacts, SessionFacts};
+use crate::dicom;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::path::Path;
+
+/// The largest single file ferry accepts inside a zip (DICOM files are far smaller).
+pub const MAX_ENTRY_BYTES: u64 = 4 << 30;
+/// The most entries ferry accepts in one zip.
+pub const MAX_ENTRIES: usize = 1_000_000;
+
+/// Why a zip could not be processed.
+#[derive(Debug, thiserror::Error)]
+pub enum FactsError {
+    /// Reading or writing a local file failed.
+    #[error("cannot {action} `{path}`: {source}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The zip is not readable.
+    #[error("the zip `{path}` is not readable: {detail}")]
+    Zip {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// An entry is larger than ferry accepts, or the zip has too many entries.
+    #[error("the zip `{path}` is refused: {detail}")]
+    Limits {
+        /// The file.
+        path: String,
+        /// Which limit.
+        detail: String,
+    },
+    /// A file could not be rewritten.
+    #[error("cannot rewrite `{entry}`: {source}")]
+    Rewrite {
+        /// The zip entry.
+        entry: String,
+        /// The cause.
+        source: dicom::DicomError,
+    },
+    /// Identifying keywords remain filled in under `anonymization: require`.
+    #[error("{files} file(s) still carry identifying DICOM keywords after rewriting: {keywords} (anonymization: require); nothing of this session was uploaded")]
+    Phi {
+        /// How many files.
+        files: usize,
+        /// The keywords, comma-separated (never their values).
+        keywords: String,
+    },
+}
+
+/// What the rewrite produced.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rewritten {
+    /// The facts verification expects to read back.
+    pub facts: SessionFacts,
+    /// DICOM files written.
+    pub files: usize,
+    /// Bytes written into the upload zip's entries.
+    pub bytes: u64,
+    /// Entries skipped because they are not DICOM (names only).
+    pub not_dicom: Vec<String>,
+    /// Identifying keywords found (under `warn`), with the number of files.
+    pub phi: BTreeMap<String, usize>,
+}
+
+/// How the anonymization gate treats identifying keywords left in a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gate {
+    /// Stop the session before anything is uploaded.
+    Require,
+    /// Report them.
+    Warn,
+    /// Do not look.
+    Off,
+}
+
+fn io_err(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> FactsError + '_ {
+    move |source| FactsError::Io {
+        action,
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+fn zip_err(path: &Path) -> impl Fn(zip::result::ZipError) -> FactsError + '_ {
+    move |e| FactsError::Zip {
+        path: path.display().to_string(),
+        detail: e.to_string(),
+    }
+}
+
+/// Calls `f` with the name and bytes of every file entry of a zip, one at a time.
+fn each_entry(
+    path: &Path,
+    mut f: impl FnMut(&str, Vec<u8>) -> Result<(), FactsError>,
+) -> Result<(), FactsError> {
+    let file = File::open(path).map_err(io_err("open", path))?;
+    let mut zip = zip::ZipArchive::new(BufReader::new(file)).map_err(zip_err(path))?;
+    if zip.len() > MAX_ENTRIES {
+        return Err(FactsError::Limits {
+            path: path.display().to_string(),
+            detail: format!("{} entries (at most {MAX_ENTRIES})", zip.len()),
+        });
+    }
+    for i in 0..zip.len() {
+        let mut entry = zip.by_index(i).map_err(zip_err(path))?;
+        if entry.is_dir() {
+            continue;
+        }
+        let name = entry.name().to_string();
+        if entry.size() > MAX_ENTRY_BYTES {
+            return Err(FactsError::Limits {
+                path: path.display().to_string(),
+                detail: format!("entry `{name}` announces {} bytes", entry.size()),
+            });
+        }
+        let mut bytes = Vec::with_capacity(entry.size() as usize);
+        // Read one byte past the announced size to catch an entry larger than it says.
+        (&mut entry)
+            .take(entry.size() + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| FactsError::Zip {
+                path: path.display().to_string(),
+                detail: format!("entry `{name}`: {e}"),
+            })?;
+        if bytes.len() as u64 != entry.size() {
+            return Err(FactsError::Limits {
+                path: path.display().to_string(),
+                detail: format!(
+                    "entry `{name}` holds more or fewer bytes than the {} it announces",
+                    entry.size()
+                ),
+            });
+        }
+        f(&name, bytes)?;
+    }
+    Ok(())
+}
+
+/// The scan a file belongs to, from its header: its SeriesNumber, as XNAT's importer numbers scans.
+pub fn scan_key(h: &dicom::Header) -> String {
+    match h.keywords.get("SeriesNumber").map(|s| s.trim()) {
+        Some(n) if !n.is_empty() => n.to_string(),
+        _ => h
+            .series_instance_uid
+            .clone()
+            .map(|u| format!("series:{u}"))
+            .unwrap_or_else(|| "unknown".into()),
+    }
+}
+
+fn facts_of(
+    name: &str,
+    bytes: &[u8],
+    h: &dicom::Header,
+    set: &BTreeMap<String, String>,
+) -> Result<FileFacts, dicom::DicomError> {
+    Ok(FileFacts {
+        name: name.to_string(),
+        size: bytes.len() as u64,
+        pixel_hash: dicom::pixel_hash(bytes)?.unwrap_or_default(),
+        file_hash: dicom::file_hash(bytes),
+        set_fields: set
+            .keys()
+            .map(|k| (k.clone(), h.keywords.get(k).cloned().unwrap_or_default()))
+            .collect(),
+    })
+}
+
+/// The last path component of a zip entry name, with anything odd replaced.
+fn base_name(entry: &str) -> String {
+    let base = entry.rsplit(['/', '\\']).next().unwrap_or(entry);
+    let clean: String = base
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    match clean.trim_start_matches('.') {
+        "" => "file".to_string(),
+        s => s.to_string(),
+    }
+}
+
+/// Rewrites every DICOM file of `input` per `set` into a new zip at `output` (stored, no compression:
+/// DICOM pixel data does not shrink much and the CPU is better spent elsewhere), applying the gate.
+/// Under [`Gate::Require`] a finding fails the whole session and `output` is removed.
+pub fn rewrite_zip(
+    input: &Path,
+    output: &Path,
+    set: &BTreeMap<String, String>,
+    gate: Gate,
+) -> Result<Rewritten, FactsError> {
+    let out = File::create(output).map_err(io_err("create", output))?;
+    let mut zip = zip::ZipWriter::new(BufWriter::new(out));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored)
+        .large_file(false);
+    let overwritten: BTreeSet<String> = set.keys().cloned().collect();
+    let mut result = Rewritten::default();
+    let mut names = BTreeSet::new();
+    let mut phi_files = 0usize;
+    each_entry(input, |name, bytes| {
+        let Ok(_) = dicom::read_header_bytes(&bytes) else {
+            result.not_dicom.push(name.to_string());
+            return Ok(());
+        };
+        let new = if set.is_empty() {
+            bytes
+        } else {
+            dicom::rewrite(&bytes, set).map_err(|source| FactsError::Rewrite {
+                entry: name.to_string(),
+                source,
+            })?
+        };
+        let h = dicom::read_header_bytes(&new).map_err(|source| FactsError::Rewrite {
+            entry: name.to_string(),
+            source,
+        })?;
+        if gate != Gate::Off {
+            let found = dicom::phi_findings(&h.keywords, &overwritten);
+            if !found.is_empty() {
+                phi_files += 1;
+                for k in found {
+                    *result.phi.entry(k).or_default() += 1;
+                }
+            }
+        }
+        let scan = scan_key(&h);
+        let sop = h.sop_instance_uid.clone().unwrap_or_else(|| name.to_string());
+        let mut entry_name = format!("{scan}/{}", base_name(name));
+        while !names.insert(entry_name.clone()) {
+            entry_name = format!("{scan}/{}_{}", names.len(), base_name(name));
+        }
+        let facts = facts_of(&entry_name, &new, &h, set).map_err(|source| FactsError::Rewrite {
+            entry: name.to_string(),
+            source,
+        })?;
+        if result.facts.study_uid.is_none() {
+            result.facts.study_uid = h.study_instance_uid.clone();
+        }
+        result.facts.scans.entry(scan).or_default().insert(sop, facts);
+        zip.start_file(entry_name, options).map_err(zip_err(output))?;
+        zip.write_all(&new).map_err(io_err("write", output))?;
+        result.files += 1;
+        result.bytes += new.len() as u64;
+        Ok(())
+    })?;
+    let mut w = zip.finish().map_err(zip_err(output))?;
+    w.flush().map_err(io_err("write", output))?;
+    if gate == Gate::Require && phi_files > 0 {
+        let _ = std::fs::remove_file(output);
+        return Err(FactsError::Phi {
+            files: phi_files,
+            keywords: result.phi.keys().cloned().collect::<Vec<_>>().join(", "),
+        });
+    }
+    Ok(result)
+}
+
+/// What a zip sent back by the destination holds: facts per scan and file, and identifying keywords
+/// found (by keyword, with file counts) when `gate` is not off. `set` names the fields to read back.
+pub fn read_facts(
+    zip: &Path,
+    set: &BTreeMap<String, String>,
+    gate: Gate,
+) -> Result<(SessionFacts, BTreeMap<String, usize>), FactsError> {
+    let overwritten: BTreeSet<String> = set.keys().cloned().collect();
+    let mut facts = SessionFacts::default();
+    let mut phi: BTreeMap<String, usize> = BTreeMap::new();
+    each_entry(zip, |name, bytes| {
+        let Ok(h) = dicom::read_header_bytes(&bytes) else {
+            return Ok(());
+        };
+        if gate != Gate::Off {
+            for k in dicom::phi_findings(&h.keywords, &overwritten) {
+                *phi.entry(k).or_default() += 1;
+            }
+        }
+        let f = facts_of(name, &bytes, &h, set).map_err(|source| FactsError::Rewrite {
+            entry: name.to_string(),
+            source,
+        })?;
+        if facts.study_uid.is_none() {
+            facts.study_uid = h.study_instance_uid.clone();
+        }
+        let sop = h.sop_instance_uid.clone().unwrap_or_else(|| name.to_string());
+        facts.scans.entry(scan_key(&h)).or_default().insert(sop, f);
+        Ok(())
+    })?;
+    Ok((facts, phi))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_names_cannot_escape() {
+        assert_eq!(base_name("../../etc/passwd"), "passwd");
+        assert_eq!(base_name("/abs/x.dcm"), "x.dcm");
+        assert_eq!(base_name("a\\b\\..\\c.dcm"), "c.dcm");
+        assert_eq!(base_name(".."), "file");
+        assert_eq!(base_name("we ird$.dcm"), "we_ird_.dcm");
+    }
+
+    #[test]
+    fn a_zip_with_an_oversized_claim_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.zip");
+        std::fs::write(&path, b"not a zip at all").unwrap();
+        let e = read_facts(&path, &BTreeMap::new(), Gate::Off).unwrap_err();
+        assert!(e.to_string().contains("not readable"), "{e}");
+    }
+}
