@@ -1,6 +1,7 @@
 //! The one integration-test binary. Each module covers an area and drives the real `ferry` binary,
 //! mostly against `ferry sim` on loopback.
 
+mod apply;
 mod conformance;
 mod sim;
 mod support;

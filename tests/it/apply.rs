@@ -1,0 +1,216 @@
+//! `ferry apply` against the emulator's demo world: the relabelled copy lands with rewritten headers and
+//! identical pixel data, a second run does nothing, a killed run resumes without duplicates, a move
+//! deletes sources only after verification, and PHI under `require` is never uploaded.
+
+use crate::support::{ferry_bin, stderr, stdout, Sim};
+use ferry::manifest::model::Server;
+use ferry::xnat::{Client, ClientOptions, InventoryOptions, NoProgress};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const USER_ENV: &str = "FERRY_IT_USER";
+const PASS_ENV: &str = "FERRY_IT_PASS";
+
+/// The demo transfer, with a policy and mode to vary.
+pub fn manifest(url: &str, mode: &str, policy: &str) -> String {
+    format!(
+        r#"version: 1
+servers:
+  local:
+    url: {url}
+    user_env: {USER_ENV}
+    password_env: {PASS_ENV}
+transfers:
+  - name: pilot-into-main
+    mode: {mode}
+    from: {{ server: local, project: PILOT }}
+    to: {{ server: local, project: MAIN }}
+    select:
+      scan_types: {{ exclude: ["localizer*"] }}
+    map:
+      subject: "MAIN_{{{{ subject.label | replace('SUB', '') }}}}"
+      session: "{{{{ dest.subject }}}}_{{{{ session.date | replace('-', '') }}}}"
+    dicom:
+      set:
+        PatientID: "{{{{ dest.subject }}}}"
+        PatientName: "{{{{ dest.subject }}}}"
+        StudyDescription: "xnat://{{{{ dest.project }}}}/{{{{ dest.subject }}}}/{{{{ dest.session }}}}"
+    policy: {{ {policy} }}
+"#
+    )
+}
+
+/// Runs ferry in `dir` with the demo admin's credentials.
+pub fn run(dir: &Path, args: &[&str]) -> Output {
+    Command::new(ferry_bin())
+        .args(args)
+        .current_dir(dir)
+        .env(USER_ENV, "admin")
+        .env(PASS_ENV, "admin")
+        .env_remove("NETRC")
+        .output()
+        .expect("run ferry")
+}
+
+/// A work folder with the manifest written into it.
+pub struct Work {
+    pub dir: tempfile::TempDir,
+    pub manifest: PathBuf,
+    pub plan: PathBuf,
+}
+
+pub fn work(sim: &Sim, mode: &str, policy: &str) -> Work {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest_path = dir.path().join("ferry.yaml");
+    std::fs::write(&manifest_path, manifest(&sim.url, mode, policy)).unwrap();
+    let plan = dir.path().join("plan.yaml");
+    Work {
+        dir,
+        manifest: manifest_path,
+        plan,
+    }
+}
+
+impl Work {
+    pub fn plan(&self) -> Output {
+        run(
+            self.dir.path(),
+            &["plan", "ferry.yaml", "--out", "plan.yaml"],
+        )
+    }
+    pub fn apply(&self, extra: &[&str]) -> Output {
+        let mut args = vec!["apply", "plan.yaml"];
+        args.extend_from_slice(extra);
+        run(self.dir.path(), &args)
+    }
+}
+
+pub fn client(sim: &Sim) -> Client {
+    let server = Server {
+        url: sim.url.clone(),
+        user_env: Some(USER_ENV.into()),
+        password_env: Some(PASS_ENV.into()),
+        token_env: None,
+    };
+    std::env::set_var(USER_ENV, "admin");
+    std::env::set_var(PASS_ENV, "admin");
+    Client::connect("local", &server, ClientOptions::default()).expect("connect")
+}
+
+/// Every DICOM file of a session, read back through the server: SOPInstanceUID -> (scan key, header
+/// keywords, pixel hash).
+pub fn files_of(
+    c: &Client,
+    project: &str,
+    subject: &str,
+    session: &str,
+    scans: &[String],
+) -> BTreeMap<String, (String, BTreeMap<String, String>, String)> {
+    let dir = tempfile::tempdir().unwrap();
+    let zip = dir.path().join("s.zip");
+    c.download_session(project, subject, session, scans, &[], &zip, &mut |_| {})
+        .expect("download");
+    let mut out = BTreeMap::new();
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(&zip).unwrap()).unwrap();
+    for i in 0..archive.len() {
+        let mut e = archive.by_index(i).unwrap();
+        if e.is_dir() {
+            continue;
+        }
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut e, &mut bytes).unwrap();
+        let Ok(h) = ferry::dicom::read_header_bytes(&bytes) else {
+            continue;
+        };
+        let pixel = ferry::dicom::pixel_hash(&bytes).unwrap().unwrap_or_default();
+        let key = ferry::exec::facts::scan_key(&h);
+        let sop = h.sop_instance_uid.clone().unwrap();
+        assert!(
+            out.insert(sop, (key, h.keywords, pixel)).is_none(),
+            "a SOPInstanceUID appears twice in {session}"
+        );
+    }
+    out
+}
+
+const CREATED: [(&str, &str, &str, &str); 4] = [
+    ("SUB001", "SUB001_MR1", "MAIN_001", "MAIN_001_20240115"),
+    ("SUB005", "SUB005_MR1", "MAIN_005", "MAIN_005_20240312"),
+    ("SUB006", "SUB006_MR1", "MAIN_006", "MAIN_006_20240402"),
+    ("SUB006", "SUB006_MR2", "MAIN_006", "MAIN_006_20240618"),
+];
+
+/// Checks MAIN holds exactly the relabelled copies: same files by SOPInstanceUID (no localizer, no
+/// duplicates), identical pixel data, rewritten PatientID and routing string.
+pub fn assert_copied(sim: &Sim) {
+    let c = client(sim);
+    let main = c
+        .inventory("MAIN", &InventoryOptions { headers: false }, &NoProgress)
+        .unwrap();
+    for (src_subj, src_sess, dst_subj, dst_sess) in CREATED {
+        let session = &main.subjects[dst_subj].sessions[dst_sess];
+        let scans: Vec<String> = session.scans.keys().cloned().collect();
+        assert!(!scans.contains(&"1".to_string()), "localizer was copied");
+        let src = files_of(&c, "PILOT", src_subj, src_sess, &scans);
+        let dst = files_of(&c, "MAIN", dst_subj, dst_sess, &scans);
+        assert_eq!(
+            src.keys().collect::<Vec<_>>(),
+            dst.keys().collect::<Vec<_>>(),
+            "{dst_sess}: files differ"
+        );
+        for (sop, (scan, kw, pixel)) in &dst {
+            let (src_scan, _, src_pixel) = &src[sop];
+            assert_eq!(scan, src_scan);
+            assert_eq!(pixel, src_pixel, "{dst_sess}: pixel data changed");
+            assert_eq!(kw.get("PatientID").map(String::as_str), Some(dst_subj));
+            assert_eq!(
+                kw.get("StudyDescription").cloned(),
+                Some(format!("xnat://MAIN/{dst_subj}/{dst_sess}"))
+            );
+        }
+    }
+    assert!(!main.subjects.contains_key("MAIN_003"), "PHI session copied");
+    assert!(!main.subjects.contains_key("MAIN_004"), "collision copied");
+}
+
+#[test]
+fn the_demo_transfer_lands_verified_and_a_rerun_does_nothing() {
+    let sim = Sim::start(&["--seed", "demo"]);
+    let w = work(&sim, "copy", "conflict: skip, destination: prearchive");
+    let p = w.plan();
+    assert_eq!(p.status.code(), Some(3), "{}", stderr(&p));
+    // A blocked plan is refused as a whole unless asked.
+    let refused = w.apply(&[]);
+    assert_eq!(refused.status.code(), Some(3), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("blocked"), "{}", stderr(&refused));
+    let a = w.apply(&["--skip-blocked"]);
+    assert!(a.status.success(), "{}\n{}", stdout(&a), stderr(&a));
+    assert!(stdout(&a).contains("verified"), "{}", stdout(&a));
+    assert_copied(&sim);
+    let report: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(w.dir.path().join("plan.yaml.verification.json")).unwrap(),
+    )
+    .unwrap();
+    let sessions = report["sessions"].as_array().unwrap();
+    assert_eq!(sessions.len(), 4);
+    assert!(sessions.iter().all(|s| s["status"] == "verified"));
+
+    // The same plan again: every step is already done.
+    let again = w.apply(&["--skip-blocked"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(stdout(&again).contains(" 0 done"), "{}", stdout(&again));
+
+    let status = run(w.dir.path(), &["status", "plan.yaml"]);
+    assert!(status.status.success(), "{}", stderr(&status));
+    assert!(stdout(&status).contains("4 done"), "{}", stdout(&status));
+
+    // Planning again: nothing left to do for the transferred sessions.
+    let replan = run(
+        w.dir.path(),
+        &["plan", "ferry.yaml", "--out", "plan2.yaml"],
+    );
+    let text = stdout(&replan);
+    assert!(!text.contains("+ create"), "{text}");
+    assert!(text.contains("already transferred"), "{text}");
+}
