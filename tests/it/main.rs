@@ -3,5 +3,6 @@
 
 mod apply;
 mod conformance;
+mod faults;
 mod sim;
 mod support;
