@@ -166,10 +166,16 @@ pub fn report_for(plan: &Path) -> PathBuf {
 }
 
 /// Connects to every server the plan names.
-pub fn connect(plan: &Plan, opts: &ClientOptions) -> Result<BTreeMap<String, Arc<Client>>, XnatError> {
+pub fn connect(
+    plan: &Plan,
+    opts: &ClientOptions,
+) -> Result<BTreeMap<String, Arc<Client>>, XnatError> {
     let mut out = BTreeMap::new();
     for (name, server) in &plan.servers {
-        out.insert(name.clone(), Arc::new(Client::connect(name, server, opts.clone())?));
+        out.insert(
+            name.clone(),
+            Arc::new(Client::connect(name, server, opts.clone())?),
+        );
     }
     Ok(out)
 }
@@ -180,9 +186,16 @@ pub fn check_drift(plan: &Plan, clients: &BTreeMap<String, Arc<Client>>) -> Resu
     for inv in &plan.inventories {
         let client = clients.get(&inv.server).ok_or_else(|| ApplyError::Plan {
             path: PathBuf::new(),
-            detail: format!("the plan reads server `{}`, which it does not define", inv.server),
+            detail: format!(
+                "the plan reads server `{}`, which it does not define",
+                inv.server
+            ),
         })?;
-        let now = client.inventory(&inv.project, &InventoryOptions { headers: true }, &NoProgress)?;
+        let now = client.inventory(
+            &inv.project,
+            &InventoryOptions { headers: true },
+            &NoProgress,
+        )?;
         if now.fingerprint() != inv.fingerprint {
             changed.push(format!("{}/{}", inv.server, inv.project));
         }
@@ -198,8 +211,11 @@ pub fn check_drift(plan: &Plan, clients: &BTreeMap<String, Arc<Client>>) -> Resu
 
 /// The steps to run: all of them, or only those of runnable actions when blocked ones are skipped.
 fn graph(plan: &Plan) -> Result<DependencyQueue<String>, QueueError> {
-    let steps: Vec<(String, Vec<String>)> =
-        plan.steps.iter().map(|s| (s.id.clone(), s.after.clone())).collect();
+    let steps: Vec<(String, Vec<String>)> = plan
+        .steps
+        .iter()
+        .map(|s| (s.id.clone(), s.after.clone()))
+        .collect();
     DependencyQueue::new(steps)
 }
 
@@ -235,7 +251,13 @@ pub fn apply(
         .bwlimit
         .map(|r| Bandwidth::new(r, Box::new(SystemClock::default())));
     let staging = staging_for(path);
-    let runner = Runner::new(&plan, &clients, staging.clone(), bandwidth.as_ref(), reporter);
+    let runner = Runner::new(
+        &plan,
+        &clients,
+        staging.clone(),
+        bandwidth.as_ref(),
+        reporter,
+    );
     reporter.event(Event::Begin {
         steps: plan.steps.len(),
         sessions: plan
@@ -270,7 +292,8 @@ fn write_report(path: &Path, report: &VerificationReport) -> Result<(), ApplyErr
         path: path.to_path_buf(),
         source,
     };
-    let mut text = serde_json::to_string_pretty(report).map_err(|e| err(std::io::Error::other(e)))?;
+    let mut text =
+        serde_json::to_string_pretty(report).map_err(|e| err(std::io::Error::other(e)))?;
     text.push('\n');
     let tmp = path.with_extension("json.tmp");
     std::fs::write(&tmp, text).map_err(err)?;
@@ -427,6 +450,9 @@ mod tests {
     fn sidecar_paths_sit_beside_the_plan() {
         let p = Path::new("/x/plan.yaml");
         assert_eq!(staging_for(p), PathBuf::from("/x/plan.yaml.staging"));
-        assert_eq!(report_for(p), PathBuf::from("/x/plan.yaml.verification.json"));
+        assert_eq!(
+            report_for(p),
+            PathBuf::from("/x/plan.yaml.verification.json")
+        );
     }
 }

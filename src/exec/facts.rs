@@ -92,7 +92,10 @@ pub enum Gate {
     Off,
 }
 
-fn io_err(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> FactsError + '_ {
+fn io_err<'a>(
+    action: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(std::io::Error) -> FactsError + 'a {
     move |source| FactsError::Io {
         action,
         path: path.display().to_string(),
@@ -100,7 +103,7 @@ fn io_err(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> F
     }
 }
 
-fn zip_err(path: &Path) -> impl Fn(zip::result::ZipError) -> FactsError + '_ {
+fn zip_err<'a>(path: &'a Path) -> impl Fn(zip::result::ZipError) -> FactsError + 'a {
     move |e| FactsError::Zip {
         path: path.display().to_string(),
         detail: e.to_string(),
@@ -125,28 +128,28 @@ fn each_entry(
         if entry.is_dir() {
             continue;
         }
-        let name = entry.name().to_string();
+        let name = entry.name().map_err(zip_err(path))?.to_string();
         if entry.size() > MAX_ENTRY_BYTES {
             return Err(FactsError::Limits {
                 path: path.display().to_string(),
                 detail: format!("entry `{name}` announces {} bytes", entry.size()),
             });
         }
-        let mut bytes = Vec::with_capacity(entry.size() as usize);
+        let announced = entry.size();
+        let mut bytes = Vec::with_capacity(announced as usize);
         // Read one byte past the announced size to catch an entry larger than it says.
         (&mut entry)
-            .take(entry.size() + 1)
+            .take(announced + 1)
             .read_to_end(&mut bytes)
             .map_err(|e| FactsError::Zip {
                 path: path.display().to_string(),
                 detail: format!("entry `{name}`: {e}"),
             })?;
-        if bytes.len() as u64 != entry.size() {
+        if bytes.len() as u64 != announced {
             return Err(FactsError::Limits {
                 path: path.display().to_string(),
                 detail: format!(
-                    "entry `{name}` holds more or fewer bytes than the {} it announces",
-                    entry.size()
+                    "entry `{name}` holds more or fewer bytes than the {announced} it announces"
                 ),
             });
         }
@@ -249,7 +252,10 @@ pub fn rewrite_zip(
             }
         }
         let scan = scan_key(&h);
-        let sop = h.sop_instance_uid.clone().unwrap_or_else(|| name.to_string());
+        let sop = h
+            .sop_instance_uid
+            .clone()
+            .unwrap_or_else(|| name.to_string());
         let mut entry_name = format!("{scan}/{}", base_name(name));
         while !names.insert(entry_name.clone()) {
             entry_name = format!("{scan}/{}_{}", names.len(), base_name(name));
@@ -261,8 +267,14 @@ pub fn rewrite_zip(
         if result.facts.study_uid.is_none() {
             result.facts.study_uid = h.study_instance_uid.clone();
         }
-        result.facts.scans.entry(scan).or_default().insert(sop, facts);
-        zip.start_file(entry_name, options).map_err(zip_err(output))?;
+        result
+            .facts
+            .scans
+            .entry(scan)
+            .or_default()
+            .insert(sop, facts);
+        zip.start_file(entry_name, options)
+            .map_err(zip_err(output))?;
         zip.write_all(&new).map_err(io_err("write", output))?;
         result.files += 1;
         result.bytes += new.len() as u64;
@@ -306,7 +318,10 @@ pub fn read_facts(
         if facts.study_uid.is_none() {
             facts.study_uid = h.study_instance_uid.clone();
         }
-        let sop = h.sop_instance_uid.clone().unwrap_or_else(|| name.to_string());
+        let sop = h
+            .sop_instance_uid
+            .clone()
+            .unwrap_or_else(|| name.to_string());
         facts.scans.entry(scan_key(&h)).or_default().insert(sop, f);
         Ok(())
     })?;

@@ -69,7 +69,13 @@ fn io(action: &str, path: &Path, e: std::io::Error) -> StepFailure {
 fn folder_name(action_id: &str) -> String {
     let readable: String = action_id
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(60)
         .collect();
     let h = blake3::hash(action_id.as_bytes()).to_hex();
@@ -182,10 +188,9 @@ impl<'a> Runner<'a> {
         let upload = c.dir.join("upload.zip");
         let r = facts::rewrite_zip(&source, &upload, &c.action.dicom_set, Self::gate(c)).map_err(
             |e| match e {
-                facts::FactsError::Phi { .. } => StepFailure::new(format!(
-                    "{}: {e}",
-                    c.action.source.session
-                )),
+                facts::FactsError::Phi { .. } => {
+                    StepFailure::new(format!("{}: {e}", c.action.source.session))
+                }
                 other => local(other),
             },
         )?;
@@ -208,7 +213,11 @@ impl<'a> Runner<'a> {
     }
 
     /// The upload zip and the facts it was built with, rebuilt if the staging folder lost it.
-    fn upload_zip(&self, c: &Ctx<'_>, ctx: &StepContext<'_>) -> Result<(PathBuf, Value), StepFailure> {
+    fn upload_zip(
+        &self,
+        c: &Ctx<'_>,
+        ctx: &StepContext<'_>,
+    ) -> Result<(PathBuf, Value), StepFailure> {
         let upload = c.dir.join("upload.zip");
         let rewrite_id = self.sibling(c, StepKind::Rewrite);
         let recorded = ctx.detail(&rewrite_id);
@@ -262,7 +271,12 @@ impl<'a> Runner<'a> {
         }
     }
 
-    fn upload(&self, c: &Ctx<'_>, resumed: bool, ctx: &StepContext<'_>) -> Result<Value, StepFailure> {
+    fn upload(
+        &self,
+        c: &Ctx<'_>,
+        resumed: bool,
+        ctx: &StepContext<'_>,
+    ) -> Result<Value, StepFailure> {
         self.check_destination(c, resumed)?;
         let (zip, _) = self.upload_zip(c, ctx)?;
         let to = &c.transfer.to;
@@ -284,10 +298,17 @@ impl<'a> Runner<'a> {
         Ok(json!({ "uri": out.uri }))
     }
 
-    fn archive(&self, c: &Ctx<'_>, resumed: bool, ctx: &StepContext<'_>) -> Result<Value, StepFailure> {
+    fn archive(
+        &self,
+        c: &Ctx<'_>,
+        resumed: bool,
+        ctx: &StepContext<'_>,
+    ) -> Result<Value, StepFailure> {
         let to = &c.transfer.to;
         let client = self.client(&to.server)?;
-        let upload = ctx.detail(&self.sibling(c, StepKind::Upload)).unwrap_or_default();
+        let upload = ctx
+            .detail(&self.sibling(c, StepKind::Upload))
+            .unwrap_or_default();
         let uri = upload["uri"].as_str().unwrap_or_default().to_string();
         if uri.is_empty() {
             return Err(local("the upload step recorded no prearchive location"));
@@ -312,7 +333,13 @@ impl<'a> Runner<'a> {
             Overwrite::None
         };
         let archived = client
-            .archive(&uri, &to.project, &c.action.dest.subject, &c.action.dest.session, overwrite)
+            .archive(
+                &uri,
+                &to.project,
+                &c.action.dest.subject,
+                &c.action.dest.session,
+                overwrite,
+            )
             .map_err(xnat)?;
         Ok(json!({ "uri": archived }))
     }
@@ -329,7 +356,9 @@ impl<'a> Runner<'a> {
             && c.transfer.policy.archive == Archive::Manual
         {
             // Left in the prearchive for review: check the entry is there and ready.
-            let upload = ctx.detail(&self.sibling(c, StepKind::Upload)).unwrap_or_default();
+            let upload = ctx
+                .detail(&self.sibling(c, StepKind::Upload))
+                .unwrap_or_default();
             let uri = upload["uri"].as_str().unwrap_or_default();
             let entry = client.prearchive_entry(uri).map_err(xnat)?;
             return Ok(json!({ "prearchive": uri, "status": entry.status }));
@@ -345,7 +374,8 @@ impl<'a> Runner<'a> {
                 &mut self.on_bytes(),
             )
             .map_err(xnat)?;
-        let (found, phi) = facts::read_facts(&back, &c.action.dicom_set, Self::gate(c)).map_err(local)?;
+        let (found, phi) =
+            facts::read_facts(&back, &c.action.dicom_set, Self::gate(c)).map_err(local)?;
         let _ = std::fs::remove_file(&back);
         let depth = match c.transfer.policy.verify {
             Verify::Full => Depth::Full,
@@ -379,7 +409,10 @@ impl<'a> Runner<'a> {
     fn delete_source(&self, c: &Ctx<'_>, ctx: &StepContext<'_>) -> Result<Value, StepFailure> {
         let verify_id = self.sibling(c, StepKind::Verify);
         let verified = ctx.detail(&verify_id).ok_or_else(|| {
-            local(format!("{}: not verified; the source is kept", c.action.source.session))
+            local(format!(
+                "{}: not verified; the source is kept",
+                c.action.source.session
+            ))
         })?;
         let passed = verified["verification"]["problems"]
             .as_array()
@@ -392,7 +425,11 @@ impl<'a> Runner<'a> {
         }
         let from = &c.transfer.from;
         let client = self.client(&from.server)?;
-        match client.delete_session(&from.project, &c.action.source.subject, &c.action.source.session) {
+        match client.delete_session(
+            &from.project,
+            &c.action.source.subject,
+            &c.action.source.session,
+        ) {
             Ok(()) | Err(XnatError::NotFound { .. }) => {}
             Err(e) => return Err(xnat(e)),
         }
@@ -526,7 +563,11 @@ impl Runner<'_> {
         };
         let session = format!(
             "{}: {}/{} -> {}/{}",
-            c.transfer.name, c.action.source.subject, c.action.source.session, c.transfer.to.project, c.action.dest.session
+            c.transfer.name,
+            c.action.source.subject,
+            c.action.source.session,
+            c.transfer.to.project,
+            c.action.dest.session
         );
         match result {
             Err(f) => self.reporter.event(Event::SessionEnded {
@@ -537,10 +578,9 @@ impl Runner<'_> {
             Ok(d) if last => {
                 let v = &d["verification"];
                 let mut summary = match (v["files"].as_u64(), v["bytes"].as_u64()) {
-                    (Some(f), Some(b)) => format!(
-                        "verified {f} files, {}",
-                        super::apply::human_bytes(b)
-                    ),
+                    (Some(f), Some(b)) => {
+                        format!("verified {f} files, {}", super::apply::human_bytes(b))
+                    }
                     _ => "verified".to_string(),
                 };
                 if c.step.kind == StepKind::DeleteSource {
@@ -566,7 +606,9 @@ mod tests {
         let a = folder_name("t/SUB001/SUB001_MR1");
         let b = folder_name("t/SUB001/SUB001_MR1 ");
         assert_ne!(a, b);
-        assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || "-_".contains(c)));
+        assert!(a
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_".contains(c)));
         assert!(folder_name(&"x".repeat(500)).len() < 80);
     }
 }

@@ -123,7 +123,9 @@ pub fn files_of(
         let Ok(h) = ferry::dicom::read_header_bytes(&bytes) else {
             continue;
         };
-        let pixel = ferry::dicom::pixel_hash(&bytes).unwrap().unwrap_or_default();
+        let pixel = ferry::dicom::pixel_hash(&bytes)
+            .unwrap()
+            .unwrap_or_default();
         let key = ferry::exec::facts::scan_key(&h);
         let sop = h.sop_instance_uid.clone().unwrap();
         assert!(
@@ -170,7 +172,10 @@ pub fn assert_copied(sim: &Sim) {
             );
         }
     }
-    assert!(!main.subjects.contains_key("MAIN_003"), "PHI session copied");
+    assert!(
+        !main.subjects.contains_key("MAIN_003"),
+        "PHI session copied"
+    );
     assert!(!main.subjects.contains_key("MAIN_004"), "collision copied");
 }
 
@@ -206,10 +211,7 @@ fn the_demo_transfer_lands_verified_and_a_rerun_does_nothing() {
     assert!(stdout(&status).contains("4 done"), "{}", stdout(&status));
 
     // Planning again: nothing left to do for the transferred sessions.
-    let replan = run(
-        w.dir.path(),
-        &["plan", "ferry.yaml", "--out", "plan2.yaml"],
-    );
+    let replan = run(w.dir.path(), &["plan", "ferry.yaml", "--out", "plan2.yaml"]);
     let text = stdout(&replan);
     assert!(!text.contains("+ create"), "{text}");
     assert!(text.contains("already transferred"), "{text}");

@@ -144,7 +144,10 @@ fn permissions_revoked_half_way_stop_cleanly_and_a_rerun_completes() {
         .into();
     let role = |project: &str, r: &str| {
         let resp = agent
-            .put(format!("{}/sim/projects/{project}/users/writer?role={r}", sim.url))
+            .put(format!(
+                "{}/sim/projects/{project}/users/writer?role={r}",
+                sim.url
+            ))
             .header("Authorization", "Basic YWRtaW46YWRtaW4=")
             .send_empty()
             .unwrap();

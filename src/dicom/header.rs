@@ -1,0 +1,153 @@
+//! Reading a file's header: everything before PixelData, as keyword -> text.
+
+use super::DicomError;
+use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry, VirtualVr};
+use dicom_core::header::Header as _;
+use dicom_core::{Tag, VR};
+use dicom_dictionary_std::{tags, StandardDataDictionary};
+use dicom_object::file::ReadPreamble;
+use dicom_object::{DefaultDicomObject, OpenFileOptions};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// One file's header, read up to PixelData.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Header {
+    /// Standard keyword -> value as text (multiple values joined with `\`), for the top-level
+    /// elements that hold text or numbers; sequences and binary values are left out.
+    pub keywords: BTreeMap<String, String>,
+    /// The transfer syntax UID from the file meta group.
+    pub transfer_syntax: String,
+    /// SOPInstanceUID.
+    pub sop_instance_uid: Option<String>,
+    /// SeriesInstanceUID.
+    pub series_instance_uid: Option<String>,
+    /// StudyInstanceUID.
+    pub study_instance_uid: Option<String>,
+}
+
+/// The bytes after the preamble, checked for the `DICM` marker.
+pub(crate) fn after_preamble(bytes: &[u8]) -> Result<&[u8], DicomError> {
+    if bytes.len() >= 132 && &bytes[128..132] == b"DICM" {
+        Ok(&bytes[128..])
+    } else if bytes.len() < 132 && bytes.len() >= 128 {
+        Err(DicomError::Truncated(
+            "the file ends in its preamble".into(),
+        ))
+    } else {
+        Err(DicomError::NotDicom)
+    }
+}
+
+fn classify(e: impl std::fmt::Display) -> DicomError {
+    let text = e.to_string();
+    let lower = text.to_ascii_lowercase();
+    if lower.contains("eof") || lower.contains("end of file") || lower.contains("fill whole buffer")
+    {
+        DicomError::Truncated(text)
+    } else {
+        DicomError::Malformed(text)
+    }
+}
+
+/// Parses a DICOM Part 10 file held in memory, stopping at PixelData.
+pub fn read_header_bytes(bytes: &[u8]) -> Result<Header, DicomError> {
+    after_preamble(bytes)?;
+    let layout = super::rewrite::layout(bytes)?;
+    let body = &bytes[128..layout.pixel_start.unwrap_or(bytes.len())];
+    let obj = OpenFileOptions::new()
+        .read_preamble(ReadPreamble::Never)
+        .read_until(tags::PIXEL_DATA)
+        .from_reader(body)
+        .map_err(classify)?;
+    Ok(header_of(&obj))
+}
+
+/// Parses a DICOM Part 10 file on disk, reading only up to PixelData.
+pub fn read_header_path(path: &Path) -> Result<Header, DicomError> {
+    let io = |source| DicomError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut f = std::fs::File::open(path).map_err(io)?;
+    let mut head = [0u8; 132];
+    std::io::Read::read_exact(&mut f, &mut head).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            DicomError::NotDicom
+        } else {
+            io(e)
+        }
+    })?;
+    after_preamble(&head)?;
+    let obj = OpenFileOptions::new()
+        .read_preamble(ReadPreamble::Always)
+        .read_until(tags::PIXEL_DATA)
+        .open_file(path)
+        .map_err(classify)?;
+    Ok(header_of(&obj))
+}
+
+fn is_text_vr(vr: VR) -> bool {
+    !matches!(
+        vr,
+        VR::SQ | VR::OB | VR::OW | VR::OF | VR::OD | VR::OL | VR::OV | VR::UN
+    )
+}
+
+fn header_of(obj: &DefaultDicomObject) -> Header {
+    let dict = StandardDataDictionary;
+    let mut keywords = BTreeMap::new();
+    for e in obj.iter() {
+        if !is_text_vr(e.vr()) || e.tag() >= tags::PIXEL_DATA {
+            continue;
+        }
+        let Some(entry) = dict.by_tag(e.tag()) else {
+            continue;
+        };
+        if let Ok(v) = e.to_str() {
+            let v = v.trim_matches(|c: char| c == '\0' || c.is_whitespace());
+            keywords.insert(entry.alias().to_string(), v.to_string());
+        }
+    }
+    let uid = |k: &str| keywords.get(k).filter(|v| !v.is_empty()).cloned();
+    Header {
+        transfer_syntax: obj
+            .meta()
+            .transfer_syntax()
+            .trim_end_matches('\0')
+            .to_string(),
+        sop_instance_uid: uid("SOPInstanceUID"),
+        series_instance_uid: uid("SeriesInstanceUID"),
+        study_instance_uid: uid("StudyInstanceUID"),
+        keywords,
+    }
+}
+
+/// The tag and value representation of a keyword ferry may set, or why not.
+pub(crate) fn settable(keyword: &str) -> Result<(Tag, VR), DicomError> {
+    let refuse = |why| DicomError::UnknownKeyword {
+        keyword: keyword.to_string(),
+        why,
+    };
+    let entry = StandardDataDictionary
+        .by_name(keyword)
+        .ok_or_else(|| refuse("is not a standard DICOM keyword"))?;
+    let tag = entry.tag();
+    if tag.group() == 0x0002 {
+        return Err(refuse("belongs to the file meta group and cannot be set"));
+    }
+    if tag >= tags::PIXEL_DATA {
+        return Err(refuse("is at or after PixelData and cannot be set"));
+    }
+    match entry.vr() {
+        VirtualVr::Exact(vr) if is_text_vr(vr) => Ok((tag, vr)),
+        _ => Err(refuse(
+            "holds binary data or a sequence and cannot be set from text",
+        )),
+    }
+}
+
+/// Whether a keyword is in the standard dictionary and can be set by `dicom.set`.
+pub fn is_known_keyword(keyword: &str) -> bool {
+    settable(keyword).is_ok()
+}

@@ -1,0 +1,167 @@
+//! Header rewrites that leave the pixel data bytes exactly as they were: only the part of the data set
+//! before PixelData is decoded and re-encoded; the preamble and file meta group, and PixelData with
+//! everything after it, are copied byte for byte.
+
+use super::header::{after_preamble, settable};
+use super::walk::{pixel_start, Encoding};
+use super::DicomError;
+use dicom_core::value::PrimitiveValue;
+use dicom_core::{DataElement, VR};
+use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
+use dicom_object::InMemDicomObject;
+use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
+use std::collections::BTreeMap;
+
+const IMPLICIT_LE: &str = "1.2.840.10008.1.2";
+const EXPLICIT_BE: &str = "1.2.840.10008.1.2.2";
+
+/// The layout of a file: where the data set starts, its transfer syntax, and where PixelData starts.
+pub(crate) struct Layout {
+    pub dataset_start: usize,
+    pub transfer_syntax: String,
+    pub pixel_start: Option<usize>,
+}
+
+fn u16_le(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?))
+}
+
+fn u32_le(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// Walks the file meta group (always explicit VR little endian) element by element.
+fn meta(bytes: &[u8]) -> Result<(usize, String), DicomError> {
+    after_preamble(bytes)?;
+    let mut at = 132;
+    let mut ts = None;
+    let truncated = || DicomError::Truncated("the file meta group is cut off".into());
+    while u16_le(bytes, at) == Some(0x0002) {
+        let element = u16_le(bytes, at + 2).ok_or_else(truncated)?;
+        let vr = bytes.get(at + 4..at + 6).ok_or_else(truncated)?;
+        if !super::walk::KNOWN_VRS.contains(&vr) {
+            return Err(DicomError::Malformed(format!(
+                "the file meta group has an element with no valid value representation at byte {at}"
+            )));
+        }
+        let (len, header) = if matches!(vr, b"OB" | b"OW" | b"UN" | b"SQ" | b"UT" | b"UC" | b"UR") {
+            (u32_le(bytes, at + 8).ok_or_else(truncated)? as usize, 12)
+        } else {
+            (u16_le(bytes, at + 6).ok_or_else(truncated)? as usize, 8)
+        };
+        let end = at
+            .checked_add(header + len)
+            .filter(|e| *e <= bytes.len())
+            .ok_or_else(truncated)?;
+        if element == 0x0010 {
+            let v = &bytes[at + header..end];
+            ts = Some(
+                String::from_utf8_lossy(v)
+                    .trim_end_matches(['\0', ' '])
+                    .to_string(),
+            );
+        }
+        at = end;
+    }
+    let ts = ts.ok_or_else(|| {
+        DicomError::Malformed("the file meta group has no transfer syntax".into())
+    })?;
+    Ok((at, ts))
+}
+
+fn transfer_syntax(uid: &str) -> Result<&'static dicom_encoding::TransferSyntax, DicomError> {
+    TransferSyntaxRegistry
+        .get(uid)
+        .ok_or_else(|| DicomError::Unsupported(uid.to_string()))
+}
+
+/// Where the data set starts, its transfer syntax, and where PixelData starts, from a structural walk.
+pub(crate) fn layout(bytes: &[u8]) -> Result<Layout, DicomError> {
+    let (dataset_start, ts_uid) = meta(bytes)?;
+    let enc = Encoding::of(&ts_uid).ok_or_else(|| DicomError::Unsupported(ts_uid.clone()))?;
+    let pixel_start = pixel_start(bytes, dataset_start, enc)?;
+    Ok(Layout {
+        dataset_start,
+        transfer_syntax: ts_uid,
+        pixel_start,
+    })
+}
+
+fn value_for(keyword: &str, vr: VR, text: &str) -> Result<PrimitiveValue, DicomError> {
+    let bad = || DicomError::BadValue {
+        keyword: keyword.to_string(),
+        vr: vr.to_string().to_string(),
+    };
+    let parts: Vec<&str> = text.split('\\').map(str::trim).collect();
+    fn nums<T: std::str::FromStr>(p: &[&str]) -> Option<Vec<T>> {
+        p.iter().map(|s| s.parse().ok()).collect()
+    }
+    Ok(match vr {
+        VR::US => PrimitiveValue::U16(nums(&parts).ok_or_else(bad)?.into()),
+        VR::SS => PrimitiveValue::I16(nums(&parts).ok_or_else(bad)?.into()),
+        VR::UL => PrimitiveValue::U32(nums(&parts).ok_or_else(bad)?.into()),
+        VR::SL => PrimitiveValue::I32(nums(&parts).ok_or_else(bad)?.into()),
+        VR::UV => PrimitiveValue::U64(nums(&parts).ok_or_else(bad)?.into()),
+        VR::SV => PrimitiveValue::I64(nums(&parts).ok_or_else(bad)?.into()),
+        VR::FL => PrimitiveValue::F32(nums(&parts).ok_or_else(bad)?.into()),
+        VR::FD => PrimitiveValue::F64(nums(&parts).ok_or_else(bad)?.into()),
+        VR::AT => return Err(bad()),
+        _ if text.contains('\0') => return Err(bad()),
+        _ if parts.len() > 1 => PrimitiveValue::Strs(parts.iter().map(|s| s.to_string()).collect()),
+        _ => PrimitiveValue::from(text.to_string()),
+    })
+}
+
+/// Sets each keyword of `set` to its value in a copy of the file, creating elements that are absent,
+/// and keeps PixelData and everything after it byte-identical.
+pub fn rewrite(bytes: &[u8], set: &BTreeMap<String, String>) -> Result<Vec<u8>, DicomError> {
+    let mut elements = Vec::with_capacity(set.len());
+    for (k, v) in set {
+        let (tag, vr) = settable(k)?;
+        elements.push(DataElement::new(tag, vr, value_for(k, vr, v)?));
+    }
+    let l = layout(bytes)?;
+    let ts = transfer_syntax(&l.transfer_syntax)?;
+    let end = l.pixel_start.unwrap_or(bytes.len());
+    let mut ds = InMemDicomObject::read_dataset_with_ts(&bytes[l.dataset_start..end], ts)
+        .map_err(|e| DicomError::Malformed(e.to_string()))?;
+    for e in elements {
+        ds.put(e);
+    }
+    let mut out = Vec::with_capacity(bytes.len() + 512);
+    out.extend_from_slice(&bytes[..l.dataset_start]);
+    ds.write_dataset_with_ts(&mut out, ts)
+        .map_err(|e| DicomError::Malformed(e.to_string()))?;
+    out.extend_from_slice(&bytes[end..]);
+    Ok(out)
+}
+
+/// blake3 of the PixelData element's value bytes, hex; `None` when the file has no PixelData.
+/// Encapsulated (undefined length) pixel data is hashed from its first item to the end of the file.
+pub fn pixel_hash(bytes: &[u8]) -> Result<Option<String>, DicomError> {
+    let l = layout(bytes)?;
+    let Some(at) = l.pixel_start else {
+        return Ok(None);
+    };
+    let explicit = l.transfer_syntax != IMPLICIT_LE;
+    let (len_at, header) = if explicit { (at + 8, 12) } else { (at + 4, 8) };
+    let len = if l.transfer_syntax == EXPLICIT_BE {
+        bytes
+            .get(len_at..len_at + 4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    } else {
+        u32_le(bytes, len_at)
+    }
+    .ok_or_else(|| DicomError::Truncated("the PixelData element header is cut off".into()))?;
+    let start = at + header;
+    let value = if len == u32::MAX {
+        &bytes[start.min(bytes.len())..]
+    } else {
+        let end = start
+            .checked_add(len as usize)
+            .filter(|e| *e <= bytes.len())
+            .ok_or_else(|| DicomError::Truncated("the pixel data is cut off".into()))?;
+        &bytes[start..end]
+    };
+    Ok(Some(blake3::hash(value).to_hex().to_string()))
+}
