@@ -494,7 +494,8 @@ impl<'a> Runner<'a> {
 
 fn file_blake3(path: &Path) -> Result<String, StepFailure> {
     let mut h = blake3::Hasher::new();
-    h.update_mmap(path).map_err(|e| io("read", path, e))?;
+    let f = std::fs::File::open(path).map_err(|e| io("read", path, e))?;
+    h.update_reader(f).map_err(|e| io("read", path, e))?;
     Ok(h.finalize().to_hex().to_string())
 }
 

@@ -3,3 +3,6 @@
 pub mod model;
 
 pub use model::*;
+pub mod io;
+
+pub use io::{fingerprint, from_yaml, to_yaml, PlanFileError};
