@@ -58,7 +58,7 @@ trait Matches {
 
 impl Matches for Option<&GlobSet> {
     fn is_none_or_match(&self, s: &str) -> bool {
-        self.map_or(true, |g| g.is_match(s))
+        self.is_none_or(|g| g.is_match(s))
     }
 }
 

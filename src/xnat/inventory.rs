@@ -262,7 +262,7 @@ impl Client {
             );
             if label == "DICOM" {
                 let key = (scan_sort_key(&scan_id), name.clone());
-                if first_dicom.as_ref().map_or(true, |(k, _)| key < *k) {
+                if first_dicom.as_ref().is_none_or(|(k, _)| key < *k) {
                     first_dicom = Some((key, uri.clone()));
                 }
             }
