@@ -3,6 +3,7 @@
 
 mod apply;
 mod conformance;
+mod demo;
 mod faults;
 mod sim;
 mod support;
