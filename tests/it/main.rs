@@ -5,5 +5,6 @@ mod apply;
 mod conformance;
 mod demo;
 mod faults;
+mod manifest;
 mod sim;
 mod support;
