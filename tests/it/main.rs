@@ -2,6 +2,7 @@
 //! mostly against `ferry sim` on loopback.
 
 mod apply;
+mod client;
 mod conformance;
 mod demo;
 mod faults;
