@@ -12,3 +12,6 @@ pub use build::{build, PlanError, PlanInput};
 pub use io::{fingerprint, from_yaml, to_yaml, PlanFileError};
 pub use model::*;
 pub use render::{render_diff, render_dot};
+
+#[cfg(test)]
+mod tests;
