@@ -29,32 +29,64 @@ pub fn steps(transfers: &[TransferPlan]) -> Vec<Step> {
                 )
             })
             .collect();
-        // Subjects to create or share, once each.
+        let mut steps: Vec<Step> = Vec::new();
+        for a in &runnable {
+            steps.extend(action_steps(t, a));
+        }
+        // Subjects to create or share, once each, placed right after the last step they wait for so
+        // the list stays in topological order.
         let mut subjects = BTreeSet::new();
         for a in &runnable {
-            if !a.dest.subject_exists && subjects.insert(a.dest.subject.clone()) {
-                let kind = if t.mode == Mode::Share {
-                    StepKind::ShareSubject
-                } else {
-                    StepKind::CreateSubject
-                };
-                out.push(Step {
-                    id: format!("{}/{}/{}", t.name, a.dest.subject, kind.as_str()),
-                    kind,
-                    transfer: t.name.clone(),
-                    action: None,
-                    dest_subject: a.dest.subject.clone(),
-                    source_subject: (kind == StepKind::ShareSubject)
-                        .then(|| a.source.subject.clone()),
-                    after: vec![],
-                });
+            if a.dest.subject_exists || !subjects.insert(a.dest.subject.clone()) {
+                continue;
             }
+            let s = subject_step(t, a, &runnable);
+            let pos = steps
+                .iter()
+                .rposition(|x| s.after.contains(&x.id))
+                .map(|p| p + 1)
+                .unwrap_or(0);
+            let pos = pos.min(
+                steps
+                    .iter()
+                    .position(|x| x.after.contains(&s.id))
+                    .unwrap_or(steps.len()),
+            );
+            steps.insert(pos, s);
         }
-        for a in runnable {
-            out.extend(action_steps(t, a));
-        }
+        out.extend(steps);
     }
     out
+}
+
+/// The step that creates (or shares) a destination subject. A subject is created only once every
+/// session going into it was prepared (downloaded, rewritten, checked for PHI): a session stopped
+/// there leaves no empty subject behind.
+fn subject_step(t: &TransferPlan, a: &Action, runnable: &[&Action]) -> Step {
+    let kind = if t.mode == Mode::Share {
+        StepKind::ShareSubject
+    } else {
+        StepKind::CreateSubject
+    };
+    let mut after: Vec<String> = if kind == StepKind::CreateSubject {
+        runnable
+            .iter()
+            .filter(|b| b.dest.subject == a.dest.subject)
+            .map(|b| id(t, b, StepKind::Rewrite))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    after.sort();
+    Step {
+        id: format!("{}/{}/{}", t.name, a.dest.subject, kind.as_str()),
+        kind,
+        transfer: t.name.clone(),
+        action: None,
+        dest_subject: a.dest.subject.clone(),
+        source_subject: (kind == StepKind::ShareSubject).then(|| a.source.subject.clone()),
+        after,
+    }
 }
 
 fn action_steps(t: &TransferPlan, a: &Action) -> Vec<Step> {
