@@ -3,6 +3,7 @@
 //! [`Failure`] on error; [`main`] renders it once and picks the exit code.
 
 pub mod apply;
+pub mod bench;
 pub mod demo;
 pub mod exit;
 pub mod plan;
@@ -44,6 +45,8 @@ pub enum Command {
     Sim(sim::Args),
     /// Run the whole job on the embedded emulator.
     Demo(demo::Args),
+    /// Measure throughput, speed-up, planning scale, memory and hashing rates on the emulator.
+    Bench(bench::Args),
 }
 
 /// Runs a parsed command line.
@@ -56,6 +59,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Schema(a) => schema::run(a),
         Command::Sim(a) => sim::run(a),
         Command::Demo(a) => demo::run(a),
+        Command::Bench(a) => bench::run(a),
     }
 }
 

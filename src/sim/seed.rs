@@ -25,6 +25,8 @@ pub struct SeedSpec {
     pub subjects: usize,
     /// DICOM files per scan (default 10).
     pub files: usize,
+    /// Rows and columns of every image (default 64; `size=512` makes 512 kB files).
+    pub size: u16,
 }
 
 impl Default for SeedSpec {
@@ -32,6 +34,7 @@ impl Default for SeedSpec {
         SeedSpec {
             subjects: 6,
             files: 10,
+            size: 64,
         }
     }
 }
@@ -54,6 +57,8 @@ impl SeedSpec {
             match k {
                 "subjects" if n >= 1 => spec.subjects = n,
                 "files" if n >= 1 => spec.files = n,
+                "size" if (8..=2048).contains(&n) => spec.size = n as u16,
+                "size" => return Err("seed option `size` must be between 8 and 2048".into()),
                 "subjects" | "files" => {
                     return Err(format!("seed option `{k}` must be at least 1"))
                 }
@@ -181,7 +186,7 @@ pub fn seed_demo(store: &mut Store, spec: SeedSpec) -> io::Result<()> {
     let root = store.root().to_path_buf();
     let built: Vec<io::Result<SessionFiles>> = plans
         .par_iter()
-        .map(|p| write_session_files(&root, p, spec.files))
+        .map(|p| write_session_files(&root, p, spec.files, spec.size))
         .collect();
     let mut subject_ids: BTreeMap<String, String> = BTreeMap::new();
     for (plan, files) in plans.iter().zip(built) {
@@ -310,6 +315,7 @@ fn write_session_files(
     root: &std::path::Path,
     plan: &SessionPlan,
     files: usize,
+    size: u16,
 ) -> io::Result<SessionFiles> {
     let dir = root.join(session_dir(plan));
     let mut out = Vec::new();
@@ -318,7 +324,7 @@ fn write_session_files(
         std::fs::create_dir_all(&scan_dir)?;
         let mut entries = BTreeMap::new();
         for f in 1..=files {
-            let (sop, bytes) = dicom_file(plan, scan_id, scan_type, f)?;
+            let (sop, bytes) = dicom_file(plan, scan_id, scan_type, f, size)?;
             let name = format!("{sop}.dcm");
             std::fs::write(scan_dir.join(&name), &bytes)?;
             entries.insert(
@@ -362,6 +368,7 @@ fn dicom_file(
     scan_id: &str,
     scan_type: &str,
     file: usize,
+    size: u16,
 ) -> io::Result<(String, Vec<u8>)> {
     let study = study_uid(plan);
     let series = series_uid(plan, scan_id);
@@ -424,8 +431,8 @@ fn dicom_file(
         "MONOCHROME2",
     );
     for (tag, v) in [
-        (tags::ROWS, 64u16),
-        (tags::COLUMNS, 64),
+        (tags::ROWS, size),
+        (tags::COLUMNS, size),
         (tags::BITS_ALLOCATED, 16),
         (tags::BITS_STORED, 12),
         (tags::HIGH_BIT, 11),
@@ -435,9 +442,10 @@ fn dicom_file(
     }
     let seed = plan.subject_index * 1000 + plan.session_index * 100 + file;
     let scan_n: usize = scan_id.parse().unwrap_or(0);
-    let pixels: Vec<u16> = (0..64 * 64)
+    let n = usize::from(size);
+    let pixels: Vec<u16> = (0..n * n)
         .map(|k| {
-            let (x, y) = (k % 64, k / 64);
+            let (x, y) = (k % n, k / n);
             (((x * y + seed * 7 + scan_n * 13) ^ (x + y * 3)) & 0x0fff) as u16
         })
         .collect();
@@ -477,8 +485,8 @@ mod tests {
     fn seeded_files_are_deterministic_and_readable() {
         let plan = &pilot_sessions(&SeedSpec::default())[2];
         assert_eq!(plan.label, "SUB003_MR1");
-        let (sop, a) = dicom_file(plan, "2", "T1_MPRAGE", 1).unwrap();
-        let (_, b) = dicom_file(plan, "2", "T1_MPRAGE", 1).unwrap();
+        let (sop, a) = dicom_file(plan, "2", "T1_MPRAGE", 1, 64).unwrap();
+        let (_, b) = dicom_file(plan, "2", "T1_MPRAGE", 1, 64).unwrap();
         assert_eq!(a, b);
         let h = read_header(&a).unwrap();
         assert_eq!(h.sop_uid, sop);

@@ -1,0 +1,375 @@
+//! `ferry bench`: seeds emulators with configurable worlds and prints the performance figures as
+//! ratios against baselines measured in the same run: transfer throughput against a plain
+//! download-then-upload of the same zips, parallel speed-up under latency, planning at scale, peak
+//! memory at two project sizes, and hashing and header-parsing rates.
+
+use super::{Exit, Failure};
+use crate::manifest::model::{Destination, Server};
+use crate::sim::{self, FaultSettings, SeedSpec, SimConfig, SimHandle};
+use crate::xnat::{Client, ClientOptions, ImportTarget, InventoryOptions, NoProgress, Overwrite};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Arguments of `ferry bench`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Smaller worlds (a minute or two instead of several).
+    #[arg(long)]
+    pub quick: bool,
+    /// Keep the work folder here instead of a temporary one.
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+}
+
+fn fail(e: impl std::fmt::Display) -> Failure {
+    Failure::msg(Exit::Runtime, format!("benchmark failed: {e}"))
+}
+
+fn start(dir: &Path, name: &str, seed: &str, latency_ms: u64) -> Result<SimHandle, Failure> {
+    let spec = SeedSpec::parse(seed).map_err(fail)?;
+    sim::start(SimConfig {
+        root: dir.join(name),
+        seed: Some(spec),
+        faults: FaultSettings {
+            latency_ms,
+            ..FaultSettings::default()
+        },
+        ..SimConfig::default()
+    })
+    .map_err(fail)
+}
+
+fn server(url: &str) -> Server {
+    Server {
+        url: url.to_string(),
+        user_env: Some("FERRY_BENCH_USER".into()),
+        password_env: Some("FERRY_BENCH_PASS".into()),
+        token_env: None,
+    }
+}
+
+fn manifest(url: &str) -> String {
+    format!(
+        r#"version: 1
+servers:
+  local: {{ url: "{url}", user_env: FERRY_BENCH_USER, password_env: FERRY_BENCH_PASS }}
+transfers:
+  - name: bench
+    mode: copy
+    from: {{ server: local, project: PILOT }}
+    to: {{ server: local, project: MAIN }}
+    select: {{ scan_types: {{ exclude: ["localizer*"] }} }}
+    map:
+      subject: "B_{{{{ subject.label }}}}"
+      session: "B_{{{{ session.label }}}}"
+    dicom:
+      set:
+        PatientID: "{{{{ dest.subject }}}}"
+        PatientName: "{{{{ dest.subject }}}}"
+        StudyDescription: "xnat://{{{{ dest.project }}}}/{{{{ dest.subject }}}}/{{{{ dest.session }}}}"
+    policy: {{ conflict: skip, destination: archive, anonymization: "off", verify: full }}
+"#
+    )
+}
+
+/// Plans the bench manifest against a sim; returns the plan path and the bytes it moves.
+fn plan(dir: &Path, handle: &SimHandle, name: &str) -> Result<(PathBuf, u64, Duration), Failure> {
+    let m = dir.join(format!("{name}.yaml"));
+    std::fs::write(&m, manifest(handle.url())).map_err(fail)?;
+    let t = Instant::now();
+    let p = super::plan::make_plan(&m, &ClientOptions::default())?;
+    let took = t.elapsed();
+    let out = dir.join(format!("{name}.plan.yaml"));
+    super::plan::write_plan(&out, &p)?;
+    Ok((out, p.summary.bytes, took))
+}
+
+/// Runs `ferry apply` as a child process; returns wall time and peak RSS in bytes.
+fn apply(plan: &Path, jobs: usize) -> Result<(Duration, u64), Failure> {
+    let exe = std::env::current_exe().map_err(fail)?;
+    let t = Instant::now();
+    let mut child = Command::new(exe)
+        .args([
+            "apply",
+            &plan.display().to_string(),
+            "--jobs",
+            &jobs.to_string(),
+            "--per-server",
+            &jobs.to_string(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(fail)?;
+    let status_path = format!("/proc/{}/status", child.id());
+    let mut peak = 0u64;
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&status_path) {
+            if let Some(kb) = text
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+            {
+                peak = peak.max(kb * 1024);
+            }
+        }
+        if let Some(status) = child.try_wait().map_err(fail)? {
+            if !status.success() {
+                let mut err = String::new();
+                if let Some(mut e) = child.stderr.take() {
+                    let _ = std::io::Read::read_to_string(&mut e, &mut err);
+                }
+                return Err(fail(format!("apply failed: {err}")));
+            }
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok((t.elapsed(), peak))
+}
+
+/// The baseline: the same sessions' zips downloaded and uploaded as they are, `jobs` at a time.
+fn baseline(dir: &Path, handle: &SimHandle, jobs: usize) -> Result<(Duration, u64), Failure> {
+    let c = Client::connect(
+        "local",
+        &server(handle.url()),
+        ClientOptions {
+            max_in_flight: jobs,
+            ..ClientOptions::default()
+        },
+    )
+    .map_err(fail)?;
+    let inv = c
+        .inventory("PILOT", &InventoryOptions::default(), &NoProgress)
+        .map_err(fail)?;
+    let work: Vec<(String, String, Vec<String>)> = inv
+        .sessions()
+        .map(|(s, e)| {
+            let scans = e
+                .scans
+                .values()
+                .filter(|x| !x.scan_type.starts_with("localizer"))
+                .map(|x| x.id.clone())
+                .collect();
+            (s.label.clone(), e.label.clone(), scans)
+        })
+        .collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let bytes = std::sync::atomic::AtomicU64::new(0);
+    let t = Instant::now();
+    let errors = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for w in 0..jobs {
+            let (c, work, next, bytes, errors) = (&c, &work, &next, &bytes, &errors);
+            scope.spawn(move || loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let Some((subject, session, scans)) = work.get(i) else {
+                    return;
+                };
+                let zip = dir.join(format!("baseline-{w}.zip"));
+                let r = c
+                    .download_session("PILOT", subject, session, scans, &[], &zip, &mut |_| {})
+                    .and_then(|d| {
+                        bytes.fetch_add(d.bytes, std::sync::atomic::Ordering::SeqCst);
+                        c.import_zip(
+                            &zip,
+                            &ImportTarget {
+                                project: "MAIN".into(),
+                                subject: format!("R_{subject}"),
+                                session: format!("R_{session}"),
+                                destination: Destination::Archive,
+                                overwrite: Overwrite::None,
+                            },
+                            &mut |_| {},
+                        )
+                    });
+                if let Err(e) = r {
+                    errors
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(e.to_string());
+                }
+            });
+        }
+    });
+    if let Some(e) = errors
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .first()
+    {
+        return Err(fail(e));
+    }
+    Ok((t.elapsed(), bytes.into_inner()))
+}
+
+/// Sets the emulator's latency through its control route (the emulator's own API, not XNAT's).
+fn set_latency(handle: &SimHandle, ms: u64) -> Result<(), Failure> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let r = agent
+        .put(format!("{}/sim/faults?latency_ms={ms}", handle.url()))
+        .header("Authorization", "Basic YWRtaW46YWRtaW4=")
+        .send_empty()
+        .map_err(fail)?;
+    if r.status().as_u16() != 200 {
+        return Err(fail(format!(
+            "the emulator refused the latency setting ({})",
+            r.status()
+        )));
+    }
+    Ok(())
+}
+
+fn mbps(bytes: u64, d: Duration) -> f64 {
+    bytes as f64 / 1e6 / d.as_secs_f64().max(1e-9)
+}
+
+fn rates() -> (f64, f64, f64) {
+    let mut spec = crate::dicom::synth::Spec::new(1);
+    spec.size = 512;
+    let files: Vec<Vec<u8>> = (0..100)
+        .map(|i| {
+            spec.seed = i;
+            spec.sop_uid = format!("1.2.3.{i}");
+            crate::dicom::synth::file(&spec)
+        })
+        .collect();
+    let total: u64 = files.iter().map(|f| f.len() as u64).sum();
+    let t = Instant::now();
+    let mut n = 0;
+    for _ in 0..5 {
+        for f in &files {
+            if crate::dicom::read_header_bytes(f).is_ok() {
+                n += 1;
+            }
+        }
+    }
+    let parse = t.elapsed();
+    let buf = vec![7u8; 256 * 1024 * 1024];
+    let t = Instant::now();
+    let h = blake3::hash(&buf);
+    let hash = t.elapsed();
+    std::hint::black_box(h);
+    (
+        n as f64 / parse.as_secs_f64(),
+        (total * 5) as f64 / 1e6 / parse.as_secs_f64(),
+        buf.len() as f64 / 1e6 / hash.as_secs_f64(),
+    )
+}
+
+/// Runs `ferry bench`.
+pub fn run(args: Args) -> Result<(), Failure> {
+    let temp = tempfile::tempdir().map_err(fail)?;
+    let dir = args
+        .dir
+        .clone()
+        .unwrap_or_else(|| temp.path().to_path_buf());
+    std::fs::create_dir_all(&dir).map_err(fail)?;
+    std::env::set_var("FERRY_BENCH_USER", "admin");
+    std::env::set_var("FERRY_BENCH_PASS", "admin");
+    let q = args.quick;
+    println!(
+        "ferry bench{} — {} cores",
+        if q { " --quick" } else { "" },
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    );
+
+    // 5. Rates.
+    let (files_s, parse_mb, blake_mb) = rates();
+    println!("5. header parsing: {files_s:.0} files/s ({parse_mb:.0} MB/s of 512 kB files); blake3: {blake_mb:.0} MB/s");
+
+    // 1. Throughput against the plain download-then-upload baseline.
+    let world = if q {
+        "demo:subjects=6,files=10,size=256"
+    } else {
+        "demo:subjects=12,files=20,size=256"
+    };
+    let a = start(&dir, "tp-baseline", world, 0)?;
+    let (bt, bbytes) = baseline(&dir, &a, 4)?;
+    a.shutdown();
+    let b = start(&dir, "tp-ferry", world, 0)?;
+    let (p, pbytes, _) = plan(&dir, &b, "tp")?;
+    let (ft, _) = apply(&p, 4)?;
+    b.shutdown();
+    let (base, fer) = (mbps(bbytes, bt), mbps(pbytes, ft));
+    println!(
+        "1. throughput: ferry apply {fer:.1} MB/s ({} in {:.2}s, rewrite + upload + read-back verification) vs plain download+upload {base:.1} MB/s ({:.2}s): ratio {:.2} (goal >= 0.8)",
+        crate::exec::apply::human_bytes(pbytes), ft.as_secs_f64(), bt.as_secs_f64(), fer / base
+    );
+
+    // 2. Parallel speed-up under 50 ms latency.
+    let world = if q {
+        "demo:subjects=6,files=3"
+    } else {
+        "demo:subjects=10,files=4"
+    };
+    let s1 = start(&dir, "par-1", world, 0)?;
+    let (p1, _, _) = plan(&dir, &s1, "par1")?;
+    set_latency(&s1, 50)?;
+    let (t1, _) = apply(&p1, 1)?;
+    s1.shutdown();
+    let s8 = start(&dir, "par-8", world, 0)?;
+    let (p8, _, _) = plan(&dir, &s8, "par8")?;
+    set_latency(&s8, 50)?;
+    let (t8, _) = apply(&p8, 8)?;
+    s8.shutdown();
+    println!(
+        "2. speed-up at 50 ms latency: --jobs 1 {:.2}s, --jobs 8 {:.2}s: {:.1}x (goal >= 5x)",
+        t1.as_secs_f64(),
+        t8.as_secs_f64(),
+        t1.as_secs_f64() / t8.as_secs_f64()
+    );
+
+    // 3. Planning scale.
+    let (small, large) = if q { (200, 2000) } else { (1000, 10000) };
+    let mut times = Vec::new();
+    for n in [small, large] {
+        let s = start(
+            &dir,
+            &format!("scale-{n}"),
+            &format!("demo:subjects={n},files=1,size=16"),
+            0,
+        )?;
+        let (_, _, took) = plan(&dir, &s, &format!("scale{n}"))?;
+        s.shutdown();
+        times.push((n, took));
+    }
+    let per = |(n, d): (usize, Duration)| d.as_secs_f64() / n as f64;
+    println!(
+        "3. planning (inventory with headers + plan): {} sessions {:.2}s, {} sessions {:.2}s; time per session grows {:.2}x for 10x the sessions (goal <= 1.0, plan < 60 s)",
+        times[0].0, times[0].1.as_secs_f64(), times[1].0, times[1].1.as_secs_f64(), per(times[1]) / per(times[0])
+    );
+
+    // 4. Peak memory at two sizes.
+    let (w_small, w_large) = if q {
+        (
+            "demo:subjects=2,files=10,size=512",
+            "demo:subjects=6,files=30,size=512",
+        )
+    } else {
+        (
+            "demo:subjects=6,files=12,size=512",
+            "demo:subjects=20,files=40,size=512",
+        )
+    };
+    let mut rss = Vec::new();
+    for (name, w) in [("mem-small", w_small), ("mem-large", w_large)] {
+        let s = start(&dir, name, w, 0)?;
+        let (p, bytes, _) = plan(&dir, &s, name)?;
+        let (_, peak) = apply(&p, 4)?;
+        s.shutdown();
+        rss.push((bytes, peak));
+    }
+    println!(
+        "4. peak RSS of apply: {} project {:.0} MB, {} project {:.0} MB: ratio {:.2} (goal: within 20%, under 200 MB)",
+        crate::exec::apply::human_bytes(rss[0].0), rss[0].1 as f64 / 1e6, crate::exec::apply::human_bytes(rss[1].0), rss[1].1 as f64 / 1e6,
+        rss[1].1 as f64 / rss[0].1.max(1) as f64
+    );
+    Ok(())
+}
