@@ -474,8 +474,9 @@ mod tests {
     #[test]
     fn seed_specs_parse() {
         assert_eq!(SeedSpec::parse("demo").unwrap(), SeedSpec::default());
-        let s = SeedSpec::parse("demo:subjects=200,files=50").unwrap();
-        assert_eq!((s.subjects, s.files), (200, 50));
+        let s = SeedSpec::parse("demo:subjects=200,files=50,size=512").unwrap();
+        assert_eq!((s.subjects, s.files, s.size), (200, 50, 512));
+        assert!(SeedSpec::parse("demo:size=4").is_err());
         assert!(SeedSpec::parse("other").is_err());
         assert!(SeedSpec::parse("demo:files=x").is_err());
         assert!(SeedSpec::parse("demo:subjects=0").is_err());
@@ -518,6 +519,7 @@ mod tests {
         let big = pilot_sessions(&SeedSpec {
             subjects: 8,
             files: 1,
+            size: 16,
         });
         assert_eq!(big.last().unwrap().label, "SUB008_MR1");
     }
