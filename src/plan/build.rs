@@ -1,0 +1,257 @@
+//! `build`: the planner's entry point. Pure: (manifest, tables, inventories) -> [`Plan`]. It selects
+//! each transfer's sessions, maps their labels, finds destination label collisions across the whole
+//! plan, then decides each session in a fixed order (transfers in manifest order, sessions by source
+//! subject then label) so that the same inputs always give the same plan.
+
+use super::checklist::{self, Tally};
+use super::decide::{self, Cand};
+use super::error::PlanError;
+use super::graph;
+use super::labels::{check_label, Mapper};
+use super::model::{InventoryRef, ManifestRef, Plan, Skipped, FORMAT};
+use super::select::Selector;
+use crate::inventory::Inventory;
+use crate::manifest::model::{Anonymization, Manifest, Mode, ResolvedPolicy, Server, Transfer};
+use crate::manifest::LoadedManifest;
+use crate::template::{Table, Templates};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Inventories keyed by (server name in the manifest, project ID).
+pub type Inventories = BTreeMap<(String, String), Inventory>;
+
+/// Everything a plan is computed from.
+pub struct PlanInput<'a> {
+    /// The manifest.
+    pub manifest: &'a Manifest,
+    /// Its lookup tables, by name.
+    pub tables: &'a BTreeMap<String, Table>,
+    /// The manifest's path as given on the command line (recorded in the plan).
+    pub manifest_path: &'a str,
+    /// `blake3:<hex>` of the manifest file's bytes.
+    pub manifest_hash: &'a str,
+    /// Every inventory the transfers read (see [`needed_inventories`]).
+    pub inventories: &'a Inventories,
+    /// The version of ferry writing the plan.
+    pub ferry_version: &'a str,
+}
+
+impl<'a> PlanInput<'a> {
+    /// The input for a loaded manifest.
+    pub fn new(
+        loaded: &'a LoadedManifest,
+        manifest_path: &'a str,
+        inventories: &'a Inventories,
+        ferry_version: &'a str,
+    ) -> Self {
+        PlanInput {
+            manifest: &loaded.manifest,
+            tables: &loaded.tables,
+            manifest_path,
+            manifest_hash: &loaded.hash,
+            inventories,
+            ferry_version,
+        }
+    }
+}
+
+/// The (server, project) pairs whose inventories a manifest's transfers read, sorted.
+pub fn needed_inventories(m: &Manifest) -> BTreeSet<(String, String)> {
+    m.transfers
+        .iter()
+        .flat_map(|t| [&t.from, &t.to])
+        .map(|e| (e.server.clone(), e.project.clone()))
+        .collect()
+}
+
+/// One transfer between selection and decision.
+pub(crate) struct Draft<'a> {
+    pub t: &'a Transfer,
+    pub policy: ResolvedPolicy,
+    pub src: &'a Inventory,
+    pub dest: &'a Inventory,
+    pub cands: Vec<Cand<'a>>,
+    pub skipped: Vec<Skipped>,
+    pub tally: Tally,
+}
+
+fn inventory<'a>(
+    input: &PlanInput<'a>,
+    server: &str,
+    project: &str,
+) -> Result<&'a Inventory, PlanError> {
+    input
+        .inventories
+        .get(&(server.to_string(), project.to_string()))
+        .ok_or_else(|| PlanError::MissingInventory {
+            server: server.to_string(),
+            project: project.to_string(),
+        })
+}
+
+fn draft<'a>(
+    input: &PlanInput<'a>,
+    t: &'a Transfer,
+    templates: &Templates,
+) -> Result<Draft<'a>, PlanError> {
+    let share = t.mode == Mode::Share;
+    let policy = t.policy.resolve(&input.manifest.defaults.policy, t.mode);
+    let src = inventory(input, &t.from.server, &t.from.project)?;
+    let dest = inventory(input, &t.to.server, &t.to.project)?;
+    let (picked, skipped) = Selector::new(t, share)?.pick(src);
+    let mapper = Mapper::new(templates, t);
+    mapper.check()?;
+    let overwritten: BTreeSet<String> = if share {
+        BTreeSet::new()
+    } else {
+        t.dicom.set.keys().cloned().collect()
+    };
+    let mut cands = Vec::new();
+    for p in picked {
+        let mapped = mapper.labels(p.subject, p.session)?;
+        let dicom_set = if share {
+            BTreeMap::new()
+        } else {
+            mapper.dicom_set(p.subject, p.session, &mapped.subject, &mapped.session)?
+        };
+        let mut problems = Vec::new();
+        for (what, label) in [("subject", &mapped.subject), ("session", &mapped.session)] {
+            if let Err(why) = check_label(label) {
+                problems.push(format!(
+                    "destination {what} label `{label}` is invalid: {why}"
+                ));
+            }
+        }
+        let phi = match policy.anonymization {
+            Anonymization::Off => Vec::new(),
+            _ => crate::dicom::phi_findings(&p.session.header, &overwritten),
+        };
+        cands.push(Cand {
+            id: format!("{}/{}/{}", t.name, p.subject.label, p.session.label),
+            dest_subject: mapped.subject,
+            dest_session: mapped.session,
+            dicom_set,
+            problems,
+            phi,
+            picked: p,
+        });
+    }
+    Ok(Draft {
+        t,
+        policy,
+        src,
+        dest,
+        cands,
+        skipped,
+        tally: Tally::default(),
+    })
+}
+
+/// Marks every pair of sessions that map onto one destination session label (anywhere in the plan),
+/// and in share mode every pair of source subjects shared under one destination subject label.
+fn collisions(drafts: &mut [Draft<'_>]) {
+    let mut by_label: BTreeMap<(String, String, String), Vec<(usize, usize)>> = BTreeMap::new();
+    for (d, draft) in drafts.iter().enumerate() {
+        for (c, cand) in draft
+            .cands
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| !c.is_empty())
+        {
+            let key = (
+                draft.t.to.server.clone(),
+                draft.t.to.project.clone(),
+                cand.dest_session.clone(),
+            );
+            by_label.entry(key).or_default().push((d, c));
+        }
+    }
+    for ((_, project, label), group) in by_label.into_iter().filter(|(_, g)| g.len() > 1) {
+        let ids: Vec<String> = group
+            .iter()
+            .map(|&(d, c)| drafts[d].cands[c].id.clone())
+            .collect();
+        for &(d, c) in &group {
+            let cand = &mut drafts[d].cands[c];
+            let others: Vec<&str> = ids
+                .iter()
+                .filter(|i| **i != cand.id)
+                .map(String::as_str)
+                .collect();
+            cand.problems.push(format!(
+                "collision: {} also maps onto {project}/{label}",
+                others.join(", ")
+            ));
+            drafts[d].tally.collisions += 1;
+        }
+    }
+    for draft in drafts.iter_mut().filter(|d| d.t.mode == Mode::Share) {
+        let mut by_subject: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for cand in &draft.cands {
+            by_subject
+                .entry(cand.dest_subject.clone())
+                .or_default()
+                .insert(cand.picked.subject.label.clone());
+        }
+        for cand in draft.cands.iter_mut() {
+            let sources = &by_subject[&cand.dest_subject];
+            if sources.len() > 1 {
+                cand.problems.push(format!(
+                    "collision: source subjects {} would all be shared as subject {}",
+                    sources.iter().cloned().collect::<Vec<_>>().join(", "),
+                    cand.dest_subject
+                ));
+                draft.tally.collisions += 1;
+            }
+        }
+    }
+}
+
+/// Builds the plan. Pure: reads only its input.
+pub fn build(input: &PlanInput<'_>) -> Result<Plan, PlanError> {
+    let m = input.manifest;
+    let templates = Templates::new(input.tables);
+    let mut servers: BTreeMap<String, Server> = BTreeMap::new();
+    let mut refs: BTreeSet<InventoryRef> = BTreeSet::new();
+    let mut drafts = Vec::new();
+    for t in &m.transfers {
+        for ep in [&t.from, &t.to] {
+            let server = m
+                .servers
+                .get(&ep.server)
+                .ok_or_else(|| PlanError::UnknownServer {
+                    transfer: t.name.clone(),
+                    server: ep.server.clone(),
+                })?;
+            servers.insert(ep.server.clone(), server.clone());
+            refs.insert(InventoryRef {
+                server: ep.server.clone(),
+                project: ep.project.clone(),
+                fingerprint: inventory(input, &ep.server, &ep.project)?.fingerprint(),
+            });
+        }
+        drafts.push(draft(input, t, &templates)?);
+    }
+    collisions(&mut drafts);
+    let transfers = decide::transfers(&mut drafts, &templates)?;
+    let steps = graph::steps(&transfers);
+    let checklist = drafts
+        .iter()
+        .zip(&transfers)
+        .flat_map(|(d, t)| checklist::items(d, t))
+        .collect();
+    let summary = checklist::summary(&transfers, &steps);
+    Ok(Plan {
+        format: FORMAT.to_string(),
+        ferry_version: input.ferry_version.to_string(),
+        manifest: ManifestRef {
+            path: input.manifest_path.to_string(),
+            hash: input.manifest_hash.to_string(),
+        },
+        servers,
+        inventories: refs.into_iter().collect(),
+        summary,
+        checklist,
+        transfers,
+        steps,
+    })
+}

@@ -1,0 +1,82 @@
+//! The plan file: YAML bytes that are deterministic for the same plan (one leading comment, no
+//! timestamps), read back with a check of the format tag and ferry version before the strict parse,
+//! and a fingerprint of those bytes for the executor's journal.
+
+use super::error::PlanError;
+use super::model::{Plan, FORMAT};
+use std::path::Path;
+
+const HEADER: &str =
+    "# ferry plan: review it like a pull request, then run `ferry apply` on this file.\n";
+
+/// The plan as YAML text: a comment line, then the plan. The same plan always gives the same bytes.
+pub fn to_yaml(plan: &Plan) -> String {
+    // Serialising plain structs, enums and BTreeMaps with string keys cannot fail.
+    let body = serde_yaml::to_string(plan).unwrap_or_default();
+    format!("{HEADER}{body}")
+}
+
+/// `blake3:<hex>` of [`to_yaml`]'s bytes.
+pub fn fingerprint(plan: &Plan) -> String {
+    format!("blake3:{}", blake3::hash(to_yaml(plan).as_bytes()).to_hex())
+}
+
+fn parse_version(v: &str) -> Option<Vec<u64>> {
+    let core = v.split(['-', '+']).next()?;
+    core.split('.').map(|p| p.parse().ok()).collect()
+}
+
+/// Whether version `a` is newer than `b` (numeric `MAJOR.MINOR.PATCH`; unparsable counts as newer).
+fn newer(a: &str, b: &str) -> bool {
+    match (parse_version(a), parse_version(b)) {
+        (Some(a), Some(b)) => a > b,
+        _ => a != b,
+    }
+}
+
+fn parse_error(path: &Path, e: &serde_yaml::Error, hint: &str) -> PlanError {
+    let loc = e.location();
+    PlanError::Parse {
+        path: path.to_path_buf(),
+        line: loc.as_ref().map(|l| l.line()),
+        column: loc.as_ref().map(|l| l.column()),
+        message: format!("{e}{hint}"),
+    }
+}
+
+/// Reads a plan file's text. Refuses another format, a plan written by a newer ferry, and anything
+/// that does not match the plan types (hand edits, truncation), naming line and column.
+pub fn from_yaml(text: &str, path: &Path) -> Result<Plan, PlanError> {
+    const EDITED: &str = " (was the plan edited or truncated? plan again with `ferry plan`)";
+    let value: serde_yaml::Value =
+        serde_yaml::from_str(text).map_err(|e| parse_error(path, &e, EDITED))?;
+    let field = |k: &str| value.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    match field("format") {
+        Some(f) if f == FORMAT => {}
+        Some(found) => {
+            return Err(PlanError::Format {
+                path: path.to_path_buf(),
+                found,
+                expected: FORMAT.into(),
+            })
+        }
+        None => {
+            return Err(PlanError::Parse {
+                path: path.to_path_buf(),
+                line: None,
+                column: None,
+                message: format!("no `format` field: this is not a ferry plan{EDITED}"),
+            })
+        }
+    }
+    if let Some(found) = field("ferry_version") {
+        if newer(&found, crate::VERSION) {
+            return Err(PlanError::NewerVersion {
+                path: path.to_path_buf(),
+                found,
+                ours: crate::VERSION.into(),
+            });
+        }
+    }
+    serde_yaml::from_str(text).map_err(|e| parse_error(path, &e, EDITED))
+}
