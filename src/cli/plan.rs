@@ -1,12 +1,202 @@
-//! `ferry plan`.
+//! `ferry plan`: load the manifest, read every inventory it needs, build the plan, print the dry-run
+//! diff and write the plan file.
 
-use super::Failure;
+use super::{Exit, Failure};
+use crate::inventory::Inventory;
+use crate::manifest::{self, LoadedManifest};
+use crate::plan::{self, Plan, PlanInput};
+use crate::xnat::{Client, ClientOptions, InventoryOptions, XnatError};
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+/// When to colour the diff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Color {
+    /// On a terminal only.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// Graph export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GraphFormat {
+    /// Graphviz DOT.
+    Dot,
+}
 
 /// Arguments of `ferry plan`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The manifest.
+    pub manifest: PathBuf,
+    /// Where to write the plan.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Print the execution graph in this format instead of the diff.
+    #[arg(long)]
+    pub graph: Option<GraphFormat>,
+    /// Colour the diff.
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+    /// Requests in flight per server while reading inventories.
+    #[arg(long, default_value_t = 4)]
+    pub per_server: usize,
+}
+
+/// Maps a client error to a failure with its hint.
+pub fn xnat_failure(e: XnatError) -> Failure {
+    let hint = e.hint();
+    let f = Failure::new(Exit::Runtime, e);
+    match hint {
+        Some(h) => f.with_hint(h),
+        None => f,
+    }
+}
+
+/// Loads a manifest, or fails with its diagnostics (exit 2).
+pub fn load_manifest(path: &Path) -> Result<LoadedManifest, Failure> {
+    manifest::load(path).map_err(|d| Failure::new(Exit::Usage, d))
+}
+
+/// A spinner-less progress line on a terminal for inventory reads.
+struct InventoryProgress {
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl crate::xnat::Progress for InventoryProgress {
+    fn total(&self, n: u64) {
+        if let Some(b) = &self.bar {
+            b.set_length(n);
+        }
+    }
+    fn advance(&self, n: u64) {
+        if let Some(b) = &self.bar {
+            b.inc(n);
+        }
+    }
+}
+
+/// Connects to the manifest's servers and reads every inventory its transfers need.
+pub fn read_inventories(
+    loaded: &LoadedManifest,
+    opts: &ClientOptions,
+) -> Result<BTreeMap<(String, String), Inventory>, Failure> {
+    let mut clients: BTreeMap<String, Client> = BTreeMap::new();
+    let mut out = BTreeMap::new();
+    let terminal = std::io::stderr().is_terminal();
+    for t in &loaded.manifest.transfers {
+        for e in [&t.from, &t.to] {
+            let key = (e.server.clone(), e.project.clone());
+            if out.contains_key(&key) {
+                continue;
+            }
+            if !clients.contains_key(&e.server) {
+                let server = loaded.manifest.servers.get(&e.server).ok_or_else(|| {
+                    Failure::msg(
+                        Exit::Usage,
+                        format!(
+                            "transfer `{}` names an unknown server `{}`",
+                            t.name, e.server
+                        ),
+                    )
+                })?;
+                let c = Client::connect(&e.server, server, opts.clone()).map_err(xnat_failure)?;
+                clients.insert(e.server.clone(), c);
+            }
+            let bar = terminal.then(|| {
+                let b = indicatif::ProgressBar::new(0);
+                b.set_style(
+                    indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} sessions {msg}")
+                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                );
+                b.set_message(format!("reading {}/{}", e.server, e.project));
+                b
+            });
+            let progress = InventoryProgress { bar };
+            let inv = clients[&e.server]
+                .inventory(&e.project, &InventoryOptions { headers: true }, &progress)
+                .map_err(xnat_failure)?;
+            if let Some(b) = progress.bar {
+                b.finish_and_clear();
+            }
+            out.insert(key, inv);
+        }
+    }
+    for c in clients.values() {
+        c.logout();
+    }
+    Ok(out)
+}
+
+/// Plans a manifest against the live servers.
+pub fn make_plan(manifest_path: &Path, opts: &ClientOptions) -> Result<Plan, Failure> {
+    let loaded = load_manifest(manifest_path)?;
+    let inventories = read_inventories(&loaded, opts)?;
+    let path = manifest_path.display().to_string();
+    plan::build(&PlanInput {
+        manifest: &loaded.manifest,
+        manifest_path: &path,
+        manifest_hash: &loaded.hash,
+        tables: &loaded.tables,
+        inventories: &inventories,
+        ferry_version: crate::VERSION,
+    })
+    .map_err(|e| {
+        Failure::new(Exit::Usage, e)
+            .with_hint("fix the manifest's templates or selection and plan again")
+    })
+}
+
+/// Writes a plan file atomically.
+pub fn write_plan(path: &Path, plan: &Plan) -> Result<(), Failure> {
+    let text = plan::to_yaml(plan);
+    let tmp = path.with_extension("yaml.tmp");
+    let err = |e: std::io::Error| {
+        Failure::msg(
+            Exit::Runtime,
+            format!("cannot write the plan `{}`: {e}", path.display()),
+        )
+    };
+    std::fs::write(&tmp, text).map_err(err)?;
+    std::fs::rename(&tmp, path).map_err(err)
+}
 
 /// Runs `ferry plan`.
-pub fn run(_args: Args) -> Result<(), Failure> {
-    Err(super::not_yet("plan"))
+pub fn run(args: Args) -> Result<(), Failure> {
+    if args.per_server == 0 {
+        return Err(Failure::msg(Exit::Usage, "--per-server must be at least 1"));
+    }
+    let opts = ClientOptions {
+        max_in_flight: args.per_server,
+        ..ClientOptions::default()
+    };
+    let plan = make_plan(&args.manifest, &opts)?;
+    write_plan(&args.out, &plan)?;
+    let color = match args.color {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => std::io::stdout().is_terminal(),
+    };
+    match args.graph {
+        Some(GraphFormat::Dot) => print!("{}", plan::render_dot(&plan)),
+        None => {
+            print!("{}", plan::render_diff(&plan, color));
+            println!("plan written to {}", args.out.display());
+        }
+    }
+    if plan.is_blocked() {
+        return Err(Failure::msg(
+            Exit::Blocked,
+            format!("the plan has {} blocked session(s)", plan.summary.sessions_blocked),
+        )
+        .with_hint(format!(
+            "review the `!` lines; fix the manifest and plan again, or apply the rest with `ferry apply {} --skip-blocked`",
+            args.out.display()
+        )));
+    }
+    Ok(())
 }

@@ -191,7 +191,7 @@ impl Walker<'_> {
                 (0xFFFE, 0xE000) => {
                     let stop = (at + 8)
                         .checked_add(len as usize)
-                        .filter(|e| *e <= self.b.len() && end.map_or(true, |x| *e <= x))
+                        .filter(|e| *e <= self.b.len() && end.is_none_or(|x| *e <= x))
                         .ok_or_else(|| truncated(at))?;
                     self.walk(at + 8, Some(stop), depth)?;
                     at = stop;

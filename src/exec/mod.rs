@@ -2,14 +2,12 @@
 //! so an interrupted run resumes, verifies every session, and deletes source data only after the
 //! destination copy was verified. It talks to servers only through [`crate::xnat`].
 
-#[cfg(any())]
 pub mod apply;
 pub mod facts;
 pub mod journal;
 pub mod pool;
 pub mod queue;
 pub mod report;
-#[cfg(any())]
 pub mod runner;
 pub mod throttle;
 pub mod verify;

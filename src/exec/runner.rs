@@ -494,7 +494,8 @@ impl<'a> Runner<'a> {
 
 fn file_blake3(path: &Path) -> Result<String, StepFailure> {
     let mut h = blake3::Hasher::new();
-    h.update_mmap(path).map_err(|e| io("read", path, e))?;
+    let f = std::fs::File::open(path).map_err(|e| io("read", path, e))?;
+    h.update_reader(f).map_err(|e| io("read", path, e))?;
     Ok(h.finalize().to_hex().to_string())
 }
 
@@ -537,14 +538,14 @@ impl Runner<'_> {
     ) -> Result<Value, StepFailure> {
         let share = c.action.kind == ActionKind::Share;
         match c.step.kind {
-            StepKind::Download => self.download(&c),
-            StepKind::Rewrite => self.rewrite(&c),
-            StepKind::Upload => self.upload(&c, resumed, ctx),
-            StepKind::Archive => self.archive(&c, resumed, ctx),
-            StepKind::Verify if share => self.verify_share(&c),
-            StepKind::Verify => self.verify(&c, ctx),
-            StepKind::DeleteSource => self.delete_source(&c, ctx),
-            StepKind::ShareSession => self.share_session(&c),
+            StepKind::Download => self.download(c),
+            StepKind::Rewrite => self.rewrite(c),
+            StepKind::Upload => self.upload(c, resumed, ctx),
+            StepKind::Archive => self.archive(c, resumed, ctx),
+            StepKind::Verify if share => self.verify_share(c),
+            StepKind::Verify => self.verify(c, ctx),
+            StepKind::DeleteSource => self.delete_source(c, ctx),
+            StepKind::ShareSession => self.share_session(c),
             StepKind::CreateSubject | StepKind::ShareSubject => self.subject_step(c.step),
         }
     }

@@ -166,20 +166,27 @@ fn collisions(drafts: &mut [Draft<'_>]) {
         }
     }
     for ((_, project, label), group) in by_label.into_iter().filter(|(_, g)| g.len() > 1) {
-        let ids: Vec<String> = group
-            .iter()
-            .map(|&(d, c)| drafts[d].cands[c].id.clone())
-            .collect();
         for &(d, c) in &group {
-            let cand = &mut drafts[d].cands[c];
-            let others: Vec<&str> = ids
+            let names: Vec<String> = group
                 .iter()
-                .filter(|i| **i != cand.id)
-                .map(String::as_str)
+                .map(|&(d2, c2)| {
+                    let other = &drafts[d2].cands[c2];
+                    let name = format!(
+                        "{}/{}",
+                        other.picked.subject.label, other.picked.session.label
+                    );
+                    if d2 == d {
+                        name
+                    } else {
+                        format!("{name} (transfer {})", drafts[d2].t.name)
+                    }
+                })
                 .collect();
-            cand.problems.push(format!(
-                "collision: {} also maps onto {project}/{label}",
-                others.join(", ")
+            let (last, rest) = names.split_last().unwrap_or((&label, &[]));
+            let word = if names.len() == 2 { "both" } else { "all" };
+            drafts[d].cands[c].problems.push(format!(
+                "collision: {} and {last} {word} map onto {project}/{label}",
+                rest.join(", ")
             ));
             drafts[d].tally.collisions += 1;
         }

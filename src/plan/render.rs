@@ -171,9 +171,9 @@ fn checklist_lines(p: &Painter, plan: &Plan, out: &mut String) {
 fn summary_lines(p: &Painter, plan: &Plan, out: &mut String) {
     let s = &plan.summary;
     let line = format!(
-        "Plan: {} to create, {} to create, {} to merge, {} to share, {} skipped, {} blocked; {}, {}, {} to transfer{}.",
-        plural(s.subjects_created, "subject", "subjects"),
-        plural(s.sessions_created, "session", "sessions"),
+        "Plan: {} subject(s) to create, {} session(s) to create, {} to merge, {} to share, {} skipped, {} blocked; {}, {}, {} to transfer{}.",
+        s.subjects_created,
+        s.sessions_created,
         s.sessions_merged,
         s.shares,
         s.sessions_skipped,

@@ -68,14 +68,8 @@ pub(crate) fn scan_counts(scan: &Scan) -> (u64, u64) {
         .fold((0, 0), |(n, b), f| (n + 1, b + f.size))
 }
 
-fn resource_counts(r: &Resource) -> (u64, u64) {
-    r.files
-        .values()
-        .fold((0, 0), |(n, b), f| (n + 1, b + f.size))
-}
-
 fn matches(set: &Option<GlobSet>, s: &str) -> bool {
-    set.as_ref().map_or(true, |g| g.is_match(s))
+    set.as_ref().is_none_or(|g| g.is_match(s))
 }
 
 fn skip(object: String, reason: impl Into<String>) -> Skipped {
@@ -223,24 +217,23 @@ impl Selector {
         out
     }
 
+    /// Session resources. The executor does not carry them yet, so every one of them lands in the
+    /// skip report, selected or not; the plan never promises what `apply` would silently drop.
     fn pick_resources(&self, session: &Session, skipped: &mut Vec<Skipped>) -> Vec<ResourcePlan> {
-        let mut out = Vec::new();
         for r in session.resources.values() {
-            if !self.whole_sessions && !self.resources.contains(&r.label) {
-                skipped.push(skip(
-                    format!("resource {} of {}", r.label, session.label),
-                    "session resource not listed in select.resources",
-                ));
+            let reason = if self.whole_sessions {
                 continue;
-            }
-            let (files, bytes) = resource_counts(r);
-            out.push(ResourcePlan {
-                label: r.label.clone(),
-                files,
-                bytes,
-            });
+            } else if self.resources.contains(&r.label) {
+                "selected, but this version of ferry does not carry session resources: copy them by hand"
+            } else {
+                "session resource not listed in select.resources"
+            };
+            skipped.push(skip(
+                format!("resource {} of {}", r.label, session.label),
+                reason,
+            ));
         }
-        out
+        Vec::new()
     }
 
     fn skip_prearchive(&self, inv: &Inventory, skipped: &mut Vec<Skipped>) {

@@ -6,7 +6,7 @@ use crate::support::{ferry_bin, stderr, stdout, Sim};
 use ferry::manifest::model::Server;
 use ferry::xnat::{Client, ClientOptions, InventoryOptions, NoProgress};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 const USER_ENV: &str = "FERRY_IT_USER";
@@ -56,20 +56,16 @@ pub fn run(dir: &Path, args: &[&str]) -> Output {
 /// A work folder with the manifest written into it.
 pub struct Work {
     pub dir: tempfile::TempDir,
-    pub manifest: PathBuf,
-    pub plan: PathBuf,
 }
 
 pub fn work(sim: &Sim, mode: &str, policy: &str) -> Work {
     let dir = tempfile::tempdir().unwrap();
-    let manifest_path = dir.path().join("ferry.yaml");
-    std::fs::write(&manifest_path, manifest(&sim.url, mode, policy)).unwrap();
-    let plan = dir.path().join("plan.yaml");
-    Work {
-        dir,
-        manifest: manifest_path,
-        plan,
-    }
+    std::fs::write(
+        dir.path().join("ferry.yaml"),
+        manifest(&sim.url, mode, policy),
+    )
+    .unwrap();
+    Work { dir }
 }
 
 impl Work {

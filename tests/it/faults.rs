@@ -2,7 +2,7 @@
 //! away, and with permissions revoked half way. In every case apply either completes with a verified
 //! destination or stops with a clear error, a rerun completes, and nothing is mixed or lost.
 
-use crate::apply::{assert_copied, run, work, Work};
+use crate::apply::{assert_copied, work, Work};
 use crate::support::{ferry_bin, stderr, stdout, Sim};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -162,7 +162,7 @@ fn permissions_revoked_half_way_stop_cleanly_and_a_rerun_completes() {
         .output()
         .unwrap();
     assert_eq!(plan.status.code(), Some(3), "{}", stderr(&plan));
-    let mut child = Command::new(ferry_bin())
+    let child = Command::new(ferry_bin())
         .args(["apply", "plan.yaml", "--skip-blocked", "--jobs", "2"])
         .current_dir(w.dir.path())
         .env("FERRY_IT_USER", "writer")

@@ -64,7 +64,11 @@ impl Sim {
             .arg("sim")
             .arg("--root")
             .arg(root)
-            .args(["--port", "0"])
+            .args(if extra.contains(&"--port") {
+                &[][..]
+            } else {
+                &["--port", "0"][..]
+            })
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -190,7 +190,11 @@ fn collisions_block_both_sessions_whatever_the_policy_and_across_transfers() {
     let plan = plan_of(&m, &invs(vec![pilot(), main_project()])).unwrap();
     let a = act(&plan, "SUB001_MR1");
     assert_eq!(a.kind, ActionKind::Blocked);
-    assert!(a.reason.contains("again/SUB001/SUB001_MR1"), "{}", a.reason);
+    assert!(
+        a.reason.contains("SUB001/SUB001_MR1 (transfer again)"),
+        "{}",
+        a.reason
+    );
 }
 
 #[test]

@@ -137,12 +137,12 @@ pub fn listing(
         Some(c) if !c.eq_ignore_ascii_case("DEFAULT") => c
             .split(',')
             .map(|s| s.trim().to_string())
-            .filter(|c| c != "URI" && rows.first().map_or(true, |r| r.contains_key(c)) && known(c))
+            .filter(|c| c != "URI" && rows.first().is_none_or(|r| r.contains_key(c)) && known(c))
             .collect(),
         _ => defaults.iter().map(|s| s.to_string()).collect(),
     };
     // The row's key is always part of a listing, as XNAT's query organizer adds it.
-    let has_id = rows.first().map_or(true, |r| r.contains_key("ID"));
+    let has_id = rows.first().is_none_or(|r| r.contains_key("ID"));
     if has_id && !columns.iter().any(|c| c == "ID") {
         columns.insert(0, "ID".into());
     }
@@ -316,7 +316,7 @@ fn list_experiments(ctx: &Ctx, p: &str, subject: Option<&str>) -> Answer {
     let rows = store
         .experiments_in(p)
         .into_iter()
-        .filter(|e| subject_id.as_ref().map_or(true, |s| &e.subject_id == s))
+        .filter(|e| subject_id.as_ref().is_none_or(|s| &e.subject_id == s))
         .map(|e| experiment_row(&store, e, p))
         .collect();
     Ok(listing(ctx, EXPERIMENT_COLUMNS, rows))

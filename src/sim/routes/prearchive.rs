@@ -111,10 +111,10 @@ fn list(ctx: &Ctx, projects: Option<&str>) -> Answer {
         .filter(|p| {
             wanted
                 .as_ref()
-                .map_or(true, |w| w.contains(&p.project.as_str()))
+                .is_none_or(|w| w.contains(&p.project.as_str()))
         })
         .filter(|p| may_see(ctx, &store, &p.project))
-        .filter(|p| ctx.param("tag").map_or(true, |t| t == p.tag))
+        .filter(|p| ctx.param("tag").is_none_or(|t| t == p.tag))
         .map(row)
         .collect();
     Ok(table(rows).respond(&ctx.format(), &Meta::default()))

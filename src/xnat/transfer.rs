@@ -1,0 +1,345 @@
+//! Moving data: streaming zip downloads to disk with blake3 on the way, streaming uploads to the
+//! import service, archiving from the prearchive, subjects, shares and deletions.
+
+use super::http::{Payload, Retry};
+use super::{enc, Client, XnatError};
+use crate::manifest::model::Destination;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+/// A finished download.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Downloaded {
+    /// Where it is.
+    pub path: PathBuf,
+    /// Its size.
+    pub bytes: u64,
+    /// blake3 of its bytes, hex.
+    pub blake3: String,
+}
+
+/// What the server should do with files that exist already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overwrite {
+    /// Refuse to touch an existing session (a new session is expected).
+    None,
+    /// Add to an existing session; never replace its files.
+    Append,
+}
+
+impl Overwrite {
+    fn param(self) -> &'static str {
+        match self {
+            Overwrite::None => "none",
+            Overwrite::Append => "append",
+        }
+    }
+}
+
+/// Where an upload goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportTarget {
+    /// Destination project.
+    pub project: String,
+    /// Destination subject label.
+    pub subject: String,
+    /// Destination session label.
+    pub session: String,
+    /// Prearchive or archive.
+    pub destination: Destination,
+    /// What to do when the session exists.
+    pub overwrite: Overwrite,
+}
+
+/// What the import service answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportOutcome {
+    /// The prearchive or archive path of the upload, without `/data`.
+    pub uri: String,
+}
+
+/// A reader that counts and reports bytes as they pass, and hashes them.
+struct Tap<'a, R> {
+    inner: R,
+    on_bytes: &'a mut dyn FnMut(u64),
+}
+
+impl<R: Read> Read for Tap<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n > 0 {
+            (self.on_bytes)(n as u64);
+        }
+        Ok(n)
+    }
+}
+
+fn io_err<'a>(
+    action: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(std::io::Error) -> XnatError + 'a {
+    move |source| XnatError::Io {
+        action,
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+fn part_path(dest: &Path) -> PathBuf {
+    let mut p = dest.as_os_str().to_owned();
+    p.push(".part");
+    PathBuf::from(p)
+}
+
+impl Client {
+    fn session_path(&self, project: &str, subject: &str, session: &str) -> String {
+        format!(
+            "/data/projects/{}/subjects/{}/experiments/{}",
+            enc(project),
+            enc(subject),
+            enc(session)
+        )
+    }
+
+    /// Streams the zip of a session's chosen scans (all scans when `scans` is empty) to `dest`:
+    /// written to `dest.part`, flushed, then renamed, so `dest` is only ever complete.
+    #[allow(clippy::too_many_arguments)]
+    pub fn download_session(
+        &self,
+        project: &str,
+        subject: &str,
+        session: &str,
+        scans: &[String],
+        resources: &[String],
+        dest: &Path,
+        on_bytes: &mut dyn FnMut(u64),
+    ) -> Result<Downloaded, XnatError> {
+        if !resources.is_empty() {
+            return Err(XnatError::BadResponse {
+                server: self.name().to_string(),
+                what: format!("downloading session {session}"),
+                detail: "session resources are transferred file by file, not in the session zip"
+                    .into(),
+            });
+        }
+        let list = if scans.is_empty() {
+            "ALL".to_string()
+        } else {
+            scans.iter().map(|s| enc(s)).collect::<Vec<_>>().join(",")
+        };
+        let path = format!(
+            "{}/scans/{list}/files?format=zip",
+            self.session_path(project, subject, session)
+        );
+        let what = format!("downloading session {session} of {project}");
+        let part = part_path(dest);
+        let d = self.http.exchange(
+            "GET",
+            &path,
+            &what,
+            Retry::Idempotent,
+            Payload::Empty,
+            |resp| {
+                let mut file = File::create(&part).map_err(io_err("create", &part))?;
+                let mut hasher = blake3::Hasher::new();
+                let mut reader = resp.body_mut().with_config().limit(u64::MAX).reader();
+                let mut buf = vec![0u8; 256 * 1024];
+                let mut total = 0u64;
+                loop {
+                    let n = reader
+                        .read(&mut buf)
+                        .map_err(|e| self.http.read_error(&what, &e))?;
+                    if n == 0 {
+                        break;
+                    }
+                    hasher.update(&buf[..n]);
+                    file.write_all(&buf[..n]).map_err(io_err("write", &part))?;
+                    total += n as u64;
+                    on_bytes(n as u64);
+                }
+                file.sync_all().map_err(io_err("write", &part))?;
+                Ok((total, hasher.finalize().to_hex().to_string()))
+            },
+        )?;
+        std::fs::rename(&part, dest).map_err(io_err("rename", dest))?;
+        Ok(Downloaded {
+            path: dest.to_path_buf(),
+            bytes: d.0,
+            blake3: d.1,
+        })
+    }
+
+    /// Streams a zip of DICOM files to the import service under the target's project, subject and
+    /// session. Not retried: a failed import must be checked against the server before trying again.
+    pub fn import_zip(
+        &self,
+        zip: &Path,
+        target: &ImportTarget,
+        on_bytes: &mut dyn FnMut(u64),
+    ) -> Result<ImportOutcome, XnatError> {
+        let mut file = File::open(zip).map_err(io_err("open", zip))?;
+        let len = file.metadata().map_err(io_err("read", zip))?.len();
+        let dest = match target.destination {
+            Destination::Prearchive => "/prearchive",
+            Destination::Archive => "/archive",
+        };
+        let path = format!(
+            "/data/services/import?import-handler=DICOM-zip&inbody=true&PROJECT_ID={}&SUBJECT_ID={}&EXPT_LABEL={}&dest={dest}&overwrite={}&format=txt",
+            enc(&target.project),
+            enc(&target.subject),
+            enc(&target.session),
+            target.overwrite.param()
+        );
+        let what = format!(
+            "uploading session {} into project {}",
+            target.session, target.project
+        );
+        let mut tap = Tap {
+            inner: &mut file,
+            on_bytes,
+        };
+        let text = self.http.exchange(
+            "POST",
+            &path,
+            &what,
+            Retry::Once,
+            Payload::Stream(&mut tap, "application/zip", len),
+            |resp| {
+                resp.body_mut()
+                    .with_config()
+                    .limit(1024 * 1024)
+                    .read_to_string()
+                    .map_err(|e| self.http.read_error(&what, &e))
+            },
+        )?;
+        let uri = text
+            .lines()
+            .map(str::trim)
+            .find(|l| {
+                l.contains("/prearchive/") || l.contains("/archive/") || l.contains("/experiments/")
+            })
+            .ok_or_else(|| XnatError::BadResponse {
+                server: self.name().to_string(),
+                what: what.clone(),
+                detail: "the import service named no session".into(),
+            })?;
+        Ok(ImportOutcome {
+            uri: uri.strip_prefix("/data").unwrap_or(uri).to_string(),
+        })
+    }
+
+    /// Archives a prearchive session under the given labels.
+    pub fn archive(
+        &self,
+        prearchive_uri: &str,
+        project: &str,
+        subject: &str,
+        session: &str,
+        overwrite: Overwrite,
+    ) -> Result<String, XnatError> {
+        let src = prearchive_uri
+            .strip_prefix("/data")
+            .unwrap_or(prearchive_uri);
+        let path = format!(
+            "/data/services/archive?src={}&project={}&subject={}&session={}&overwrite={}&format=txt",
+            enc(src),
+            enc(project),
+            enc(subject),
+            enc(session),
+            overwrite.param()
+        );
+        let text = self.http.send(
+            "POST",
+            &path,
+            &format!("archiving {src} as {project}/{subject}/{session}"),
+            Retry::Once,
+        )?;
+        let uri = text
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or_default();
+        Ok(uri.strip_prefix("/data").unwrap_or(uri).to_string())
+    }
+
+    /// Creates a subject (nothing happens when it exists).
+    pub fn create_subject(&self, project: &str, label: &str) -> Result<(), XnatError> {
+        let path = format!("/data/projects/{}/subjects/{}", enc(project), enc(label));
+        self.http.send(
+            "PUT",
+            &path,
+            &format!("creating subject {label} in project {project}"),
+            Retry::Idempotent,
+        )?;
+        Ok(())
+    }
+
+    /// Shares a subject of `src_project` into `dest_project` under `dest_label`.
+    pub fn share_subject(
+        &self,
+        src_project: &str,
+        subject: &str,
+        dest_project: &str,
+        dest_label: &str,
+    ) -> Result<(), XnatError> {
+        let path = format!(
+            "/data/projects/{}/subjects/{}/projects/{}?label={}",
+            enc(src_project),
+            enc(subject),
+            enc(dest_project),
+            enc(dest_label)
+        );
+        self.http.send(
+            "PUT",
+            &path,
+            &format!("sharing subject {subject} of {src_project} into {dest_project}"),
+            Retry::Idempotent,
+        )?;
+        Ok(())
+    }
+
+    /// Shares a session of `src_project` into `dest_project` under `dest_label`.
+    pub fn share_session(
+        &self,
+        src_project: &str,
+        subject: &str,
+        session: &str,
+        dest_project: &str,
+        dest_label: &str,
+    ) -> Result<(), XnatError> {
+        let path = format!(
+            "{}/projects/{}?label={}",
+            self.session_path(src_project, subject, session),
+            enc(dest_project),
+            enc(dest_label)
+        );
+        self.http.send(
+            "PUT",
+            &path,
+            &format!("sharing session {session} of {src_project} into {dest_project}"),
+            Retry::Idempotent,
+        )?;
+        Ok(())
+    }
+
+    /// Deletes a session with its files.
+    pub fn delete_session(
+        &self,
+        project: &str,
+        subject: &str,
+        session: &str,
+    ) -> Result<(), XnatError> {
+        let path = format!(
+            "{}?removeFiles=true",
+            self.session_path(project, subject, session)
+        );
+        self.http.send(
+            "DELETE",
+            &path,
+            &format!("deleting session {session} of {project}"),
+            Retry::Idempotent,
+        )?;
+        Ok(())
+    }
+}
