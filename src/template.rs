@@ -46,6 +46,14 @@ impl Templates {
         Ok(())
     }
 
+    /// The variables a template reads, dotted to the attribute (`subject.label`, `tables.ids`).
+    pub fn variables(&self, source: &str) -> Result<Vec<String>, TemplateError> {
+        let tmpl = self.env.template_from_str(source)?;
+        let mut v: Vec<String> = tmpl.undeclared_variables(true).into_iter().collect();
+        v.sort();
+        Ok(v)
+    }
+
     /// Renders a template against a context (any serialisable value, usually a JSON object with
     /// `source`, `dest`, `subject`, `session` and `dicom`). The result is trimmed of surrounding
     /// white space.

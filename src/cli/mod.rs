@@ -70,11 +70,3 @@ pub fn main() -> std::process::ExitCode {
         }
     }
 }
-
-/// The failure of a subcommand whose issue has not landed yet.
-pub(crate) fn not_yet(what: &str) -> Failure {
-    Failure::msg(
-        Exit::Runtime,
-        format!("`ferry {what}` is not yet available"),
-    )
-}

@@ -1,12 +1,36 @@
-//! `ferry validate`.
+//! `ferry validate`: checks a manifest and prints every problem found, one per line.
 
-use super::Failure;
+use super::{Exit, Failure};
+use std::path::PathBuf;
 
 /// Arguments of `ferry validate`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The manifest to check.
+    pub manifest: PathBuf,
+}
 
 /// Runs `ferry validate`.
-pub fn run(_args: Args) -> Result<(), Failure> {
-    Err(super::not_yet("validate"))
+pub fn run(args: Args) -> Result<(), Failure> {
+    match crate::manifest::load(&args.manifest) {
+        Ok(m) => {
+            println!(
+                "ok: {} — {} transfer(s), {} server(s), {} table(s)",
+                args.manifest.display(),
+                m.manifest.transfers.len(),
+                m.manifest.servers.len(),
+                m.tables.len()
+            );
+            Ok(())
+        }
+        Err(d) => {
+            for line in &d.0 {
+                eprintln!("{line}");
+            }
+            Err(Failure::msg(
+                Exit::Usage,
+                format!("{} problem(s) in {}", d.0.len(), args.manifest.display()),
+            ))
+        }
+    }
 }

@@ -147,6 +147,11 @@ pub(crate) fn settable(keyword: &str) -> Result<(Tag, VR), DicomError> {
     }
 }
 
+/// Whether a keyword is in the standard dictionary at all.
+pub fn is_standard_keyword(keyword: &str) -> bool {
+    StandardDataDictionary.by_name(keyword).is_some()
+}
+
 /// Whether a keyword is in the standard dictionary and can be set by `dicom.set`.
 pub fn is_known_keyword(keyword: &str) -> bool {
     settable(keyword).is_ok()

@@ -12,7 +12,9 @@ pub mod synth;
 mod walk;
 
 pub use error::DicomError;
-pub use header::{is_known_keyword, read_header_bytes, read_header_path, Header};
+pub use header::{
+    is_known_keyword, is_standard_keyword, read_header_bytes, read_header_path, Header,
+};
 pub use phi::{phi_findings, PHI_KEYWORDS};
 pub use rewrite::{pixel_hash, rewrite};
 

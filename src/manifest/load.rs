@@ -1,34 +1,42 @@
-//! Loading a manifest file and its tables, with diagnostics that name file, line, column and field.
+//! Loading a manifest: syntax, types and enum values section by section (so that several errors are
+//! reported at once), then the checks that need more than one field. Every problem becomes a
+//! [`Diagnostic`] naming the file, line, column and path.
 
-use super::Manifest;
+use super::check;
+use super::model::{Defaults, Manifest, Server, Transfer};
+use super::positions::Positions;
 use crate::template::Table;
+use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-/// A manifest read from disk, with its tables loaded and its bytes hashed.
+/// The largest manifest ferry reads.
+pub const MAX_BYTES: usize = 4 * 1024 * 1024;
+
+/// A manifest that passed validation, with its tables read.
 #[derive(Debug, Clone)]
 pub struct LoadedManifest {
     /// Where it was read from.
     pub path: PathBuf,
-    /// The parsed manifest.
+    /// The manifest.
     pub manifest: Manifest,
-    /// Its tables, by name.
+    /// Its tables: name -> (old -> new).
     pub tables: BTreeMap<String, Table>,
     /// `blake3:<hex>` of the manifest file's bytes.
     pub hash: String,
 }
 
-/// One problem found in a manifest, located as precisely as the input allows.
+/// One problem in a manifest or a table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
-    /// The file the problem is in (the manifest, or one of its tables).
+    /// The file it is in.
     pub file: PathBuf,
     /// 1-based line, when known.
     pub line: Option<usize>,
     /// 1-based column, when known.
     pub column: Option<usize>,
-    /// The field path, e.g. `transfers[0].policy.conflict`; empty for the whole file.
+    /// The dotted path of the field (`transfers[0].policy.conflict`), or empty.
     pub path: String,
     /// What is wrong and what was expected.
     pub message: String,
@@ -68,44 +76,218 @@ impl fmt::Display for Diagnostics {
 
 impl std::error::Error for Diagnostics {}
 
+/// Collects diagnostics for one file, placing each by its path.
+pub struct Sink<'a> {
+    file: PathBuf,
+    pos: &'a Positions,
+    /// The diagnostics so far.
+    pub out: Vec<Diagnostic>,
+}
+
+impl<'a> Sink<'a> {
+    /// A sink for a file with its positions.
+    pub fn new(file: &Path, pos: &'a Positions) -> Self {
+        Sink {
+            file: file.to_path_buf(),
+            pos,
+            out: Vec::new(),
+        }
+    }
+
+    /// A problem with the value at `path`.
+    pub fn at(&mut self, path: &str, message: impl Into<String>) {
+        let p = self.pos.value(path);
+        self.push(path, p, message.into());
+    }
+
+    /// A problem with the key at `path` (an unknown field).
+    pub fn at_key(&mut self, path: &str, message: impl Into<String>) {
+        let p = self.pos.key(path).or_else(|| self.pos.value(path));
+        self.push(path, p, message.into());
+    }
+
+    fn push(&mut self, path: &str, p: Option<super::positions::Pos>, message: String) {
+        self.out.push(Diagnostic {
+            file: self.file.clone(),
+            line: p.map(|p| p.line),
+            column: p.map(|p| p.col),
+            path: path.to_string(),
+            message,
+        });
+    }
+
+    /// A problem in another file (a table).
+    pub fn other(&mut self, file: &Path, line: Option<usize>, path: &str, message: String) {
+        self.out.push(Diagnostic {
+            file: file.to_path_buf(),
+            line,
+            column: None,
+            path: path.to_string(),
+            message,
+        });
+    }
+}
+
+fn whole(path: &Path, message: String) -> Diagnostics {
+    Diagnostics(vec![Diagnostic {
+        file: path.to_path_buf(),
+        line: None,
+        column: None,
+        path: String::new(),
+        message,
+    }])
+}
+
+/// Deserializes one section, reporting its first error with its full path.
+fn section<T: DeserializeOwned>(
+    sink: &mut Sink<'_>,
+    prefix: &str,
+    v: &serde_yaml::Value,
+) -> Option<T> {
+    match serde_path_to_error::deserialize::<_, T>(v.clone()) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            let inner = e.path().to_string();
+            let path = match (prefix, inner.as_str()) {
+                (p, ".") | (p, "") => p.to_string(),
+                ("", i) => i.to_string(),
+                (p, i) if i.starts_with('[') => format!("{p}{i}"),
+                (p, i) => format!("{p}.{i}"),
+            };
+            let raw = e.into_inner().to_string();
+            let (message, key) = check::explain(&raw);
+            if key {
+                sink.at_key(&path, message);
+            } else {
+                sink.at(&path, message);
+            }
+            None
+        }
+    }
+}
+
+const TOP: [&str; 5] = ["version", "servers", "defaults", "tables", "transfers"];
+
 /// Reads, parses and validates a manifest and its tables.
 pub fn load(path: &Path) -> Result<LoadedManifest, Diagnostics> {
-    let whole = |message: String| {
-        Diagnostics(vec![Diagnostic {
-            file: path.to_path_buf(),
-            line: None,
-            column: None,
-            path: String::new(),
-            message,
-        }])
-    };
-    let bytes = std::fs::read(path).map_err(|e| whole(format!("cannot read the manifest: {e}")))?;
-    let manifest: Manifest = serde_yaml::from_slice(&bytes).map_err(|e| {
+    let bytes =
+        std::fs::read(path).map_err(|e| whole(path, format!("cannot read the manifest: {e}")))?;
+    if bytes.len() > MAX_BYTES {
+        return Err(whole(
+            path,
+            format!(
+                "the manifest is {} bytes; manifests larger than {MAX_BYTES} bytes are refused",
+                bytes.len()
+            ),
+        ));
+    }
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|e| whole(path, format!("the manifest is not UTF-8 text: {e}")))?;
+    let value: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| {
         let loc = e.location();
         Diagnostics(vec![Diagnostic {
             file: path.to_path_buf(),
             line: loc.as_ref().map(|l| l.line()),
             column: loc.as_ref().map(|l| l.column()),
             path: String::new(),
-            message: e.to_string(),
+            message: format!("not valid YAML: {}", check::strip_location(&e.to_string())),
         }])
     })?;
-    let base = path.parent().unwrap_or(Path::new("."));
-    let mut tables = BTreeMap::new();
-    for (name, rel) in &manifest.tables {
-        let file = base.join(rel);
-        let mut table = Table::new();
-        let mut rdr = csv::Reader::from_path(&file).map_err(|e| {
-            whole(format!(
-                "tables.{name}: cannot read `{}`: {e}",
-                file.display()
-            ))
-        })?;
-        for row in rdr.records() {
-            let row = row.map_err(|e| whole(format!("tables.{name}: {e}")))?;
-            table.insert(row[0].to_string(), row[1].to_string());
+    let pos = Positions::scan(text);
+    let mut sink = Sink::new(path, &pos);
+    let Some(map) = value.as_mapping() else {
+        return Err(whole(
+            path,
+            "the manifest must be a mapping with `version`, `servers` and `transfers`".into(),
+        ));
+    };
+    for k in map.keys() {
+        let key = k.as_str().unwrap_or("?");
+        if !TOP.contains(&key) {
+            sink.at_key(key, check::unknown_field(key, &TOP));
         }
-        tables.insert(name.clone(), table);
+    }
+    let get = |k: &str| map.get(k);
+    let version: Option<u32> = match get("version") {
+        None => {
+            sink.at("", "missing field `version` (write `version: 1`)");
+            None
+        }
+        Some(v) => section(&mut sink, "version", v),
+    };
+    if let Some(v) = version.filter(|v| *v != 1) {
+        sink.at(
+            "version",
+            format!("unsupported version {v}; this ferry reads version 1"),
+        );
+    }
+    let servers: Option<BTreeMap<String, Server>> = match get("servers") {
+        None => {
+            sink.at("", "missing field `servers`");
+            None
+        }
+        Some(v) => section(&mut sink, "servers", v),
+    };
+    let defaults: Option<Defaults> = match get("defaults") {
+        None => Some(Defaults::default()),
+        Some(v) => section(&mut sink, "defaults", v),
+    };
+    let tables_decl: Option<BTreeMap<String, String>> = match get("tables") {
+        None => Some(BTreeMap::new()),
+        Some(v) => section(&mut sink, "tables", v),
+    };
+    let mut transfers = Vec::new();
+    let mut transfers_ok = true;
+    match get("transfers") {
+        None => {
+            sink.at("", "missing field `transfers`");
+            transfers_ok = false;
+        }
+        Some(serde_yaml::Value::Sequence(items)) => {
+            if items.is_empty() {
+                sink.at("transfers", "a manifest needs at least one transfer");
+            }
+            for (i, item) in items.iter().enumerate() {
+                match section::<Transfer>(&mut sink, &format!("transfers[{i}]"), item) {
+                    Some(t) => transfers.push((i, t)),
+                    None => transfers_ok = false,
+                }
+            }
+        }
+        Some(_) => {
+            sink.at("transfers", "invalid type: expected a list of transfers");
+            transfers_ok = false;
+        }
+    }
+    let base = path.parent().unwrap_or(Path::new("."));
+    let tables = match &tables_decl {
+        Some(decl) => check::tables(&mut sink, base, decl),
+        None => BTreeMap::new(),
+    };
+    // Check what did parse, so that one bad transfer does not hide the problems of the others.
+    if let Some(servers) = &servers {
+        check::semantics(&mut sink, servers, &transfers, &tables);
+    }
+    let (Some(version), Some(servers), Some(defaults), Some(_), true) = (
+        version,
+        servers,
+        defaults,
+        tables_decl.as_ref(),
+        transfers_ok,
+    ) else {
+        sink.out.sort_by_key(|d| (d.file != path, d.line, d.column));
+        return Err(Diagnostics(sink.out));
+    };
+    let manifest = Manifest {
+        version,
+        servers,
+        defaults,
+        tables: tables_decl.unwrap_or_default(),
+        transfers: transfers.into_iter().map(|(_, t)| t).collect(),
+    };
+    if !sink.out.is_empty() {
+        sink.out.sort_by_key(|d| (d.file != path, d.line, d.column));
+        return Err(Diagnostics(sink.out));
     }
     Ok(LoadedManifest {
         path: path.to_path_buf(),

@@ -1,8 +1,10 @@
 //! The manifest as users write it (version 1, the public contract of the design brief), its loading and
 //! its validation. This module reads manifest files and their tables; it never talks to a server.
 
+mod check;
 pub mod load;
 pub mod model;
+pub mod positions;
 
 pub use load::{load, Diagnostic, Diagnostics, LoadedManifest};
 pub use model::*;

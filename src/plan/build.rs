@@ -117,7 +117,7 @@ fn draft<'a>(
         for (what, label) in [("subject", &mapped.subject), ("session", &mapped.session)] {
             if let Err(why) = check_label(label) {
                 problems.push(format!(
-                    "destination {what} label `{label}` is invalid: {why}"
+                    "destination {what} label `{label}` is not a valid XNAT label: {why}"
                 ));
             }
         }

@@ -152,7 +152,11 @@ fn label_mapping(d: &Draft<'_>, t: &TransferPlan) -> CheckItem {
     let invalid = d
         .cands
         .iter()
-        .filter(|c| c.problems.iter().any(|p| p.contains("is invalid")))
+        .filter(|c| {
+            c.problems
+                .iter()
+                .any(|p| p.contains("not a valid XNAT label"))
+        })
         .count();
     let mut detail = format!(
         "{} onto {}; subject `{}`, session `{}`",
@@ -278,6 +282,14 @@ fn anonymization(d: &Draft<'_>, t: &TransferPlan) -> CheckItem {
         (_, 0) => (
             CheckStatus::Ok,
             "no identifying keyword left unrewritten in the first file of each session".into(),
+        ),
+        (_, n) if t.mode == Mode::Share => (
+            CheckStatus::Warn,
+            format!(
+                "shares rewrite nothing: {} {kw}, visible in {} as they are",
+                count(n, "session carries", "sessions carry"),
+                t.to.project
+            ),
         ),
         (A::Require, n) => (
             status(d.tally.phi_blocked > 0, true),

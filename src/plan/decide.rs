@@ -64,8 +64,9 @@ fn gates(d: &Draft<'_>, cand: &Cand<'_>, subject_exists: bool, tally: &mut Tally
     }
     if !subject_exists && d.dest.access.can_create_subjects == Some(false) {
         out.push(format!(
-            "subject {} must be created in {dest}, but the account may not create subjects there",
-            cand.dest_subject
+            "subject {} must be created in {dest}, but the account cannot create subjects there (role {})",
+            cand.dest_subject,
+            role(d.dest).as_deref().unwrap_or("unknown")
         ));
         tally.create_blocked += 1;
     }
@@ -86,7 +87,11 @@ fn gates(d: &Draft<'_>, cand: &Cand<'_>, subject_exists: bool, tally: &mut Tally
         ));
         tally.access_blocked += 1;
     }
-    if !cand.phi.is_empty() && d.policy.anonymization == Anonymization::Require {
+    // Shares rewrite nothing and copy nothing: findings are listed on the action, not blocking.
+    if !cand.phi.is_empty()
+        && d.policy.anonymization == Anonymization::Require
+        && d.t.mode != Mode::Share
+    {
         out.push(format!(
             "PHI under anonymization: require: {} filled in and not overwritten by dicom.set",
             cand.phi.join(", ")

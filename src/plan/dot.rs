@@ -26,7 +26,7 @@ fn node(out: &mut String, s: &Step, indent: &str) {
 /// The plan's steps as a DOT digraph.
 pub fn render_dot(plan: &Plan) -> String {
     let mut out =
-        String::from("digraph ferry_plan {\n  rankdir=LR;\n  node [fontname=\"Helvetica\"];\n");
+        String::from("digraph ferry {\n  rankdir=LR;\n  node [fontname=\"Helvetica\"];\n");
     let mut clusters: BTreeMap<&str, Vec<&Step>> = BTreeMap::new();
     for s in &plan.steps {
         match &s.action {

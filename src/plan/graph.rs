@@ -1,28 +1,18 @@
 //! The execution graph: per runnable action its chain of steps (download → rewrite → upload →
-//! archive → verify → delete_source, or share_session → verify), with subject steps shared by the
-//! sessions of a new destination subject. Emitted in a stable topological order: transfers in manifest
-//! order, then destination subjects by label, each subject step before its sessions' chains.
+//! archive → verify → delete_source, or share_session → verify), with one subject step per new
+//! destination subject shared by its sessions.
+//!
+//! A subject is created only once every session going into it was prepared (downloaded, rewritten,
+//! checked for PHI), so a session stopped there leaves no empty subject behind; uploads wait for it.
+//! A shared subject is shared first, then its sessions.
+//!
+//! Steps are emitted in a stable topological order: transfers in manifest order, destination subjects
+//! by label, and within a subject: the preparing steps of its sessions, the subject step, then the
+//! rest of each session's chain.
 
 use super::model::{Action, ActionKind, Step, StepKind, TransferPlan};
 use crate::manifest::model::{Archive, DeleteSource, Destination};
 use std::collections::BTreeMap;
-
-fn subject_step(
-    t: &TransferPlan,
-    kind: StepKind,
-    dest_subject: &str,
-    source: Option<&str>,
-) -> Step {
-    Step {
-        id: format!("{}/{dest_subject}/{}", t.name, kind.as_str()),
-        kind,
-        transfer: t.name.clone(),
-        action: None,
-        dest_subject: dest_subject.to_string(),
-        source_subject: source.map(str::to_string),
-        after: Vec::new(),
-    }
-}
 
 /// The step ID of an action's step of `kind`.
 pub fn session_step_id(t: &TransferPlan, a: &Action, kind: StepKind) -> String {
@@ -51,8 +41,13 @@ fn chain(t: &TransferPlan, a: &Action) -> Vec<StepKind> {
     kinds
 }
 
-/// The step that a session's chain waits for (the subject step), attached to the chain's first
-/// destination-side step.
+/// Whether a step prepares a session locally (before anything changes on the destination).
+fn preparing(kind: StepKind) -> bool {
+    matches!(kind, StepKind::Download | StepKind::Rewrite)
+}
+
+/// An action's chain, each step after the previous one; the first destination-side step (upload or
+/// share_session) also after the subject step.
 fn session_steps(t: &TransferPlan, a: &Action, subject_step: Option<&str>) -> Vec<Step> {
     let mut out: Vec<Step> = Vec::new();
     for kind in chain(t, a) {
@@ -74,6 +69,35 @@ fn session_steps(t: &TransferPlan, a: &Action, subject_step: Option<&str>) -> Ve
     out
 }
 
+/// The subject step of a destination subject, if it must be created or shared.
+fn subject_step(t: &TransferPlan, subject: &str, actions: &[&Action]) -> Option<Step> {
+    let new = actions.iter().find(|a| !a.dest.subject_exists)?;
+    let share = new.kind == ActionKind::Share;
+    let kind = if share {
+        StepKind::ShareSubject
+    } else {
+        StepKind::CreateSubject
+    };
+    let mut after: Vec<String> = if share {
+        Vec::new()
+    } else {
+        actions
+            .iter()
+            .map(|a| session_step_id(t, a, StepKind::Rewrite))
+            .collect()
+    };
+    after.sort();
+    Some(Step {
+        id: format!("{}/{subject}/{}", t.name, kind.as_str()),
+        kind,
+        transfer: t.name.clone(),
+        action: None,
+        dest_subject: subject.to_string(),
+        source_subject: share.then(|| new.source.subject.clone()),
+        after,
+    })
+}
+
 /// Every step of the plan's runnable actions.
 pub fn steps(transfers: &[TransferPlan]) -> Vec<Step> {
     let mut out = Vec::new();
@@ -89,18 +113,17 @@ pub fn steps(transfers: &[TransferPlan]) -> Vec<Step> {
         }
         for (subject, mut actions) in by_subject {
             actions.sort_by(|x, y| x.dest.session.cmp(&y.dest.session));
-            let new = actions.iter().find(|a| !a.dest.subject_exists);
-            let subj = new.map(|a| {
-                if a.kind == ActionKind::Share {
-                    subject_step(t, StepKind::ShareSubject, subject, Some(&a.source.subject))
-                } else {
-                    subject_step(t, StepKind::CreateSubject, subject, None)
-                }
-            });
-            let subj_id = subj.as_ref().map(|s| s.id.clone());
+            let subj = subject_step(t, subject, &actions);
+            let chains: Vec<Vec<Step>> = actions
+                .iter()
+                .map(|a| session_steps(t, a, subj.as_ref().map(|s| s.id.as_str())))
+                .collect();
+            for c in &chains {
+                out.extend(c.iter().filter(|s| preparing(s.kind)).cloned());
+            }
             out.extend(subj);
-            for a in actions {
-                out.extend(session_steps(t, a, subj_id.as_deref()));
+            for c in chains {
+                out.extend(c.into_iter().filter(|s| !preparing(s.kind)));
             }
         }
     }

@@ -140,7 +140,7 @@ impl<'a> Mapper<'a> {
     ) -> Result<String, PlanError> {
         self.templates.render(tmpl, ctx).map_err(|e| {
             self.error(
-                format!("session {}/{}", subject.label, session.label),
+                format!("session `{}` of subject `{}`", session.label, subject.label),
                 field,
                 tmpl,
                 e.message,

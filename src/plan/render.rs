@@ -122,8 +122,8 @@ fn delete_lines(p: &Painter, plan: &Plan, t: &TransferPlan, out: &mut String) {
         .filter(|a| deleting.contains(a.id.as_str()))
     {
         let line = format!(
-            "- delete source  {}/{}/{}  (after {}/{} is verified)",
-            t.from.project, a.source.subject, a.source.session, t.to.project, a.dest.session
+            "- delete source {}/{}/{}  (after verification)",
+            t.from.project, a.source.subject, a.source.session
         );
         let _ = writeln!(out, "{}", p.paint(RED, &line));
     }

@@ -212,3 +212,126 @@ fn the_demo_transfer_lands_verified_and_a_rerun_does_nothing() {
     assert!(!text.contains("+ create"), "{text}");
     assert!(text.contains("already transferred"), "{text}");
 }
+
+#[test]
+fn plans_are_byte_identical_and_fail_conflicts_exit_3() {
+    let sim = Sim::start(&["--seed", "demo"]);
+    let w = work(&sim, "copy", "conflict: fail");
+    let a = w.plan();
+    assert_eq!(a.status.code(), Some(3), "{}", stderr(&a));
+    assert!(
+        stdout(&a).contains("MAIN/MAIN_002_20240203 exists (conflict: fail)"),
+        "{}",
+        stdout(&a)
+    );
+    let first = std::fs::read(w.dir.path().join("plan.yaml")).unwrap();
+    w.plan();
+    let second = std::fs::read(w.dir.path().join("plan.yaml")).unwrap();
+    assert_eq!(first, second, "planning twice changed the plan");
+    let dot = run(
+        w.dir.path(),
+        &["plan", "ferry.yaml", "--out", "p2.yaml", "--graph", "dot"],
+    );
+    assert!(
+        stdout(&dot).starts_with("digraph ferry {"),
+        "{}",
+        stdout(&dot)
+    );
+}
+
+#[test]
+fn a_move_deletes_each_source_only_after_its_verification() {
+    let sim = Sim::start(&["--seed", "demo"]);
+    let w = work(&sim, "move", "conflict: skip, destination: archive");
+    assert_eq!(w.plan().status.code(), Some(3));
+    let a = w.apply(&["--skip-blocked"]);
+    assert!(a.status.success(), "{}\n{}", stdout(&a), stderr(&a));
+    assert!(stdout(&a).contains("source deleted"), "{}", stdout(&a));
+    // The journal: every delete comes after its session's verify, and records the verification.
+    let journal = std::fs::read_to_string(w.dir.path().join("plan.yaml.journal")).unwrap();
+    let lines: Vec<serde_json::Value> = journal
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let done_at = |step: &str| {
+        lines
+            .iter()
+            .position(|l| l["event"] == "done" && l["step"] == step)
+            .unwrap_or_else(|| panic!("{step} not done"))
+    };
+    let mut deletes = 0;
+    for l in &lines {
+        let step = l["step"].as_str().unwrap_or_default();
+        if l["event"] == "done" && step.ends_with("/delete_source") {
+            let verify = step.replace("/delete_source", "/verify");
+            assert!(done_at(&verify) < done_at(step));
+            assert_eq!(l["detail"]["verified_by"], verify.as_str());
+            assert!(l["detail"]["verification"]["problems"]
+                .as_array()
+                .unwrap()
+                .is_empty());
+            deletes += 1;
+        }
+    }
+    assert_eq!(deletes, 4);
+    let c = client(&sim);
+    let pilot = c
+        .inventory("PILOT", &InventoryOptions { headers: false }, &NoProgress)
+        .unwrap();
+    for (subj, sess, _, _) in CREATED {
+        assert!(
+            !pilot.subjects[subj].sessions.contains_key(sess),
+            "{sess} kept"
+        );
+    }
+    // Blocked and skipped sessions are never deleted.
+    for (subj, sess) in [
+        ("SUB002", "SUB002_MR1"),
+        ("SUB003", "SUB003_MR1"),
+        ("SUB004", "SUB004_MR1"),
+    ] {
+        assert!(
+            pilot.subjects[subj].sessions.contains_key(sess),
+            "{sess} deleted"
+        );
+    }
+}
+
+#[test]
+fn a_file_with_phi_under_require_is_never_uploaded() {
+    let sim = Sim::start(&["--seed", "demo"]);
+    // Plan under `warn` (SUB003 becomes a create), then require at apply time by editing the plan's
+    // policy: the executor checks every file itself and must stop SUB003 before uploading.
+    let w = work(&sim, "copy", "conflict: skip, anonymization: warn");
+    assert_eq!(w.plan().status.code(), Some(3));
+    let path = w.dir.path().join("plan.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("anonymization: warn"));
+    std::fs::write(
+        &path,
+        text.replace("anonymization: warn", "anonymization: require"),
+    )
+    .unwrap();
+    let a = w.apply(&["--skip-blocked"]);
+    assert_eq!(a.status.code(), Some(1), "{}\n{}", stdout(&a), stderr(&a));
+    let err = stderr(&a);
+    assert!(err.contains("identifying DICOM keywords"), "{err}");
+    assert!(err.contains("PatientBirthDate"), "{err}");
+    assert!(!err.contains("19780412"), "a PHI value leaked: {err}");
+    let c = client(&sim);
+    let main = c
+        .inventory("MAIN", &InventoryOptions { headers: false }, &NoProgress)
+        .unwrap();
+    assert!(
+        !main.subjects.contains_key("MAIN_003"),
+        "an empty subject was left behind"
+    );
+    assert!(
+        main.prearchive.values().all(|p| p.subject != "MAIN_003"),
+        "uploaded to the prearchive"
+    );
+    // The other sessions went through.
+    assert!(main.subjects["MAIN_001"]
+        .sessions
+        .contains_key("MAIN_001_20240115"));
+}

@@ -2,8 +2,10 @@
 //! mostly against `ferry sim` on loopback.
 
 mod apply;
+mod client;
 mod conformance;
 mod demo;
 mod faults;
+mod manifest;
 mod sim;
 mod support;

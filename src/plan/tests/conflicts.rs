@@ -203,7 +203,7 @@ fn access_and_subject_creation_rights_block() {
     let plan = with_policy("conflict: skip", main);
     let a = act(&plan, "SUB001_MR1");
     assert_eq!(a.kind, ActionKind::Blocked);
-    assert!(a.reason.contains("may not create subjects"), "{}", a.reason);
+    assert!(a.reason.contains("cannot create subjects"), "{}", a.reason);
     let item = plan
         .checklist
         .iter()

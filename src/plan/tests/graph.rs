@@ -69,6 +69,15 @@ fn copy_into_the_prearchive_chains_every_step_after_its_subject() {
             "pilot-into-main/MAIN_006/create_subject"
         ]
     );
+    // A subject is created only once all its sessions were prepared (no empty subject on a PHI stop).
+    let cs = step(&plan, "pilot-into-main/MAIN_006/create_subject");
+    assert_eq!(
+        cs.after,
+        [
+            "pilot-into-main/MAIN_006/MAIN_006_20240402/rewrite",
+            "pilot-into-main/MAIN_006/MAIN_006_20240618/rewrite"
+        ]
+    );
     let dl = step(&plan, "pilot-into-main/MAIN_006/MAIN_006_20240618/download");
     assert!(dl.after.is_empty());
     // Skipped and blocked actions have no steps.
@@ -140,10 +149,22 @@ fn share_mode_plans_shares_without_rewrites() {
 }
 
 #[test]
-fn share_mode_still_checks_phi_under_require() {
+fn share_mode_lists_phi_without_blocking() {
+    // Shares copy and rewrite nothing: findings are listed, and the checklist warns.
     let m = manifest("share", "conflict: skip, anonymization: require", "");
     let plan = plan_of(&m, &invs(vec![pilot(), main_project()])).unwrap();
     let a = act(&plan, "SUB001_MR1");
-    assert_eq!(a.kind, ActionKind::Blocked);
-    assert!(a.reason.contains("PatientName"), "{}", a.reason);
+    assert_eq!(a.kind, ActionKind::Share);
+    assert!(
+        a.phi.iter().any(|f| f.keyword == "PatientName"),
+        "{:?}",
+        a.phi
+    );
+    let item = plan
+        .checklist
+        .iter()
+        .find(|c| c.item == "anonymization")
+        .unwrap();
+    assert_eq!(item.status, CheckStatus::Warn, "{}", item.detail);
+    assert!(item.detail.contains("shares"), "{}", item.detail);
 }

@@ -100,7 +100,7 @@ fn the_diff_has_one_line_per_action_a_checklist_and_a_summary() {
     let plan = plan_of(&m, &invs(vec![pilot(), main_project()])).unwrap();
     let d = render_diff(&plan, false);
     assert!(
-        d.contains("- delete source  PILOT/SUB001/SUB001_MR1"),
+        d.contains("- delete source PILOT/SUB001/SUB001_MR1  (after verification)"),
         "{d}"
     );
 }
@@ -109,7 +109,7 @@ fn the_diff_has_one_line_per_action_a_checklist_and_a_summary() {
 fn dot_has_a_node_per_step_and_an_edge_per_dependency() {
     let plan = demo_plan();
     let dot = render_dot(&plan);
-    assert!(dot.starts_with("digraph ferry_plan {"));
+    assert!(dot.starts_with("digraph ferry {"));
     for s in &plan.steps {
         assert!(dot.contains(&format!("\"{}\" [label=", s.id)), "{}", s.id);
     }

@@ -4,6 +4,7 @@
 mod conflicts;
 mod graph;
 mod io_render;
+mod lead;
 mod selection;
 
 use super::*;

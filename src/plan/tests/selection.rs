@@ -151,7 +151,10 @@ fn a_failing_template_names_transfer_session_and_field() {
     let msg = e.to_string();
     assert!(matches!(e, PlanError::Template { .. }), "{msg}");
     assert!(msg.contains("pilot-into-main"), "{msg}");
-    assert!(msg.contains("session SUB001/SUB001_MR1"), "{msg}");
+    assert!(
+        msg.contains("session `SUB001_MR1` of subject `SUB001`"),
+        "{msg}"
+    );
     assert!(msg.contains("map.session"), "{msg}");
 
     m.transfers[0].map.session = None;

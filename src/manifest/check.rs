@@ -1,0 +1,417 @@
+//! The checks of a manifest beyond its types: references between fields, tables, templates, DICOM
+//! keywords, globs and URLs; and the wording of serde's messages in the house style.
+
+use super::load::Sink;
+use super::model::{Mode, Server, Transfer};
+use crate::template::{Table, Templates};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// Removes serde_yaml's " at line L column C" suffix (the diagnostic carries the position itself).
+pub fn strip_location(s: &str) -> String {
+    match s.find(" at line ") {
+        Some(i) => s[..i].to_string(),
+        None => s.to_string(),
+    }
+}
+
+fn unquote_list(s: &str) -> String {
+    s.replace('`', "")
+}
+
+fn distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut cur = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// `unknown field "x", did you mean "y"?` or `…, expected one of …`.
+pub fn unknown_field(key: &str, expected: &[&str]) -> String {
+    let best = expected
+        .iter()
+        .map(|e| (distance(key, e), *e))
+        .min()
+        .filter(|(d, _)| *d <= 2);
+    match best {
+        Some((_, e)) => format!("unknown field \"{key}\", did you mean \"{e}\"?"),
+        None => format!(
+            "unknown field \"{key}\", expected one of {}",
+            expected.join(", ")
+        ),
+    }
+}
+
+/// Rewords a serde message; the flag says whether it is about a key (an unknown field).
+pub fn explain(raw: &str) -> (String, bool) {
+    let raw = strip_location(raw);
+    if let Some(rest) = raw.strip_prefix("unknown field `") {
+        if let Some((key, tail)) = rest.split_once('`') {
+            let expected: Vec<String> = tail
+                .split('`')
+                .enumerate()
+                .filter(|(i, _)| i % 2 == 1)
+                .map(|(_, s)| s.to_string())
+                .collect();
+            let refs: Vec<&str> = expected.iter().map(String::as_str).collect();
+            if refs.is_empty() {
+                return (format!("unknown field \"{key}\""), true);
+            }
+            return (unknown_field(key, &refs), true);
+        }
+    }
+    if let Some(rest) = raw.strip_prefix("unknown variant `") {
+        if let Some((value, tail)) = rest.split_once('`') {
+            return (
+                format!("unknown value \"{value}\"{}", unquote_list(tail)),
+                false,
+            );
+        }
+    }
+    (unquote_list(&raw), false)
+}
+
+/// Reads the manifest's tables: CSV with a header `old,new`, no duplicate `old`.
+pub fn tables(
+    sink: &mut Sink<'_>,
+    base: &Path,
+    decl: &BTreeMap<String, String>,
+) -> BTreeMap<String, Table> {
+    let mut out = BTreeMap::new();
+    for (name, rel) in decl {
+        let path = format!("tables.{name}");
+        let file = base.join(rel);
+        let text = match std::fs::read_to_string(&file) {
+            Ok(t) => t,
+            Err(e) => {
+                sink.at(
+                    &path,
+                    format!("cannot read the table `{}`: {e}", file.display()),
+                );
+                continue;
+            }
+        };
+        let mut rdr = csv::ReaderBuilder::new()
+            .flexible(true)
+            .from_reader(text.as_bytes());
+        let header: Vec<String> = match rdr.headers() {
+            Ok(h) => h.iter().map(|s| s.trim().to_string()).collect(),
+            Err(e) => {
+                sink.other(&file, Some(1), &path, format!("not CSV: {e}"));
+                continue;
+            }
+        };
+        if header != ["old", "new"] {
+            sink.other(
+                &file,
+                Some(1),
+                &path,
+                format!("the header must be `old,new`, found `{}`", header.join(",")),
+            );
+            continue;
+        }
+        let mut table = Table::new();
+        let mut first_line: BTreeMap<String, usize> = BTreeMap::new();
+        for (i, row) in rdr.records().enumerate() {
+            let line = i + 2;
+            let row = match row {
+                Ok(r) => r,
+                Err(e) => {
+                    sink.other(&file, Some(line), &path, format!("not CSV: {e}"));
+                    break;
+                }
+            };
+            if row.len() != 2 {
+                sink.other(
+                    &file,
+                    Some(line),
+                    &path,
+                    format!("expected 2 columns (old,new), found {}", row.len()),
+                );
+                continue;
+            }
+            let (old, new) = (row[0].trim().to_string(), row[1].trim().to_string());
+            if let Some(prev) = first_line.get(&old) {
+                sink.other(
+                    &file,
+                    Some(line),
+                    &path,
+                    format!("duplicate old value \"{old}\" (first on line {prev})"),
+                );
+                continue;
+            }
+            first_line.insert(old.clone(), line);
+            table.insert(old, new);
+        }
+        out.insert(name.clone(), table);
+    }
+    out
+}
+
+/// The checks that need more than one field.
+pub fn semantics(
+    sink: &mut Sink<'_>,
+    servers: &BTreeMap<String, Server>,
+    transfers: &[(usize, Transfer)],
+    tables: &BTreeMap<String, Table>,
+) {
+    for (name, s) in servers {
+        url(sink, &format!("servers.{name}.url"), &s.url);
+        for (field, v) in [
+            ("user_env", &s.user_env),
+            ("password_env", &s.password_env),
+            ("token_env", &s.token_env),
+        ] {
+            if let Some(v) = v {
+                let ok = !v.is_empty()
+                    && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    && !v.starts_with(|c: char| c.is_ascii_digit());
+                if !ok {
+                    sink.at(&format!("servers.{name}.{field}"), "must be the NAME of an environment variable (letters, digits, `_`), never a secret");
+                }
+            }
+        }
+        if s.user_env.is_some() != s.password_env.is_some() {
+            sink.at(
+                &format!("servers.{name}"),
+                "user_env and password_env go together",
+            );
+        }
+    }
+    let mut names = BTreeMap::new();
+    for (i, t) in transfers {
+        let p = format!("transfers[{i}]");
+        if let Some(first) = names.insert(t.name.clone(), *i) {
+            sink.at(
+                &format!("{p}.name"),
+                format!(
+                    "duplicate transfer name \"{}\" (also transfers[{first}])",
+                    t.name
+                ),
+            );
+        }
+        transfer(sink, &p, t, servers, tables);
+    }
+}
+
+fn url(sink: &mut Sink<'_>, path: &str, u: &str) {
+    let Some((scheme, rest)) = u.split_once("://") else {
+        sink.at(path, "must be an http:// or https:// URL");
+        return;
+    };
+    if scheme != "http" && scheme != "https" {
+        sink.at(
+            path,
+            format!("unsupported scheme `{scheme}`; use http:// or https://"),
+        );
+    }
+    let authority = rest.split('/').next().unwrap_or("");
+    if authority.contains('@') {
+        sink.at(
+            path,
+            "must not carry credentials; use user_env/password_env, token_env or ~/.netrc",
+        );
+    }
+    if authority.is_empty() {
+        sink.at(path, "has no host");
+    }
+}
+
+fn transfer(
+    sink: &mut Sink<'_>,
+    p: &str,
+    t: &Transfer,
+    servers: &BTreeMap<String, Server>,
+    tables: &BTreeMap<String, Table>,
+) {
+    for (field, e) in [("from", &t.from), ("to", &t.to)] {
+        if !servers.contains_key(&e.server) {
+            let known: Vec<&str> = servers.keys().map(String::as_str).collect();
+            sink.at(
+                &format!("{p}.{field}.server"),
+                format!(
+                    "unknown server \"{}\", defined: {}",
+                    e.server,
+                    known.join(", ")
+                ),
+            );
+        }
+        if e.project.is_empty() {
+            sink.at(&format!("{p}.{field}.project"), "must not be empty");
+        }
+    }
+    if t.from == t.to {
+        sink.at(
+            &format!("{p}.to"),
+            "is the same project on the same server as `from`",
+        );
+    }
+    if t.mode == Mode::Share && !t.dicom.set.is_empty() {
+        sink.at(
+            &format!("{p}.dicom.set"),
+            "a share does not copy files, so headers cannot be rewritten; use mode copy",
+        );
+    }
+    for (field, globs) in [
+        ("select.subjects", &t.select.subjects),
+        ("select.sessions", &t.select.sessions),
+        ("select.scan_types.include", &t.select.scan_types.include),
+        ("select.scan_types.exclude", &t.select.scan_types.exclude),
+    ] {
+        for (i, g) in globs.iter().enumerate() {
+            if let Err(e) = globset::Glob::new(g) {
+                sink.at(
+                    &format!("{p}.{field}[{i}]"),
+                    format!("bad glob \"{g}\": {e}"),
+                );
+            }
+        }
+    }
+    let templates = Templates::new(tables);
+    let sub = t.map.subject.as_deref();
+    let ses = t.map.session.as_deref();
+    if let Some(s) = sub {
+        template(
+            sink,
+            &format!("{p}.map.subject"),
+            s,
+            &templates,
+            tables,
+            Stage::Subject,
+        );
+    }
+    if let Some(s) = ses {
+        template(
+            sink,
+            &format!("{p}.map.session"),
+            s,
+            &templates,
+            tables,
+            Stage::Session,
+        );
+    }
+    for (k, v) in &t.dicom.set {
+        let path = format!("{p}.dicom.set.{k}");
+        if !crate::dicom::is_known_keyword(k) {
+            let why = if crate::dicom::is_standard_keyword(k) {
+                "cannot be set (file meta, pixel data, binary or sequence)"
+            } else {
+                "is not a standard DICOM keyword"
+            };
+            sink.at_key(&path, format!("\"{k}\" {why}"));
+        }
+        template(sink, &path, v, &templates, tables, Stage::Set);
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Subject,
+    Session,
+    Set,
+}
+
+fn template(
+    sink: &mut Sink<'_>,
+    path: &str,
+    src: &str,
+    templates: &Templates,
+    tables: &BTreeMap<String, Table>,
+    stage: Stage,
+) {
+    let vars = match templates.variables(src) {
+        Ok(v) => v,
+        Err(e) => {
+            sink.at(path, format!("template does not compile: {}", e.message));
+            return;
+        }
+    };
+    let known: BTreeMap<&str, &[&str]> = [
+        ("source", &["project"][..]),
+        ("subject", &["label", "id"][..]),
+        ("session", &["label", "id", "date", "xsi_type", "uid"][..]),
+    ]
+    .into_iter()
+    .collect();
+    let mut seen = BTreeSet::new();
+    for v in vars {
+        let mut parts = v.splitn(2, '.');
+        let root = parts.next().unwrap_or("");
+        let attr = parts.next();
+        if !seen.insert(v.clone()) {
+            continue;
+        }
+        let problem = match (root, attr) {
+            ("dicom", _) => None,
+            ("tables", Some(name)) => {
+                let name = name.split('.').next().unwrap_or(name);
+                (!tables.contains_key(name))
+                    .then(|| format!("refers to table \"{name}\", which `tables` does not define"))
+            }
+            ("tables", None) => None,
+            ("dest", Some(a)) => {
+                let a = a.split('.').next().unwrap_or(a);
+                match (a, stage) {
+                    ("project", _) => None,
+                    ("subject", Stage::Session | Stage::Set) => None,
+                    ("session", Stage::Set) => None,
+                    ("subject" | "session", _) => Some(format!(
+                        "`dest.{a}` is not known yet here (dest.subject exists from map.session on, dest.session in dicom.set)"
+                    )),
+                    _ => Some(format!("unknown variable `dest.{a}` (known: dest.project, dest.subject, dest.session)")),
+                }
+            }
+            ("dest", None) => None,
+            (r, a) => match known.get(r) {
+                None => Some(format!(
+                    "unknown variable `{r}` (known: source, dest, subject, session, dicom, tables)"
+                )),
+                Some(attrs) => a
+                    .map(|a| a.split('.').next().unwrap_or(a))
+                    .filter(|a| !attrs.contains(a))
+                    .map(|a| {
+                        format!(
+                            "unknown variable `{r}.{a}` (known: {})",
+                            attrs
+                                .iter()
+                                .map(|x| format!("{r}.{x}"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    }),
+            },
+        };
+        if let Some(msg) = problem {
+            sink.at(path, msg);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_messages_are_reworded() {
+        let (m, key) = explain("unknown variant `skp`, expected one of `fail`, `skip`, `merge`, `rename` at line 3 column 4");
+        assert_eq!(
+            m,
+            "unknown value \"skp\", expected one of fail, skip, merge, rename"
+        );
+        assert!(!key);
+        let (m, key) =
+            explain("unknown field `conflcit`, expected one of `conflict`, `destination`");
+        assert_eq!(m, "unknown field \"conflcit\", did you mean \"conflict\"?");
+        assert!(key);
+        let (m, _) = explain("unknown field `zzz`, expected `a` or `b`");
+        assert_eq!(m, "unknown field \"zzz\", expected one of a, b");
+    }
+}
