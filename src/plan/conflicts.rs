@@ -142,12 +142,13 @@ impl<'a> DestIndex<'a> {
             }
             _ => {}
         }
-        let holder = self.describe(label, req);
+        let (head, detail) = self.describe(label, req);
+        let holder = format!("{head} ({detail})");
         match (req.conflict, req.share) {
-            (Conflict::Fail, _) => Decision::Blocked(format!("{holder} (conflict: fail)")),
+            (Conflict::Fail, _) => Decision::Blocked(format!("{head} (conflict: fail): {detail}")),
             (Conflict::Skip, _) => Decision::Skip {
                 session: label.to_string(),
-                reason: format!("{holder} (conflict: skip)"),
+                reason: format!("{head} (conflict: skip): {detail}"),
                 done: false,
             },
             (Conflict::Merge, true) => Decision::Blocked(format!(
@@ -158,7 +159,8 @@ impl<'a> DestIndex<'a> {
         }
     }
 
-    fn describe(&self, label: &str, req: &Request<'_, '_>) -> String {
+    /// What holds a label, as a head line and details.
+    fn describe(&self, label: &str, req: &Request<'_, '_>) -> (String, String) {
         let project = &self.inv.project;
         match self.find(label) {
             Found::Archived(subj, sess) => {
@@ -167,17 +169,23 @@ impl<'a> DestIndex<'a> {
                     (Some(_), Some(_)) => "another StudyInstanceUID",
                     _ => "an unknown StudyInstanceUID",
                 };
-                format!(
-                    "destination session {project}/{label} exists (subject {}, {study}, scans {})",
-                    subj.label,
-                    ids(sess.scans.keys().map(String::as_str))
+                (
+                    format!("destination session {project}/{label} exists"),
+                    format!(
+                        "subject {}, {study}, scans {}",
+                        subj.label,
+                        ids(sess.scans.keys().map(String::as_str))
+                    ),
                 )
             }
-            Found::Prearchived(entries) => format!(
-                "a session labelled {label} waits in the {project} prearchive (status {})",
-                ids(entries.iter().map(|e| e.status.as_str()))
+            Found::Prearchived(entries) => (
+                format!("a session labelled {label} waits in the {project} prearchive"),
+                format!("status {}", ids(entries.iter().map(|e| e.status.as_str()))),
             ),
-            Found::Nothing => format!("destination session {project}/{label} is free"),
+            Found::Nothing => (
+                format!("destination session {project}/{label} is free"),
+                String::new(),
+            ),
         }
     }
 
