@@ -1,11 +1,64 @@
-//! The pre-transfer checklist of the site guide, done by the planner: access, conflicts, label mapping,
-//! DICOM metadata, project settings and anonymization, each checked and shown.
+//! The pre-transfer checklist of the site guide (access, conflicts, label mapping, DICOM metadata,
+//! project settings, anonymization), each item checked per transfer, and the plan's totals.
 
-use super::model::*;
-use crate::inventory::Inventory;
-use crate::manifest::model::{Anonymization, Mode, ResolvedPolicy, Transfer};
+use super::build::Draft;
+use super::model::{ActionKind, CheckItem, CheckStatus, Step, StepKind, Summary, TransferPlan};
+use crate::manifest::model::{Archive, Destination, Mode};
+use std::collections::{BTreeMap, BTreeSet};
 
-fn item(t: &Transfer, name: &str, status: CheckStatus, detail: String) -> CheckItem {
+/// Counts gathered while deciding one transfer.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Tally {
+    /// Sessions whose labels collide (with another session or, for shares, another subject).
+    pub collisions: usize,
+    /// Sessions already transferred.
+    pub done: usize,
+    /// Existing destination sessions left alone under `conflict: skip`.
+    pub existing_skipped: usize,
+    /// Sessions merged into existing ones.
+    pub merged: usize,
+    /// Sessions renamed to a free `_N` label.
+    pub renamed: usize,
+    /// Sessions blocked by an existing destination session.
+    pub conflict_blocked: usize,
+    /// Sessions blocked because the account lacks rights.
+    pub access_blocked: usize,
+    /// Sessions blocked because their subject cannot be created.
+    pub create_blocked: usize,
+    /// Sessions blocked by PHI findings.
+    pub phi_blocked: usize,
+    /// Sessions with nothing selected.
+    pub empty: usize,
+    /// Selected sessions without a StudyInstanceUID.
+    pub missing_uid: usize,
+    /// Header keywords carrying routing strings that `dicom.set` leaves as they are.
+    pub routing_left: BTreeSet<String>,
+}
+
+/// Keywords where sites keep routing strings (`xnat://…` or `Project: … Subject: …`).
+const ROUTING_KEYWORDS: &[&str] = &["StudyDescription", "PatientComments", "StudyComments"];
+
+impl Tally {
+    /// Looks at the selected sessions' headers for missing UIDs and routing strings left unrewritten.
+    /// Records keywords only, never values.
+    pub fn scan_metadata(&mut self, d: &Draft<'_>) {
+        for c in &d.cands {
+            if c.picked.session.uid.is_none() {
+                self.missing_uid += 1;
+            }
+            for k in ROUTING_KEYWORDS {
+                let routed = c.picked.session.header.get(*k).is_some_and(|v| {
+                    v.contains("xnat://") || (v.contains("Project:") && v.contains("Subject:"))
+                });
+                if routed && (d.t.mode == Mode::Share || !d.t.dicom.set.contains_key(*k)) {
+                    self.routing_left.insert(k.to_string());
+                }
+            }
+        }
+    }
+}
+
+fn item(t: &TransferPlan, name: &str, status: CheckStatus, detail: String) -> CheckItem {
     CheckItem {
         transfer: t.name.clone(),
         item: name.to_string(),
@@ -14,140 +67,293 @@ fn item(t: &Transfer, name: &str, status: CheckStatus, detail: String) -> CheckI
     }
 }
 
-/// An enum value as the manifest writes it.
-fn word(v: impl serde::Serialize) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
-fn count(actions: &[Action], f: impl Fn(&Action) -> bool) -> usize {
-    actions.iter().filter(|a| f(a)).count()
-}
-
-/// The checklist of one transfer.
-pub fn items(
-    t: &Transfer,
-    policy: &ResolvedPolicy,
-    src: &Inventory,
-    dst: &Inventory,
-    actions: &[Action],
-) -> Vec<CheckItem> {
-    let role = |i: &Inventory| i.access.role.clone().unwrap_or_else(|| "unknown".into());
-    let writes = |r: &str| matches!(r, "owner" | "member");
-    let (sr, dr) = (role(src), role(dst));
-    let mut access = if writes(&dr) || t.mode == Mode::Share {
-        CheckStatus::Ok
-    } else {
+fn status(blocked: bool, warn: bool) -> CheckStatus {
+    if blocked {
         CheckStatus::Blocked
-    };
-    let mut detail = format!(
-        "source {}: {sr}; destination {}: {dr}",
-        t.from.project, t.to.project
-    );
-    if t.mode == Mode::Move && sr != "owner" {
-        access = access.max(CheckStatus::Warn);
-        detail.push_str("; deleting sources usually needs Owner");
+    } else if warn {
+        CheckStatus::Warn
+    } else {
+        CheckStatus::Ok
     }
-    let existing = count(actions, |a| a.dest.session_exists);
-    let blocked = count(actions, |a| a.kind == ActionKind::Blocked);
-    let collisions = count(actions, |a| a.reason.starts_with("collision"));
-    let phi = count(actions, |a| !a.phi.is_empty());
-    let new_subjects: std::collections::BTreeSet<&str> = actions
+}
+
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+fn role_text(r: &Option<String>) -> &str {
+    r.as_deref().unwrap_or("role unknown")
+}
+
+fn access(d: &Draft<'_>, t: &TransferPlan) -> CheckItem {
+    let detail = format!(
+        "source {}: {}; destination {}: {}{}",
+        d.src.project,
+        role_text(&d.src.access.role),
+        d.dest.project,
+        role_text(&d.dest.access.role),
+        match d.tally.access_blocked {
+            0 => String::new(),
+            n => format!("; {n} sessions blocked for lack of rights"),
+        }
+    );
+    let warn = d.dest.access.role.is_none();
+    item(
+        t,
+        "access",
+        status(d.tally.access_blocked > 0, warn),
+        detail,
+    )
+}
+
+fn conflicts(d: &Draft<'_>, t: &TransferPlan) -> CheckItem {
+    let tl = &d.tally;
+    let existing = tl.done + tl.existing_skipped + tl.merged + tl.renamed + tl.conflict_blocked;
+    let detail = if existing == 0 {
+        format!("no selected session exists in {}", d.dest.project)
+    } else {
+        format!(
+            "{} in {}: {} already transferred, {} skipped, {} merged, {} renamed, {} blocked",
+            count(
+                existing,
+                "destination session exists",
+                "destination sessions exist"
+            ),
+            d.dest.project,
+            tl.done,
+            tl.existing_skipped,
+            tl.merged,
+            tl.renamed,
+            tl.conflict_blocked
+        )
+    };
+    let warn = tl.existing_skipped + tl.merged + tl.renamed > 0;
+    item(
+        t,
+        "conflicts",
+        status(tl.conflict_blocked > 0, warn),
+        detail,
+    )
+}
+
+fn label_mapping(d: &Draft<'_>, t: &TransferPlan) -> CheckItem {
+    let mut sources: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for a in &t.actions {
+        sources
+            .entry(a.dest.subject.as_str())
+            .or_default()
+            .insert(a.source.subject.as_str());
+    }
+    let merged: Vec<String> = sources
         .iter()
-        .filter(|a| !a.dest.subject_exists && a.kind != ActionKind::Blocked)
+        .filter(|(_, s)| s.len() > 1)
+        .map(|(d, s)| format!("{d} <- {}", s.iter().copied().collect::<Vec<_>>().join("+")))
+        .collect();
+    let invalid = d
+        .cands
+        .iter()
+        .filter(|c| {
+            c.problems
+                .iter()
+                .any(|p| p.contains("not a valid XNAT label"))
+        })
+        .count();
+    let mut detail = format!(
+        "{} onto {}; subject `{}`, session `{}`",
+        count(t.actions.len(), "session maps", "sessions map"),
+        count(sources.len(), "destination subject", "destination subjects"),
+        d.t.map.subject_template(),
+        d.t.map.session_template()
+    );
+    if d.tally.collisions > 0 {
+        detail.push_str(&format!("; {} sessions collide", d.tally.collisions));
+    }
+    if invalid > 0 {
+        detail.push_str(&format!("; {invalid} invalid labels"));
+    }
+    if !merged.is_empty() {
+        detail.push_str(&format!(
+            "; several source subjects into one: {}",
+            merged.join(", ")
+        ));
+    }
+    let blocked = d.tally.collisions > 0 || invalid > 0;
+    item(
+        t,
+        "label_mapping",
+        status(blocked, !merged.is_empty()),
+        detail,
+    )
+}
+
+fn dicom_metadata(d: &Draft<'_>, t: &TransferPlan) -> CheckItem {
+    let tl = &d.tally;
+    let mut parts = Vec::new();
+    let mut warn = false;
+    if d.t.mode == Mode::Share {
+        parts.push("share mode: headers stay as they are".to_string());
+        if !d.t.dicom.set.is_empty() {
+            parts.push("dicom.set is ignored for shares".into());
+            warn = true;
+        }
+    } else if d.t.dicom.set.is_empty() {
+        parts.push("dicom.set rewrites nothing: Patient IDs stay as in the source".into());
+        warn = true;
+    } else {
+        let keys: Vec<&str> = d.t.dicom.set.keys().map(String::as_str).collect();
+        parts.push(format!("dicom.set rewrites {}", keys.join(", ")));
+    }
+    if tl.missing_uid > 0 {
+        parts.push(format!(
+            "{} sessions without a StudyInstanceUID",
+            tl.missing_uid
+        ));
+        warn = true;
+    }
+    if !tl.routing_left.is_empty() {
+        let keys: Vec<&str> = tl.routing_left.iter().map(String::as_str).collect();
+        parts.push(format!(
+            "routing strings left unrewritten in {}",
+            keys.join(", ")
+        ));
+        warn = true;
+    }
+    item(t, "dicom_metadata", status(false, warn), parts.join("; "))
+}
+
+fn project_settings(d: &Draft<'_>, t: &TransferPlan) -> CheckItem {
+    let p = &t.policy;
+    let landing = match (t.mode, p.destination, p.archive) {
+        (Mode::Share, _, _) => "shares need no upload".to_string(),
+        (_, Destination::Archive, _) => "uploads go straight to the archive".into(),
+        (_, Destination::Prearchive, Archive::Auto) => {
+            "uploads go to the prearchive and are archived after checks".into()
+        }
+        (_, Destination::Prearchive, Archive::Manual) => {
+            "uploads stay in the prearchive for manual review (archive: manual)".into()
+        }
+    };
+    let new: BTreeSet<&str> = t
+        .actions
+        .iter()
+        .filter(|a| {
+            !a.dest.subject_exists
+                && matches!(
+                    a.kind,
+                    ActionKind::Create | ActionKind::Merge | ActionKind::Share
+                )
+        })
         .map(|a| a.dest.subject.as_str())
         .collect();
-    let set_keys: Vec<&String> = actions
+    let creation = match d.dest.access.can_create_subjects {
+        Some(true) => "subject creation allowed".to_string(),
+        Some(false) => "subject creation not allowed".into(),
+        None => "subject creation rights unknown".into(),
+    };
+    let detail = format!(
+        "{landing}; {}; {creation}",
+        count(new.len(), "new subject", "new subjects")
+    );
+    let warn = p.archive == Archive::Manual
+        && t.mode != Mode::Share
+        && p.destination == Destination::Prearchive
+        || (!new.is_empty() && d.dest.access.can_create_subjects.is_none());
+    item(
+        t,
+        "project_settings",
+        status(d.tally.create_blocked > 0, warn),
+        detail,
+    )
+}
+
+fn anonymization(d: &Draft<'_>, t: &TransferPlan) -> CheckItem {
+    use crate::manifest::model::Anonymization as A;
+    let with: Vec<_> = t.actions.iter().filter(|a| !a.phi.is_empty()).collect();
+    let keywords: BTreeSet<&str> = with
         .iter()
-        .flat_map(|a| a.dicom_set.keys())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
+        .flat_map(|a| a.phi.iter().map(|f| f.keyword.as_str()))
         .collect();
-    vec![
-        item(t, "access", access, detail),
-        item(
-            t,
-            "conflicts",
-            if count(actions, |a| {
-                a.dest.session_exists && a.kind == ActionKind::Blocked
-            }) > 0
-            {
-                CheckStatus::Blocked
-            } else if existing > 0 {
-                CheckStatus::Warn
-            } else {
-                CheckStatus::Ok
-            },
-            format!(
-                "{existing} planned label(s) exist in {} (conflict: {})",
-                t.to.project,
-                word(policy.conflict)
-            ),
+    let kw = keywords.into_iter().collect::<Vec<_>>().join(", ");
+    let (st, detail) = match (t.policy.anonymization, with.len()) {
+        (A::Off, _) => (
+            CheckStatus::Warn,
+            "not checked (anonymization: off)".to_string(),
         ),
-        item(
-            t,
-            "label mapping",
-            if collisions > 0 {
-                CheckStatus::Blocked
-            } else {
-                CheckStatus::Ok
-            },
-            format!(
-                "{} session(s) mapped; {collisions} in label collisions",
-                actions.len()
-            ),
-        ),
-        item(
-            t,
-            "dicom metadata",
+        (_, 0) => (
             CheckStatus::Ok,
-            if set_keys.is_empty() {
-                "no header rewritten; StudyInstanceUIDs kept".to_string()
-            } else {
-                format!(
-                    "rewrites {}; StudyInstanceUIDs and pixel data kept",
-                    set_keys
-                        .iter()
-                        .map(|k| k.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            },
+            "no identifying keyword left unrewritten in the first file of each session".into(),
         ),
-        item(
-            t,
-            "project settings",
-            if dst.access.can_create_subjects == Some(false) && !new_subjects.is_empty() {
-                CheckStatus::Blocked
-            } else {
-                CheckStatus::Ok
-            },
+        (_, n) if t.mode == Mode::Share => (
+            CheckStatus::Warn,
             format!(
-                "destination: {}, archive: {}; {} subject(s) to create",
-                word(policy.destination),
-                word(policy.archive),
-                new_subjects.len()
+                "shares rewrite nothing: {} {kw}, visible in {} as they are",
+                count(n, "session carries", "sessions carry"),
+                t.to.project
             ),
         ),
-        item(
-            t,
-            "anonymization",
-            match (policy.anonymization, phi) {
-                (_, 0) => CheckStatus::Ok,
-                (Anonymization::Require, _) => CheckStatus::Blocked,
-                _ => CheckStatus::Warn,
-            },
+        (A::Require, n) => (
+            status(d.tally.phi_blocked > 0, true),
             format!(
-                "anonymization: {}: {phi} session(s) with identifying keywords{}",
-                word(policy.anonymization),
-                if blocked > 0 {
-                    format!("; {blocked} session(s) blocked in all")
-                } else {
-                    String::new()
-                }
+                "{} {kw}: blocked under require",
+                count(n, "session carries", "sessions carry")
             ),
         ),
+        (A::Warn, n) => (
+            CheckStatus::Warn,
+            format!(
+                "{} {kw}: transferred anyway under warn",
+                count(n, "session carries", "sessions carry")
+            ),
+        ),
+    };
+    item(t, "anonymization", st, detail)
+}
+
+/// The checklist items of one transfer, in the guide's order.
+pub(crate) fn items(d: &Draft<'_>, t: &TransferPlan) -> Vec<CheckItem> {
+    vec![
+        access(d, t),
+        conflicts(d, t),
+        label_mapping(d, t),
+        dicom_metadata(d, t),
+        project_settings(d, t),
+        anonymization(d, t),
     ]
+}
+
+/// The totals of a plan.
+pub(crate) fn summary(transfers: &[TransferPlan], steps: &[Step]) -> Summary {
+    let mut s = Summary::default();
+    for t in transfers {
+        for a in &t.actions {
+            match a.kind {
+                ActionKind::Create => s.sessions_created += 1,
+                ActionKind::Merge => s.sessions_merged += 1,
+                ActionKind::Share => s.shares += 1,
+                ActionKind::Skip => s.sessions_skipped += 1,
+                ActionKind::Blocked => s.sessions_blocked += 1,
+            }
+            if matches!(a.kind, ActionKind::Create | ActionKind::Merge) {
+                s.scans += a.scans.len() as u64;
+                s.files += a.files;
+                s.bytes += a.bytes;
+            }
+        }
+    }
+    let by_transfer: BTreeMap<&str, &TransferPlan> =
+        transfers.iter().map(|t| (t.name.as_str(), t)).collect();
+    let mut subjects = BTreeSet::new();
+    for step in steps {
+        match step.kind {
+            StepKind::CreateSubject => {
+                if let Some(t) = by_transfer.get(step.transfer.as_str()) {
+                    subjects.insert((&t.to.server, &t.to.project, &step.dest_subject));
+                }
+            }
+            StepKind::DeleteSource => s.deletions += 1,
+            _ => {}
+        }
+    }
+    s.subjects_created = subjects.len() as u64;
+    s
 }

@@ -1,11 +1,21 @@
-//! The execution graph of a plan: the steps of every runnable action with their dependencies, in a
-//! stable topological order (subject steps of a transfer first, then each action's steps in order).
+//! The execution graph: per runnable action its chain of steps (download → rewrite → upload →
+//! archive → verify → delete_source, or share_session → verify), with one subject step per new
+//! destination subject shared by its sessions.
+//!
+//! A subject is created only once every session going into it was prepared (downloaded, rewritten,
+//! checked for PHI), so a session stopped there leaves no empty subject behind; uploads wait for it.
+//! A shared subject is shared first, then its sessions.
+//!
+//! Steps are emitted in a stable topological order: transfers in manifest order, destination subjects
+//! by label, and within a subject: the preparing steps of its sessions, the subject step, then the
+//! rest of each session's chain.
 
-use super::model::*;
-use crate::manifest::model::{DeleteSource, Mode};
-use std::collections::BTreeSet;
+use super::model::{Action, ActionKind, Step, StepKind, TransferPlan};
+use crate::manifest::model::{Archive, DeleteSource, Destination};
+use std::collections::BTreeMap;
 
-fn id(t: &TransferPlan, a: &Action, kind: StepKind) -> String {
+/// The step ID of an action's step of `kind`.
+pub fn session_step_id(t: &TransferPlan, a: &Action, kind: StepKind) -> String {
     format!(
         "{}/{}/{}/{}",
         t.name,
@@ -15,117 +25,39 @@ fn id(t: &TransferPlan, a: &Action, kind: StepKind) -> String {
     )
 }
 
-/// The steps of all transfers.
-pub fn steps(transfers: &[TransferPlan]) -> Vec<Step> {
-    let mut out = Vec::new();
-    for t in transfers {
-        let runnable: Vec<&Action> = t
-            .actions
-            .iter()
-            .filter(|a| {
-                matches!(
-                    a.kind,
-                    ActionKind::Create | ActionKind::Merge | ActionKind::Share
-                )
-            })
-            .collect();
-        let mut steps: Vec<Step> = Vec::new();
-        for a in &runnable {
-            steps.extend(action_steps(t, a));
-        }
-        // Subjects to create or share, once each, placed right after the last step they wait for so
-        // the list stays in topological order.
-        let mut subjects = BTreeSet::new();
-        for a in &runnable {
-            if a.dest.subject_exists || !subjects.insert(a.dest.subject.clone()) {
-                continue;
-            }
-            let s = subject_step(t, a, &runnable);
-            let pos = steps
-                .iter()
-                .rposition(|x| s.after.contains(&x.id))
-                .map(|p| p + 1)
-                .unwrap_or(0);
-            let pos = pos.min(
-                steps
-                    .iter()
-                    .position(|x| x.after.contains(&s.id))
-                    .unwrap_or(steps.len()),
-            );
-            steps.insert(pos, s);
-        }
-        out.extend(steps);
+/// The kinds of an action's chain, in order.
+fn chain(t: &TransferPlan, a: &Action) -> Vec<StepKind> {
+    if a.kind == ActionKind::Share {
+        return vec![StepKind::ShareSession, StepKind::Verify];
     }
-    out
+    let mut kinds = vec![StepKind::Download, StepKind::Rewrite, StepKind::Upload];
+    if t.policy.destination == Destination::Prearchive && t.policy.archive == Archive::Auto {
+        kinds.push(StepKind::Archive);
+    }
+    kinds.push(StepKind::Verify);
+    if t.policy.delete_source == DeleteSource::AfterVerify {
+        kinds.push(StepKind::DeleteSource);
+    }
+    kinds
 }
 
-/// The step that creates (or shares) a destination subject. A subject is created only once every
-/// session going into it was prepared (downloaded, rewritten, checked for PHI): a session stopped
-/// there leaves no empty subject behind.
-fn subject_step(t: &TransferPlan, a: &Action, runnable: &[&Action]) -> Step {
-    let kind = if t.mode == Mode::Share {
-        StepKind::ShareSubject
-    } else {
-        StepKind::CreateSubject
-    };
-    let mut after: Vec<String> = if kind == StepKind::CreateSubject {
-        runnable
-            .iter()
-            .filter(|b| b.dest.subject == a.dest.subject)
-            .map(|b| id(t, b, StepKind::Rewrite))
-            .collect()
-    } else {
-        Vec::new()
-    };
-    after.sort();
-    Step {
-        id: format!("{}/{}/{}", t.name, a.dest.subject, kind.as_str()),
-        kind,
-        transfer: t.name.clone(),
-        action: None,
-        dest_subject: a.dest.subject.clone(),
-        source_subject: (kind == StepKind::ShareSubject).then(|| a.source.subject.clone()),
-        after,
-    }
+/// Whether a step prepares a session locally (before anything changes on the destination).
+fn preparing(kind: StepKind) -> bool {
+    matches!(kind, StepKind::Download | StepKind::Rewrite)
 }
 
-fn action_steps(t: &TransferPlan, a: &Action) -> Vec<Step> {
-    let subject_step = (!a.dest.subject_exists).then(|| {
-        let kind = if t.mode == Mode::Share {
-            StepKind::ShareSubject
-        } else {
-            StepKind::CreateSubject
-        };
-        format!("{}/{}/{}", t.name, a.dest.subject, kind.as_str())
-    });
-    let kinds: Vec<StepKind> = if a.kind == ActionKind::Share {
-        vec![StepKind::ShareSession, StepKind::Verify]
-    } else {
-        let mut k = vec![StepKind::Download, StepKind::Rewrite, StepKind::Upload];
-        if super::build::archives(&t.policy)
-            && t.policy.destination == crate::manifest::model::Destination::Prearchive
-        {
-            k.push(StepKind::Archive);
-        }
-        k.push(StepKind::Verify);
-        if t.policy.delete_source == DeleteSource::AfterVerify && super::build::archives(&t.policy)
-        {
-            k.push(StepKind::DeleteSource);
-        }
-        k
-    };
+/// An action's chain, each step after the previous one; the first destination-side step (upload or
+/// share_session) also after the subject step.
+fn session_steps(t: &TransferPlan, a: &Action, subject_step: Option<&str>) -> Vec<Step> {
     let mut out: Vec<Step> = Vec::new();
-    for kind in kinds {
-        let mut after: Vec<String> = out
-            .last()
-            .map(|s: &Step| vec![s.id.clone()])
-            .unwrap_or_default();
+    for kind in chain(t, a) {
+        let mut after: Vec<String> = out.last().map(|s| vec![s.id.clone()]).unwrap_or_default();
         if matches!(kind, StepKind::Upload | StepKind::ShareSession) {
-            after.extend(subject_step.clone());
+            after.extend(subject_step.map(str::to_string));
         }
         after.sort();
         out.push(Step {
-            id: id(t, a, kind),
+            id: session_step_id(t, a, kind),
             kind,
             transfer: t.name.clone(),
             action: Some(a.id.clone()),
@@ -133,6 +65,67 @@ fn action_steps(t: &TransferPlan, a: &Action) -> Vec<Step> {
             source_subject: None,
             after,
         });
+    }
+    out
+}
+
+/// The subject step of a destination subject, if it must be created or shared.
+fn subject_step(t: &TransferPlan, subject: &str, actions: &[&Action]) -> Option<Step> {
+    let new = actions.iter().find(|a| !a.dest.subject_exists)?;
+    let share = new.kind == ActionKind::Share;
+    let kind = if share {
+        StepKind::ShareSubject
+    } else {
+        StepKind::CreateSubject
+    };
+    let mut after: Vec<String> = if share {
+        Vec::new()
+    } else {
+        actions
+            .iter()
+            .map(|a| session_step_id(t, a, StepKind::Rewrite))
+            .collect()
+    };
+    after.sort();
+    Some(Step {
+        id: format!("{}/{subject}/{}", t.name, kind.as_str()),
+        kind,
+        transfer: t.name.clone(),
+        action: None,
+        dest_subject: subject.to_string(),
+        source_subject: share.then(|| new.source.subject.clone()),
+        after,
+    })
+}
+
+/// Every step of the plan's runnable actions.
+pub fn steps(transfers: &[TransferPlan]) -> Vec<Step> {
+    let mut out = Vec::new();
+    for t in transfers {
+        let mut by_subject: BTreeMap<&str, Vec<&Action>> = BTreeMap::new();
+        for a in &t.actions {
+            if matches!(
+                a.kind,
+                ActionKind::Create | ActionKind::Merge | ActionKind::Share
+            ) {
+                by_subject.entry(&a.dest.subject).or_default().push(a);
+            }
+        }
+        for (subject, mut actions) in by_subject {
+            actions.sort_by(|x, y| x.dest.session.cmp(&y.dest.session));
+            let subj = subject_step(t, subject, &actions);
+            let chains: Vec<Vec<Step>> = actions
+                .iter()
+                .map(|a| session_steps(t, a, subj.as_ref().map(|s| s.id.as_str())))
+                .collect();
+            for c in &chains {
+                out.extend(c.iter().filter(|s| preparing(s.kind)).cloned());
+            }
+            out.extend(subj);
+            for c in chains {
+                out.extend(c.into_iter().filter(|s| !preparing(s.kind)));
+            }
+        }
     }
     out
 }

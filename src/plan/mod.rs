@@ -1,17 +1,29 @@
 //! The planner: (manifest, source and destination inventories) -> plan. Pure: nothing here does I/O.
+//!
+//! - [`build`] selects, maps labels, finds conflicts and collisions, and lays out the execution graph;
+//! - [`to_yaml`] / [`from_yaml`] / [`fingerprint`] are the plan file;
+//! - [`render_diff`] and [`render_dot`] show a plan to people.
 
-pub mod build;
-pub mod checklist;
-pub mod graph;
-pub mod io;
+mod build;
+mod checklist;
+mod conflicts;
+mod decide;
+mod dot;
+mod error;
+mod graph;
+mod io;
+mod labels;
 pub mod model;
-pub mod render;
-pub mod select;
-
-pub use build::{build, PlanError, PlanInput};
-pub use io::{fingerprint, from_yaml, to_yaml, PlanFileError};
-pub use model::*;
-pub use render::{render_diff, render_dot};
+mod render;
+mod select;
 
 #[cfg(test)]
 mod tests;
+
+pub use build::{build, needed_inventories, Inventories, PlanInput};
+pub use dot::render_dot;
+pub use error::PlanError;
+pub use io::{fingerprint, from_yaml, to_yaml};
+pub use labels::check_label;
+pub use model::*;
+pub use render::{human_bytes, render_diff};

@@ -1,162 +1,236 @@
-//! The dry-run diff printed by `ferry plan`, and the graph as DOT.
+//! The dry-run diff printed by `ferry plan`: terraform-like, one line per action with its symbol
+//! (`+ create`, `~ merge`, `+ share`, `= skip`, `! blocked`, `- delete source`), the skip report
+//! grouped by reason, the checklist, and a summary. Colour only when asked.
 
-use super::model::*;
+use super::model::{Action, ActionKind, CheckStatus, Plan, Skipped, StepKind, TransferPlan};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
-/// Bytes as people read them.
-pub fn human(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1000.0 && u + 1 < UNITS.len() {
+const GREEN: &str = "\x1b[32m";
+const YELLOW: &str = "\x1b[33m";
+const RED: &str = "\x1b[31m";
+const DIM: &str = "\x1b[2m";
+const BOLD: &str = "\x1b[1m";
+const RESET: &str = "\x1b[0m";
+
+struct Painter {
+    color: bool,
+}
+
+impl Painter {
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("{code}{text}{RESET}")
+        } else {
+            text.to_string()
+        }
+    }
+}
+
+/// Bytes for people: `512 B`, `1.2 MB`.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["kB", "MB", "GB", "TB", "PB"];
+    if n < 1000 {
+        return format!("{n} B");
+    }
+    let mut v = n as f64 / 1000.0;
+    let mut unit = 0;
+    while v >= 1000.0 && unit < UNITS.len() - 1 {
         v /= 1000.0;
-        u += 1;
+        unit += 1;
     }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
+    format!("{v:.1} {}", UNITS[unit])
+}
+
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+fn detail(a: &Action) -> String {
+    let mut d = match a.kind {
+        ActionKind::Create | ActionKind::Merge => format!(
+            "{}{}, {}, {}",
+            if a.kind == ActionKind::Merge {
+                "adds "
+            } else {
+                ""
+            },
+            plural(a.scans.len() as u64, "scan", "scans"),
+            plural(a.files, "file", "files"),
+            human_bytes(a.bytes)
+        ),
+        ActionKind::Share => plural(a.scans.len() as u64, "scan", "scans"),
+        ActionKind::Skip | ActionKind::Blocked => a.reason.clone(),
+    };
+    if !a.resources.is_empty() && matches!(a.kind, ActionKind::Create | ActionKind::Merge) {
+        let labels: Vec<&str> = a.resources.iter().map(|r| r.label.as_str()).collect();
+        let _ = write!(d, "; resources {}", labels.join(", "));
+    }
+    if !a.phi.is_empty() && a.kind != ActionKind::Blocked {
+        let kws: Vec<&str> = a.phi.iter().map(|f| f.keyword.as_str()).collect();
+        let _ = write!(d, "; PHI left in: {}", kws.join(", "));
+    }
+    d
+}
+
+fn action_line(p: &Painter, a: &Action) -> String {
+    let (sym, verb, code) = match a.kind {
+        ActionKind::Create => ("+", "create", GREEN),
+        ActionKind::Merge => ("~", "merge", YELLOW),
+        ActionKind::Share => ("+", "share", GREEN),
+        ActionKind::Skip => ("=", "skip", DIM),
+        ActionKind::Blocked => ("!", "blocked", RED),
+    };
+    let head = p.paint(code, &format!("{sym} {verb:<8}"));
+    format!(
+        "{head}{}/{} -> {}/{}  ({})\n",
+        a.source.subject,
+        a.source.session,
+        a.dest.subject,
+        a.dest.session,
+        detail(a)
+    )
+}
+
+fn subject_lines(p: &Painter, plan: &Plan, t: &TransferPlan, out: &mut String) {
+    for s in plan.steps.iter().filter(|s| s.transfer == t.name) {
+        let line = match s.kind {
+            StepKind::CreateSubject => {
+                format!("+ subject {}  (new destination subject)", s.dest_subject)
+            }
+            StepKind::ShareSubject => format!(
+                "+ share   subject {} as {}",
+                s.source_subject.as_deref().unwrap_or(&s.dest_subject),
+                s.dest_subject
+            ),
+            _ => continue,
+        };
+        let _ = writeln!(out, "{}", p.paint(GREEN, &line));
     }
 }
 
-fn paint(color: bool, code: &str, s: &str) -> String {
-    if color {
-        format!("\x1b[{code}m{s}\x1b[0m")
-    } else {
-        s.to_string()
+fn delete_lines(p: &Painter, plan: &Plan, t: &TransferPlan, out: &mut String) {
+    let deleting: BTreeSet<&str> = plan
+        .steps
+        .iter()
+        .filter(|s| s.transfer == t.name && s.kind == StepKind::DeleteSource)
+        .filter_map(|s| s.action.as_deref())
+        .collect();
+    for a in t
+        .actions
+        .iter()
+        .filter(|a| deleting.contains(a.id.as_str()))
+    {
+        let line = format!(
+            "- delete source {}/{}/{}  (after verification)",
+            t.from.project, a.source.subject, a.source.session
+        );
+        let _ = writeln!(out, "{}", p.paint(RED, &line));
     }
 }
 
-fn symbol(kind: ActionKind) -> (&'static str, &'static str, &'static str) {
-    match kind {
-        ActionKind::Create => ("+", "create ", "32"),
-        ActionKind::Merge => ("~", "merge  ", "33"),
-        ActionKind::Share => ("+", "share  ", "32"),
-        ActionKind::Skip => ("=", "skip   ", "2"),
-        ActionKind::Blocked => ("!", "blocked", "31"),
+fn skipped_lines(skipped: &[Skipped], out: &mut String) {
+    if skipped.is_empty() {
+        return;
     }
-}
-
-/// The terraform-like diff: one line per action, the checklist, the skip report and a summary.
-pub fn render_diff(plan: &Plan, color: bool) -> String {
-    let mut out = String::new();
-    for t in &plan.transfers {
+    let mut by_reason: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for s in skipped {
+        by_reason.entry(&s.reason).or_default().push(&s.object);
+    }
+    let _ = writeln!(out, "  not transferred ({} items in scope):", skipped.len());
+    for (reason, objects) in by_reason {
+        let shown: Vec<&str> = objects.iter().take(3).copied().collect();
+        let more = if objects.len() > 3 { ", …" } else { "" };
         let _ = writeln!(
             out,
-            "transfer {} ({:?}): {}/{} -> {}/{}",
-            t.name, t.mode, t.from.server, t.from.project, t.to.server, t.to.project
+            "    {} × {reason}: {}{more}",
+            objects.len(),
+            shown.join(", ")
         );
-        for a in &t.actions {
-            let (sym, word, code) = symbol(a.kind);
-            let head = format!("{sym} {word}");
-            let mut line = format!(
-                "  {} {}/{} -> {}/{}",
-                paint(color, code, &head),
-                a.source.subject,
-                a.source.session,
-                a.dest.subject,
-                a.dest.session
-            );
-            match a.kind {
-                ActionKind::Create | ActionKind::Merge => {
-                    let _ = write!(
-                        line,
-                        "  ({} scans, {} files, {})",
-                        a.scans.len(),
-                        a.files,
-                        human(a.bytes)
-                    );
-                    if a.kind == ActionKind::Merge {
-                        let _ = write!(line, " — {}", a.reason);
-                    }
-                }
-                ActionKind::Share => {}
-                ActionKind::Skip | ActionKind::Blocked => {
-                    let _ = write!(line, "  ({})", a.reason);
-                }
-            }
-            if !a.phi.is_empty() && a.kind != ActionKind::Blocked {
-                let keys: Vec<&str> = a.phi.iter().map(|p| p.keyword.as_str()).collect();
-                let _ = write!(line, "  [PHI warning: {}]", keys.join(", "));
-            }
-            out.push_str(&line);
-            out.push('\n');
-        }
-        let deletes: Vec<&Step> = plan
-            .steps
-            .iter()
-            .filter(|s| s.transfer == t.name && s.kind == StepKind::DeleteSource)
-            .collect();
-        for s in deletes {
-            if let Some((_, a)) = s.action.as_deref().and_then(|id| plan.action(id)) {
-                let _ = writeln!(
-                    out,
-                    "  {} {}/{}/{}  (after verification)",
-                    paint(color, "31", "- delete source"),
-                    t.from.project,
-                    a.source.subject,
-                    a.source.session
-                );
-            }
-        }
-        if !t.skipped.is_empty() {
-            let _ = writeln!(out, "  not transferred ({}):", t.skipped.len());
-            for s in &t.skipped {
-                let _ = writeln!(out, "    - {}: {}", s.object, s.reason);
-            }
-        }
     }
-    out.push_str("checklist:\n");
+}
+
+fn checklist_lines(p: &Painter, plan: &Plan, out: &mut String) {
+    let _ = writeln!(out, "\n{}", p.paint(BOLD, "Pre-transfer checklist:"));
     for c in &plan.checklist {
-        let mark = match c.status {
-            CheckStatus::Ok => paint(color, "32", "ok     "),
-            CheckStatus::Warn => paint(color, "33", "warn   "),
-            CheckStatus::Blocked => paint(color, "31", "blocked"),
+        let (word, code) = match c.status {
+            CheckStatus::Ok => ("ok", GREEN),
+            CheckStatus::Warn => ("warn", YELLOW),
+            CheckStatus::Blocked => ("BLOCKED", RED),
         };
-        let _ = writeln!(out, "  {mark} {:<17} {} ({})", c.item, c.detail, c.transfer);
+        let word = p.paint(code, &format!("{word:<8}"));
+        let scope = if plan.transfers.len() > 1 {
+            format!("[{}] ", c.transfer)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(out, "  {word}{scope}{:<17}{}", c.item, c.detail);
     }
+}
+
+fn summary_lines(p: &Painter, plan: &Plan, out: &mut String) {
     let s = &plan.summary;
-    let _ = writeln!(
-        out,
-        "plan: {} subject(s) to create, {} session(s) to create, {} to merge, {} to share, {} skipped, {} blocked; {} scans, {} files, {}{}",
+    let line = format!(
+        "Plan: {} subject(s) to create, {} session(s) to create, {} to merge, {} to share, {} skipped, {} blocked; {}, {}, {} to transfer{}.",
         s.subjects_created,
         s.sessions_created,
         s.sessions_merged,
         s.shares,
         s.sessions_skipped,
         s.sessions_blocked,
-        s.scans,
-        s.files,
-        human(s.bytes),
-        if s.deletions > 0 {
-            format!("; {} source session(s) deleted after verification", s.deletions)
-        } else {
-            String::new()
+        plural(s.scans, "scan", "scans"),
+        plural(s.files, "file", "files"),
+        human_bytes(s.bytes),
+        match s.deletions {
+            0 => String::new(),
+            n => format!("; {n} source sessions to delete after verification"),
         }
     );
-    if s.sessions_created + s.sessions_merged + s.shares == 0 && s.sessions_blocked == 0 {
-        out.push_str("nothing to do\n");
+    let _ = writeln!(out, "\n{}", p.paint(BOLD, &line));
+    if s.sessions_blocked > 0 {
+        let warn = format!(
+            "{} blocked: fix the manifest or the servers and plan again, or apply the rest with `ferry apply --skip-blocked`.",
+            plural(s.sessions_blocked, "session is", "sessions are")
+        );
+        let _ = writeln!(out, "{}", p.paint(RED, &warn));
     }
+}
+
+/// The dry-run diff of a plan, with ANSI colours when `color` is true.
+pub fn render_diff(plan: &Plan, color: bool) -> String {
+    let p = Painter { color };
+    let mut out = String::new();
+    for t in &plan.transfers {
+        let head = format!(
+            "Transfer {}: {} {}/{} -> {}/{}",
+            t.name,
+            serde_plain(&t.mode),
+            t.from.server,
+            t.from.project,
+            t.to.server,
+            t.to.project
+        );
+        let _ = writeln!(out, "{}", p.paint(BOLD, &head));
+        subject_lines(&p, plan, t, &mut out);
+        for a in &t.actions {
+            out.push_str(&action_line(&p, a));
+        }
+        delete_lines(&p, plan, t, &mut out);
+        skipped_lines(&t.skipped, &mut out);
+        out.push('\n');
+    }
+    if plan.transfers.is_empty() {
+        out.push_str("No transfers.\n");
+    }
+    checklist_lines(&p, plan, &mut out);
+    summary_lines(&p, plan, &mut out);
     out
 }
 
-fn quote(s: &str) -> String {
-    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
-}
-
-/// The execution graph in Graphviz DOT.
-pub fn render_dot(plan: &Plan) -> String {
-    let mut out = String::from(
-        "digraph ferry {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n",
-    );
-    for s in &plan.steps {
-        let _ = writeln!(out, "  {} [label={}];", quote(&s.id), quote(&s.id));
-    }
-    for s in &plan.steps {
-        for d in &s.after {
-            let _ = writeln!(out, "  {} -> {};", quote(d), quote(&s.id));
-        }
-    }
-    out.push_str("}\n");
-    out
+/// The lowercase name serde gives a unit enum variant.
+fn serde_plain<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
 }

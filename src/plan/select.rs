@@ -1,93 +1,252 @@
-//! The selection of a transfer: globs on subject and session labels and on scan types.
+//! Selection: which subjects, sessions, scans and resources of the source project a transfer takes, and
+//! the skip report of everything in scope that it leaves behind. Pure: reads an inventory, returns
+//! values.
 
-use crate::manifest::model::Select;
+use super::error::PlanError;
+use super::model::{ResourcePlan, ScanPlan, Skipped};
+use crate::inventory::{Inventory, Resource, Scan, Session, Subject};
+use crate::manifest::model::Transfer;
 use globset::{Glob, GlobSet, GlobSetBuilder};
+use std::collections::BTreeSet;
 
-/// Compiled globs of one transfer's `select`.
-pub struct Selection {
+/// The compiled `select` block of one transfer.
+pub(crate) struct Selector {
     subjects: Option<GlobSet>,
     sessions: Option<GlobSet>,
     include: Option<GlobSet>,
     exclude: Option<GlobSet>,
+    resources: BTreeSet<String>,
+    /// Share mode: XNAT shares whole sessions, so scan and resource selection does not apply.
+    whole_sessions: bool,
 }
 
-fn set(field: &str, globs: &[String]) -> Result<Option<GlobSet>, String> {
+/// One selected source session with what it carries.
+pub(crate) struct Picked<'a> {
+    /// The source subject.
+    pub subject: &'a Subject,
+    /// The source session.
+    pub session: &'a Session,
+    /// Selected scans, by scan ID.
+    pub scans: Vec<ScanPlan>,
+    /// Selected session resources, by label.
+    pub resources: Vec<ResourcePlan>,
+}
+
+fn compile(transfer: &str, field: &str, globs: &[String]) -> Result<Option<GlobSet>, PlanError> {
     if globs.is_empty() {
         return Ok(None);
     }
     let mut b = GlobSetBuilder::new();
     for g in globs {
-        b.add(Glob::new(g).map_err(|e| format!("select.{field}: glob `{g}`: {e}"))?);
+        let glob = Glob::new(g).map_err(|e| PlanError::Glob {
+            transfer: transfer.to_string(),
+            field: field.to_string(),
+            pattern: g.clone(),
+            message: e.kind().to_string(),
+        })?;
+        b.add(glob);
     }
-    b.build()
-        .map(Some)
-        .map_err(|e| format!("select.{field}: {e}"))
+    b.build().map(Some).map_err(|e| PlanError::Glob {
+        transfer: transfer.to_string(),
+        field: field.to_string(),
+        pattern: globs.join(", "),
+        message: e.to_string(),
+    })
 }
 
-impl Selection {
-    /// Compiles a selection; an empty list selects everything.
-    pub fn new(s: &Select) -> Result<Selection, String> {
-        Ok(Selection {
-            subjects: set("subjects", &s.subjects)?,
-            sessions: set("sessions", &s.sessions)?,
-            include: set("scan_types.include", &s.scan_types.include)?,
-            exclude: set("scan_types.exclude", &s.scan_types.exclude)?,
+/// Whether a resource holds DICOM files (the `DICOM` resource of a scan).
+pub(crate) fn is_dicom(r: &Resource) -> bool {
+    r.label.eq_ignore_ascii_case("DICOM") || r.format.eq_ignore_ascii_case("DICOM")
+}
+
+/// DICOM files and bytes of a scan.
+pub(crate) fn scan_counts(scan: &Scan) -> (u64, u64) {
+    scan.resources
+        .values()
+        .filter(|r| is_dicom(r))
+        .flat_map(|r| r.files.values())
+        .fold((0, 0), |(n, b), f| (n + 1, b + f.size))
+}
+
+fn matches(set: &Option<GlobSet>, s: &str) -> bool {
+    set.as_ref().is_none_or(|g| g.is_match(s))
+}
+
+fn skip(object: String, reason: impl Into<String>) -> Skipped {
+    Skipped {
+        object,
+        reason: reason.into(),
+    }
+}
+
+impl Selector {
+    /// Compiles a transfer's globs.
+    pub fn new(t: &Transfer, whole_sessions: bool) -> Result<Selector, PlanError> {
+        let s = &t.select;
+        Ok(Selector {
+            subjects: compile(&t.name, "select.subjects", &s.subjects)?,
+            sessions: compile(&t.name, "select.sessions", &s.sessions)?,
+            include: compile(&t.name, "select.scan_types.include", &s.scan_types.include)?,
+            exclude: compile(&t.name, "select.scan_types.exclude", &s.scan_types.exclude)?,
+            resources: s.resources.iter().cloned().collect(),
+            whole_sessions,
         })
     }
 
-    /// Whether a subject label is selected.
-    pub fn subject(&self, label: &str) -> bool {
-        self.subjects.as_ref().is_none_or_match(label)
+    /// The selected sessions of a source project, sorted by subject then session label, and the skip
+    /// report of the selected scope.
+    pub fn pick<'a>(&self, inv: &'a Inventory) -> (Vec<Picked<'a>>, Vec<Skipped>) {
+        let mut picked = Vec::new();
+        let mut skipped = Vec::new();
+        for subject in inv.subjects.values() {
+            if !matches(&self.subjects, &subject.label) {
+                skipped.push(skip(
+                    format!("subject {}", subject.label),
+                    "not matched by select.subjects",
+                ));
+                continue;
+            }
+            let owned = subject.sessions.values().any(|s| s.shared_from.is_none());
+            if let (Some(from), false) = (&subject.shared_from, owned) {
+                skipped.push(skip(
+                    format!("subject {}", subject.label),
+                    format!(
+                        "shared into {} from {from}: transfer it from its primary project",
+                        inv.project
+                    ),
+                ));
+                continue;
+            }
+            self.pick_subject(inv, subject, &mut picked, &mut skipped);
+        }
+        self.skip_prearchive(inv, &mut skipped);
+        (picked, skipped)
     }
 
-    /// Whether a session label is selected.
-    pub fn session(&self, label: &str) -> bool {
-        self.sessions.as_ref().is_none_or_match(label)
+    fn pick_subject<'a>(
+        &self,
+        inv: &'a Inventory,
+        subject: &'a Subject,
+        picked: &mut Vec<Picked<'a>>,
+        skipped: &mut Vec<Skipped>,
+    ) {
+        for session in subject.sessions.values() {
+            if !matches(&self.sessions, &session.label) {
+                skipped.push(skip(
+                    format!("session {}", session.label),
+                    "not matched by select.sessions",
+                ));
+                continue;
+            }
+            if let Some(from) = &session.shared_from {
+                skipped.push(skip(
+                    format!("session {}", session.label),
+                    format!(
+                        "shared into {} from {from}: transfer it from its primary project",
+                        inv.project
+                    ),
+                ));
+                continue;
+            }
+            let scans = self.pick_scans(session, skipped);
+            let resources = self.pick_resources(session, skipped);
+            picked.push(Picked {
+                subject,
+                session,
+                scans,
+                resources,
+            });
+        }
+        for (label, xsi) in &subject.other_experiments {
+            skipped.push(skip(
+                format!("experiment {label} ({xsi}) of {}", subject.label),
+                "not an imaging session: assessors and other experiments are not transferred",
+            ));
+        }
     }
 
-    /// Whether a scan type is selected: included (or no include list) and not excluded.
-    pub fn scan_type(&self, t: &str) -> bool {
-        self.include.as_ref().is_none_or_match(t)
-            && !self.exclude.as_ref().is_some_and(|g| g.is_match(t))
+    fn pick_scans(&self, session: &Session, skipped: &mut Vec<Skipped>) -> Vec<ScanPlan> {
+        let mut out = Vec::new();
+        for scan in session.scans.values() {
+            let what = || {
+                format!(
+                    "session {} scan {} ({})",
+                    session.label, scan.id, scan.scan_type
+                )
+            };
+            if !self.whole_sessions {
+                if !matches(&self.include, &scan.scan_type) {
+                    skipped.push(skip(
+                        what(),
+                        "scan type not matched by select.scan_types.include",
+                    ));
+                    continue;
+                }
+                if self
+                    .exclude
+                    .as_ref()
+                    .is_some_and(|g| g.is_match(&scan.scan_type))
+                {
+                    skipped.push(skip(
+                        what(),
+                        "scan type excluded by select.scan_types.exclude",
+                    ));
+                    continue;
+                }
+            }
+            if !scan.resources.values().any(is_dicom) {
+                skipped.push(skip(what(), "no DICOM resource: nothing to transfer"));
+                continue;
+            }
+            if !self.whole_sessions {
+                for r in scan.resources.values().filter(|r| !is_dicom(r)) {
+                    skipped.push(skip(
+                        format!("resource {} of {} scan {}", r.label, session.label, scan.id),
+                        "non-DICOM scan resource: not carried",
+                    ));
+                }
+            }
+            let (files, bytes) = scan_counts(scan);
+            out.push(ScanPlan {
+                id: scan.id.clone(),
+                scan_type: scan.scan_type.clone(),
+                files,
+                bytes,
+            });
+        }
+        out
     }
-}
 
-trait Matches {
-    fn is_none_or_match(&self, s: &str) -> bool;
-}
-
-impl Matches for Option<&GlobSet> {
-    fn is_none_or_match(&self, s: &str) -> bool {
-        self.is_none_or(|g| g.is_match(s))
+    /// Session resources. The executor does not carry them yet, so every one of them lands in the
+    /// skip report, selected or not; the plan never promises what `apply` would silently drop.
+    fn pick_resources(&self, session: &Session, skipped: &mut Vec<Skipped>) -> Vec<ResourcePlan> {
+        for r in session.resources.values() {
+            let reason = if self.whole_sessions {
+                continue;
+            } else if self.resources.contains(&r.label) {
+                "selected, but this version of ferry does not carry session resources: copy them by hand"
+            } else {
+                "session resource not listed in select.resources"
+            };
+            skipped.push(skip(
+                format!("resource {} of {}", r.label, session.label),
+                reason,
+            ));
+        }
+        Vec::new()
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::manifest::model::ScanTypes;
-
-    #[test]
-    fn globs_select_and_exclude() {
-        let s = Selection::new(&Select {
-            subjects: vec!["SUB0*".into()],
-            sessions: vec![],
-            scan_types: ScanTypes {
-                include: vec!["T1*".into(), "BOLD*".into()],
-                exclude: vec!["*_ND".into()],
-            },
-            resources: vec![],
-        })
-        .unwrap();
-        assert!(s.subject("SUB001") && !s.subject("XSUB1"));
-        assert!(s.session("anything"));
-        assert!(
-            s.scan_type("T1_MPRAGE") && !s.scan_type("T1_MPRAGE_ND") && !s.scan_type("localizer")
-        );
-        let bad = Selection::new(&Select {
-            subjects: vec!["[".into()],
-            ..Select::default()
-        });
-        assert!(bad.err().unwrap().contains("select.subjects"));
+    fn skip_prearchive(&self, inv: &Inventory, skipped: &mut Vec<Skipped>) {
+        for e in inv.prearchive.values() {
+            if matches(&self.subjects, &e.subject) && matches(&self.sessions, &e.label) {
+                skipped.push(skip(
+                    format!("prearchive session {}/{}", e.subject, e.label),
+                    format!(
+                        "waiting in the source prearchive (status {}): archive it in {} first",
+                        e.status, inv.project
+                    ),
+                ));
+            }
+        }
     }
 }

@@ -7,5 +7,6 @@ mod conformance;
 mod demo;
 mod faults;
 mod manifest;
+mod plan;
 mod sim;
 mod support;

@@ -1,0 +1,170 @@
+//! The execution graph: step IDs, dependencies, order, and what each mode and policy adds.
+
+use super::*;
+use std::collections::BTreeSet;
+
+fn kinds_of(plan: &Plan, action: &str) -> Vec<StepKind> {
+    plan.steps
+        .iter()
+        .filter(|s| s.action.as_deref() == Some(action))
+        .map(|s| s.kind)
+        .collect()
+}
+
+fn step<'p>(plan: &'p Plan, id: &str) -> &'p Step {
+    plan.steps
+        .iter()
+        .find(|s| s.id == id)
+        .unwrap_or_else(|| panic!("no step {id}"))
+}
+
+/// Every dependency names an earlier step, and IDs are unique.
+fn assert_topological(plan: &Plan) {
+    let mut seen = BTreeSet::new();
+    for s in &plan.steps {
+        for a in &s.after {
+            assert!(
+                seen.contains(a),
+                "{} needs {a}, which comes later or not at all",
+                s.id
+            );
+        }
+        assert!(seen.insert(s.id.clone()), "duplicate step {}", s.id);
+    }
+}
+
+#[test]
+fn copy_into_the_prearchive_chains_every_step_after_its_subject() {
+    let plan = demo_plan();
+    assert_topological(&plan);
+    let creates: Vec<&str> = plan
+        .steps
+        .iter()
+        .filter(|s| s.kind == StepKind::CreateSubject)
+        .map(|s| s.id.as_str())
+        .collect();
+    assert_eq!(
+        creates,
+        [
+            "pilot-into-main/MAIN_001/create_subject",
+            "pilot-into-main/MAIN_005/create_subject",
+            "pilot-into-main/MAIN_006/create_subject"
+        ]
+    );
+    assert_eq!(
+        kinds_of(&plan, "pilot-into-main/SUB006/SUB006_MR2"),
+        [
+            StepKind::Download,
+            StepKind::Rewrite,
+            StepKind::Upload,
+            StepKind::Archive,
+            StepKind::Verify
+        ]
+    );
+    let up = step(&plan, "pilot-into-main/MAIN_006/MAIN_006_20240618/upload");
+    assert_eq!(
+        up.after,
+        [
+            "pilot-into-main/MAIN_006/MAIN_006_20240618/rewrite",
+            "pilot-into-main/MAIN_006/create_subject"
+        ]
+    );
+    // A subject is created only once all its sessions were prepared (no empty subject on a PHI stop).
+    let cs = step(&plan, "pilot-into-main/MAIN_006/create_subject");
+    assert_eq!(
+        cs.after,
+        [
+            "pilot-into-main/MAIN_006/MAIN_006_20240402/rewrite",
+            "pilot-into-main/MAIN_006/MAIN_006_20240618/rewrite"
+        ]
+    );
+    let dl = step(&plan, "pilot-into-main/MAIN_006/MAIN_006_20240618/download");
+    assert!(dl.after.is_empty());
+    // Skipped and blocked actions have no steps.
+    assert!(kinds_of(&plan, "pilot-into-main/SUB002/SUB002_MR1").is_empty());
+    assert!(kinds_of(&plan, "pilot-into-main/SUB003/SUB003_MR1").is_empty());
+    assert_eq!(plan.steps.len(), 3 + 4 * 5);
+}
+
+#[test]
+fn archive_steps_follow_the_policy_and_move_deletes_after_verify() {
+    let m = manifest("copy", "conflict: skip, destination: archive", "");
+    let plan = plan_of(&m, &invs(vec![pilot(), main_project()])).unwrap();
+    assert!(!plan.steps.iter().any(|s| s.kind == StepKind::Archive));
+
+    let m = manifest("copy", "conflict: skip, archive: manual", "");
+    let plan = plan_of(&m, &invs(vec![pilot(), main_project()])).unwrap();
+    assert!(!plan.steps.iter().any(|s| s.kind == StepKind::Archive));
+    let item = plan
+        .checklist
+        .iter()
+        .find(|c| c.item == "project_settings")
+        .unwrap();
+    assert_eq!(item.status, CheckStatus::Warn, "{}", item.detail);
+
+    let m = manifest("move", "conflict: skip", "");
+    let plan = plan_of(&m, &invs(vec![pilot(), main_project()])).unwrap();
+    assert_topological(&plan);
+    let del = step(
+        &plan,
+        "pilot-into-main/MAIN_001/MAIN_001_20240115/delete_source",
+    );
+    assert_eq!(
+        del.after,
+        ["pilot-into-main/MAIN_001/MAIN_001_20240115/verify"]
+    );
+    assert_eq!(plan.summary.deletions, 4);
+}
+
+#[test]
+fn share_mode_plans_shares_without_rewrites() {
+    let m = manifest("share", "conflict: skip, anonymization: off", "");
+    let plan = plan_of(&m, &invs(vec![pilot(), main_project()])).unwrap();
+    assert_topological(&plan);
+    let a = act(&plan, "SUB001_MR1");
+    assert_eq!(a.kind, ActionKind::Share);
+    assert!(a.dicom_set.is_empty());
+    assert_eq!(a.scans.len(), 4, "shares carry whole sessions");
+    assert_eq!((a.files, a.bytes), (0, 0));
+    let subj = step(&plan, "pilot-into-main/MAIN_001/share_subject");
+    assert_eq!(subj.source_subject.as_deref(), Some("SUB001"));
+    assert_eq!(
+        kinds_of(&plan, &a.id),
+        [StepKind::ShareSession, StepKind::Verify]
+    );
+    let share = step(
+        &plan,
+        "pilot-into-main/MAIN_001/MAIN_001_20240115/share_session",
+    );
+    assert_eq!(share.after, ["pilot-into-main/MAIN_001/share_subject"]);
+    // SUB001, SUB003 (anonymization: off), SUB005, SUB006 x2; SUB002's label is taken.
+    assert_eq!(plan.summary.shares, 5);
+    assert_eq!(plan.summary.bytes, 0);
+    // MAIN_002 exists and is another subject: sharing SUB002 under that label is refused.
+    let m = manifest("share", "conflict: rename, anonymization: off", "");
+    let plan = plan_of(&m, &invs(vec![pilot(), main_project()])).unwrap();
+    let b = act(&plan, "SUB002_MR1");
+    assert_eq!(b.kind, ActionKind::Blocked);
+    assert!(b.reason.contains("another subject"), "{}", b.reason);
+}
+
+#[test]
+fn share_mode_lists_phi_without_blocking() {
+    // Shares copy and rewrite nothing: findings are listed, and the checklist warns.
+    let m = manifest("share", "conflict: skip, anonymization: require", "");
+    let plan = plan_of(&m, &invs(vec![pilot(), main_project()])).unwrap();
+    let a = act(&plan, "SUB001_MR1");
+    assert_eq!(a.kind, ActionKind::Share);
+    assert!(
+        a.phi.iter().any(|f| f.keyword == "PatientName"),
+        "{:?}",
+        a.phi
+    );
+    let item = plan
+        .checklist
+        .iter()
+        .find(|c| c.item == "anonymization")
+        .unwrap();
+    assert_eq!(item.status, CheckStatus::Warn, "{}", item.detail);
+    assert!(item.detail.contains("shares"), "{}", item.detail);
+}
