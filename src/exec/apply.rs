@@ -182,7 +182,7 @@ pub fn connect(
 
 /// Re-reads every inventory the plan was computed from and says which ones changed.
 pub fn check_drift(plan: &Plan, clients: &BTreeMap<String, Arc<Client>>) -> Result<(), ApplyError> {
-    let mut changed = Vec::new();
+    let mut work = Vec::new();
     for inv in &plan.inventories {
         let client = clients.get(&inv.server).ok_or_else(|| ApplyError::Plan {
             path: PathBuf::new(),
@@ -191,12 +191,40 @@ pub fn check_drift(plan: &Plan, clients: &BTreeMap<String, Arc<Client>>) -> Resu
                 inv.server
             ),
         })?;
-        let now = client.inventory(
-            &inv.project,
-            &InventoryOptions { headers: true },
-            &NoProgress,
-        )?;
-        if now.fingerprint() != inv.fingerprint {
+        work.push((inv, client));
+    }
+    // Every inventory is read at once; each client keeps its own limit on requests in flight.
+    let results: Vec<Result<bool, XnatError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = work
+            .iter()
+            .map(|(inv, client)| {
+                scope.spawn(move || {
+                    client
+                        .inventory(
+                            &inv.project,
+                            &InventoryOptions { headers: true },
+                            &NoProgress,
+                        )
+                        .map(|now| now.fingerprint() != inv.fingerprint)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(XnatError::BadResponse {
+                        server: "local".into(),
+                        what: "re-reading an inventory".into(),
+                        detail: "a reader thread failed".into(),
+                    })
+                })
+            })
+            .collect()
+    });
+    let mut changed = Vec::new();
+    for ((inv, _), r) in work.iter().zip(results) {
+        if r? {
             changed.push(format!("{}/{}", inv.server, inv.project));
         }
     }

@@ -245,9 +245,9 @@ impl<'a> Runner<'a> {
         let dest = &c.action.dest;
         let existing = self
             .client(&to.server)?
-            .session(&to.project, &dest.subject, &dest.session)
+            .session_uid(&to.project, &dest.subject, &dest.session)
             .map_err(xnat)?;
-        let Some(existing) = existing else {
+        let Some((_, existing_uid)) = existing else {
             if c.action.kind == ActionKind::Merge {
                 return Err(local(format!(
                     "{}/{}: the session to merge into is gone from {}; plan again",
@@ -256,7 +256,7 @@ impl<'a> Runner<'a> {
             }
             return Ok(());
         };
-        let same_study = existing.uid.is_some() && existing.uid == c.action.source.uid;
+        let same_study = existing_uid.is_some() && existing_uid == c.action.source.uid;
         match c.action.kind {
             ActionKind::Merge if same_study => Ok(()),
             ActionKind::Create if resumed && same_study => Ok(()),

@@ -83,22 +83,43 @@ impl Client {
         progress: &dyn Progress,
     ) -> Result<Inventory, XnatError> {
         let p = enc(project);
-        // Fails with 403/404 naming the project when it cannot be read.
+        // Fails with 403/404 naming the project when it cannot be read; the listings do not depend on
+        // each other, so they are asked for at once (the client's in-flight limit still applies).
         self.http.get_json(
             &format!("/data/projects/{p}?format=json"),
             &self.what(format!("reading project {project}")),
         )?;
-        let access = self.access(project)?;
-        let subjects_v = self.http.get_json(
-            &format!("/data/projects/{p}/subjects?format=json&columns=ID,label,project"),
-            &format!("listing the subjects of project {project}"),
-        )?;
-        let experiments_v = self.http.get_json(
-            &format!(
-                "/data/projects/{p}/experiments?format=json&columns=ID,label,xsiType,date,subject_label,subject_ID,UID,project"
-            ),
-            &format!("listing the sessions of project {project}"),
-        )?;
+        let (access, subjects_v, experiments_v, prearchive) = std::thread::scope(|scope| {
+            let access = scope.spawn(|| self.access(project));
+            let subjects = scope.spawn(|| {
+                self.http.get_json(
+                    &format!("/data/projects/{p}/subjects?format=json&columns=ID,label,project"),
+                    &format!("listing the subjects of project {project}"),
+                )
+            });
+            let experiments = scope.spawn(|| {
+                self.http.get_json(
+                    &format!(
+                        "/data/projects/{p}/experiments?format=json&columns=ID,label,xsiType,date,subject_label,subject_ID,UID,project"
+                    ),
+                    &format!("listing the sessions of project {project}"),
+                )
+            });
+            let prearchive = scope.spawn(|| self.prearchive(project));
+            let join = |what: &str| XnatError::BadResponse {
+                server: self.name().to_string(),
+                what: format!("{what} of project {project}"),
+                detail: "a reader thread failed".into(),
+            };
+            (
+                joined(access, || join("reading the roles")),
+                joined(subjects, || join("listing the subjects")),
+                joined(experiments, || join("listing the sessions")),
+                joined(prearchive, || join("listing the prearchive")),
+            )
+        });
+        let (access, subjects_v, experiments_v, prearchive) =
+            (access?, subjects_v?, experiments_v?, prearchive?);
         let mut inv = Inventory {
             server_url: self.url().to_string(),
             project: project.to_string(),
@@ -140,17 +161,20 @@ impl Client {
         }
         progress.total(sessions.len() as u64);
         let read = self.sessions(project, &sessions, opts, progress)?;
+        let subject_of: std::collections::HashMap<&str, &str> = sessions
+            .iter()
+            .map(|r| (r.id.as_str(), r.subject.as_str()))
+            .collect();
         for session in read {
-            let subject = sessions
-                .iter()
-                .find(|r| r.id == session.id)
-                .map(|r| r.subject.clone())
+            let subject = subject_of
+                .get(session.id.as_str())
+                .map(|s| s.to_string())
                 .unwrap_or_default();
             if let Some(subj) = inv.subjects.get_mut(&subject) {
                 subj.sessions.insert(session.label.clone(), session);
             }
         }
-        inv.prearchive = self.prearchive(project)?;
+        inv.prearchive = prearchive;
         Ok(inv)
     }
 
@@ -201,10 +225,32 @@ impl Client {
     ) -> Result<Session, XnatError> {
         let base = format!("/data/experiments/{}", enc(&row.id));
         let what = |x: &str| format!("{x} of session {} in project {project}", row.label);
-        let scans_v = self.http.get_json(
-            &format!("{base}/scans?format=json"),
-            &what("listing the scans"),
-        )?;
+        // The three listings of a session are independent: ask for them at once.
+        let (scans_v, files_v, res_v) = std::thread::scope(|scope| {
+            let files = scope.spawn(|| {
+                self.http.get_json(
+                    &format!("{base}/scans/ALL/files?format=json"),
+                    &what("listing the scan files"),
+                )
+            });
+            let res = scope.spawn(|| {
+                self.http.get_json(
+                    &format!("{base}/resources?format=json"),
+                    &what("listing the resources"),
+                )
+            });
+            let scans = self.http.get_json(
+                &format!("{base}/scans?format=json"),
+                &what("listing the scans"),
+            );
+            let fail = || XnatError::BadResponse {
+                server: self.name().to_string(),
+                what: what("reading"),
+                detail: "a reader thread failed".into(),
+            };
+            (scans, joined(files, fail), joined(res, fail))
+        });
+        let (scans_v, files_v, res_v) = (scans_v?, files_v?, res_v?);
         let mut session = Session {
             id: row.id.clone(),
             label: row.label.clone(),
@@ -229,10 +275,7 @@ impl Client {
                 },
             );
         }
-        let files_v = self.http.get_json(
-            &format!("{base}/scans/ALL/files?format=json"),
-            &what("listing the scan files"),
-        )?;
+
         let mut first_dicom: Option<((String, String), String)> = None;
         for r in rows(&files_v) {
             let uri = s(r, "URI");
@@ -267,10 +310,7 @@ impl Client {
                 }
             }
         }
-        let res_v = self.http.get_json(
-            &format!("{base}/resources?format=json"),
-            &what("listing the resources"),
-        )?;
+
         for r in rows(&res_v) {
             let label = s(r, "label");
             let files = self.http.get_json(
@@ -387,6 +427,33 @@ impl Client {
         self.session_details(project, &row, false).map(Some)
     }
 
+    /// Whether a session exists under a subject, with its accession ID and StudyInstanceUID, in one
+    /// request; `None` when absent.
+    pub fn session_uid(
+        &self,
+        project: &str,
+        subject: &str,
+        session: &str,
+    ) -> Result<Option<(String, Option<String>)>, XnatError> {
+        let path = format!(
+            "/data/projects/{}/subjects/{}/experiments/{}?format=json",
+            enc(project),
+            enc(subject),
+            enc(session)
+        );
+        match self
+            .http
+            .get_json(&path, &format!("reading session {session} of {project}"))
+        {
+            Ok(v) => {
+                let fields = &v["items"][0]["data_fields"];
+                Ok(Some((s(fields, "ID"), opt(fields, "UID"))))
+            }
+            Err(XnatError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// One prearchive entry by its URI (`/prearchive/projects/P/TS/NAME`, with or without `/data`).
     pub fn prearchive_entry(&self, uri: &str) -> Result<PrearchiveEntry, XnatError> {
         let path = uri.strip_prefix("/data").unwrap_or(uri);
@@ -397,6 +464,14 @@ impl Client {
         let row = rows(&v).into_iter().next().cloned().unwrap_or(v);
         Ok(entry_of(&row))
     }
+}
+
+/// The result of a reader thread; a thread that panicked becomes an error, never a panic here.
+fn joined<T>(
+    h: std::thread::ScopedJoinHandle<'_, Result<T, XnatError>>,
+    err: impl FnOnce() -> XnatError,
+) -> Result<T, XnatError> {
+    h.join().unwrap_or_else(|_| Err(err()))
 }
 
 fn entry_of(r: &Value) -> PrearchiveEntry {
