@@ -202,41 +202,53 @@ impl<'a> Runner<'a> {
             )));
         }
         let hash = file_blake3(&upload)?;
+        // The facts verification will compare stay on disk beside the zip, not in the journal or in
+        // memory: the journal records their hash, so memory does not grow with the files of a run.
+        let facts = serde_json::to_vec(&r.facts).map_err(local)?;
+        let facts_path = c.dir.join("facts.json");
+        let tmp = c.dir.join("facts.json.tmp");
+        std::fs::write(&tmp, &facts).map_err(|e| io("write", &tmp, e))?;
+        std::fs::rename(&tmp, &facts_path).map_err(|e| io("write", &facts_path, e))?;
         Ok(json!({
             "files": r.files,
             "bytes": r.bytes,
             "zip_blake3": hash,
+            "facts_blake3": blake3::hash(&facts).to_hex().to_string(),
             "not_dicom": r.not_dicom,
             "phi": r.phi,
-            "facts": r.facts,
         }))
     }
 
-    /// The upload zip and the facts it was built with, rebuilt if the staging folder lost it.
+    /// The upload zip and the facts it was built with, rebuilt if the staging folder lost them.
     fn upload_zip(
         &self,
         c: &Ctx<'_>,
         ctx: &StepContext<'_>,
-    ) -> Result<(PathBuf, Value), StepFailure> {
+    ) -> Result<(PathBuf, SessionFacts), StepFailure> {
         let upload = c.dir.join("upload.zip");
+        let facts_path = c.dir.join("facts.json");
         let rewrite_id = self.sibling(c, StepKind::Rewrite);
         let recorded = ctx.detail(&rewrite_id);
         if let Some(d) = &recorded {
-            if upload.exists() && d["zip_blake3"].as_str() == Some(file_blake3(&upload)?.as_str()) {
-                return Ok((upload, d.clone()));
+            if upload.exists()
+                && facts_path.exists()
+                && d["zip_blake3"].as_str() == Some(file_blake3(&upload)?.as_str())
+                && d["facts_blake3"].as_str() == Some(file_blake3(&facts_path)?.as_str())
+            {
+                return Ok((upload, read_facts_file(&facts_path)?));
             }
         }
         // Rebuild. The facts of the rebuilt zip must equal the recorded ones, or the source changed.
         let d = self.rewrite(c)?;
         if let Some(r) = recorded {
-            if r["facts"] != d["facts"] {
+            if r["facts_blake3"] != d["facts_blake3"] {
                 return Err(local(format!(
                     "{}: the source session changed since it was first downloaded; plan again",
                     c.action.source.session
                 )));
             }
         }
-        Ok((upload, d))
+        Ok((upload, read_facts_file(&facts_path)?))
     }
 
     /// Refuses to upload into a destination session that is not the one the plan expects.
@@ -346,9 +358,7 @@ impl<'a> Runner<'a> {
 
     fn verify(&self, c: &Ctx<'_>, ctx: &StepContext<'_>) -> Result<Value, StepFailure> {
         let to = &c.transfer.to;
-        let (_, rewrite) = self.upload_zip(c, ctx)?;
-        let expected: SessionFacts = serde_json::from_value(rewrite["facts"].clone())
-            .map_err(|e| local(format!("the journal's facts are unreadable: {e}")))?;
+        let (_, expected) = self.upload_zip(c, ctx)?;
         let back = c.dir.join("readback.zip");
         let scans: Vec<String> = c.action.scans.iter().map(|s| s.id.clone()).collect();
         let client = self.client(&to.server)?;
@@ -490,6 +500,12 @@ impl<'a> Runner<'a> {
         }
         Ok(json!({ "subject": step.dest_subject }))
     }
+}
+
+fn read_facts_file(path: &Path) -> Result<SessionFacts, StepFailure> {
+    let bytes = std::fs::read(path).map_err(|e| io("read", path, e))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| local(format!("`{}` is unreadable: {e}", path.display())))
 }
 
 fn file_blake3(path: &Path) -> Result<String, StepFailure> {
