@@ -45,10 +45,12 @@ fn xnat(e: XnatError) -> StepFailure {
     if let Some(h) = e.hint() {
         message = format!("{message} (hint: {h})");
     }
-    if matches!(e, XnatError::Forbidden { .. }) {
-        StepFailure::fatal(message)
-    } else {
-        StepFailure::new(message)
+    match &e {
+        XnatError::Forbidden { .. } => StepFailure::fatal(message),
+        XnatError::Io { source, .. } if source.kind() == std::io::ErrorKind::StorageFull => {
+            StepFailure::fatal(format!("{message} (the staging disk is full)"))
+        }
+        _ => StepFailure::new(message),
     }
 }
 
@@ -65,8 +67,8 @@ fn io(action: &str, path: &Path, e: std::io::Error) -> StepFailure {
     }
 }
 
-/// A name for an action's staging folder that is safe on every file system and unique per action.
-fn folder_name(action_id: &str) -> String {
+/// A name for an action's staging folder (below `PLAN.staging/`) that is safe on every file system and unique per action.
+pub fn folder_name(action_id: &str) -> String {
     let readable: String = action_id
         .chars()
         .map(|c| {

@@ -55,7 +55,8 @@ fn dropped_connections_and_latency_end_verified() {
     let w = work(&sim, "copy", "conflict: skip");
     assert_eq!(w.plan().status.code(), Some(3));
     set_faults(&sim, "drop_rate=0.2&latency_ms=5&rng_seed=7");
-    apply_until_done(&w, 12);
+    let runs = apply_until_done(&w, 12);
+    eprintln!("drop rate 0.2 + 5 ms latency: completed after {runs} run(s)");
     set_faults(&sim, "drop_rate=0&latency_ms=0");
     assert_copied(&sim);
 }
@@ -98,6 +99,10 @@ fn apply_killed_at_many_points_resumes_to_the_exact_state() {
         let _ = child.kill();
         let _ = child.wait();
         set_faults(&sim, "latency_ms=0");
+        eprintln!(
+            "killed after {} finished step(s) (asked {kill_after}); rerun follows",
+            done_steps(&journal)
+        );
         let a = w.apply(&["--skip-blocked"]);
         assert!(
             a.status.success(),
@@ -178,6 +183,10 @@ fn permissions_revoked_half_way_stop_cleanly_and_a_rerun_completes() {
     }
     role("MAIN", "none");
     let out = child.wait_with_output().unwrap();
+    eprintln!(
+        "role revoked mid-run: first run exit {:?}",
+        out.status.code()
+    );
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("403") || err.contains("Forbidden"), "{err}");
@@ -190,6 +199,32 @@ fn permissions_revoked_half_way_stop_cleanly_and_a_rerun_completes() {
         .env("FERRY_IT_PASS", "writer")
         .output()
         .unwrap();
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert_copied(&sim);
+}
+
+#[test]
+fn a_full_staging_disk_stops_cleanly_and_a_rerun_completes() {
+    let sim = Sim::start(&["--seed", "demo"]);
+    let w = work(&sim, "copy", "conflict: skip");
+    assert_eq!(w.plan().status.code(), Some(3));
+    // Every write into SUB001's staging download goes to /dev/full: ENOSPC, as on a full disk.
+    let folder = w
+        .dir
+        .path()
+        .join("plan.yaml.staging")
+        .join(ferry::exec::runner::folder_name(
+            "pilot-into-main/SUB001/SUB001_MR1",
+        ));
+    std::fs::create_dir_all(&folder).unwrap();
+    std::os::unix::fs::symlink("/dev/full", folder.join("source.zip.part")).unwrap();
+    let a = w.apply(&["--skip-blocked", "--jobs", "1"]);
+    assert_eq!(a.status.code(), Some(1), "{}", stdout(&a));
+    let err = stderr(&a);
+    assert!(err.contains("the staging disk is full"), "{err}");
+    assert!(err.contains("No space left on device"), "{err}");
+    std::fs::remove_file(folder.join("source.zip.part")).unwrap();
+    let again = w.apply(&["--skip-blocked"]);
     assert!(again.status.success(), "{}", stderr(&again));
     assert_copied(&sim);
 }
