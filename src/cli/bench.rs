@@ -20,6 +20,69 @@ pub struct Args {
     /// Keep the work folder here instead of a temporary one.
     #[arg(long)]
     pub dir: Option<PathBuf>,
+    /// Skip the Python peers (they need python3 and PyPI to set up a virtual environment once).
+    #[arg(long)]
+    pub no_peers: bool,
+}
+
+/// The xnatpy script the peer comparison runs, built into the binary.
+const XNATPY_COPY: &str = include_str!("../../benches/xnatpy_copy.py");
+
+/// A Python with xnatpy: `FERRY_BENCH_PYTHON`, or a virtual environment made once under `target/`.
+fn peer_python() -> Result<PathBuf, Failure> {
+    if let Some(p) = std::env::var_os("FERRY_BENCH_PYTHON") {
+        return Ok(PathBuf::from(p));
+    }
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-venv");
+    let python = venv.join("bin/python");
+    let ok = |c: &mut Command| c.status().map(|s| s.success()).unwrap_or(false);
+    if !ok(Command::new(&python).args(["-c", "import xnat"])) {
+        if !ok(Command::new("python3").args(["-m", "venv"]).arg(&venv)) {
+            return Err(fail(
+                "cannot create a Python virtual environment (python3 -m venv)",
+            ));
+        }
+        if !ok(Command::new(&python).args(["-m", "pip", "install", "-q", "xnat"])) {
+            return Err(fail("cannot install xnatpy from PyPI"));
+        }
+    }
+    Ok(python)
+}
+
+/// Runs the xnatpy copy against a fresh emulator; returns MB/s.
+fn xnatpy_peer(dir: &Path, world: &str) -> Result<(f64, u64, f64), Failure> {
+    let python = peer_python()?;
+    let script = dir.join("xnatpy_copy.py");
+    std::fs::write(&script, XNATPY_COPY).map_err(fail)?;
+    let s = start(dir, "peer-xnatpy", world, 0)?;
+    let work = dir.join("peer-work");
+    std::fs::create_dir_all(&work).map_err(fail)?;
+    let out = Command::new(python)
+        .arg(&script)
+        .args([s.url(), "admin", "admin", "PILOT", "MAIN"])
+        .arg(&work)
+        .output()
+        .map_err(fail)?;
+    s.shutdown();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("bytes="))
+        .ok_or_else(|| {
+            fail(format!(
+                "the xnatpy script failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        })?;
+    let field = |k: &str| {
+        line.split_whitespace()
+            .find_map(|f| f.strip_prefix(k))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    let (bytes, secs) = (field("bytes="), field("seconds="));
+    Ok((bytes / 1e6 / secs.max(1e-9), bytes as u64, secs))
 }
 
 fn fail(e: impl std::fmt::Display) -> Failure {
@@ -132,6 +195,8 @@ fn apply(plan: &Path, jobs: usize) -> Result<(Duration, u64), Failure> {
 
 /// The baseline: the same sessions' zips downloaded and uploaded as they are, `jobs` at a time.
 fn baseline(dir: &Path, handle: &SimHandle, jobs: usize) -> Result<(Duration, u64), Failure> {
+    // Timed from the login on, as ferry's apply is (a real script must list the sessions too).
+    let t = Instant::now();
     let c = Client::connect(
         "local",
         &server(handle.url()),
@@ -158,7 +223,6 @@ fn baseline(dir: &Path, handle: &SimHandle, jobs: usize) -> Result<(Duration, u6
         .collect();
     let next = std::sync::atomic::AtomicUsize::new(0);
     let bytes = std::sync::atomic::AtomicU64::new(0);
-    let t = Instant::now();
     let errors = std::sync::Mutex::new(Vec::new());
     std::thread::scope(|scope| {
         for w in 0..jobs {
@@ -302,6 +366,19 @@ pub fn run(args: Args) -> Result<(), Failure> {
         "1. throughput: ferry apply {fer:.1} MB/s ({} in {:.2}s, rewrite + upload + read-back verification) vs plain download+upload {base:.1} MB/s ({:.2}s): ratio {:.2} (goal >= 0.8)",
         crate::exec::apply::human_bytes(pbytes), ft.as_secs_f64(), bt.as_secs_f64(), fer / base
     );
+
+    // 6. The Python peer on the same world.
+    if !args.no_peers {
+        match xnatpy_peer(&dir, world) {
+            Ok((rate, bytes, secs)) => println!(
+                "6. peer: plain xnatpy script (download each session zip, upload it through the import service, one at a time, no rewrite, no verification) {rate:.1} MB/s ({} in {secs:.2}s): ferry / xnatpy = {:.2}",
+                crate::exec::apply::human_bytes(bytes),
+                fer / rate
+            ),
+            Err(e) => println!("6. peer: xnatpy script not run: {}", e.render().trim()),
+        }
+        println!("   peers not run yet: xnatctl 0.6.0 (`project transfer` needs a config profile and `auth login`), copyxnat 0.9.6 (`copy` prompts for passwords)");
+    }
 
     // 2. Parallel speed-up under 50 ms latency.
     let world = if q {
