@@ -5,6 +5,7 @@ mod apply;
 mod client;
 mod conformance;
 mod demo;
+mod docs;
 mod faults;
 mod manifest;
 mod plan;
