@@ -3,7 +3,6 @@
 use super::{Exit, Failure};
 use crate::exec::apply::{self, read_plan};
 use crate::exec::journal::{self, Last};
-use crate::plan::ActionKind;
 use std::path::PathBuf;
 
 /// Arguments of `ferry status`.
@@ -49,12 +48,7 @@ pub fn render(
             out.push_str(&format!("           ! {p}\n"));
         }
     }
-    let blocked = plan
-        .transfers
-        .iter()
-        .flat_map(|t| &t.actions)
-        .filter(|a| a.kind == ActionKind::Blocked)
-        .count();
+    let blocked = plan.blocked_count();
     out.push_str(&format!(
         "sessions: {} done, {} running or interrupted, {} failed, {} pending; {} blocked in the plan\n",
         counts.get("done").unwrap_or(&0),

@@ -7,7 +7,7 @@ use super::queue::{DependencyQueue, QueueError};
 use super::report::{Event, Reporter};
 use super::runner::Runner;
 use super::throttle::{Bandwidth, SystemClock};
-use crate::plan::{self, ActionKind, Plan, StepKind};
+use crate::plan::{self, Plan, StepKind};
 use crate::xnat::{Client, ClientOptions, InventoryOptions, NoProgress, XnatError};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -255,12 +255,7 @@ pub fn apply(
     stop: &AtomicBool,
 ) -> Result<ApplyOutcome, ApplyError> {
     let (plan, hash) = read_plan(path)?;
-    let blocked = plan
-        .transfers
-        .iter()
-        .flat_map(|t| &t.actions)
-        .filter(|a| a.kind == ActionKind::Blocked)
-        .count();
+    let blocked = plan.blocked_count();
     if blocked > 0 && !opts.skip_blocked {
         return Err(ApplyError::Blocked(blocked));
     }
@@ -439,20 +434,7 @@ pub fn render_report(report: &VerificationReport) -> String {
 }
 
 /// Bytes as people read them (`1.2 MB`).
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1000.0 && u + 1 < UNITS.len() {
-        v /= 1000.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
+pub use crate::plan::human_bytes;
 
 /// The first failure of a run, for the CLI's error line.
 pub fn first_failure(summary: &RunSummary) -> Option<(&String, &StepFailure)> {

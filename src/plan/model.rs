@@ -336,6 +336,15 @@ impl Plan {
         self.transfers.iter().find(|t| t.name == name)
     }
 
+    /// How many actions are blocked.
+    pub fn blocked_count(&self) -> usize {
+        self.transfers
+            .iter()
+            .flat_map(|t| &t.actions)
+            .filter(|a| a.kind == ActionKind::Blocked)
+            .count()
+    }
+
     /// Whether any action is blocked.
     pub fn is_blocked(&self) -> bool {
         self.transfers
