@@ -24,6 +24,50 @@ pub struct Args {
     /// Apply the runnable part of a blocked plan (blocked sessions are left alone).
     #[arg(long)]
     pub skip_blocked: bool,
+    /// When a server changed since the plan, plan the same manifest again, show the new diff and
+    /// write it beside the plan for review (nothing is applied).
+    #[arg(long)]
+    pub allow_drift: bool,
+}
+
+/// The path of a re-planned plan: `plan.yaml` -> `plan.replanned.yaml`.
+pub fn replanned_path(plan: &std::path::Path) -> PathBuf {
+    let stem = plan
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_else(|| "plan".into());
+    plan.with_file_name(format!("{stem}.replanned.yaml"))
+}
+
+/// Plans the plan's manifest again against the servers as they are now, and shows the new diff.
+fn replan(args: &Args, drift: String) -> Result<(), Failure> {
+    let (old, _) = apply::read_plan(&args.plan).map_err(failure)?;
+    let manifest = PathBuf::from(&old.manifest.path);
+    let loaded = super::plan::load_manifest(&manifest).map_err(|f| {
+        f.with_hint(format!(
+            "the plan was made from `{}`; run `ferry plan` with that manifest",
+            old.manifest.path
+        ))
+    })?;
+    if loaded.hash != old.manifest.hash {
+        eprintln!(
+            "note: `{}` changed since the plan was made; the new plan follows the manifest as it is now",
+            old.manifest.path
+        );
+    }
+    let fresh = super::plan::make_plan(&manifest, &crate::xnat::ClientOptions::default())?;
+    let out = replanned_path(&args.plan);
+    super::plan::write_plan(&out, &fresh)?;
+    println!("{drift}; planned again:");
+    print!("{}", crate::plan::render_diff(&fresh, false));
+    Err(Failure::msg(
+        Exit::Blocked,
+        format!(
+            "the servers drifted; the new plan is `{}` and nothing was applied",
+            out.display()
+        ),
+    )
+    .with_hint(format!("review it, then `ferry apply {}`", out.display())))
 }
 
 /// Maps an apply error to its exit code and hint.
@@ -42,7 +86,7 @@ pub fn failure(e: ApplyError) -> Failure {
         ),
         ApplyError::Drift(_) => (
             Exit::Blocked,
-            Some("run `ferry plan` again, review the new diff, and apply the new plan".into()),
+            Some("run `ferry plan` again (or `ferry apply PLAN --allow-drift` to see the new diff), review it, and apply the new plan".into()),
         ),
         ApplyError::Connect(x) => (Exit::Runtime, x.hint()),
         ApplyError::Journal(_) => (
@@ -92,7 +136,10 @@ pub fn run(args: Args) -> Result<(), Failure> {
     let reporter = super::progress::reporter();
     let outcome = apply::apply(&args.plan, &opts, reporter.as_ref(), &stop);
     drop(reporter);
-    let outcome = outcome.map_err(failure)?;
+    let outcome = match outcome {
+        Err(ApplyError::Drift(d)) if args.allow_drift => return replan(&args, d),
+        other => other.map_err(failure)?,
+    };
     finish(&args, &outcome)
 }
 

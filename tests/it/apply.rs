@@ -335,3 +335,74 @@ fn a_file_with_phi_under_require_is_never_uploaded() {
         .sessions
         .contains_key("MAIN_001_20240115"));
 }
+
+#[test]
+fn apply_refuses_drifted_servers_and_allow_drift_shows_the_new_plan() {
+    let sim = Sim::start(&["--seed", "demo"]);
+    let w = work(&sim, "copy", "conflict: skip");
+    assert_eq!(w.plan().status.code(), Some(3));
+    // Someone adds a session to MAIN under a label the plan means to create.
+    let c = client(&sim);
+    c.create_subject("MAIN", "MAIN_005").unwrap();
+    let a = w.apply(&["--skip-blocked"]);
+    assert_eq!(a.status.code(), Some(3), "{}", stderr(&a));
+    assert!(
+        stderr(&a).contains("local/MAIN changed since the plan was made; nothing was changed"),
+        "{}",
+        stderr(&a)
+    );
+    assert!(
+        !w.dir.path().join("plan.yaml.journal").exists() || {
+            let j = std::fs::read_to_string(w.dir.path().join("plan.yaml.journal")).unwrap();
+            !j.contains("\"done\"")
+        }
+    );
+    let b = w.apply(&["--skip-blocked", "--allow-drift"]);
+    assert_eq!(b.status.code(), Some(3), "{}", stderr(&b));
+    assert!(stdout(&b).contains("planned again"), "{}", stdout(&b));
+    assert!(stderr(&b).contains("plan.replanned.yaml"), "{}", stderr(&b));
+    let fresh = std::fs::read_to_string(w.dir.path().join("plan.replanned.yaml")).unwrap();
+    assert!(fresh.contains("format: ferry-plan/1"));
+    // The subject now exists, so the new plan does not create it.
+    assert!(
+        !fresh.contains("pilot-into-main/MAIN_005/create_subject"),
+        "{fresh}"
+    );
+    // Nothing was applied.
+    let main = c
+        .inventory("MAIN", &InventoryOptions { headers: false }, &NoProgress)
+        .unwrap();
+    assert!(main.subjects["MAIN_005"].sessions.is_empty());
+}
+
+#[test]
+fn a_share_is_visible_in_the_destination_after_apply() {
+    let sim = Sim::start(&["--seed", "demo"]);
+    let dir = tempfile::tempdir().unwrap();
+    let share = format!(
+        "version: 1\nservers:\n  local: {{ url: \"{}\", user_env: {USER_ENV}, password_env: {PASS_ENV} }}\ntransfers:\n  - name: share-pilot\n    mode: share\n    from: {{ server: local, project: PILOT }}\n    to: {{ server: local, project: MAIN }}\n    select: {{ subjects: [\"SUB001\"] }}\n    map:\n      subject: \"MAIN_{{{{ subject.label | replace('SUB', '') }}}}\"\n      session: \"{{{{ dest.subject }}}}_{{{{ session.date | replace('-', '') }}}}\"\n",
+        sim.url
+    );
+    std::fs::write(dir.path().join("ferry.yaml"), share).unwrap();
+    let w = Work { dir };
+    let p = w.plan();
+    assert!(
+        matches!(p.status.code(), Some(0) | Some(3)),
+        "{}",
+        stderr(&p)
+    );
+    assert!(stdout(&p).contains("share"), "{}", stdout(&p));
+    let a = w.apply(&["--skip-blocked"]);
+    assert!(a.status.success(), "{}\n{}", stdout(&a), stderr(&a));
+    let c = client(&sim);
+    let shared = c.session("MAIN", "MAIN_001", "MAIN_001_20240115").unwrap();
+    assert!(
+        shared.is_some(),
+        "the shared session is not visible in MAIN"
+    );
+    // A share copies no file: the source keeps its session.
+    assert!(c
+        .session("PILOT", "SUB001", "SUB001_MR1")
+        .unwrap()
+        .is_some());
+}
