@@ -42,11 +42,93 @@ fn peer_python() -> Result<PathBuf, Failure> {
                 "cannot create a Python virtual environment (python3 -m venv)",
             ));
         }
-        if !ok(Command::new(&python).args(["-m", "pip", "install", "-q", "xnat"])) {
-            return Err(fail("cannot install xnatpy from PyPI"));
-        }
+    }
+    if !ok(Command::new(&python).args(["-c", "import xnat, xnatctl"]))
+        && !ok(Command::new(&python).args(["-m", "pip", "install", "-q", "xnat", "xnatctl"]))
+    {
+        return Err(fail("cannot install xnatpy and xnatctl from PyPI"));
     }
     Ok(python)
+}
+
+/// Source DICOM bytes of PILOT on a fresh emulator (what a whole-project copy moves).
+fn project_bytes(handle: &SimHandle) -> Result<u64, Failure> {
+    let c =
+        Client::connect("local", &server(handle.url()), ClientOptions::default()).map_err(fail)?;
+    let inv = c
+        .inventory("PILOT", &InventoryOptions::default(), &NoProgress)
+        .map_err(fail)?;
+    Ok(inv.sessions().map(|(_, s)| s.byte_count()).sum())
+}
+
+/// Runs `xnatctl project transfer` (4 workers, its default) against a fresh emulator; returns MB/s.
+fn xnatctl_peer(dir: &Path, world: &str) -> Result<(f64, u64, f64), Failure> {
+    let python = peer_python()?;
+    let bin = python.with_file_name("xnatctl");
+    let s = start(dir, "peer-xnatctl", world, 0)?;
+    let bytes = project_bytes(&s)?;
+    let home = dir.join("xnatctl-home");
+    std::fs::create_dir_all(&home).map_err(fail)?;
+    let run = |args: &[&str], stdin: &str| -> Result<std::process::Output, Failure> {
+        let mut child = Command::new(&bin)
+            .args(args)
+            .env("HOME", &home)
+            .env("XDG_CONFIG_HOME", home.join(".config"))
+            .env("XNAT_USER", "admin")
+            .env("XNAT_PASS", "admin")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .map_err(fail)?;
+        if let Some(mut i) = child.stdin.take() {
+            let _ = std::io::Write::write_all(&mut i, stdin.as_bytes());
+        }
+        child.wait_with_output().map_err(fail)
+    };
+    run(
+        &[
+            "config",
+            "init",
+            "--url",
+            s.url(),
+            "--profile",
+            "src",
+            "--no-login",
+        ],
+        "",
+    )?;
+    run(&["config", "add-profile", "dst", "--url", s.url()], "")?;
+    let t = Instant::now();
+    let out = run(
+        &[
+            "project",
+            "transfer",
+            "-P",
+            "PILOT",
+            "--dest-profile",
+            "dst",
+            "--dest-project",
+            "MAIN",
+            "-p",
+            "src",
+            "-y",
+            "--dest-pass-stdin",
+        ],
+        "admin\n",
+    )?;
+    let secs = t.elapsed().as_secs_f64();
+    s.shutdown();
+    if !out.status.success() {
+        return Err(fail(format!(
+            "xnatctl failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
+        )));
+    }
+    Ok((bytes as f64 / 1e6 / secs.max(1e-9), bytes, secs))
 }
 
 /// Runs the xnatpy copy against a fresh emulator; returns MB/s.
@@ -377,7 +459,15 @@ pub fn run(args: Args) -> Result<(), Failure> {
             ),
             Err(e) => println!("6. peer: xnatpy script not run: {}", e.render().trim()),
         }
-        println!("   peers not run yet: xnatctl 0.6.0 (`project transfer` needs a config profile and `auth login`), copyxnat 0.9.6 (`copy` prompts for passwords)");
+        match xnatctl_peer(&dir, world) {
+            Ok((rate, bytes, secs)) => println!(
+                "   peer: xnatctl project transfer (4 workers) {rate:.2} MB/s ({} in {secs:.2}s): ferry / xnatctl = {:.1}",
+                crate::exec::apply::human_bytes(bytes),
+                fer / rate
+            ),
+            Err(e) => println!("   peer: xnatctl not run: {}", e.render().trim()),
+        }
+        println!("   peer: copyxnat 0.9.6 cannot run against the emulator: it needs XNAT's XML search service (POST /data/search with an xdat:bundle for xnat:projectData), which the emulator does not serve");
     }
 
     // 2. Parallel speed-up under 50 ms latency.
