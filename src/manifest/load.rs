@@ -172,6 +172,12 @@ const TOP: [&str; 5] = ["version", "servers", "defaults", "tables", "transfers"]
 pub fn load(path: &Path) -> Result<LoadedManifest, Diagnostics> {
     let bytes =
         std::fs::read(path).map_err(|e| whole(path, format!("cannot read the manifest: {e}")))?;
+    load_bytes(path, &bytes)
+}
+
+/// Parses and validates manifest bytes as if read from `path` (which names the manifest in
+/// diagnostics and anchors its relative table paths). Used by `load` and by the fuzz target.
+pub fn load_bytes(path: &Path, bytes: &[u8]) -> Result<LoadedManifest, Diagnostics> {
     if bytes.len() > MAX_BYTES {
         return Err(whole(
             path,
@@ -181,7 +187,7 @@ pub fn load(path: &Path) -> Result<LoadedManifest, Diagnostics> {
             ),
         ));
     }
-    let text = std::str::from_utf8(&bytes)
+    let text = std::str::from_utf8(bytes)
         .map_err(|e| whole(path, format!("the manifest is not UTF-8 text: {e}")))?;
     let value: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| {
         let loc = e.location();
@@ -293,6 +299,6 @@ pub fn load(path: &Path) -> Result<LoadedManifest, Diagnostics> {
         path: path.to_path_buf(),
         manifest,
         tables,
-        hash: format!("blake3:{}", blake3::hash(&bytes).to_hex()),
+        hash: format!("blake3:{}", blake3::hash(bytes).to_hex()),
     })
 }

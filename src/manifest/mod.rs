@@ -6,5 +6,5 @@ pub mod load;
 pub mod model;
 pub mod positions;
 
-pub use load::{load, Diagnostic, Diagnostics, LoadedManifest};
+pub use load::{load, load_bytes, Diagnostic, Diagnostics, LoadedManifest};
 pub use model::*;

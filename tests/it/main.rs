@@ -6,6 +6,7 @@ mod client;
 mod conformance;
 mod demo;
 mod docs;
+mod examples;
 mod faults;
 mod manifest;
 mod plan;
