@@ -36,6 +36,21 @@ fn meta(bytes: &[u8]) -> Result<(usize, String), DicomError> {
     let mut at = 132;
     let mut ts = None;
     let truncated = || DicomError::Truncated("the file meta group is cut off".into());
+    // (0002,0000) announces the length of the rest of the group; parsers trust it, so it must agree
+    // with the elements, or the data set would be read from the wrong byte.
+    let announced = match (u16_le(bytes, at), u16_le(bytes, at + 2)) {
+        (Some(0x0002), Some(0x0000)) => {
+            if bytes.get(at + 4..at + 8) != Some(&b"UL\x04\x00"[..]) {
+                return Err(DicomError::Malformed(
+                    "the file meta group length is not a 4-byte UL".into(),
+                ));
+            }
+            let len = u32_le(bytes, at + 8).ok_or_else(truncated)? as usize;
+            at += 12;
+            Some((at, len))
+        }
+        _ => None,
+    };
     while u16_le(bytes, at) == Some(0x0002) {
         let element = u16_le(bytes, at + 2).ok_or_else(truncated)?;
         let vr = bytes.get(at + 4..at + 6).ok_or_else(truncated)?;
@@ -44,11 +59,18 @@ fn meta(bytes: &[u8]) -> Result<(usize, String), DicomError> {
                 "the file meta group has an element with no valid value representation at byte {at}"
             )));
         }
-        let (len, header) = if matches!(vr, b"OB" | b"OW" | b"UN" | b"SQ" | b"UT" | b"UC" | b"UR") {
-            (u32_le(bytes, at + 8).ok_or_else(truncated)? as usize, 12)
+        let (len, header) = if super::walk::has_long_length(vr) {
+            (u32_le(bytes, at + 8).ok_or_else(truncated)?, 12)
         } else {
-            (u16_le(bytes, at + 6).ok_or_else(truncated)? as usize, 8)
+            (u32::from(u16_le(bytes, at + 6).ok_or_else(truncated)?), 8)
         };
+        super::walk::check_multiple(at, len, super::walk::fixed_size(vr))?;
+        if element == 0x0010 && vr != b"UI" {
+            return Err(DicomError::Malformed(
+                "the file meta group's transfer syntax is not a UI element".into(),
+            ));
+        }
+        let len = len as usize;
         let end = at
             .checked_add(header + len)
             .filter(|e| *e <= bytes.len())
@@ -63,9 +85,24 @@ fn meta(bytes: &[u8]) -> Result<(usize, String), DicomError> {
         }
         at = end;
     }
+    if let Some((start, len)) = announced {
+        if start.checked_add(len) != Some(at) {
+            return Err(DicomError::Malformed(format!(
+                "the file meta group announces {len} bytes but its elements take {}",
+                at - start
+            )));
+        }
+    }
     let ts = ts.ok_or_else(|| {
         DicomError::Malformed("the file meta group has no transfer syntax".into())
     })?;
+    // Only digits and dots: a parser that trims other characters would otherwise read the data set
+    // in another encoding than the walk checked.
+    if ts.is_empty() || !ts.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return Err(DicomError::Malformed(
+            "the file meta group's transfer syntax is not a UID".into(),
+        ));
+    }
     Ok((at, ts))
 }
 

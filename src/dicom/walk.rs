@@ -42,6 +42,58 @@ pub(crate) const KNOWN_VRS: [&[u8]; 34] = [
     b"UC", b"UI", b"UL", b"UN", b"UR", b"US", b"UT", b"UV",
 ];
 
+/// Whether an explicit VR element of this VR has a 2-byte reserved field and a 4-byte length.
+pub(crate) fn has_long_length(vr: &[u8]) -> bool {
+    matches!(
+        vr,
+        b"OB"
+            | b"OD"
+            | b"OF"
+            | b"OL"
+            | b"OV"
+            | b"OW"
+            | b"SQ"
+            | b"UC"
+            | b"UN"
+            | b"UR"
+            | b"UT"
+            | b"SV"
+            | b"UV"
+    )
+}
+
+/// The size of one value of a binary VR: a parser reads values of this size, so a length that is not
+/// a multiple would leave it reading the next element from the wrong byte.
+pub(crate) fn fixed_size(vr: &[u8]) -> Option<u32> {
+    match vr {
+        b"US" | b"SS" | b"OW" => Some(2),
+        b"UL" | b"SL" | b"FL" | b"AT" | b"OF" | b"OL" => Some(4),
+        b"FD" | b"SV" | b"UV" | b"OD" | b"OV" => Some(8),
+        _ => None,
+    }
+}
+
+pub(crate) fn check_multiple(at: usize, len: u32, size: Option<u32>) -> Result<(), DicomError> {
+    match size {
+        Some(n) if len != UNDEFINED && len % n != 0 => Err(malformed(
+            at,
+            "an element's length does not fit its value representation",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The value representation the standard dictionary gives a tag, for implicit VR data sets.
+fn implicit_vr(group: u16, element: u16) -> Option<[u8; 2]> {
+    use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry, VirtualVr};
+    let entry =
+        dicom_dictionary_std::StandardDataDictionary.by_tag(dicom_core::Tag(group, element))?;
+    match entry.vr() {
+        VirtualVr::Exact(vr) => vr.to_string().as_bytes().try_into().ok(),
+        _ => None,
+    }
+}
+
 struct Walker<'a> {
     b: &'a [u8],
     enc: Encoding,
@@ -85,6 +137,10 @@ impl Walker<'_> {
         // Items and delimiters are always implicit: tag + 4-byte length.
         if group == 0xFFFE || !self.enc.explicit {
             let len = self.u32(at + 4)?;
+            if group != 0xFFFE {
+                let size = implicit_vr(group, self.u16(at + 2)?).and_then(|vr| fixed_size(&vr));
+                check_multiple(at, len, size)?;
+            }
             return Ok((8, len, len == UNDEFINED));
         }
         let vr = self.b.get(at + 4..at + 6).ok_or_else(|| truncated(at))?;
@@ -94,23 +150,13 @@ impl Walker<'_> {
                 "an element has no valid value representation",
             ));
         }
-        let long = matches!(
-            vr,
-            b"OB"
-                | b"OD"
-                | b"OF"
-                | b"OL"
-                | b"OV"
-                | b"OW"
-                | b"SQ"
-                | b"UC"
-                | b"UN"
-                | b"UR"
-                | b"UT"
-                | b"SV"
-                | b"UV"
-        );
-        if long {
+        let (h, len, seq) = self.explicit_header(at, vr)?;
+        check_multiple(at, len, fixed_size(vr))?;
+        Ok((h, len, seq))
+    }
+
+    fn explicit_header(&self, at: usize, vr: &[u8]) -> Result<(usize, u32, bool), DicomError> {
+        if has_long_length(vr) {
             let len = self.u32(at + 8)?;
             let seq = vr == b"SQ" || len == UNDEFINED;
             Ok((12, len, seq))
