@@ -8,6 +8,7 @@ pub mod journal;
 pub mod pool;
 pub mod queue;
 pub mod report;
+pub mod resources;
 pub mod runner;
 pub mod throttle;
 pub mod verify;

@@ -12,6 +12,7 @@
 use super::facts::{self, Gate};
 use super::pool::{StepContext, StepFailure, StepRunner};
 use super::report::{Event, Reporter};
+use super::resources;
 use super::throttle::Bandwidth;
 use super::verify::{self, Depth, SessionFacts};
 use crate::manifest::model::{Anonymization, Archive, Destination, Verify};
@@ -40,7 +41,7 @@ struct Ctx<'p> {
     dir: PathBuf,
 }
 
-fn xnat(e: XnatError) -> StepFailure {
+pub(super) fn xnat(e: XnatError) -> StepFailure {
     let mut message = e.to_string();
     if let Some(h) = e.hint() {
         message = format!("{message} (hint: {h})");
@@ -54,11 +55,11 @@ fn xnat(e: XnatError) -> StepFailure {
     }
 }
 
-fn local(e: impl std::fmt::Display) -> StepFailure {
+pub(super) fn local(e: impl std::fmt::Display) -> StepFailure {
     StepFailure::new(e.to_string())
 }
 
-fn io(action: &str, path: &Path, e: std::io::Error) -> StepFailure {
+pub(super) fn io(action: &str, path: &Path, e: std::io::Error) -> StepFailure {
     let message = format!("cannot {action} `{}`: {e}", path.display());
     if e.kind() == std::io::ErrorKind::StorageFull {
         StepFailure::fatal(format!("{message} (the staging disk is full)"))
@@ -159,11 +160,55 @@ impl<'a> Runner<'a> {
         }
     }
 
+    /// The selected session resources in the staging folder, fetched from the source when missing.
+    fn staged_resources(&self, c: &Ctx<'_>) -> Result<Vec<resources::StagedFile>, StepFailure> {
+        let labels: Vec<String> = c.action.resources.iter().map(|r| r.label.clone()).collect();
+        if labels.is_empty() {
+            return Ok(Vec::new());
+        }
+        let from = &c.transfer.from;
+        let src = resources::Place {
+            project: &from.project,
+            subject: &c.action.source.subject,
+            session: &c.action.source.session,
+        };
+        std::fs::create_dir_all(&c.dir).map_err(|e| io("create", &c.dir, e))?;
+        resources::stage(
+            self.client(&from.server)?,
+            src,
+            &labels,
+            &c.dir,
+            &mut self.on_bytes(),
+        )
+    }
+
+    fn dest_place<'c>(c: &'c Ctx<'_>) -> resources::Place<'c> {
+        resources::Place {
+            project: &c.transfer.to.project,
+            subject: &c.action.dest.subject,
+            session: &c.action.dest.session,
+        }
+    }
+
+    /// Adds the selected resources to the archived destination session.
+    fn attach_resources(&self, c: &Ctx<'_>) -> Result<usize, StepFailure> {
+        let staged = self.staged_resources(c)?;
+        if staged.is_empty() {
+            return Ok(0);
+        }
+        resources::attach(
+            self.client(&c.transfer.to.server)?,
+            Self::dest_place(c),
+            &staged,
+            &c.dir,
+            &mut self.on_bytes(),
+        )
+    }
+
     fn download(&self, c: &Ctx<'_>) -> Result<Value, StepFailure> {
         std::fs::create_dir_all(&c.dir).map_err(|e| io("create", &c.dir, e))?;
         let dest = c.dir.join("source.zip");
         let scans: Vec<String> = c.action.scans.iter().map(|s| s.id.clone()).collect();
-        let resources: Vec<String> = c.action.resources.iter().map(|r| r.label.clone()).collect();
         let from = &c.transfer.from;
         let d = self
             .client(&from.server)?
@@ -172,12 +217,13 @@ impl<'a> Runner<'a> {
                 &c.action.source.subject,
                 &c.action.source.session,
                 &scans,
-                &resources,
+                &[],
                 &dest,
                 &mut self.on_bytes(),
             )
             .map_err(xnat)?;
-        Ok(json!({ "bytes": d.bytes, "blake3": d.blake3 }))
+        let staged = self.staged_resources(c)?;
+        Ok(json!({ "bytes": d.bytes, "blake3": d.blake3, "resource_files": staged.len() }))
     }
 
     /// Rewrites the downloaded zip into the upload zip. When the staging folder was lost since an
@@ -309,6 +355,10 @@ impl<'a> Runner<'a> {
             .client(&to.server)?
             .import_zip(&zip, &target, &mut self.on_bytes())
             .map_err(xnat)?;
+        if c.transfer.policy.destination == Destination::Archive {
+            let n = self.attach_resources(c)?;
+            return Ok(json!({ "uri": out.uri, "resource_files_uploaded": n }));
+        }
         Ok(json!({ "uri": out.uri }))
     }
 
@@ -331,7 +381,8 @@ impl<'a> Runner<'a> {
             Ok(e) => e,
             Err(XnatError::NotFound { .. }) if resumed => {
                 // An earlier attempt archived it; verification will say whether that is so.
-                return Ok(json!({ "uri": uri, "resumed": true }));
+                let n = self.attach_resources(c)?;
+                return Ok(json!({ "uri": uri, "resumed": true, "resource_files_uploaded": n }));
             }
             Err(e) => return Err(xnat(e)),
         };
@@ -355,7 +406,8 @@ impl<'a> Runner<'a> {
                 overwrite,
             )
             .map_err(xnat)?;
-        Ok(json!({ "uri": archived }))
+        let n = self.attach_resources(c)?;
+        Ok(json!({ "uri": archived, "resource_files_uploaded": n }))
     }
 
     fn verify(&self, c: &Ctx<'_>, ctx: &StepContext<'_>) -> Result<Value, StepFailure> {
@@ -393,7 +445,18 @@ impl<'a> Runner<'a> {
             Verify::Full => Depth::Full,
             Verify::Counts => Depth::Counts,
         };
-        let v = verify::compare(&expected, &found, depth);
+        let mut v = verify::compare(&expected, &found, depth);
+        let staged = self.staged_resources(c)?;
+        if !staged.is_empty() {
+            v.problems.extend(resources::check(
+                client,
+                Self::dest_place(c),
+                &staged,
+                &c.dir,
+            )?);
+            v.files += staged.len();
+            v.bytes += staged.iter().map(|f| f.size).sum::<u64>();
+        }
         let report = json!({ "verification": v, "phi": phi });
         if !v.passed() {
             let first: Vec<String> = v.problems.iter().take(3).map(|p| p.to_string()).collect();

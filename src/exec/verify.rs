@@ -92,6 +92,15 @@ pub enum Problem {
         /// The DICOM keyword.
         keyword: String,
     },
+    /// A session resource file is missing or differs.
+    Resource {
+        /// Resource label.
+        label: String,
+        /// Path inside the resource.
+        path: String,
+        /// What is wrong.
+        why: String,
+    },
     /// The session's StudyInstanceUID differs.
     StudyUid {
         /// Expected UID.
@@ -131,6 +140,9 @@ impl std::fmt::Display for Problem {
                 f,
                 "scan `{scan}`: `{keyword}` of `{sop_uid}` differs from what was set"
             ),
+            Problem::Resource { label, path, why } => {
+                write!(f, "resource file `{label}/{path}`: {why}")
+            }
             Problem::StudyUid { expected, found } => write!(
                 f,
                 "StudyInstanceUID is {}, expected {}",

@@ -11,7 +11,9 @@ use super::labels::{check_label, Mapper};
 use super::model::{InventoryRef, ManifestRef, Plan, Skipped, FORMAT};
 use super::select::Selector;
 use crate::inventory::Inventory;
-use crate::manifest::model::{Anonymization, Manifest, Mode, ResolvedPolicy, Server, Transfer};
+use crate::manifest::model::{
+    Anonymization, Archive, Destination, Manifest, Mode, ResolvedPolicy, Server, Transfer,
+};
 use crate::manifest::LoadedManifest;
 use crate::template::{Table, Templates};
 use std::collections::{BTreeMap, BTreeSet};
@@ -97,7 +99,9 @@ fn draft<'a>(
     let policy = t.policy.resolve(&input.manifest.defaults.policy, t.mode);
     let src = inventory(input, &t.from.server, &t.from.project)?;
     let dest = inventory(input, &t.to.server, &t.to.project)?;
-    let (picked, skipped) = Selector::new(t, share)?.pick(src);
+    let archived =
+        !(policy.destination == Destination::Prearchive && policy.archive == Archive::Manual);
+    let (picked, skipped) = Selector::new(t, share, archived)?.pick(src);
     let mapper = Mapper::new(templates, t);
     mapper.check()?;
     let overwritten: BTreeSet<String> = if share {

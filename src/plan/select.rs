@@ -18,6 +18,8 @@ pub(crate) struct Selector {
     resources: BTreeSet<String>,
     /// Share mode: XNAT shares whole sessions, so scan and resource selection does not apply.
     whole_sessions: bool,
+    /// Whether copied sessions end up archived: resources attach to archived sessions only.
+    archived: bool,
 }
 
 /// One selected source session with what it carries.
@@ -81,7 +83,7 @@ fn skip(object: String, reason: impl Into<String>) -> Skipped {
 
 impl Selector {
     /// Compiles a transfer's globs.
-    pub fn new(t: &Transfer, whole_sessions: bool) -> Result<Selector, PlanError> {
+    pub fn new(t: &Transfer, whole_sessions: bool, archived: bool) -> Result<Selector, PlanError> {
         let s = &t.select;
         Ok(Selector {
             subjects: compile(&t.name, "select.subjects", &s.subjects)?,
@@ -90,6 +92,7 @@ impl Selector {
             exclude: compile(&t.name, "select.scan_types.exclude", &s.scan_types.exclude)?,
             resources: s.resources.iter().cloned().collect(),
             whole_sessions,
+            archived,
         })
     }
 
@@ -217,23 +220,37 @@ impl Selector {
         out
     }
 
-    /// Session resources. The executor does not carry them yet, so every one of them lands in the
-    /// skip report, selected or not; the plan never promises what `apply` would silently drop.
+    /// Session resources listed in `select.resources`, copied file by file after the session is
+    /// archived. Everything else lands in the skip report with why.
     fn pick_resources(&self, session: &Session, skipped: &mut Vec<Skipped>) -> Vec<ResourcePlan> {
+        let mut out = Vec::new();
         for r in session.resources.values() {
-            let reason = if self.whole_sessions {
+            if self.whole_sessions {
                 continue;
-            } else if self.resources.contains(&r.label) {
-                "selected, but this version of ferry does not carry session resources: copy them by hand"
+            }
+            let object = || format!("resource {} of {}", r.label, session.label);
+            if !self.resources.contains(&r.label) {
+                skipped.push(skip(
+                    object(),
+                    "session resource not listed in select.resources",
+                ));
+            } else if !self.archived {
+                skipped.push(skip(
+                    object(),
+                    "selected, but resources attach to archived sessions and this transfer leaves \
+                     sessions in the prearchive (archive: manual): copy it after archiving",
+                ));
+            } else if r.files.is_empty() {
+                skipped.push(skip(object(), "selected, but empty: nothing to copy"));
             } else {
-                "session resource not listed in select.resources"
-            };
-            skipped.push(skip(
-                format!("resource {} of {}", r.label, session.label),
-                reason,
-            ));
+                out.push(ResourcePlan {
+                    label: r.label.clone(),
+                    files: r.files.len() as u64,
+                    bytes: r.files.values().map(|f| f.size).sum(),
+                });
+            }
         }
-        Vec::new()
+        out
     }
 
     fn skip_prearchive(&self, inv: &Inventory, skipped: &mut Vec<Skipped>) {

@@ -11,14 +11,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// The rows of an XNAT ResultSet.
-fn rows(v: &Value) -> Vec<&Value> {
+pub(super) fn rows(v: &Value) -> Vec<&Value> {
     v["ResultSet"]["Result"]
         .as_array()
         .map(|a| a.iter().collect())
         .unwrap_or_default()
 }
 
-fn s(v: &Value, key: &str) -> String {
+pub(super) fn s(v: &Value, key: &str) -> String {
     match &v[key] {
         Value::String(s) => s.clone(),
         Value::Number(n) => n.to_string(),
@@ -26,7 +26,7 @@ fn s(v: &Value, key: &str) -> String {
     }
 }
 
-fn opt(v: &Value, key: &str) -> Option<String> {
+pub(super) fn opt(v: &Value, key: &str) -> Option<String> {
     Some(s(v, key)).filter(|x| !x.is_empty())
 }
 
@@ -323,7 +323,9 @@ impl Client {
                 files: BTreeMap::new(),
             };
             for f in rows(&files) {
-                let name = s(f, "Name");
+                // Keyed by the path inside the resource: names repeat across sub-folders.
+                let name = super::resources::resource_path_of(&s(f, "URI"))
+                    .unwrap_or_else(|| s(f, "Name"));
                 res.files.insert(
                     name.clone(),
                     FileEntry {

@@ -9,10 +9,12 @@ pub mod credentials;
 mod error;
 mod http;
 mod inventory;
+mod resources;
 mod transfer;
 mod zipsafe;
 
 pub use error::XnatError;
+pub use resources::{resource_path_of, FetchedFile, ResourceFile};
 pub use transfer::{Downloaded, ImportOutcome, ImportTarget, Overwrite};
 pub use zipsafe::{safe_extract, ExtractLimits, ExtractedFile};
 

@@ -60,9 +60,9 @@ pub struct ImportOutcome {
 }
 
 /// A reader that counts and reports bytes as they pass, and hashes them.
-struct Tap<'a, R> {
-    inner: R,
-    on_bytes: &'a mut dyn FnMut(u64),
+pub(super) struct Tap<'a, R> {
+    pub(super) inner: R,
+    pub(super) on_bytes: &'a mut dyn FnMut(u64),
 }
 
 impl<R: Read> Read for Tap<'_, R> {
@@ -75,7 +75,7 @@ impl<R: Read> Read for Tap<'_, R> {
     }
 }
 
-fn io_err<'a>(
+pub(super) fn io_err<'a>(
     action: &'static str,
     path: &'a Path,
 ) -> impl FnOnce(std::io::Error) -> XnatError + 'a {
@@ -86,14 +86,14 @@ fn io_err<'a>(
     }
 }
 
-fn part_path(dest: &Path) -> PathBuf {
+pub(super) fn part_path(dest: &Path) -> PathBuf {
     let mut p = dest.as_os_str().to_owned();
     p.push(".part");
     PathBuf::from(p)
 }
 
 impl Client {
-    fn session_path(&self, project: &str, subject: &str, session: &str) -> String {
+    pub(super) fn session_path(&self, project: &str, subject: &str, session: &str) -> String {
         format!(
             "/data/projects/{}/subjects/{}/experiments/{}",
             enc(project),

@@ -406,3 +406,142 @@ fn a_share_is_visible_in_the_destination_after_apply() {
         .unwrap()
         .is_some());
 }
+
+/// The demo transfer with `select.resources: [NOTES]`.
+fn work_with_notes(sim: &Sim, policy: &str) -> Work {
+    let w = work(sim, "copy", policy);
+    let path = w.dir.path().join("ferry.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let with = text.replace("    select:\n", "    select:\n      resources: [NOTES]\n");
+    assert_ne!(text, with);
+    std::fs::write(&path, with).unwrap();
+    w
+}
+
+#[test]
+fn selected_session_resources_are_copied_file_by_file_and_verified() {
+    for policy in [
+        "conflict: skip, destination: prearchive",
+        "conflict: skip, destination: archive",
+    ] {
+        let sim = Sim::start(&["--seed", "demo"]);
+        let w = work_with_notes(&sim, policy);
+        let p = w.plan();
+        assert_eq!(p.status.code(), Some(3), "{}", stderr(&p));
+        assert!(stdout(&p).contains("resources NOTES"), "{}", stdout(&p));
+        let a = w.apply(&["--skip-blocked"]);
+        assert!(
+            a.status.success(),
+            "{policy}: {}\n{}",
+            stdout(&a),
+            stderr(&a)
+        );
+        assert_copied(&sim);
+        let c = client(&sim);
+        let mut copied = 0;
+        for (src_subj, src_sess, dst_subj, dst_sess) in CREATED {
+            let src = c
+                .resource_files("PILOT", src_subj, src_sess, "NOTES")
+                .unwrap();
+            let dst = c
+                .resource_files("MAIN", dst_subj, dst_sess, "NOTES")
+                .unwrap();
+            assert_eq!(
+                src, dst,
+                "{policy}: NOTES of {dst_sess} differ from the source"
+            );
+            copied += dst.len();
+        }
+        assert!(copied > 0, "the demo world has no NOTES to copy");
+        // Verification covered the resource files.
+        let report: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(w.dir.path().join("plan.yaml.verification.json")).unwrap(),
+        )
+        .unwrap();
+        assert!(report["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["status"] == "verified"));
+        // Planning again: the copies with their resources are already there.
+        let replan = run(w.dir.path(), &["plan", "ferry.yaml", "--out", "plan2.yaml"]);
+        assert!(!stdout(&replan).contains("+ create"), "{}", stdout(&replan));
+        assert!(!stdout(&replan).contains("~ merge"), "{}", stdout(&replan));
+    }
+}
+
+#[test]
+fn resources_are_skipped_with_a_reason_when_sessions_stay_in_the_prearchive() {
+    let sim = Sim::start(&["--seed", "demo"]);
+    let w = work_with_notes(
+        &sim,
+        "conflict: skip, destination: prearchive, archive: manual",
+    );
+    let p = w.plan();
+    let text = stdout(&p);
+    assert!(text.contains("resource NOTES of SUB001_MR1"), "{text}");
+    assert!(text.contains("archive: manual"), "{text}");
+    assert!(!text.contains("resources NOTES"), "{text}");
+}
+
+#[test]
+fn resource_files_are_never_overwritten_and_differences_fail_verification() {
+    use ferry::exec::resources::{attach, check, Place, StagedFile};
+    let sim = Sim::start(&["--seed", "demo"]);
+    let base = "/data/projects/MAIN/subjects/MAIN_002/experiments/MAIN_002_20240203";
+    let put = crate::sim::send(
+        &sim,
+        "PUT",
+        &format!("{base}/resources/NOTES/files/notes/a.txt?inbody=true"),
+        Some(("admin", "admin")),
+        &[("Content-Type", "application/octet-stream")],
+        b"theirs".to_vec(),
+    );
+    assert_eq!(put.status, 200, "{}", put.text());
+    let c = client(&sim);
+    let dest = Place {
+        project: "MAIN",
+        subject: "MAIN_002",
+        session: "MAIN_002_20240203",
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let ours = StagedFile {
+        label: "NOTES".into(),
+        path: "notes/a.txt".into(),
+        size: 4,
+        md5: "0".repeat(32),
+        blake3: "0".repeat(64),
+    };
+    let err = attach(
+        &c,
+        dest,
+        std::slice::from_ref(&ours),
+        dir.path(),
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert!(err.message.contains("never overwrites"), "{}", err.message);
+    let absent = StagedFile {
+        path: "notes/b.txt".into(),
+        ..ours.clone()
+    };
+    let problems: Vec<String> = check(&c, dest, &[ours, absent], dir.path())
+        .unwrap()
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    assert_eq!(
+        problems,
+        [
+            "resource file `NOTES/notes/a.txt`: 6 bytes, expected 4",
+            "resource file `NOTES/notes/b.txt`: missing"
+        ]
+    );
+    // The file that was there is untouched.
+    let after = crate::sim::get(
+        &sim,
+        &format!("{base}/resources/NOTES/files/notes/a.txt"),
+        "admin",
+    );
+    assert_eq!(after.body, b"theirs");
+}

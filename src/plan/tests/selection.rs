@@ -130,14 +130,22 @@ fn include_globs_select_scans_and_resources_are_reported() {
     let a = act(&plan, "SUB001_MR1");
     let scans: Vec<&str> = a.scans.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(scans, ["2", "4"]);
-    // The executor does not carry session resources yet: the plan says so instead of promising them.
-    assert!(a.resources.is_empty());
-    assert_eq!((a.files, a.bytes), (20, 20_000));
-    assert!(plan.transfers[0]
+    // A selected resource is carried, file by file, and counted in the action's totals.
+    let labels: Vec<&str> = a.resources.iter().map(|r| r.label.as_str()).collect();
+    assert_eq!(labels, ["NOTES"]);
+    assert_eq!(a.resources[0].files, 1);
+    assert_eq!(a.files, 21);
+    assert!(!plan.transfers[0]
         .skipped
         .iter()
-        .any(|s| s.object == "resource NOTES of SUB001_MR1"
-            && s.reason.contains("copy them by hand")));
+        .any(|s| s.object == "resource NOTES of SUB001_MR1"));
+    // Sessions left in the prearchive cannot take resources: skipped, with why.
+    m.transfers[0].policy.archive = Some(crate::manifest::model::Archive::Manual);
+    let manual = plan_of(&m, &invs(vec![pilot(), main_project()])).unwrap();
+    assert!(act(&manual, "SUB001_MR1").resources.is_empty());
+    assert!(manual.transfers[0].skipped.iter().any(
+        |s| s.object == "resource NOTES of SUB001_MR1" && s.reason.contains("archive: manual")
+    ));
     assert!(plan.transfers[0].skipped.iter().any(|s| s.object
         == "session SUB001_MR1 scan 3 (BOLD_rest)"
         && s.reason.contains("include")));

@@ -1,0 +1,237 @@
+//! Session resources (non-DICOM folders such as BIDS or pipeline outputs), file by file: the listing
+//! with sizes and digests, streaming downloads hashed with MD5 (what XNAT catalogs record) and blake3,
+//! and streaming uploads that never replace a file the destination already holds.
+
+use super::http::{Payload, Retry};
+use super::inventory::{opt, rows, s};
+use super::transfer::{io_err, part_path, Tap};
+use super::{enc, Client, XnatError};
+use md5::Digest;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::Path;
+
+/// One file of a session resource as the server lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResourceFile {
+    /// Path inside the resource (`sub-01/anat.json`).
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// The digest the server reports (MD5 hex), if any.
+    pub digest: Option<String>,
+}
+
+/// A file fetched to disk, with its hashes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchedFile {
+    /// Its size.
+    pub bytes: u64,
+    /// MD5, hex: comparable with the digests XNAT lists.
+    pub md5: String,
+    /// blake3, hex.
+    pub blake3: String,
+}
+
+/// The path inside a resource of a file URI (`…/resources/LABEL/files/a/b.json` -> `a/b.json`), if
+/// it is a safe relative path: no empty, `.` or `..` component, no backslash.
+pub fn resource_path_of(uri: &str) -> Option<String> {
+    let at = uri.find("/resources/")?;
+    let rest = &uri[at + "/resources/".len()..];
+    let (_, path) = rest.split_once("/files/")?;
+    let path = percent_decode(path.split('?').next().unwrap_or(path));
+    let safe = !path.is_empty()
+        && !path.contains('\\')
+        && path
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..");
+    safe.then_some(path)
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+impl Client {
+    fn resource_base(&self, project: &str, subject: &str, session: &str, label: &str) -> String {
+        format!(
+            "{}/resources/{}",
+            self.session_path(project, subject, session),
+            enc(label)
+        )
+    }
+
+    /// The files of a session resource; empty when the resource does not exist.
+    pub fn resource_files(
+        &self,
+        project: &str,
+        subject: &str,
+        session: &str,
+        label: &str,
+    ) -> Result<Vec<ResourceFile>, XnatError> {
+        let path = format!(
+            "{}/files?format=json",
+            self.resource_base(project, subject, session, label)
+        );
+        let what = format!("listing resource {label} of session {session} in {project}");
+        let v = match self.http.get_json(&path, &what) {
+            Ok(v) => v,
+            Err(XnatError::NotFound { .. }) => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let mut out = Vec::new();
+        for r in rows(&v) {
+            let uri = s(r, "URI");
+            let path = resource_path_of(&uri).ok_or_else(|| XnatError::BadResponse {
+                server: self.name().to_string(),
+                what: what.clone(),
+                detail: format!("a file is listed under an unsafe or missing path: {uri:?}"),
+            })?;
+            out.push(ResourceFile {
+                path,
+                size: s(r, "Size").parse().unwrap_or(0),
+                digest: opt(r, "digest"),
+            });
+        }
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(out)
+    }
+
+    fn file_url(&self, base: &str, path: &str) -> String {
+        let parts: Vec<String> = path.split('/').map(enc).collect();
+        format!("{base}/files/{}", parts.join("/"))
+    }
+
+    /// Streams one resource file to `dest` (through `dest.part`), hashing it on the way.
+    #[allow(clippy::too_many_arguments)]
+    pub fn download_resource_file(
+        &self,
+        project: &str,
+        subject: &str,
+        session: &str,
+        label: &str,
+        path: &str,
+        dest: &Path,
+        on_bytes: &mut dyn FnMut(u64),
+    ) -> Result<FetchedFile, XnatError> {
+        let base = self.resource_base(project, subject, session, label);
+        let url = self.file_url(&base, path);
+        let what = format!("downloading {label}/{path} of session {session} in {project}");
+        let part = part_path(dest);
+        if let Some(dir) = part.parent() {
+            std::fs::create_dir_all(dir).map_err(io_err("create", dir))?;
+        }
+        let got = self.http.exchange(
+            "GET",
+            &url,
+            &what,
+            Retry::Idempotent,
+            Payload::Empty,
+            |resp| {
+                let mut file = File::create(&part).map_err(io_err("create", &part))?;
+                let mut b3 = blake3::Hasher::new();
+                let mut m5 = md5::Md5::new();
+                let mut reader = resp.body_mut().with_config().limit(u64::MAX).reader();
+                let mut buf = vec![0u8; 256 * 1024];
+                let mut total = 0u64;
+                loop {
+                    let n = reader
+                        .read(&mut buf)
+                        .map_err(|e| self.http.read_error(&what, &e))?;
+                    if n == 0 {
+                        break;
+                    }
+                    b3.update(&buf[..n]);
+                    m5.update(&buf[..n]);
+                    file.write_all(&buf[..n]).map_err(io_err("write", &part))?;
+                    total += n as u64;
+                    on_bytes(n as u64);
+                }
+                file.sync_all().map_err(io_err("write", &part))?;
+                Ok(FetchedFile {
+                    bytes: total,
+                    md5: m5.finalize().iter().map(|b| format!("{b:02x}")).collect(),
+                    blake3: b3.finalize().to_hex().to_string(),
+                })
+            },
+        )?;
+        std::fs::rename(&part, dest).map_err(io_err("rename", dest))?;
+        Ok(got)
+    }
+
+    /// Streams a local file into a session resource, creating the resource when needed. Never
+    /// overwrites: a file already there is an error from the server. Not retried blindly; callers
+    /// list the resource before trying again.
+    #[allow(clippy::too_many_arguments)]
+    pub fn upload_resource_file(
+        &self,
+        project: &str,
+        subject: &str,
+        session: &str,
+        label: &str,
+        path: &str,
+        src: &Path,
+        on_bytes: &mut dyn FnMut(u64),
+    ) -> Result<(), XnatError> {
+        let base = self.resource_base(project, subject, session, label);
+        let url = format!("{}?inbody=true", self.file_url(&base, path));
+        let what = format!("uploading {label}/{path} into session {session} of {project}");
+        let mut file = File::open(src).map_err(io_err("open", src))?;
+        let len = file.metadata().map_err(io_err("read", src))?.len();
+        let mut tap = Tap {
+            inner: &mut file,
+            on_bytes,
+        };
+        self.http.exchange(
+            "PUT",
+            &url,
+            &what,
+            Retry::Once,
+            Payload::Stream(&mut tap, "application/octet-stream", len),
+            |_| Ok(()),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_come_from_the_uri_and_must_be_safe() {
+        let p = |u: &str| resource_path_of(u);
+        assert_eq!(
+            p("/data/experiments/E1/resources/BIDS/files/sub-01/anat.json").as_deref(),
+            Some("sub-01/anat.json")
+        );
+        assert_eq!(
+            p("/data/experiments/E1/resources/NOTES/files/a%20b.txt").as_deref(),
+            Some("a b.txt")
+        );
+        for bad in [
+            "/data/experiments/E1/resources/N/files/../../etc/passwd",
+            "/data/experiments/E1/resources/N/files/a//b",
+            "/data/experiments/E1/resources/N/files/a%2F..%2F..%2Fx",
+            "/data/experiments/E1/resources/N/files/",
+            "/data/experiments/E1/resources/N/files/a\\b",
+            "/data/experiments/E1/scans/1",
+        ] {
+            assert_eq!(p(bad), None, "{bad}");
+        }
+    }
+}
