@@ -9,7 +9,7 @@
 //! memory only: plans carry its fingerprint, never its contents.
 
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Everything ferry knows about one project on one server.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,6 +24,9 @@ pub struct Inventory {
     pub subjects: BTreeMap<String, Subject>,
     /// Sessions waiting in the project's prearchive, keyed by their prearchive URL.
     pub prearchive: BTreeMap<String, PrearchiveEntry>,
+    /// The data types the server serves (`xnat:mrSessionData`, …); `None` when it did not say.
+    #[serde(default)]
+    pub data_types: Option<BTreeSet<String>>,
 }
 
 /// The reading account's rights in a project.

@@ -101,7 +101,24 @@ fn draft<'a>(
     let dest = inventory(input, &t.to.server, &t.to.project)?;
     let archived =
         !(policy.destination == Destination::Prearchive && policy.archive == Archive::Manual);
-    let (picked, skipped) = Selector::new(t, share, archived)?.pick(src);
+    let (mut picked, mut skipped) = Selector::new(t, share, archived)?.pick(src);
+    // A session of a data type the destination server does not serve (a plugin not installed there)
+    // cannot be imported: skipped, with why. Unknown when the server did not list its types.
+    if let Some(types) = &dest.data_types {
+        picked.retain(|p| {
+            let served = types.contains(&p.session.xsi_type);
+            if !served {
+                skipped.push(Skipped {
+                    object: format!("session {}", p.session.label),
+                    reason: format!(
+                        "data type {} is not served by the destination server `{}`: an administrator must install or enable it there",
+                        p.session.xsi_type, t.to.server
+                    ),
+                });
+            }
+            served
+        });
+    }
     let mapper = Mapper::new(templates, t);
     mapper.check()?;
     let overwritten: BTreeSet<String> = if share {

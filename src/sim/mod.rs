@@ -112,6 +112,9 @@ pub struct Shared {
     pub auth: auth::Auth,
     /// Fault injection.
     pub faults: faults::Faults,
+    /// Data types switched off at run time (`/sim/datatypes/{type}?enabled=false`), as on a server
+    /// where a plugin is not installed.
+    pub disabled_types: RwLock<std::collections::BTreeSet<String>>,
 }
 
 use store::Store;
@@ -188,6 +191,7 @@ pub fn start(config: SimConfig) -> Result<SimHandle, SimError> {
         store: RwLock::new(store),
         auth: auth::Auth::default(),
         faults: faults::Faults::new(config.faults.clone(), config.rng_seed),
+        disabled_types: RwLock::default(),
     });
     let handler: http::Handler = {
         let shared = shared.clone();

@@ -89,7 +89,7 @@ impl Client {
             &format!("/data/projects/{p}?format=json"),
             &self.what(format!("reading project {project}")),
         )?;
-        let (access, subjects_v, experiments_v, prearchive) = std::thread::scope(|scope| {
+        let (access, subjects_v, experiments_v, prearchive, types) = std::thread::scope(|scope| {
             let access = scope.spawn(|| self.access(project));
             let subjects = scope.spawn(|| {
                 self.http.get_json(
@@ -106,6 +106,7 @@ impl Client {
                 )
             });
             let prearchive = scope.spawn(|| self.prearchive(project));
+            let types = scope.spawn(|| self.data_types());
             let join = |what: &str| XnatError::BadResponse {
                 server: self.name().to_string(),
                 what: format!("{what} of project {project}"),
@@ -116,10 +117,11 @@ impl Client {
                 joined(subjects, || join("listing the subjects")),
                 joined(experiments, || join("listing the sessions")),
                 joined(prearchive, || join("listing the prearchive")),
+                joined(types, || join("listing the data types")),
             )
         });
-        let (access, subjects_v, experiments_v, prearchive) =
-            (access?, subjects_v?, experiments_v?, prearchive?);
+        let (access, subjects_v, experiments_v, prearchive, data_types) =
+            (access?, subjects_v?, experiments_v?, prearchive?, types?);
         let mut inv = Inventory {
             server_url: self.url().to_string(),
             project: project.to_string(),
@@ -175,7 +177,34 @@ impl Client {
             }
         }
         inv.prearchive = prearchive;
+        inv.data_types = data_types;
         Ok(inv)
+    }
+
+    /// The data types the server serves, from its search service; `None` when it will not say (an
+    /// account without search rights, an older server): the planner then cannot check them.
+    /// Transient failures (5xx after retries, network) are errors like any other listing's, so a
+    /// flaky read never looks like a server that changed.
+    fn data_types(&self) -> Result<Option<std::collections::BTreeSet<String>>, XnatError> {
+        let v = match self.http.get_json(
+            "/data/search/elements?format=json",
+            "listing the data types the server serves",
+        ) {
+            Ok(v) => v,
+            Err(
+                XnatError::Forbidden { .. }
+                | XnatError::NotFound { .. }
+                | XnatError::Refused { .. }
+                | XnatError::BadResponse { .. },
+            ) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let types: std::collections::BTreeSet<String> = rows(&v)
+            .into_iter()
+            .map(|r| s(r, "ELEMENT_NAME"))
+            .filter(|t| !t.is_empty())
+            .collect();
+        Ok((!types.is_empty()).then_some(types))
     }
 
     /// Reads many sessions' details with at most `max_in_flight` at once.

@@ -545,3 +545,28 @@ fn resource_files_are_never_overwritten_and_differences_fail_verification() {
     );
     assert_eq!(after.body, b"theirs");
 }
+
+#[test]
+fn a_data_type_the_destination_does_not_serve_is_skipped_with_why() {
+    let sim = Sim::start(&["--seed", "demo"]);
+    let off = crate::sim::send(
+        &sim,
+        "PUT",
+        "/sim/datatypes/xnat:mrSessionData?enabled=false",
+        Some(("admin", "admin")),
+        &[],
+        vec![],
+    );
+    assert_eq!(off.status, 200, "{}", off.text());
+    let w = work(&sim, "copy", "conflict: skip");
+    let p = w.plan();
+    let text = stdout(&p);
+    assert!(p.status.success(), "{text}\n{}", stderr(&p));
+    assert!(!text.contains("+ create"), "{text}");
+    assert!(
+        text.contains(
+            "data type xnat:mrSessionData is not served by the destination server `local`"
+        ),
+        "{text}"
+    );
+}

@@ -310,3 +310,34 @@ fn the_same_inputs_in_any_order_give_the_same_plan() {
         assert_eq!(to_yaml(&plan), reference, "seed {seed}");
     }
 }
+
+#[test]
+fn sessions_of_a_data_type_the_destination_lacks_are_skipped_with_why() {
+    let m = manifest("copy", "conflict: skip", "");
+    let mut dest = main_project();
+    dest.inv.data_types = Some(["xnat:ctSessionData".to_string()].into_iter().collect());
+    let plan = plan_of(&m, &invs(vec![pilot(), dest])).unwrap();
+    assert!(plan.transfers[0].actions.is_empty());
+    let reason = plan.transfers[0]
+        .skipped
+        .iter()
+        .find(|s| s.object == "session SUB001_MR1")
+        .map(|s| s.reason.as_str())
+        .unwrap_or_default();
+    assert!(
+        reason.contains(
+            "data type xnat:mrSessionData is not served by the destination server `local`"
+        ),
+        "{reason}"
+    );
+    // A destination that lists the type, or does not say, takes the sessions.
+    let mut dest = main_project();
+    dest.inv.data_types = Some(["xnat:mrSessionData".to_string()].into_iter().collect());
+    let plan = plan_of(&m, &invs(vec![pilot(), dest])).unwrap();
+    assert!(!plan.transfers[0].actions.is_empty());
+    assert!(!plan_of(&m, &invs(vec![pilot(), main_project()]))
+        .unwrap()
+        .transfers[0]
+        .actions
+        .is_empty());
+}

@@ -38,6 +38,7 @@
 //! | GET | `/xapi/access/projects` | the caller's project roles |
 //! | GET, PUT | `/sim/faults` | control (site admin, no faults applied): `latency_ms`, `error_rate`, `drop_rate`, `fail_next`, `drop_next`, `rng_seed` |
 //! | PUT | `/sim/projects/{P}/users/{U}?role=owner|member|collaborator|none` | control: change a role at run time |
+//! | PUT | `/sim/datatypes/{T}?enabled=true|false` | control: switch a data type off (as if its plugin were missing) or on |
 
 mod access;
 mod archive;

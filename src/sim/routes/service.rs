@@ -192,6 +192,24 @@ pub fn control(ctx: &Ctx, rest: &[&str]) -> Answer {
     match rest {
         ["faults"] => faults(ctx),
         ["projects", project, "users", user] => set_role(ctx, project, user),
+        ["datatypes", t] if ELEMENTS.contains(t) && matches!(ctx.method(), "PUT" | "POST") => {
+            let enabled = match ctx.param("enabled") {
+                Some("true") => true,
+                Some("false") => false,
+                _ => return Err(fail(400, "enabled must be true or false")),
+            };
+            let mut off = ctx
+                .shared
+                .disabled_types
+                .write()
+                .unwrap_or_else(|e| e.into_inner());
+            if enabled {
+                off.remove(*t);
+            } else {
+                off.insert(t.to_string());
+            }
+            Ok(text(200, ""))
+        }
         _ => Err(fail(404, "Unknown control route.")),
     }
 }
@@ -292,10 +310,18 @@ pub fn search_elements(ctx: &Ctx, rest: &[&str]) -> Answer {
         total: true,
         ..Meta::default()
     };
+    let off = ctx
+        .shared
+        .disabled_types
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let served = |t: &str| ELEMENTS.contains(&t) && !off.contains(t);
     match rest {
         [] => {
             let rows = ELEMENTS
                 .iter()
+                .filter(|e| served(e))
                 .map(|e| vec![e.to_string(), e.rsplit(':').next().unwrap_or(e).to_string()])
                 .collect();
             let t = Table {
@@ -304,7 +330,7 @@ pub fn search_elements(ctx: &Ctx, rest: &[&str]) -> Answer {
             };
             Ok(t.respond(&ctx.format(), &meta))
         }
-        [t] if ELEMENTS.contains(t) => {
+        [t] if served(t) => {
             let fields = ["ID", "LABEL", "PROJECT", "INSERT_DATE"];
             let rows = fields
                 .iter()
