@@ -316,7 +316,7 @@ fn baseline(dir: &Path, handle: &SimHandle, jobs: usize) -> Result<(Duration, u6
                 };
                 let zip = dir.join(format!("baseline-{w}.zip"));
                 let r = c
-                    .download_session("PILOT", subject, session, scans, &[], &zip, &mut |_| {})
+                    .download_session("PILOT", subject, session, scans, &zip, &mut |_| {})
                     .and_then(|d| {
                         bytes.fetch_add(d.bytes, std::sync::atomic::Ordering::SeqCst);
                         c.import_zip(

@@ -5,7 +5,7 @@
 use super::pool::StepFailure;
 use super::runner::{folder_name, io, local, xnat};
 use super::verify::Problem;
-use crate::xnat::{Client, ResourceFile};
+use crate::xnat::{Client, ResourceFile, ResourceRef};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,6 +19,17 @@ pub struct Place<'a> {
     pub subject: &'a str,
     /// Session label.
     pub session: &'a str,
+}
+
+impl<'a> Place<'a> {
+    fn resource(self, label: &'a str) -> ResourceRef<'a> {
+        ResourceRef {
+            project: self.project,
+            subject: self.subject,
+            session: self.session,
+            label,
+        }
+    }
 }
 
 /// One resource file in the staging folder.
@@ -47,8 +58,34 @@ fn local_path(dir: &Path, f: &StagedFile) -> PathBuf {
     p
 }
 
-fn by_path(files: Vec<ResourceFile>) -> BTreeMap<String, ResourceFile> {
-    files.into_iter().map(|f| (f.path.clone(), f)).collect()
+/// The destination's listings of the resources a session's staged files belong to, read once each.
+struct Listings<'c> {
+    client: &'c Client,
+    place: Place<'c>,
+    read: BTreeMap<String, BTreeMap<String, ResourceFile>>,
+}
+
+impl<'c> Listings<'c> {
+    fn new(client: &'c Client, place: Place<'c>) -> Self {
+        Listings {
+            client,
+            place,
+            read: BTreeMap::new(),
+        }
+    }
+
+    /// The destination's entry for a staged file, if it has one.
+    fn get(&mut self, f: &StagedFile) -> Result<Option<&ResourceFile>, StepFailure> {
+        if !self.read.contains_key(&f.label) {
+            let listed = self
+                .client
+                .resource_files(self.place.resource(&f.label))
+                .map_err(xnat)?;
+            let by_path = listed.into_iter().map(|e| (e.path.clone(), e)).collect();
+            self.read.insert(f.label.clone(), by_path);
+        }
+        Ok(self.read[&f.label].get(&f.path))
+    }
 }
 
 /// The staged files of a session's selected resources: read from the staging folder when they are
@@ -77,9 +114,7 @@ pub fn stage(
     }
     let mut staged = Vec::new();
     for label in labels {
-        let listed = client
-            .resource_files(src.project, src.subject, src.session, label)
-            .map_err(xnat)?;
+        let listed = client.resource_files(src.resource(label)).map_err(xnat)?;
         for f in listed {
             let mut s = StagedFile {
                 label: label.clone(),
@@ -90,15 +125,7 @@ pub fn stage(
             };
             let dest = local_path(dir, &s);
             let got = client
-                .download_resource_file(
-                    src.project,
-                    src.subject,
-                    src.session,
-                    label,
-                    &f.path,
-                    &dest,
-                    on_bytes,
-                )
+                .download_resource_file(src.resource(label), &f.path, &dest, on_bytes)
                 .map_err(xnat)?;
             if got.bytes != f.size || f.digest.as_ref().is_some_and(|d| *d != got.md5) {
                 return Err(local(format!(
@@ -134,15 +161,9 @@ pub fn attach(
     on_bytes: &mut dyn FnMut(u64),
 ) -> Result<usize, StepFailure> {
     let mut uploaded = 0;
-    let mut listings: BTreeMap<&str, BTreeMap<String, ResourceFile>> = BTreeMap::new();
+    let mut there = Listings::new(client, dest);
     for f in staged {
-        if !listings.contains_key(f.label.as_str()) {
-            let listed = client
-                .resource_files(dest.project, dest.subject, dest.session, &f.label)
-                .map_err(xnat)?;
-            listings.insert(&f.label, by_path(listed));
-        }
-        match listings[f.label.as_str()].get(&f.path) {
+        match there.get(f)? {
             Some(e) if e.size == f.size && e.digest.as_ref().is_none_or(|d| *d == f.md5) => {}
             Some(_) => {
                 return Err(local(format!(
@@ -153,10 +174,7 @@ pub fn attach(
             None => {
                 client
                     .upload_resource_file(
-                        dest.project,
-                        dest.subject,
-                        dest.session,
-                        &f.label,
+                        dest.resource(&f.label),
                         &f.path,
                         &local_path(dir, f),
                         on_bytes,
@@ -178,48 +196,35 @@ pub fn check(
     dir: &Path,
 ) -> Result<Vec<Problem>, StepFailure> {
     let mut problems = Vec::new();
-    let mut listings: BTreeMap<&str, BTreeMap<String, ResourceFile>> = BTreeMap::new();
+    let mut there = Listings::new(client, dest);
     for f in staged {
-        if !listings.contains_key(f.label.as_str()) {
-            let listed = client
-                .resource_files(dest.project, dest.subject, dest.session, &f.label)
-                .map_err(xnat)?;
-            listings.insert(&f.label, by_path(listed));
-        }
         let problem = |why: String| Problem::Resource {
             label: f.label.clone(),
             path: f.path.clone(),
             why,
         };
-        match listings[f.label.as_str()].get(&f.path) {
+        match there.get(f)? {
             None => problems.push(problem("missing".into())),
             Some(e) if e.size != f.size => {
                 problems.push(problem(format!("{} bytes, expected {}", e.size, f.size)))
             }
-            Some(e) => match &e.digest {
-                Some(d) if *d != f.md5 => {
-                    problems.push(problem(format!("MD5 {d}, expected {}", f.md5)))
+            Some(ResourceFile {
+                digest: Some(d), ..
+            }) => {
+                if *d != f.md5 {
+                    problems.push(problem(format!("MD5 {d}, expected {}", f.md5)));
                 }
-                Some(_) => {}
-                None => {
-                    let back = dir.join("resource.readback");
-                    let got = client
-                        .download_resource_file(
-                            dest.project,
-                            dest.subject,
-                            dest.session,
-                            &f.label,
-                            &f.path,
-                            &back,
-                            &mut |_| {},
-                        )
-                        .map_err(xnat)?;
-                    let _ = std::fs::remove_file(&back);
-                    if got.blake3 != f.blake3 {
-                        problems.push(problem("content differs (blake3)".into()));
-                    }
+            }
+            Some(_) => {
+                let back = dir.join("resource.readback");
+                let got = client
+                    .download_resource_file(dest.resource(&f.label), &f.path, &back, &mut |_| {})
+                    .map_err(xnat)?;
+                let _ = std::fs::remove_file(&back);
+                if got.blake3 != f.blake3 {
+                    problems.push(problem("content differs (blake3)".into()));
                 }
-            },
+            }
         }
     }
     Ok(problems)

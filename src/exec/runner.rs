@@ -217,7 +217,6 @@ impl<'a> Runner<'a> {
                 &c.action.source.subject,
                 &c.action.source.session,
                 &scans,
-                &[],
                 &dest,
                 &mut self.on_bytes(),
             )
@@ -433,7 +432,6 @@ impl<'a> Runner<'a> {
                 &c.action.dest.subject,
                 &c.action.dest.session,
                 &scans,
-                &[],
                 &back,
                 &mut self.on_bytes(),
             )

@@ -4,11 +4,9 @@
 
 use super::http::{Payload, Retry};
 use super::inventory::{opt, rows, s};
-use super::transfer::{io_err, part_path, Tap};
+use super::transfer::{io_err, Tap};
 use super::{enc, Client, XnatError};
-use md5::Digest;
 use std::fs::File;
-use std::io::{Read, Write};
 use std::path::Path;
 
 /// One file of a session resource as the server lists it.
@@ -20,6 +18,19 @@ pub struct ResourceFile {
     pub size: u64,
     /// The digest the server reports (MD5 hex), if any.
     pub digest: Option<String>,
+}
+
+/// A session resource on a server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResourceRef<'a> {
+    /// Project ID.
+    pub project: &'a str,
+    /// Subject label.
+    pub subject: &'a str,
+    /// Session label.
+    pub session: &'a str,
+    /// Resource label.
+    pub label: &'a str,
 }
 
 /// A file fetched to disk, with its hashes.
@@ -68,35 +79,34 @@ fn percent_decode(s: &str) -> String {
 }
 
 impl Client {
-    fn resource_base(&self, project: &str, subject: &str, session: &str, label: &str) -> String {
+    fn resource_base(&self, r: ResourceRef<'_>) -> String {
         format!(
             "{}/resources/{}",
-            self.session_path(project, subject, session),
-            enc(label)
+            self.session_path(r.project, r.subject, r.session),
+            enc(r.label)
         )
     }
 
-    /// The files of a session resource; empty when the resource does not exist.
-    pub fn resource_files(
-        &self,
-        project: &str,
-        subject: &str,
-        session: &str,
-        label: &str,
-    ) -> Result<Vec<ResourceFile>, XnatError> {
-        let path = format!(
-            "{}/files?format=json",
-            self.resource_base(project, subject, session, label)
+    fn file_url(&self, r: ResourceRef<'_>, path: &str) -> String {
+        let parts: Vec<String> = path.split('/').map(enc).collect();
+        format!("{}/files/{}", self.resource_base(r), parts.join("/"))
+    }
+
+    /// The files of a session resource, sorted by path; empty when the resource does not exist.
+    pub fn resource_files(&self, r: ResourceRef<'_>) -> Result<Vec<ResourceFile>, XnatError> {
+        let path = format!("{}/files?format=json", self.resource_base(r));
+        let what = format!(
+            "listing resource {} of session {} in {}",
+            r.label, r.session, r.project
         );
-        let what = format!("listing resource {label} of session {session} in {project}");
         let v = match self.http.get_json(&path, &what) {
             Ok(v) => v,
             Err(XnatError::NotFound { .. }) => return Ok(Vec::new()),
             Err(e) => return Err(e),
         };
         let mut out = Vec::new();
-        for r in rows(&v) {
-            let uri = s(r, "URI");
+        for row in rows(&v) {
+            let uri = s(row, "URI");
             let path = resource_path_of(&uri).ok_or_else(|| XnatError::BadResponse {
                 server: self.name().to_string(),
                 what: what.clone(),
@@ -104,93 +114,52 @@ impl Client {
             })?;
             out.push(ResourceFile {
                 path,
-                size: s(r, "Size").parse().unwrap_or(0),
-                digest: opt(r, "digest"),
+                size: s(row, "Size").parse().unwrap_or(0),
+                digest: opt(row, "digest"),
             });
         }
         out.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(out)
     }
 
-    fn file_url(&self, base: &str, path: &str) -> String {
-        let parts: Vec<String> = path.split('/').map(enc).collect();
-        format!("{base}/files/{}", parts.join("/"))
-    }
-
     /// Streams one resource file to `dest` (through `dest.part`), hashing it on the way.
-    #[allow(clippy::too_many_arguments)]
     pub fn download_resource_file(
         &self,
-        project: &str,
-        subject: &str,
-        session: &str,
-        label: &str,
+        r: ResourceRef<'_>,
         path: &str,
         dest: &Path,
         on_bytes: &mut dyn FnMut(u64),
     ) -> Result<FetchedFile, XnatError> {
-        let base = self.resource_base(project, subject, session, label);
-        let url = self.file_url(&base, path);
-        let what = format!("downloading {label}/{path} of session {session} in {project}");
-        let part = part_path(dest);
-        if let Some(dir) = part.parent() {
+        if let Some(dir) = dest.parent() {
             std::fs::create_dir_all(dir).map_err(io_err("create", dir))?;
         }
-        let got = self.http.exchange(
-            "GET",
-            &url,
-            &what,
-            Retry::Idempotent,
-            Payload::Empty,
-            |resp| {
-                let mut file = File::create(&part).map_err(io_err("create", &part))?;
-                let mut b3 = blake3::Hasher::new();
-                let mut m5 = md5::Md5::new();
-                let mut reader = resp.body_mut().with_config().limit(u64::MAX).reader();
-                let mut buf = vec![0u8; 256 * 1024];
-                let mut total = 0u64;
-                loop {
-                    let n = reader
-                        .read(&mut buf)
-                        .map_err(|e| self.http.read_error(&what, &e))?;
-                    if n == 0 {
-                        break;
-                    }
-                    b3.update(&buf[..n]);
-                    m5.update(&buf[..n]);
-                    file.write_all(&buf[..n]).map_err(io_err("write", &part))?;
-                    total += n as u64;
-                    on_bytes(n as u64);
-                }
-                file.sync_all().map_err(io_err("write", &part))?;
-                Ok(FetchedFile {
-                    bytes: total,
-                    md5: m5.finalize().iter().map(|b| format!("{b:02x}")).collect(),
-                    blake3: b3.finalize().to_hex().to_string(),
-                })
-            },
-        )?;
-        std::fs::rename(&part, dest).map_err(io_err("rename", dest))?;
-        Ok(got)
+        let what = format!(
+            "downloading {}/{path} of session {} in {}",
+            r.label, r.session, r.project
+        );
+        let got = self.download_to(&self.file_url(r, path), &what, dest, true, on_bytes)?;
+        Ok(FetchedFile {
+            bytes: got.bytes,
+            md5: got.md5.unwrap_or_default(),
+            blake3: got.blake3,
+        })
     }
 
     /// Streams a local file into a session resource, creating the resource when needed. Never
     /// overwrites: a file already there is an error from the server. Not retried blindly; callers
     /// list the resource before trying again.
-    #[allow(clippy::too_many_arguments)]
     pub fn upload_resource_file(
         &self,
-        project: &str,
-        subject: &str,
-        session: &str,
-        label: &str,
+        r: ResourceRef<'_>,
         path: &str,
         src: &Path,
         on_bytes: &mut dyn FnMut(u64),
     ) -> Result<(), XnatError> {
-        let base = self.resource_base(project, subject, session, label);
-        let url = format!("{}?inbody=true", self.file_url(&base, path));
-        let what = format!("uploading {label}/{path} into session {session} of {project}");
+        let url = format!("{}?inbody=true", self.file_url(r, path));
+        let what = format!(
+            "uploading {}/{path} into session {} of {}",
+            r.label, r.session, r.project
+        );
         let mut file = File::open(src).map_err(io_err("open", src))?;
         let len = file.metadata().map_err(io_err("read", src))?.len();
         let mut tap = Tap {

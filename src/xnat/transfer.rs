@@ -19,6 +19,16 @@ pub struct Downloaded {
     pub blake3: String,
 }
 
+/// What a streamed download wrote.
+pub(super) struct Streamed {
+    /// Its size.
+    pub bytes: u64,
+    /// blake3, hex.
+    pub blake3: String,
+    /// MD5, hex, when asked for.
+    pub md5: Option<String>,
+}
+
 /// What the server should do with files that exist already.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Overwrite {
@@ -103,26 +113,17 @@ impl Client {
     }
 
     /// Streams the zip of a session's chosen scans (all scans when `scans` is empty) to `dest`:
-    /// written to `dest.part`, flushed, then renamed, so `dest` is only ever complete.
-    #[allow(clippy::too_many_arguments)]
+    /// written to `dest.part`, flushed, then renamed, so `dest` is only ever complete. Session
+    /// resources travel file by file (see `download_resource_file`), never in this zip.
     pub fn download_session(
         &self,
         project: &str,
         subject: &str,
         session: &str,
         scans: &[String],
-        resources: &[String],
         dest: &Path,
         on_bytes: &mut dyn FnMut(u64),
     ) -> Result<Downloaded, XnatError> {
-        if !resources.is_empty() {
-            return Err(XnatError::BadResponse {
-                server: self.name().to_string(),
-                what: format!("downloading session {session}"),
-                detail: "session resources are transferred file by file, not in the session zip"
-                    .into(),
-            });
-        }
         let list = if scans.is_empty() {
             "ALL".to_string()
         } else {
@@ -133,41 +134,68 @@ impl Client {
             self.session_path(project, subject, session)
         );
         let what = format!("downloading session {session} of {project}");
+        let d = self.download_to(&path, &what, dest, false, on_bytes)?;
+        Ok(Downloaded {
+            path: dest.to_path_buf(),
+            bytes: d.bytes,
+            blake3: d.blake3,
+        })
+    }
+
+    /// GETs `path` into `dest` through `dest.part` (flushed, then renamed), hashing the bytes with
+    /// blake3, and with MD5 too when asked, as they pass.
+    pub(super) fn download_to(
+        &self,
+        path: &str,
+        what: &str,
+        dest: &Path,
+        with_md5: bool,
+        on_bytes: &mut dyn FnMut(u64),
+    ) -> Result<Streamed, XnatError> {
         let part = part_path(dest);
-        let d = self.http.exchange(
+        let got = self.http.exchange(
             "GET",
-            &path,
-            &what,
+            path,
+            what,
             Retry::Idempotent,
             Payload::Empty,
             |resp| {
                 let mut file = File::create(&part).map_err(io_err("create", &part))?;
-                let mut hasher = blake3::Hasher::new();
+                let mut b3 = blake3::Hasher::new();
+                let mut m5 = with_md5.then(<md5::Md5 as md5::Digest>::new);
                 let mut reader = resp.body_mut().with_config().limit(u64::MAX).reader();
                 let mut buf = vec![0u8; 256 * 1024];
                 let mut total = 0u64;
                 loop {
                     let n = reader
                         .read(&mut buf)
-                        .map_err(|e| self.http.read_error(&what, &e))?;
+                        .map_err(|e| self.http.read_error(what, &e))?;
                     if n == 0 {
                         break;
                     }
-                    hasher.update(&buf[..n]);
+                    b3.update(&buf[..n]);
+                    if let Some(m) = m5.as_mut() {
+                        md5::Digest::update(m, &buf[..n]);
+                    }
                     file.write_all(&buf[..n]).map_err(io_err("write", &part))?;
                     total += n as u64;
                     on_bytes(n as u64);
                 }
                 file.sync_all().map_err(io_err("write", &part))?;
-                Ok((total, hasher.finalize().to_hex().to_string()))
+                Ok(Streamed {
+                    bytes: total,
+                    blake3: b3.finalize().to_hex().to_string(),
+                    md5: m5.map(|m| {
+                        md5::Digest::finalize(m)
+                            .iter()
+                            .map(|b| format!("{b:02x}"))
+                            .collect()
+                    }),
+                })
             },
         )?;
         std::fs::rename(&part, dest).map_err(io_err("rename", dest))?;
-        Ok(Downloaded {
-            path: dest.to_path_buf(),
-            bytes: d.0,
-            blake3: d.1,
-        })
+        Ok(got)
     }
 
     /// Streams a zip of DICOM files to the import service under the target's project, subject and

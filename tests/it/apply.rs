@@ -4,7 +4,7 @@
 
 use crate::support::{ferry_bin, stderr, stdout, Sim};
 use ferry::manifest::model::Server;
-use ferry::xnat::{Client, ClientOptions, InventoryOptions, NoProgress};
+use ferry::xnat::{Client, ClientOptions, InventoryOptions, NoProgress, ResourceRef};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -105,7 +105,7 @@ pub fn files_of(
 ) -> BTreeMap<String, (String, BTreeMap<String, String>, String)> {
     let dir = tempfile::tempdir().unwrap();
     let zip = dir.path().join("s.zip");
-    c.download_session(project, subject, session, scans, &[], &zip, &mut |_| {})
+    c.download_session(project, subject, session, scans, &zip, &mut |_| {})
         .expect("download");
     let mut out = BTreeMap::new();
     let mut archive = zip::ZipArchive::new(std::fs::File::open(&zip).unwrap()).unwrap();
@@ -440,12 +440,16 @@ fn selected_session_resources_are_copied_file_by_file_and_verified() {
         let c = client(&sim);
         let mut copied = 0;
         for (src_subj, src_sess, dst_subj, dst_sess) in CREATED {
+            let notes = |project, subject, session| ResourceRef {
+                project,
+                subject,
+                session,
+                label: "NOTES",
+            };
             let src = c
-                .resource_files("PILOT", src_subj, src_sess, "NOTES")
+                .resource_files(notes("PILOT", src_subj, src_sess))
                 .unwrap();
-            let dst = c
-                .resource_files("MAIN", dst_subj, dst_sess, "NOTES")
-                .unwrap();
+            let dst = c.resource_files(notes("MAIN", dst_subj, dst_sess)).unwrap();
             assert_eq!(
                 src, dst,
                 "{policy}: NOTES of {dst_sess} differ from the source"

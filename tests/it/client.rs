@@ -142,7 +142,6 @@ fn download_import_archive_share_and_delete() {
             "SUB002",
             "SUB002_MR1",
             &["2".into()],
-            &[],
             &zip,
             &mut |n| seen += n,
         )

@@ -135,7 +135,7 @@ fn create_project(sim: &Sim, project: &str) {
 fn place(c: &Client, from: (&str, &str), to: (&str, &str, &str)) {
     let dir = tempfile::tempdir().unwrap();
     let zip = dir.path().join("s.zip");
-    c.download_session("PILOT", from.0, from.1, &[], &[], &zip, &mut |_| {})
+    c.download_session("PILOT", from.0, from.1, &[], &zip, &mut |_| {})
         .expect("download a demo session");
     let target = ImportTarget {
         project: to.0.into(),
