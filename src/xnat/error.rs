@@ -110,14 +110,16 @@ pub enum XnatError {
 impl XnatError {
     /// Whether trying the same request again may succeed.
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            XnatError::Network { .. }
-                | XnatError::Server {
-                    status: 502..=504,
-                    ..
-                }
-        )
+        match self {
+            XnatError::Network { .. } => !self.is_untrusted_certificate(),
+            XnatError::Server { status, .. } => (502..=504).contains(status),
+            _ => false,
+        }
+    }
+
+    /// Whether the server's TLS certificate was refused: trying again will not change that.
+    pub fn is_untrusted_certificate(&self) -> bool {
+        matches!(self, XnatError::Network { detail, .. } if detail.contains("certificate"))
     }
 
     /// What the user can do about it.
@@ -128,6 +130,7 @@ impl XnatError {
             XnatError::Forbidden { what, .. } if what.contains("delet") => "deleting usually needs the Owner role in the project".into(),
             XnatError::Forbidden { .. } => "your account needs Member or Owner access to this project; ask its owner".into(),
             XnatError::NotFound { .. } => "check the project, subject and session labels, and that your account can see them".into(),
+            XnatError::Network { .. } if self.is_untrusted_certificate() => "the server's TLS certificate is not trusted; if your site uses its own certificate authority, set FERRY_CA_BUNDLE to its PEM file (ferry never turns verification off)".into(),
             XnatError::Network { .. } => "check the server URL and your network; `ferry apply` resumes where it stopped".into(),
             XnatError::Server { .. } => "the server failed; try again later, `ferry apply` resumes where it stopped".into(),
             XnatError::BadResponse { detail, .. } if detail.contains("HTML") => "the server answered with a web page: is the URL the XNAT base URL, and does the account log in?".into(),

@@ -109,9 +109,48 @@ fn gist(body: &str) -> String {
     s
 }
 
+/// The certificates of a PEM file of certificate authorities.
+fn read_ca_bundle(
+    path: &std::path::Path,
+) -> Result<Vec<ureq::tls::Certificate<'static>>, XnatError> {
+    let bad = |detail: String| XnatError::Io {
+        action: "read the CA bundle",
+        path: path.display().to_string(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, detail),
+    };
+    let pem = std::fs::read(path).map_err(|source| XnatError::Io {
+        action: "read the CA bundle",
+        path: path.display().to_string(),
+        source,
+    })?;
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        match item.map_err(|e| bad(format!("not a PEM file: {e}")))? {
+            ureq::tls::PemItem::Certificate(c) => certs.push(c),
+            _ => continue,
+        }
+    }
+    if certs.is_empty() {
+        return Err(bad("it holds no PEM certificate".into()));
+    }
+    Ok(certs)
+}
+
 impl Http {
-    pub fn new(name: &str, url: &str, creds: Credentials, opts: ClientOptions) -> Http {
+    pub fn new(
+        name: &str,
+        url: &str,
+        creds: Credentials,
+        opts: ClientOptions,
+    ) -> Result<Http, XnatError> {
+        let mut tls = ureq::tls::TlsConfig::builder();
+        if let Some(path) = &opts.ca_bundle {
+            tls = tls.root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(
+                read_ca_bundle(path)?,
+            )));
+        }
         let agent: ureq::Agent = ureq::Agent::config_builder()
+            .tls_config(tls.build())
             .http_status_as_error(false)
             .max_redirects(0)
             .timeout_connect(Some(opts.connect_timeout))
@@ -121,7 +160,7 @@ impl Http {
             .user_agent(format!("xnat-ferry/{}", crate::VERSION))
             .build()
             .into();
-        Http {
+        Ok(Http {
             name: name.to_string(),
             base: url.trim_end_matches('/').to_string(),
             agent,
@@ -132,7 +171,7 @@ impl Http {
                 cv: Condvar::new(),
             },
             opts,
-        }
+        })
     }
 
     fn backoff(&self, attempt: u32) {
@@ -183,12 +222,13 @@ impl Http {
                     return Err(self.status_error(status, what, &body, attempt + 1));
                 }
                 Err(e) => {
-                    if attempt < self.opts.retries {
+                    let err = self.network(what, attempt + 1, &e);
+                    if attempt < self.opts.retries && err.is_retryable() {
                         attempt += 1;
                         self.backoff(attempt);
                         continue;
                     }
-                    return Err(self.network(what, attempt + 1, &e));
+                    return Err(err);
                 }
             }
         }
@@ -298,7 +338,7 @@ impl Http {
             };
             let mut resp = match result {
                 Ok(r) => r,
-                Err(e) if may_retry => {
+                Err(e) if may_retry && e.is_retryable() => {
                     drop(permit);
                     self.backoff(attempt);
                     let _ = e;

@@ -34,6 +34,10 @@ pub struct ClientOptions {
     pub read_timeout: Duration,
     /// The first backoff between attempts (doubled each time, with jitter).
     pub backoff_base: Duration,
+    /// A PEM file of certificate authorities to trust instead of the bundled Mozilla roots, for
+    /// sites with their own CA (default: the `FERRY_CA_BUNDLE` variable). Verification itself is
+    /// never switched off.
+    pub ca_bundle: Option<std::path::PathBuf>,
 }
 
 impl Default for ClientOptions {
@@ -44,6 +48,9 @@ impl Default for ClientOptions {
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(120),
             backoff_base: Duration::from_millis(50),
+            ca_bundle: std::env::var_os("FERRY_CA_BUNDLE")
+                .filter(|v| !v.is_empty())
+                .map(std::path::PathBuf::from),
         }
     }
 }
@@ -113,7 +120,7 @@ impl Client {
             });
         }
         let creds = credentials::resolve(name, server)?;
-        let http = http::Http::new(name, url, creds, opts.clone());
+        let http = http::Http::new(name, url, creds, opts.clone())?;
         http.login()?;
         Ok(Client { http, opts })
     }

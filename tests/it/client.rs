@@ -256,3 +256,85 @@ fn no_secret_appears_in_any_error() {
         );
     }
 }
+
+/// A TLS server on loopback with a self-signed certificate made for this run; it answers every
+/// connection's handshake and nothing else. Returns its `https://127.0.0.1:PORT` URL and the
+/// certificate as PEM.
+fn self_signed_tls_server() -> (String, String) {
+    use std::io::Read;
+    use std::sync::Arc;
+    let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()])
+        .expect("a self-signed certificate");
+    let pem = made.cert.pem();
+    let cert = made.cert.der().clone();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(made.signing_key.serialize_der().into());
+    let config = Arc::new(
+        rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .unwrap(),
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("https://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let Ok(conn) = rustls::ServerConnection::new(config.clone()) else {
+                continue;
+            };
+            let mut tls = rustls::StreamOwned::new(conn, stream);
+            let mut buf = [0u8; 1024];
+            let _ = tls.read(&mut buf);
+        }
+    });
+    (url, pem)
+}
+
+#[test]
+fn tls_certificates_are_verified_and_a_site_ca_can_be_trusted() {
+    let (url, pem) = self_signed_tls_server();
+    std::env::set_var("FERRY_CT_U_tls", "admin");
+    std::env::set_var("FERRY_CT_P_tls", "admin");
+    let connect = |ca_bundle: Option<std::path::PathBuf>| {
+        let opts = ClientOptions {
+            backoff_base: Duration::from_millis(5),
+            ca_bundle,
+            ..ClientOptions::default()
+        };
+        Client::connect(
+            "secure",
+            &server(&url, "FERRY_CT_U_tls", "FERRY_CT_P_tls"),
+            opts,
+        )
+        .unwrap_err()
+    };
+    // Untrusted: refused at once (a retry cannot help), with what to do.
+    let e = connect(None);
+    let text = e.to_string();
+    assert!(text.starts_with("secure: "), "{text}");
+    assert!(text.contains("invalid peer certificate"), "{text}");
+    assert!(text.contains("after 1 attempt(s)"), "{text}");
+    assert!(
+        e.hint().unwrap_or_default().contains("FERRY_CA_BUNDLE"),
+        "{e:?}"
+    );
+    assert!(!text.contains("admin"), "{text}");
+
+    // The site's CA in a bundle: the handshake passes (this server then says nothing, so the
+    // login fails for another reason).
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("site-ca.pem");
+    std::fs::write(&bundle, &pem).unwrap();
+    let text = connect(Some(bundle)).to_string();
+    assert!(!text.contains("certificate"), "{text}");
+
+    // A bundle that is not one is named.
+    let junk = dir.path().join("junk.pem");
+    std::fs::write(&junk, "not a certificate").unwrap();
+    let text = connect(Some(junk.clone())).to_string();
+    assert!(text.contains(&junk.display().to_string()), "{text}");
+    assert!(text.contains("no PEM certificate"), "{text}");
+}
