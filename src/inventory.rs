@@ -136,9 +136,11 @@ pub struct PrearchiveEntry {
 impl Inventory {
     /// A stable fingerprint: blake3 of the canonical JSON form, as `blake3:<hex>`.
     pub fn fingerprint(&self) -> String {
+        // Streamed into the hasher: a large project's canonical form is never held whole in memory.
         // Serialising plain structs and BTreeMaps cannot fail.
-        let bytes = serde_json::to_vec(self).unwrap_or_default();
-        format!("blake3:{}", blake3::hash(&bytes).to_hex())
+        let mut hasher = blake3::Hasher::new();
+        let _ = serde_json::to_writer(&mut hasher, self);
+        format!("blake3:{}", hasher.finalize().to_hex())
     }
 
     /// Every session of the project with its subject, in label order.

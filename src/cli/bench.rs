@@ -520,9 +520,10 @@ pub fn run(args: Args) -> Result<(), Failure> {
             "demo:subjects=6,files=30,size=512",
         )
     } else {
+        // About 200 MB and 2 GB: the same sessions, ten times the files in each.
         (
-            "demo:subjects=6,files=12,size=512",
-            "demo:subjects=20,files=40,size=512",
+            "demo:subjects=20,files=8,size=512",
+            "demo:subjects=20,files=80,size=512",
         )
     };
     let mut rss = Vec::new();
