@@ -71,6 +71,14 @@ pub enum PlanError {
         /// The format ferry reads.
         expected: String,
     },
+    /// The plan's bytes are not the ones `ferry plan` sealed: edited by hand, or cut short.
+    #[error("{}: {why}; a plan is reviewed as written: change the manifest and run `ferry plan` again", path.display())]
+    Edited {
+        /// The plan file.
+        path: PathBuf,
+        /// What does not match.
+        why: String,
+    },
     /// The plan was written by a newer ferry.
     #[error("{}: written by ferry {found}, newer than this ferry ({ours}); upgrade ferry or plan again", path.display())]
     NewerVersion {

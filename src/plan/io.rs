@@ -9,11 +9,44 @@ use std::path::Path;
 const HEADER: &str =
     "# ferry plan: review it like a pull request, then run `ferry apply` on this file.\n";
 
-/// The plan as YAML text: a comment line, then the plan. The same plan always gives the same bytes.
+const SEAL: &str = "# seal: ";
+
+fn seal_of(text: &str) -> String {
+    format!("blake3:{}", blake3::hash(text.as_bytes()).to_hex())
+}
+
+/// The plan as YAML text: a comment line, the plan, and a last comment line that seals the bytes
+/// before it, so that `apply` can tell a plan edited by hand or cut short from the one that was
+/// reviewed. The same plan always gives the same bytes.
 pub fn to_yaml(plan: &Plan) -> String {
     // Serialising plain structs, enums and BTreeMaps with string keys cannot fail.
     let body = serde_yaml::to_string(plan).unwrap_or_default();
-    format!("{HEADER}{body}")
+    let text = format!("{HEADER}{body}");
+    let seal = seal_of(&text);
+    format!("{text}{SEAL}{seal}\n")
+}
+
+/// Checks the seal line against the bytes before it.
+fn check_seal(text: &str, path: &Path) -> Result<(), PlanError> {
+    let edited = |why: &str| PlanError::Edited {
+        path: path.to_path_buf(),
+        why: why.to_string(),
+    };
+    // A checkout that turned line ends into CRLF changed no content.
+    let text = text.replace("\r\n", "\n");
+    let trimmed = text.strip_suffix('\n').unwrap_or(&text);
+    let Some(at) = trimmed.rfind(SEAL) else {
+        return Err(edited(
+            "the seal line that `ferry plan` writes last is missing",
+        ));
+    };
+    let (body, seal) = (&trimmed[..at], &trimmed[at + SEAL.len()..]);
+    if seal.contains('\n') || seal.trim() != seal_of(body) {
+        return Err(edited(
+            "the plan does not match its seal: it changed after `ferry plan` wrote it",
+        ));
+    }
+    Ok(())
 }
 
 /// `blake3:<hex>` of [`to_yaml`]'s bytes.
@@ -78,5 +111,7 @@ pub fn from_yaml(text: &str, path: &Path) -> Result<Plan, PlanError> {
             });
         }
     }
-    serde_yaml::from_str(text).map_err(|e| parse_error(path, &e, EDITED))
+    let plan = serde_yaml::from_str(text).map_err(|e| parse_error(path, &e, EDITED))?;
+    check_seal(text, path)?;
+    Ok(plan)
 }

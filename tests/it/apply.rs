@@ -3,7 +3,7 @@
 //! deletes sources only after verification, and PHI under `require` is never uploaded.
 
 use crate::support::{ferry_bin, stderr, stdout, Sim};
-use ferry::manifest::model::Server;
+use ferry::manifest::model::{Anonymization, Server};
 use ferry::xnat::{Client, ClientOptions, InventoryOptions, NoProgress, ResourceRef};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -300,18 +300,17 @@ fn a_move_deletes_each_source_only_after_its_verification() {
 #[test]
 fn a_file_with_phi_under_require_is_never_uploaded() {
     let sim = Sim::start(&["--seed", "demo"]);
-    // Plan under `warn` (SUB003 becomes a create), then require at apply time by editing the plan's
-    // policy: the executor checks every file itself and must stop SUB003 before uploading.
+    // Plan under `warn` (SUB003 becomes a create), then require at apply time by changing the plan's
+    // policy and sealing it again as `ferry plan` would: the executor checks every file itself and
+    // must stop SUB003 before uploading.
     let w = work(&sim, "copy", "conflict: skip, anonymization: warn");
     assert_eq!(w.plan().status.code(), Some(3));
     let path = w.dir.path().join("plan.yaml");
     let text = std::fs::read_to_string(&path).unwrap();
-    assert!(text.contains("anonymization: warn"));
-    std::fs::write(
-        &path,
-        text.replace("anonymization: warn", "anonymization: require"),
-    )
-    .unwrap();
+    let mut plan = ferry::plan::from_yaml(&text, &path).unwrap();
+    assert_eq!(plan.transfers[0].policy.anonymization, Anonymization::Warn);
+    plan.transfers[0].policy.anonymization = Anonymization::Require;
+    std::fs::write(&path, ferry::plan::to_yaml(&plan)).unwrap();
     let a = w.apply(&["--skip-blocked"]);
     assert_eq!(a.status.code(), Some(1), "{}\n{}", stdout(&a), stderr(&a));
     let err = stderr(&a);
@@ -573,4 +572,35 @@ fn a_data_type_the_destination_does_not_serve_is_skipped_with_why() {
         ),
         "{text}"
     );
+}
+
+#[test]
+fn a_plan_edited_by_hand_is_refused_and_nothing_changes() {
+    let sim = Sim::start(&["--seed", "demo"]);
+    let w = work(&sim, "copy", "conflict: skip");
+    w.plan();
+    let path = w.dir.path().join("plan.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let edited = text.replace("MAIN_001_20240115", "MAIN_001_20240116");
+    assert_ne!(edited, text);
+    std::fs::write(&path, edited).unwrap();
+    let a = w.apply(&["--skip-blocked"]);
+    assert_eq!(a.status.code(), Some(2), "{}", stderr(&a));
+    assert!(
+        stderr(&a).contains("plan.yaml: the plan does not match its seal"),
+        "{}",
+        stderr(&a)
+    );
+    let main = client(&sim)
+        .inventory("MAIN", &InventoryOptions { headers: false }, &NoProgress)
+        .unwrap();
+    assert!(
+        !main.subjects.contains_key("MAIN_001"),
+        "apply changed MAIN"
+    );
+    // Cut short: refused too.
+    std::fs::write(&path, &text[..text.len() / 3]).unwrap();
+    let a = w.apply(&[]);
+    assert_eq!(a.status.code(), Some(2), "{}", stderr(&a));
+    assert!(stderr(&a).contains("plan.yaml"), "{}", stderr(&a));
 }

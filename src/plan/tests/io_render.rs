@@ -66,6 +66,30 @@ fn other_formats_newer_versions_and_edits_are_refused() {
 }
 
 #[test]
+fn a_plan_changed_after_it_was_written_is_refused_by_its_seal() {
+    let text = to_yaml(&demo_plan());
+    let p = Path::new("plan.yaml");
+    assert!(text.lines().last().unwrap().starts_with("# seal: blake3:"));
+    // Line ends turned into CRLF by a checkout change nothing.
+    from_yaml(&text.replace('\n', "\r\n"), p).unwrap();
+    // A hand edit that still parses: a destination label changed in place.
+    let label = &demo_plan().transfers[0].actions[0].dest.session;
+    let edited = text.replacen(label.as_str(), &format!("{label}X"), 1);
+    assert_ne!(edited, text);
+    let e = from_yaml(&edited, p).unwrap_err();
+    assert!(matches!(e, PlanError::Edited { .. }), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("plan.yaml: the plan does not match its seal"),
+        "{e}"
+    );
+    // The seal line removed (a plan cut short at a line end).
+    let body = &text[..text.rfind("# seal: ").unwrap()];
+    let e = from_yaml(body, p).unwrap_err().to_string();
+    assert!(e.contains("seal line"), "{e}");
+}
+
+#[test]
 fn the_diff_has_one_line_per_action_a_checklist_and_a_summary() {
     let plan = demo_plan();
     let d = render_diff(&plan, false);
