@@ -3,7 +3,7 @@
 //! everything after it, are copied byte for byte.
 
 use super::header::{after_preamble, settable};
-use super::walk::{pixel_start, Encoding};
+use super::walk::{explicit_le_header, pixel_start, Encoding};
 use super::DicomError;
 use dicom_core::value::PrimitiveValue;
 use dicom_core::{DataElement, VR};
@@ -53,19 +53,13 @@ fn meta(bytes: &[u8]) -> Result<(usize, String), DicomError> {
     };
     while u16_le(bytes, at) == Some(0x0002) {
         let element = u16_le(bytes, at + 2).ok_or_else(truncated)?;
-        let vr = bytes.get(at + 4..at + 6).ok_or_else(truncated)?;
-        if !super::walk::KNOWN_VRS.contains(&vr) {
-            return Err(DicomError::Malformed(format!(
-                "the file meta group has an element with no valid value representation at byte {at}"
-            )));
-        }
-        let (len, header) = if super::walk::has_long_length(vr) {
-            (u32_le(bytes, at + 8).ok_or_else(truncated)?, 12)
-        } else {
-            (u32::from(u16_le(bytes, at + 6).ok_or_else(truncated)?), 8)
-        };
-        super::walk::check_multiple(at, len, super::walk::fixed_size(vr))?;
-        if element == 0x0010 && vr != b"UI" {
+        // The same element reader as the data set's walk: known VR, length field, value size.
+        let (header, len) = explicit_le_header(bytes, at).map_err(|e| match e {
+            DicomError::Truncated(_) => truncated(),
+            DicomError::Malformed(m) => DicomError::Malformed(format!("the file meta group: {m}")),
+            other => other,
+        })?;
+        if element == 0x0010 && bytes.get(at + 4..at + 6) != Some(&b"UI"[..]) {
             return Err(DicomError::Malformed(
                 "the file meta group's transfer syntax is not a UI element".into(),
             ));

@@ -36,14 +36,14 @@ impl Encoding {
 
 const UNDEFINED: u32 = u32::MAX;
 const MAX_DEPTH: usize = 32;
-pub(crate) const KNOWN_VRS: [&[u8]; 34] = [
+const KNOWN_VRS: [&[u8]; 34] = [
     b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FD", b"FL", b"IS", b"LO", b"LT", b"OB",
     b"OD", b"OF", b"OL", b"OV", b"OW", b"PN", b"SH", b"SL", b"SQ", b"SS", b"ST", b"SV", b"TM",
     b"UC", b"UI", b"UL", b"UN", b"UR", b"US", b"UT", b"UV",
 ];
 
 /// Whether an explicit VR element of this VR has a 2-byte reserved field and a 4-byte length.
-pub(crate) fn has_long_length(vr: &[u8]) -> bool {
+fn has_long_length(vr: &[u8]) -> bool {
     matches!(
         vr,
         b"OB"
@@ -64,7 +64,7 @@ pub(crate) fn has_long_length(vr: &[u8]) -> bool {
 
 /// The size of one value of a binary VR: a parser reads values of this size, so a length that is not
 /// a multiple would leave it reading the next element from the wrong byte.
-pub(crate) fn fixed_size(vr: &[u8]) -> Option<u32> {
+fn fixed_size(vr: &[u8]) -> Option<u32> {
     match vr {
         b"US" | b"SS" | b"OW" => Some(2),
         b"UL" | b"SL" | b"FL" | b"AT" | b"OF" | b"OL" => Some(4),
@@ -73,7 +73,7 @@ pub(crate) fn fixed_size(vr: &[u8]) -> Option<u32> {
     }
 }
 
-pub(crate) fn check_multiple(at: usize, len: u32, size: Option<u32>) -> Result<(), DicomError> {
+fn check_multiple(at: usize, len: u32, size: Option<u32>) -> Result<(), DicomError> {
     match size {
         Some(n) if len != UNDEFINED && len % n != 0 => Err(malformed(
             at,
@@ -251,6 +251,20 @@ impl Walker<'_> {
             }
         }
     }
+}
+
+/// (header length, value length) of the explicit VR little endian element at `at` (the file meta
+/// group's encoding), checked as the walk checks every element.
+pub(crate) fn explicit_le_header(bytes: &[u8], at: usize) -> Result<(usize, u32), DicomError> {
+    let w = Walker {
+        b: bytes,
+        enc: Encoding {
+            explicit: true,
+            big_endian: false,
+        },
+    };
+    let (h, len, _) = w.header(at, 0x0002)?;
+    Ok((h, len))
 }
 
 /// Walks the data set that starts at `start`; returns where PixelData starts, if it does.
