@@ -5,7 +5,8 @@
 use super::pool::StepFailure;
 use super::runner::{folder_name, io, local, xnat};
 use super::verify::Problem;
-use crate::xnat::{Client, ResourceFile, ResourceRef};
+use crate::inventory::FileEntry;
+use crate::xnat::{Client, ResourceRef};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -62,7 +63,7 @@ fn local_path(dir: &Path, f: &StagedFile) -> PathBuf {
 struct Listings<'c> {
     client: &'c Client,
     place: Place<'c>,
-    read: BTreeMap<String, BTreeMap<String, ResourceFile>>,
+    read: BTreeMap<String, BTreeMap<String, FileEntry>>,
 }
 
 impl<'c> Listings<'c> {
@@ -75,13 +76,13 @@ impl<'c> Listings<'c> {
     }
 
     /// The destination's entry for a staged file, if it has one.
-    fn get(&mut self, f: &StagedFile) -> Result<Option<&ResourceFile>, StepFailure> {
+    fn get(&mut self, f: &StagedFile) -> Result<Option<&FileEntry>, StepFailure> {
         if !self.read.contains_key(&f.label) {
             let listed = self
                 .client
                 .resource_files(self.place.resource(&f.label))
                 .map_err(xnat)?;
-            let by_path = listed.into_iter().map(|e| (e.path.clone(), e)).collect();
+            let by_path = listed.into_iter().map(|e| (e.name.clone(), e)).collect();
             self.read.insert(f.label.clone(), by_path);
         }
         Ok(self.read[&f.label].get(&f.path))
@@ -100,6 +101,7 @@ pub fn stage(
     if labels.is_empty() {
         return Ok(Vec::new());
     }
+    std::fs::create_dir_all(dir).map_err(|e| io("create", dir, e))?;
     let list = dir.join(LIST);
     if let Some(files) = std::fs::read(&list)
         .ok()
@@ -118,20 +120,20 @@ pub fn stage(
         for f in listed {
             let mut s = StagedFile {
                 label: label.clone(),
-                path: f.path.clone(),
+                path: f.name.clone(),
                 size: f.size,
                 md5: String::new(),
                 blake3: String::new(),
             };
             let dest = local_path(dir, &s);
             let got = client
-                .download_resource_file(src.resource(label), &f.path, &dest, on_bytes)
+                .download_resource_file(src.resource(label), &f.name, &dest, on_bytes)
                 .map_err(xnat)?;
             if got.bytes != f.size || f.digest.as_ref().is_some_and(|d| *d != got.md5) {
                 return Err(local(format!(
                     "{}: resource file {label}/{} arrived with {} bytes (MD5 {}), the server lists {} bytes (MD5 {}); the download is not trusted",
                     src.session,
-                    f.path,
+                    f.name,
                     got.bytes,
                     got.md5,
                     f.size,
@@ -208,7 +210,7 @@ pub fn check(
             Some(e) if e.size != f.size => {
                 problems.push(problem(format!("{} bytes, expected {}", e.size, f.size)))
             }
-            Some(ResourceFile {
+            Some(FileEntry {
                 digest: Some(d), ..
             }) => {
                 if *d != f.md5 {

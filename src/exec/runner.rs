@@ -15,7 +15,7 @@ use super::report::{Event, Reporter};
 use super::resources;
 use super::throttle::Bandwidth;
 use super::verify::{self, Depth, SessionFacts};
-use crate::manifest::model::{Anonymization, Archive, Destination, Verify};
+use crate::manifest::model::{Anonymization, Destination, Verify};
 use crate::plan::{Action, ActionKind, Plan, Step, StepKind, TransferPlan};
 use crate::xnat::{Client, ImportTarget, Overwrite, XnatError};
 use serde_json::{json, Value};
@@ -163,16 +163,12 @@ impl<'a> Runner<'a> {
     /// The selected session resources in the staging folder, fetched from the source when missing.
     fn staged_resources(&self, c: &Ctx<'_>) -> Result<Vec<resources::StagedFile>, StepFailure> {
         let labels: Vec<String> = c.action.resources.iter().map(|r| r.label.clone()).collect();
-        if labels.is_empty() {
-            return Ok(Vec::new());
-        }
         let from = &c.transfer.from;
         let src = resources::Place {
             project: &from.project,
             subject: &c.action.source.subject,
             session: &c.action.source.session,
         };
-        std::fs::create_dir_all(&c.dir).map_err(|e| io("create", &c.dir, e))?;
         resources::stage(
             self.client(&from.server)?,
             src,
@@ -193,9 +189,6 @@ impl<'a> Runner<'a> {
     /// Adds the selected resources to the archived destination session.
     fn attach_resources(&self, c: &Ctx<'_>) -> Result<usize, StepFailure> {
         let staged = self.staged_resources(c)?;
-        if staged.is_empty() {
-            return Ok(0);
-        }
         resources::attach(
             self.client(&c.transfer.to.server)?,
             Self::dest_place(c),
@@ -415,9 +408,7 @@ impl<'a> Runner<'a> {
         let back = c.dir.join("readback.zip");
         let scans: Vec<String> = c.action.scans.iter().map(|s| s.id.clone()).collect();
         let client = self.client(&to.server)?;
-        if c.transfer.policy.destination == Destination::Prearchive
-            && c.transfer.policy.archive == Archive::Manual
-        {
+        if !c.transfer.policy.archives() {
             // Left in the prearchive for review: check the entry is there and ready.
             let upload = ctx
                 .detail(&self.sibling(c, StepKind::Upload))
@@ -445,16 +436,14 @@ impl<'a> Runner<'a> {
         };
         let mut v = verify::compare(&expected, &found, depth);
         let staged = self.staged_resources(c)?;
-        if !staged.is_empty() {
-            v.problems.extend(resources::check(
-                client,
-                Self::dest_place(c),
-                &staged,
-                &c.dir,
-            )?);
-            v.files += staged.len();
-            v.bytes += staged.iter().map(|f| f.size).sum::<u64>();
-        }
+        v.problems.extend(resources::check(
+            client,
+            Self::dest_place(c),
+            &staged,
+            &c.dir,
+        )?);
+        v.files += staged.len();
+        v.bytes += staged.iter().map(|f| f.size).sum::<u64>();
         let report = json!({ "verification": v, "phi": phi });
         if !v.passed() {
             let first: Vec<String> = v.problems.iter().take(3).map(|p| p.to_string()).collect();

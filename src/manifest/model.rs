@@ -288,6 +288,14 @@ pub struct ResolvedPolicy {
     pub delete_source: DeleteSource,
 }
 
+impl ResolvedPolicy {
+    /// Whether ferry archives what it uploads: all but prearchive uploads left to an admin to archive
+    /// (`destination: prearchive` with `archive: manual`).
+    pub fn archives(&self) -> bool {
+        !(self.destination == Destination::Prearchive && self.archive == Archive::Manual)
+    }
+}
+
 impl Policy {
     /// Overlays `self` (the transfer's keys) on `defaults`, then applies what `mode` implies.
     pub fn resolve(&self, defaults: &Policy, mode: Mode) -> ResolvedPolicy {

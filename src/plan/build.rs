@@ -11,9 +11,7 @@ use super::labels::{check_label, Mapper};
 use super::model::{InventoryRef, ManifestRef, Plan, Skipped, FORMAT};
 use super::select::Selector;
 use crate::inventory::Inventory;
-use crate::manifest::model::{
-    Anonymization, Archive, Destination, Manifest, Mode, ResolvedPolicy, Server, Transfer,
-};
+use crate::manifest::model::{Anonymization, Manifest, Mode, ResolvedPolicy, Server, Transfer};
 use crate::manifest::LoadedManifest;
 use crate::template::{Table, Templates};
 use std::collections::{BTreeMap, BTreeSet};
@@ -99,9 +97,7 @@ fn draft<'a>(
     let policy = t.policy.resolve(&input.manifest.defaults.policy, t.mode);
     let src = inventory(input, &t.from.server, &t.from.project)?;
     let dest = inventory(input, &t.to.server, &t.to.project)?;
-    let archived =
-        !(policy.destination == Destination::Prearchive && policy.archive == Archive::Manual);
-    let (mut picked, mut skipped) = Selector::new(t, share, archived)?.pick(src);
+    let (mut picked, mut skipped) = Selector::new(t, share, policy.archives())?.pick(src);
     // A session of a data type the destination server does not serve (a plugin not installed there)
     // cannot be imported: skipped, with why. Unknown when the server did not list its types.
     if let Some(types) = &dest.data_types {

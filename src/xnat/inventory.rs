@@ -30,6 +30,15 @@ pub(super) fn opt(v: &Value, key: &str) -> Option<String> {
     Some(s(v, key)).filter(|x| !x.is_empty())
 }
 
+/// A file row of a listing (`Size`, `digest`), under the name given.
+pub(super) fn file_entry(r: &Value, name: String) -> FileEntry {
+    FileEntry {
+        name,
+        size: s(r, "Size").parse().unwrap_or(0),
+        digest: opt(r, "digest"),
+    }
+}
+
 /// A session row of the project listing, before its details are read.
 struct SessionRow {
     id: String,
@@ -324,14 +333,7 @@ impl Client {
                     format: s(r, "file_format"),
                     files: BTreeMap::new(),
                 });
-            res.files.insert(
-                name.clone(),
-                FileEntry {
-                    name: name.clone(),
-                    size: s(r, "Size").parse().unwrap_or(0),
-                    digest: opt(r, "digest"),
-                },
-            );
+            res.files.insert(name.clone(), file_entry(r, name.clone()));
             if label == "DICOM" {
                 let key = (scan_sort_key(&scan_id), name.clone());
                 if first_dicom.as_ref().is_none_or(|(k, _)| key < *k) {
@@ -355,14 +357,7 @@ impl Client {
                 // Keyed by the path inside the resource: names repeat across sub-folders.
                 let name = super::resources::resource_path_of(&s(f, "URI"))
                     .unwrap_or_else(|| s(f, "Name"));
-                res.files.insert(
-                    name.clone(),
-                    FileEntry {
-                        name,
-                        size: s(f, "Size").parse().unwrap_or(0),
-                        digest: opt(f, "digest"),
-                    },
-                );
+                res.files.insert(name.clone(), file_entry(f, name));
             }
             session.resources.insert(label, res);
         }

@@ -14,7 +14,7 @@ mod transfer;
 mod zipsafe;
 
 pub use error::XnatError;
-pub use resources::{resource_path_of, FetchedFile, ResourceFile, ResourceRef};
+pub use resources::{resource_path_of, FetchedFile, ResourceRef};
 pub use transfer::{Downloaded, ImportOutcome, ImportTarget, Overwrite};
 pub use zipsafe::{safe_extract, ExtractLimits, ExtractedFile};
 

@@ -3,22 +3,12 @@
 //! and streaming uploads that never replace a file the destination already holds.
 
 use super::http::{Payload, Retry};
-use super::inventory::{opt, rows, s};
+use super::inventory::{file_entry, rows, s};
 use super::transfer::{io_err, Tap};
 use super::{enc, Client, XnatError};
+use crate::inventory::FileEntry;
 use std::fs::File;
 use std::path::Path;
-
-/// One file of a session resource as the server lists it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ResourceFile {
-    /// Path inside the resource (`sub-01/anat.json`).
-    pub path: String,
-    /// Size in bytes.
-    pub size: u64,
-    /// The digest the server reports (MD5 hex), if any.
-    pub digest: Option<String>,
-}
 
 /// A session resource on a server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,8 +82,8 @@ impl Client {
         format!("{}/files/{}", self.resource_base(r), parts.join("/"))
     }
 
-    /// The files of a session resource, sorted by path; empty when the resource does not exist.
-    pub fn resource_files(&self, r: ResourceRef<'_>) -> Result<Vec<ResourceFile>, XnatError> {
+    /// The files of a session resource (`name`: the path inside the resource), sorted by path; empty when the resource does not exist.
+    pub fn resource_files(&self, r: ResourceRef<'_>) -> Result<Vec<FileEntry>, XnatError> {
         let path = format!("{}/files?format=json", self.resource_base(r));
         let what = format!(
             "listing resource {} of session {} in {}",
@@ -112,13 +102,9 @@ impl Client {
                 what: what.clone(),
                 detail: format!("a file is listed under an unsafe or missing path: {uri:?}"),
             })?;
-            out.push(ResourceFile {
-                path,
-                size: s(row, "Size").parse().unwrap_or(0),
-                digest: opt(row, "digest"),
-            });
+            out.push(file_entry(row, path));
         }
-        out.sort_by(|a, b| a.path.cmp(&b.path));
+        out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
     }
 

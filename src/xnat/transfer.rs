@@ -96,7 +96,7 @@ pub(super) fn io_err<'a>(
     }
 }
 
-pub(super) fn part_path(dest: &Path) -> PathBuf {
+fn part_path(dest: &Path) -> PathBuf {
     let mut p = dest.as_os_str().to_owned();
     p.push(".part");
     PathBuf::from(p)
