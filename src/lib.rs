@@ -7,10 +7,12 @@
 //! - [`plan`] is pure: (manifest, inventories) -> plan. It never does I/O.
 //! - [`exec`] runs a plan through [`xnat`], journals it and verifies the result.
 //! - [`dicom`] reads and rewrites DICOM headers and hashes pixel data.
+//! - [`dicomedit`] runs XNAT anonymization scripts (a DicomEdit 6 subset); ferry and [`sim`] share it.
 //! - [`sim`] is the XNAT emulator; ferry's client meets it only over HTTP.
 
 pub mod cli;
 pub mod dicom;
+pub mod dicomedit;
 pub mod exec;
 pub mod inventory;
 pub mod manifest;

@@ -1,0 +1,104 @@
+//! [`DataSet`] for dicom-object's in-memory data set, the shape both ferry's rewrite and the emulator's
+//! import hold a header in.
+
+use super::DataSet;
+use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry, VirtualVr};
+use dicom_core::header::Header as _;
+use dicom_core::value::PrimitiveValue;
+use dicom_core::{DataElement, Tag, VR};
+use dicom_dictionary_std::StandardDataDictionary;
+use dicom_object::InMemDicomObject;
+
+fn text_value(vr: VR, text: &str) -> Result<PrimitiveValue, String> {
+    let parts: Vec<&str> = text.split('\\').map(str::trim).collect();
+    fn nums<T: std::str::FromStr>(p: &[&str]) -> Option<Vec<T>> {
+        p.iter().map(|s| s.parse().ok()).collect()
+    }
+    let bad = || format!("the value does not fit value representation {vr}");
+    Ok(match vr {
+        VR::US => PrimitiveValue::U16(nums(&parts).ok_or_else(bad)?.into()),
+        VR::SS => PrimitiveValue::I16(nums(&parts).ok_or_else(bad)?.into()),
+        VR::UL => PrimitiveValue::U32(nums(&parts).ok_or_else(bad)?.into()),
+        VR::SL => PrimitiveValue::I32(nums(&parts).ok_or_else(bad)?.into()),
+        VR::FL => PrimitiveValue::F32(nums(&parts).ok_or_else(bad)?.into()),
+        VR::FD => PrimitiveValue::F64(nums(&parts).ok_or_else(bad)?.into()),
+        VR::SQ
+        | VR::OB
+        | VR::OW
+        | VR::OF
+        | VR::OD
+        | VR::OL
+        | VR::OV
+        | VR::UN
+        | VR::AT
+        | VR::UV
+        | VR::SV => {
+            return Err(format!(
+                "text cannot be assigned to an element of value representation {vr}"
+            ))
+        }
+        _ if parts.len() > 1 => PrimitiveValue::Strs(parts.iter().map(|s| s.to_string()).collect()),
+        _ => PrimitiveValue::from(text.to_string()),
+    })
+}
+
+fn vr_for(tag: Tag) -> VR {
+    match StandardDataDictionary.by_tag(tag).map(|e| e.vr()) {
+        Some(VirtualVr::Exact(vr)) => vr,
+        _ => VR::LO,
+    }
+}
+
+fn strip_private(obj: &mut InMemDicomObject) -> usize {
+    let before = obj.tags().count();
+    obj.retain(|e| e.tag().group() % 2 == 0);
+    let mut removed = before - obj.tags().count();
+    let sequences: Vec<Tag> = obj
+        .iter()
+        .filter(|e| e.vr() == VR::SQ)
+        .map(|e| e.tag())
+        .collect();
+    for t in sequences {
+        obj.update_value(t, |v| {
+            if let Some(items) = v.items_mut() {
+                for item in items.iter_mut() {
+                    removed += strip_private(item);
+                }
+            }
+        });
+    }
+    removed
+}
+
+impl DataSet for InMemDicomObject {
+    fn tags(&self) -> Vec<Tag> {
+        InMemDicomObject::tags(self).collect()
+    }
+
+    fn value(&self, tag: Tag) -> Option<String> {
+        let e = self.get(tag)?;
+        let s = e.to_str().ok()?;
+        Some(
+            s.trim_matches(|c: char| c == '\0' || c.is_whitespace())
+                .to_string(),
+        )
+    }
+
+    fn set(&mut self, tag: Tag, value: &str) -> Result<bool, String> {
+        let vr = self.get(tag).map(|e| e.vr()).unwrap_or_else(|| vr_for(tag));
+        if DataSet::value(self, tag).as_deref() == Some(value) {
+            return Ok(false);
+        }
+        let v = text_value(vr, value)?;
+        self.put(DataElement::new(tag, vr, v));
+        Ok(true)
+    }
+
+    fn remove(&mut self, tag: Tag) {
+        self.remove_element(tag);
+    }
+
+    fn remove_private(&mut self) -> usize {
+        strip_private(self)
+    }
+}
