@@ -18,6 +18,7 @@
 //! `URI`, `description`). `GET /data/projects?permissions=edit` (or `delete`) narrows the project listing
 //! to projects where the caller may edit (or delete), as XNAT's `restrict=` does.
 
+pub mod anon;
 pub mod auth;
 pub mod dicomio;
 pub mod faults;

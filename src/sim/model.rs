@@ -71,6 +71,27 @@ pub struct Site {
     pub next_scan: u64,
     /// Whether a seed has been applied to this state folder.
     pub seeded: Option<String>,
+    /// The site-wide anonymization script and whether it runs (on, with XNAT's default, unless changed).
+    #[serde(default)]
+    pub anon: SiteAnon,
+}
+
+/// The site-wide anonymization script (`/xapi/anonymize/site`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SiteAnon {
+    /// The script text.
+    pub script: String,
+    /// Whether imports run it (`enableSitewideAnonymizationScript`, default true).
+    pub enabled: bool,
+}
+
+impl Default for SiteAnon {
+    fn default() -> SiteAnon {
+        SiteAnon {
+            script: crate::dicomedit::XNAT_DEFAULT_SCRIPT.to_string(),
+            enabled: true,
+        }
+    }
 }
 
 /// A project.
@@ -88,6 +109,12 @@ pub struct Project {
     pub roles: BTreeMap<String, Role>,
     /// Prearchive code: 0 manual, 4 auto-archive, 5 auto-archive with overwrite.
     pub prearchive_code: u8,
+    /// The project's anonymization script (empty: none).
+    #[serde(default)]
+    pub anon_script: String,
+    /// Whether the project's script runs when sessions are archived into the project.
+    #[serde(default)]
+    pub anon_enabled: bool,
 }
 
 /// A subject.
@@ -245,6 +272,9 @@ pub struct PrearcSession {
     pub dcm_patient_name: String,
     /// Scans received.
     pub scans: Vec<Scan>,
+    /// The upload asked that no anonymization script run (`prevent_anon=true`).
+    #[serde(default)]
+    pub prevent_anon: bool,
 }
 
 impl PrearcSession {

@@ -200,6 +200,8 @@ impl Client {
 
     /// Streams a zip of DICOM files to the import service under the target's project, subject and
     /// session. Not retried: a failed import must be checked against the server before trying again.
+    /// Sends `prevent_anon=true`: ferry has already applied the destination's anonymization scripts,
+    /// so what XNAT stores is exactly what ferry verified.
     pub fn import_zip(
         &self,
         zip: &Path,
@@ -213,7 +215,7 @@ impl Client {
             Destination::Archive => "/archive",
         };
         let path = format!(
-            "/data/services/import?import-handler=DICOM-zip&inbody=true&PROJECT_ID={}&SUBJECT_ID={}&EXPT_LABEL={}&dest={dest}&overwrite={}&format=txt",
+            "/data/services/import?import-handler=DICOM-zip&inbody=true&PROJECT_ID={}&SUBJECT_ID={}&EXPT_LABEL={}&dest={dest}&overwrite={}&prevent_anon=true&format=txt",
             enc(&target.project),
             enc(&target.subject),
             enc(&target.session),

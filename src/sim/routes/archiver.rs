@@ -67,6 +67,13 @@ pub fn archive_session(
             "Identifiers cannot use special characters.",
         ));
     }
+    let labels = crate::sim::anon::Labels {
+        project: &project,
+        subject: &subject_label,
+        session: &label,
+    };
+    let pre = crate::sim::anon::project_pass(store, &pre, &labels)
+        .map_err(|e| fail(500, &format!("anonymization failed: {}", e.0)))?;
     let existing = store.find_experiment(&project, &label).cloned();
     let subject = store.find_subject(&project, &subject_label).cloned();
     let mut exp = match existing {

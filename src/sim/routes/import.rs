@@ -196,6 +196,7 @@ pub fn import(ctx: &Ctx) -> Answer {
             || ctx.flag("auto-archive"));
     let mut uris = Vec::new();
     for (target, objs) in groups {
+        let objs = site_anonymization(ctx, &store, &target, objs)?;
         let auto = archive
             || objs
                 .iter()
@@ -234,6 +235,47 @@ pub fn import(ctx: &Ctx) -> Answer {
         return Ok(crate::sim::render::text(200, uris.join("\n")));
     }
     Ok(uri_list(200, &uris))
+}
+
+/// Runs the site-wide anonymization script over a group's objects, as XNAT does on receipt, unless
+/// the upload carries `prevent_anon=true`. A script that cannot run fails the import (`500`).
+fn site_anonymization(
+    ctx: &Ctx,
+    store: &Store,
+    t: &Target,
+    objs: Vec<Object>,
+) -> Result<Vec<Object>, Response> {
+    let anon = &store.site.anon;
+    if ctx.flag("prevent_anon") || !anon.enabled {
+        return Ok(objs);
+    }
+    let folder = if valid_id(&t.session) {
+        t.session.as_str()
+    } else {
+        "dicom_upload"
+    };
+    let labels = crate::sim::anon::Labels {
+        project: &t.project,
+        subject: &t.subject,
+        session: folder,
+    };
+    let mut out = Vec::with_capacity(objs.len());
+    for o in objs {
+        let failed = |why: &str| fail(500, &format!("anonymization of {} failed: {why}", o.name));
+        match crate::sim::anon::run(&anon.script, &labels, &o.bytes) {
+            Ok(None) => out.push(o),
+            Ok(Some(bytes)) => {
+                let header = read_header(&bytes).ok_or_else(|| failed("unreadable result"))?;
+                out.push(Object {
+                    name: o.name,
+                    bytes,
+                    header,
+                });
+            }
+            Err(e) => return Err(failed(&e.0)),
+        }
+    }
+    Ok(out)
 }
 
 /// Decides project, subject and session for one object.
@@ -290,7 +332,10 @@ fn receive(
         .cloned();
     let mut session = match existing {
         Some(s) => s,
-        None => new_prearc(store, t, &objs[0].header),
+        None => PrearcSession {
+            prevent_anon: ctx.flag("prevent_anon"),
+            ..new_prearc(store, t, &objs[0].header)
+        },
     };
     let dir = store.root().join(session.dir());
     let rename = ctx.flag("rename");
@@ -397,6 +442,7 @@ fn new_prearc(store: &Store, t: &Target, h: &Header) -> PrearcSession {
         dcm_patient_id: h.patient_id.clone(),
         dcm_patient_name: h.patient_name.clone(),
         scans: Vec::new(),
+        prevent_anon: false,
     }
 }
 

@@ -36,11 +36,13 @@
 //! | GET | `/xapi/siteConfig/buildInfo` | JSON, version 1.8.10 |
 //! | GET | `/xapi/schemas`, `/xapi/schemas/{name}` | schema list and our own minimal XSDs |
 //! | GET | `/xapi/access/projects` | the caller's project roles |
+//! | GET, PUT | `/xapi/anonymize/site[/enabled]`, `/xapi/anonymize/projects/{P}[/enabled]`, GET `/xapi/anonymize/default` | anonymization scripts (see `anonymize.rs`) |
 //! | GET, PUT | `/sim/faults` | control (site admin, no faults applied): `latency_ms`, `error_rate`, `drop_rate`, `fail_next`, `drop_next`, `rng_seed` |
 //! | PUT | `/sim/projects/{P}/users/{U}?role=owner|member|collaborator|none` | control: change a role at run time |
 //! | PUT | `/sim/datatypes/{T}?enabled=true|false` | control: switch a data type off (as if its plugin were missing) or on |
 
 mod access;
+mod anonymize;
 mod archive;
 mod archiver;
 mod download;

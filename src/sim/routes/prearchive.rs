@@ -50,7 +50,7 @@ fn row(p: &PrearcSession) -> Vec<String> {
         p.status.clone(),
         p.url(),
         if p.autoarchive { "true" } else { "false" }.into(),
-        "false".into(),
+        if p.prevent_anon { "true" } else { "false" }.into(),
         "false".into(),
         String::new(),
         String::new(),

@@ -176,6 +176,7 @@ pub fn xapi(ctx: &Ctx, rest: &[&str]) -> Answer {
             Ok(json_value(200, &json!(rows)))
         }
         ["users", "username"] => Ok(text(200, ctx.user())),
+        ["anonymize", tail @ ..] => super::anonymize::route(ctx, tail),
         _ => Err(fail(404, "The requested resource was not found.")),
     }
 }
