@@ -139,8 +139,12 @@ mod tests {
             session: "E",
         };
         let f = crate::dicom::synth::file(&crate::dicom::synth::Spec::new(1));
-        let e = run("version \"6.1\"\n(0020,000D) := hashUID[(0020,000D)]\n", &labels, &f)
-            .unwrap_err();
+        let e = run(
+            "version \"6.1\"\n(0020,000D) := hashUID[(0020,000D)]\n",
+            &labels,
+            &f,
+        )
+        .unwrap_err();
         assert!(e.0.contains("line 2"), "{}", e.0);
         assert!(run("  \n", &labels, &f).unwrap().is_none());
     }

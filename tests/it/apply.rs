@@ -140,7 +140,10 @@ const CREATED: [(&str, &str, &str, &str); 4] = [
 ];
 
 /// Checks MAIN holds exactly the relabelled copies: same files by SOPInstanceUID (no localizer, no
-/// duplicates), identical pixel data, rewritten PatientID and routing string.
+/// duplicates), identical pixel data, rewritten PatientID and routing string. The emulator runs
+/// XNAT's default site-wide script on imports (PatientID := session label, StudyDescription :=
+/// project), so these headers read back as the manifest set them only because ferry uploads with
+/// `prevent_anon=true`: what is stored is what ferry verified.
 pub fn assert_copied(sim: &Sim) {
     let c = client(sim);
     let main = c

@@ -1,6 +1,7 @@
 //! The one integration-test binary. Each module covers an area and drives the real `ferry` binary,
 //! mostly against `ferry sim` on loopback.
 
+mod anonymize;
 mod apply;
 mod client;
 mod conformance;

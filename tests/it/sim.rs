@@ -787,7 +787,8 @@ fn import_into_the_prearchive_then_archive() {
     let r = import(
         &sim,
         "writer",
-        "project=MAIN&subject=MAIN_001&session=MAIN_001_20240115",
+        // Without prevent_anon the site-wide script would rewrite the headers (tests/it/anonymize.rs).
+        "project=MAIN&subject=MAIN_001&session=MAIN_001_20240115&prevent_anon=true",
         zip,
     );
     assert_eq!(r.status, 200, "{}", r.text());

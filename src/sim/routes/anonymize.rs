@@ -40,8 +40,7 @@ fn enable(ctx: &Ctx) -> Result<bool, Response> {
 }
 
 fn script_body(ctx: &Ctx) -> Result<String, Response> {
-    String::from_utf8(ctx.req.body.clone())
-        .map_err(|_| fail(400, "The script is not UTF-8 text."))
+    String::from_utf8(ctx.req.body.clone()).map_err(|_| fail(400, "The script is not UTF-8 text."))
 }
 
 /// Routes `rest` after `/xapi/anonymize`.
@@ -82,7 +81,9 @@ fn project(ctx: &Ctx, method: &str, p: &str, tail: &[&str]) -> Answer {
     super::access::project(ctx, &store, p, need)?;
     let mut proj = store.projects[p].clone();
     match (method, tail) {
-        ("GET", []) if proj.anon_script.trim().is_empty() => Ok(Response::bytes(204, "text/plain", Vec::new())),
+        ("GET", []) if proj.anon_script.trim().is_empty() => {
+            Ok(Response::bytes(204, "text/plain", Vec::new()))
+        }
         ("GET", []) => Ok(text(200, proj.anon_script)),
         ("GET", ["enabled"]) => Ok(json_value(200, &json!(proj.anon_enabled))),
         ("PUT", []) => {
