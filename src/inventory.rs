@@ -27,6 +27,42 @@ pub struct Inventory {
     /// The data types the server serves (`xnat:mrSessionData`, …); `None` when it did not say.
     #[serde(default)]
     pub data_types: Option<BTreeSet<String>>,
+    /// What the server does with uploads into this project: prearchive setting and anonymization
+    /// scripts.
+    #[serde(default)]
+    pub settings: ProjectSettings,
+}
+
+/// The project settings that decide what XNAT does with an upload before it is stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectSettings {
+    /// The prearchive code (`0` uploads stay in the prearchive, `4` auto-archive, `5` auto-archive
+    /// overwriting files); `None` when the server did not say.
+    pub prearchive_code: Option<u8>,
+    /// The site-wide anonymization script, run on every upload without `prevent_anon`.
+    pub site_script: ScriptSetting,
+    /// The project's anonymization script, run when a session is archived into the project.
+    pub project_script: ScriptSetting,
+}
+
+impl ProjectSettings {
+    /// Whether the project archives uploads by itself.
+    pub fn auto_archives(&self) -> bool {
+        self.prearchive_code.is_some_and(|c| c >= 4)
+    }
+}
+
+/// One anonymization script as the server reported it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScriptSetting {
+    /// Switched off, or switched on with an empty script: nothing runs.
+    #[default]
+    Off,
+    /// Switched on, with this text.
+    On(String),
+    /// The server would not say (e.g. `403` for accounts that are not administrators on older XNATs).
+    Unreadable(String),
 }
 
 /// The reading account's rights in a project.

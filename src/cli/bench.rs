@@ -331,6 +331,7 @@ fn baseline(dir: &Path, handle: &SimHandle, jobs: usize) -> Result<(Duration, u6
                                 session: format!("R_{session}"),
                                 destination: Destination::Archive,
                                 overwrite: Overwrite::None,
+                                prevent_anon: true,
                             },
                             &mut |_| {},
                         )

@@ -4,6 +4,7 @@
 //!
 //! Nothing here prints or returns header values in errors: they may identify a patient.
 
+mod edit;
 mod error;
 mod header;
 mod phi;
@@ -11,6 +12,7 @@ mod rewrite;
 pub mod synth;
 mod walk;
 
+pub use edit::{edit_header, EditFailure};
 pub use error::DicomError;
 pub use header::{
     is_known_keyword, is_standard_keyword, read_header_bytes, read_header_path, Header,

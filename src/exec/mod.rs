@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod drift;
 pub mod journal;
+pub mod localanon;
 pub mod pool;
 pub mod queue;
 pub mod report;

@@ -42,6 +42,9 @@ pub enum Depth {
     Counts,
     /// Counts, files, sizes, pixel hashes, UIDs and the fields ferry set.
     Full,
+    /// As `Full`, but the fields ferry set may differ (the destination's anonymization scripts ran on
+    /// the server, `destination_anonymization: server`): such changes are notes.
+    PixelsAndUids,
 }
 
 /// One reason verification failed.
@@ -179,7 +182,7 @@ impl Verification {
 /// under `merge` the destination may hold other scans that were there before.
 pub fn compare(expected: &SessionFacts, found: &SessionFacts, depth: Depth) -> Verification {
     let mut v = Verification::default();
-    if depth == Depth::Full && expected.study_uid != found.study_uid {
+    if depth != Depth::Counts && expected.study_uid != found.study_uid {
         v.problems.push(Problem::StudyUid {
             expected: expected.study_uid.clone(),
             found: found.study_uid.clone(),
@@ -198,8 +201,8 @@ pub fn compare(expected: &SessionFacts, found: &SessionFacts, depth: Depth) -> V
                 found: got.len(),
             });
         }
-        if depth == Depth::Full {
-            compare_files(scan, want, got, &mut v);
+        if depth != Depth::Counts {
+            compare_files(scan, want, got, depth, &mut v);
         } else {
             v.files += got.len();
             v.bytes += got.values().map(|f| f.size).sum::<u64>();
@@ -212,9 +215,11 @@ fn compare_files(
     scan: &str,
     want: &BTreeMap<String, FileFacts>,
     got: &BTreeMap<String, FileFacts>,
+    depth: Depth,
     v: &mut Verification,
 ) {
     let mut header_changed = 0usize;
+    let mut rewritten: std::collections::BTreeSet<&str> = Default::default();
     for (sop, w) in want {
         let Some(g) = got.get(sop) else {
             v.problems.push(Problem::MissingFile {
@@ -232,7 +237,9 @@ fn compare_files(
             });
         }
         for (k, val) in &w.set_fields {
-            if g.set_fields.get(k) != Some(val) {
+            if g.set_fields.get(k) != Some(val) && depth == Depth::PixelsAndUids {
+                rewritten.insert(k);
+            } else if g.set_fields.get(k) != Some(val) {
                 v.problems.push(Problem::Field {
                     scan: scan.into(),
                     sop_uid: sop.clone(),
@@ -249,6 +256,12 @@ fn compare_files(
             scan: scan.into(),
             sop_uid: sop.clone(),
         });
+    }
+    if !rewritten.is_empty() {
+        let kw = rewritten.into_iter().collect::<Vec<_>>().join(", ");
+        v.notes.push(format!(
+            "scan `{scan}`: the server's anonymization scripts rewrote {kw} (destination_anonymization: server); pixel data and UIDs are intact"
+        ));
     }
     if header_changed > 0 {
         v.notes.push(format!(
@@ -344,6 +357,38 @@ mod tests {
         let v = compare(&want, &got, Depth::Full);
         assert!(v.passed());
         assert_eq!(v.notes.len(), 1);
+    }
+
+    #[test]
+    fn fields_rewritten_by_server_scripts_are_notes_only_when_the_server_runs_them() {
+        let want = session(&[("1", "1.1", file("p", "w", "MAIN_001"))]);
+        let got = session(&[("1", "1.1", file("p", "w2", "MAIN_001_MR"))]);
+        let local = compare(&want, &got, Depth::Full);
+        assert!(local
+            .problems
+            .iter()
+            .any(|p| matches!(p, Problem::Field { keyword, .. } if keyword == "PatientID")));
+        let server = compare(&want, &got, Depth::PixelsAndUids);
+        assert!(server.passed(), "{:?}", server.problems);
+        assert!(server.notes.iter().any(|n| n.contains("rewrote PatientID")));
+        // Pixel data and UIDs still fail it.
+        let mut bad = got.clone();
+        bad.study_uid = Some("9.9".into());
+        bad.scans
+            .get_mut("1")
+            .unwrap()
+            .get_mut("1.1")
+            .unwrap()
+            .pixel_hash = "q".into();
+        let v = compare(&want, &bad, Depth::PixelsAndUids);
+        assert!(v
+            .problems
+            .iter()
+            .any(|p| matches!(p, Problem::StudyUid { .. })));
+        assert!(v
+            .problems
+            .iter()
+            .any(|p| matches!(p, Problem::PixelData { .. })));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! IDs), never by the paths a server chose, and are written into the upload zip under names ferry
 //! builds itself, so a hostile entry name cannot escape anything.
 
+use super::localanon::{LocalScripts, ScriptRunError as LocalScriptError};
 use super::verify::{FileFacts, SessionFacts};
 use crate::dicom;
 use std::collections::{BTreeMap, BTreeSet};
@@ -55,6 +56,14 @@ pub enum FactsError {
         entry: String,
         /// The cause.
         source: dicom::DicomError,
+    },
+    /// The destination's anonymization script could not run on a file.
+    #[error("cannot run the destination's scripts on `{entry}`: {source}")]
+    Script {
+        /// The zip entry.
+        entry: String,
+        /// The cause.
+        source: LocalScriptError,
     },
     /// Identifying keywords remain filled in under `anonymization: require`.
     #[error("{files} file(s) still carry identifying DICOM keywords after rewriting: {keywords} (anonymization: require); nothing of this session was uploaded")]
@@ -210,9 +219,12 @@ fn base_name(entry: &str) -> String {
 /// Rewrites every DICOM file of `input` per `set` into a new zip at `output` (stored, no compression:
 /// DICOM pixel data does not shrink much and the CPU is better spent elsewhere), applying the gate.
 /// Under [`Gate::Require`] a finding fails the whole session and `output` is removed.
+/// The destination's scripts (`scripts`, empty under `destination_anonymization: server`) run on each
+/// file before `set`.
 pub fn rewrite_zip(
     input: &Path,
     output: &Path,
+    scripts: &LocalScripts,
     set: &BTreeMap<String, String>,
     gate: Gate,
 ) -> Result<Rewritten, FactsError> {
@@ -221,7 +233,8 @@ pub fn rewrite_zip(
     let options = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Stored)
         .large_file(false);
-    let overwritten: BTreeSet<String> = set.keys().cloned().collect();
+    let mut overwritten: BTreeSet<String> = set.keys().cloned().collect();
+    overwritten.extend(scripts.overwritten());
     let mut result = Rewritten::default();
     let mut names = BTreeSet::new();
     let mut phi_files = 0usize;
@@ -230,6 +243,10 @@ pub fn rewrite_zip(
             result.not_dicom.push(name.to_string());
             return Ok(());
         };
+        let bytes = scripts.apply(bytes).map_err(|source| FactsError::Script {
+            entry: name.to_string(),
+            source,
+        })?;
         let new = if set.is_empty() {
             bytes
         } else {

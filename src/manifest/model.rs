@@ -191,6 +191,9 @@ pub struct Policy {
     /// Whether to delete source data; mode `move` implies `after_verify`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delete_source: Option<DeleteSource>,
+    /// Who runs the destination's anonymization scripts on copied files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination_anonymization: Option<DestinationAnonymization>,
 }
 
 /// Conflict policies, per destination session.
@@ -271,6 +274,39 @@ pub enum DeleteSource {
     AfterVerify,
 }
 
+/// Who runs the destination's anonymization scripts (site-wide and project) on copied files.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum DestinationAnonymization {
+    /// ferry reads the scripts, runs them before `dicom.set` and uploads with `prevent_anon`, so the
+    /// destination stores exactly what ferry verified; a script construct ferry cannot run blocks.
+    #[default]
+    Local,
+    /// XNAT runs the scripts on import; ferry verifies pixel data and UIDs and reports the header
+    /// changes it sees.
+    Server,
+}
+
+impl DestinationAnonymization {
+    /// Whether this is the default, `local`.
+    pub fn is_local(&self) -> bool {
+        *self == DestinationAnonymization::Local
+    }
+}
+
 /// A policy with every key decided: defaults, then the transfer's overrides, then what the mode implies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ResolvedPolicy {
@@ -286,6 +322,9 @@ pub struct ResolvedPolicy {
     pub verify: Verify,
     /// See [`DeleteSource`].
     pub delete_source: DeleteSource,
+    /// See [`DestinationAnonymization`] (left out of plans when `local`).
+    #[serde(default, skip_serializing_if = "DestinationAnonymization::is_local")]
+    pub destination_anonymization: DestinationAnonymization,
 }
 
 impl ResolvedPolicy {
@@ -322,6 +361,10 @@ impl Policy {
                 .unwrap_or(Anonymization::Require),
             verify: self.verify.or(defaults.verify).unwrap_or(Verify::Full),
             delete_source,
+            destination_anonymization: self
+                .destination_anonymization
+                .or(defaults.destination_anonymization)
+                .unwrap_or_default(),
         }
     }
 }

@@ -117,11 +117,21 @@ fn draft<'a>(
     }
     let mapper = Mapper::new(templates, t);
     mapper.check()?;
-    let overwritten: BTreeSet<String> = if share {
+    let mut overwritten: BTreeSet<String> = if share {
         BTreeSet::new()
     } else {
         t.dicom.set.keys().cloned().collect()
     };
+    // Fields the destination's scripts (run by ferry before upload) set on every file.
+    overwritten.extend(super::destscripts::overwritten(
+        &super::destscripts::Dest {
+            mode: t.mode,
+            policy: &policy,
+            set: &t.dicom.set,
+            dest,
+        },
+        crate::dicom::PHI_KEYWORDS,
+    ));
     let mut cands = Vec::new();
     for p in picked {
         let mapped = mapper.labels(p.subject, p.session)?;

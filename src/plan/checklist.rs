@@ -251,9 +251,14 @@ fn project_settings(d: &Draft<'_>, t: &TransferPlan) -> CheckItem {
         None => "subject creation rights unknown".into(),
     };
     let detail = format!(
-        "{landing}; {}; {creation}",
-        count(new.len(), "new subject", "new subjects")
+        "{landing}; {}; {creation}; {}",
+        count(new.len(), "new subject", "new subjects"),
+        super::destscripts::prearchive_setting(&super::destscripts::Dest::of(d))
     );
+    let auto_blocked = t.mode != Mode::Share
+        && p.destination == Destination::Prearchive
+        && p.archive == Archive::Manual
+        && d.dest.settings.auto_archives();
     let warn = p.archive == Archive::Manual
         && t.mode != Mode::Share
         && p.destination == Destination::Prearchive
@@ -261,7 +266,7 @@ fn project_settings(d: &Draft<'_>, t: &TransferPlan) -> CheckItem {
     item(
         t,
         "project_settings",
-        status(d.tally.create_blocked > 0, warn),
+        status(d.tally.create_blocked > 0 || auto_blocked, warn),
         detail,
     )
 }
@@ -306,7 +311,10 @@ fn anonymization(d: &Draft<'_>, t: &TransferPlan) -> CheckItem {
             ),
         ),
     };
-    item(t, "anonymization", st, detail)
+    match super::destscripts::check(&super::destscripts::Dest::of(d), t) {
+        Some((st2, more)) => item(t, "anonymization", st.max(st2), format!("{detail}; {more}")),
+        None => item(t, "anonymization", st, detail),
+    }
 }
 
 /// The checklist items of one transfer, in the guide's order.

@@ -87,6 +87,7 @@ fn gates(d: &Draft<'_>, cand: &Cand<'_>, subject_exists: bool, tally: &mut Tally
         ));
         tally.access_blocked += 1;
     }
+    out.extend(super::destscripts::gates(&super::destscripts::Dest::of(d)));
     // Shares rewrite nothing and copy nothing: findings are listed on the action, not blocking.
     if !cand.phi.is_empty()
         && d.policy.anonymization == Anonymization::Require
@@ -291,6 +292,7 @@ pub(crate) fn transfers(
             policy: d.policy,
             actions,
             skipped: d.skipped.clone(),
+            destination_scripts: super::destscripts::planned(&super::destscripts::Dest::of(d)),
         });
     }
     Ok(out)

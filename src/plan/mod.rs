@@ -8,6 +8,7 @@ mod build;
 mod checklist;
 mod conflicts;
 mod decide;
+mod destscripts;
 mod dot;
 mod error;
 mod graph;
@@ -21,6 +22,7 @@ mod select;
 mod tests;
 
 pub use build::{build, needed_inventories, Inventories, PlanInput};
+pub use destscripts::DestinationScript;
 pub use dot::render_dot;
 pub use error::PlanError;
 pub use io::{fingerprint, from_yaml, to_yaml};

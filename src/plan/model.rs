@@ -134,6 +134,10 @@ pub struct TransferPlan {
     pub actions: Vec<Action>,
     /// Everything in the selected scope that will not be transferred, and why.
     pub skipped: Vec<Skipped>,
+    /// The destination's anonymization scripts `apply` runs on every file before `dicom.set`, in
+    /// XNAT's order (site, then project); empty under `destination_anonymization: server`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub destination_scripts: Vec<super::DestinationScript>,
 }
 
 /// What happens to one source session.

@@ -98,15 +98,18 @@ impl Client {
             &format!("/data/projects/{p}?format=json"),
             &self.what(format!("reading project {project}")),
         )?;
-        let (access, subjects_v, experiments_v, prearchive, types) = std::thread::scope(|scope| {
-            let access = scope.spawn(|| self.access(project));
-            let subjects = scope.spawn(|| {
-                self.http.get_json(
-                    &format!("/data/projects/{p}/subjects?format=json&columns=ID,label,project"),
-                    &format!("listing the subjects of project {project}"),
-                )
-            });
-            let experiments = scope.spawn(|| {
+        let (access, subjects_v, experiments_v, prearchive, types, settings) = std::thread::scope(
+            |scope| {
+                let access = scope.spawn(|| self.access(project));
+                let subjects = scope.spawn(|| {
+                    self.http.get_json(
+                        &format!(
+                            "/data/projects/{p}/subjects?format=json&columns=ID,label,project"
+                        ),
+                        &format!("listing the subjects of project {project}"),
+                    )
+                });
+                let experiments = scope.spawn(|| {
                 self.http.get_json(
                     &format!(
                         "/data/projects/{p}/experiments?format=json&columns=ID,label,xsiType,date,subject_label,subject_ID,UID,project"
@@ -114,27 +117,31 @@ impl Client {
                     &format!("listing the sessions of project {project}"),
                 )
             });
-            let prearchive = scope.spawn(|| self.prearchive(project));
-            let types = scope.spawn(|| self.data_types());
-            let join = |what: &str| XnatError::BadResponse {
-                server: self.name().to_string(),
-                what: format!("{what} of project {project}"),
-                detail: "a reader thread failed".into(),
-            };
-            (
-                joined(access, || join("reading the roles")),
-                joined(subjects, || join("listing the subjects")),
-                joined(experiments, || join("listing the sessions")),
-                joined(prearchive, || join("listing the prearchive")),
-                joined(types, || join("listing the data types")),
-            )
-        });
+                let prearchive = scope.spawn(|| self.prearchive(project));
+                let types = scope.spawn(|| self.data_types());
+                let settings = scope.spawn(|| self.project_settings(project));
+                let join = |what: &str| XnatError::BadResponse {
+                    server: self.name().to_string(),
+                    what: format!("{what} of project {project}"),
+                    detail: "a reader thread failed".into(),
+                };
+                (
+                    joined(access, || join("reading the roles")),
+                    joined(subjects, || join("listing the subjects")),
+                    joined(experiments, || join("listing the sessions")),
+                    joined(prearchive, || join("listing the prearchive")),
+                    joined(types, || join("listing the data types")),
+                    joined(settings, || join("reading the settings")),
+                )
+            },
+        );
         let (access, subjects_v, experiments_v, prearchive, data_types) =
             (access?, subjects_v?, experiments_v?, prearchive?, types?);
         let mut inv = Inventory {
             server_url: self.url().to_string(),
             project: project.to_string(),
             access,
+            settings: settings?,
             ..Inventory::default()
         };
         for r in rows(&subjects_v) {

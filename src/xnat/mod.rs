@@ -10,6 +10,7 @@ mod error;
 mod http;
 mod inventory;
 mod resources;
+mod settings;
 mod transfer;
 mod zipsafe;
 

@@ -60,6 +60,8 @@ pub struct ImportTarget {
     pub destination: Destination,
     /// What to do when the session exists.
     pub overwrite: Overwrite,
+    /// Ask XNAT not to run its anonymization scripts (`prevent_anon=true`): ferry ran them already.
+    pub prevent_anon: bool,
 }
 
 /// What the import service answered.
@@ -200,8 +202,8 @@ impl Client {
 
     /// Streams a zip of DICOM files to the import service under the target's project, subject and
     /// session. Not retried: a failed import must be checked against the server before trying again.
-    /// Sends `prevent_anon=true`: ferry has already applied the destination's anonymization scripts,
-    /// so what XNAT stores is exactly what ferry verified.
+    /// With `prevent_anon`, ferry has already applied the destination's anonymization scripts and
+    /// XNAT stores exactly what ferry verified.
     pub fn import_zip(
         &self,
         zip: &Path,
@@ -215,11 +217,16 @@ impl Client {
             Destination::Archive => "/archive",
         };
         let path = format!(
-            "/data/services/import?import-handler=DICOM-zip&inbody=true&PROJECT_ID={}&SUBJECT_ID={}&EXPT_LABEL={}&dest={dest}&overwrite={}&prevent_anon=true&format=txt",
+            "/data/services/import?import-handler=DICOM-zip&inbody=true&PROJECT_ID={}&SUBJECT_ID={}&EXPT_LABEL={}&dest={dest}&overwrite={}{}&format=txt",
             enc(&target.project),
             enc(&target.subject),
             enc(&target.session),
-            target.overwrite.param()
+            target.overwrite.param(),
+            if target.prevent_anon {
+                "&prevent_anon=true"
+            } else {
+                ""
+            }
         );
         let what = format!(
             "uploading session {} into project {}",

@@ -169,6 +169,7 @@ fn download_import_archive_share_and_delete() {
                 session: "NEW_S_1".into(),
                 destination: Destination::Prearchive,
                 overwrite: Overwrite::None,
+                prevent_anon: true,
             },
             &mut |_| {},
         )
@@ -193,6 +194,7 @@ fn download_import_archive_share_and_delete() {
                 session: "NEW_S_2".into(),
                 destination: Destination::Archive,
                 overwrite: Overwrite::None,
+                prevent_anon: true,
             },
             &mut |_| {},
         )

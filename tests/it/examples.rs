@@ -143,6 +143,7 @@ fn place(c: &Client, from: (&str, &str), to: (&str, &str, &str)) {
         session: to.2.into(),
         destination: Destination::Archive,
         overwrite: Overwrite::None,
+        prevent_anon: true,
     };
     c.import_zip(&zip, &target, &mut |_| {})
         .expect("import into the example's world");

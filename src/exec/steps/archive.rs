@@ -1,5 +1,6 @@
 //! The `archive` step: moves the uploaded session from the prearchive into the archive once the
-//! prearchive says it is READY, then attaches the session's resources.
+//! prearchive says it is READY, then attaches the session's resources. When the destination project
+//! archived the upload itself (auto-archive), there is nothing to move.
 
 use super::{local, resources, xnat, Ctx, Env};
 use crate::exec::pool::{StepContext, StepFailure};
@@ -22,6 +23,13 @@ pub fn run(
     let uri = upload["uri"].as_str().unwrap_or_default().to_string();
     if uri.is_empty() {
         return Err(local("the upload step recorded no prearchive location"));
+    }
+    if !uri.starts_with("/prearchive/") {
+        // The destination project archives uploads itself (prearchive code 4 or 5): XNAT already did
+        // what this step would do, and trying again would fail on a session that has left the
+        // prearchive.
+        let n = resources::attach(env, c)?;
+        return Ok(json!({ "uri": uri, "archived_by_server": true, "resource_files_uploaded": n }));
     }
     let entry = match client.prearchive_entry(&uri) {
         Ok(e) => e,

@@ -29,6 +29,8 @@ pub fn run(
         } else {
             Overwrite::None
         },
+        // Under `local` ferry ran the destination's scripts in the rewrite step.
+        prevent_anon: c.transfer.policy.destination_anonymization.is_local(),
     };
     let out = env
         .client(&to.server)?

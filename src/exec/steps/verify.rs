@@ -43,6 +43,9 @@ pub fn run(env: &Env<'_>, c: &Ctx<'_>, ctx: &StepContext<'_>) -> Result<Value, S
     let (found, phi) = zipfacts::read_facts(&back, &c.action.dicom_set, gate(c)).map_err(local)?;
     let _ = std::fs::remove_file(&back);
     let depth = match c.transfer.policy.verify {
+        Verify::Full if !c.transfer.policy.destination_anonymization.is_local() => {
+            Depth::PixelsAndUids
+        }
         Verify::Full => Depth::Full,
         Verify::Counts => Depth::Counts,
     };

@@ -2,6 +2,7 @@
 //! (see DEMO-WORLD.md) and its manifest, then one module per part.
 
 mod conflicts;
+mod destscripts;
 mod graph;
 mod io_render;
 mod lead;
