@@ -207,11 +207,12 @@ pub(crate) fn check(d: &Dest<'_>, t: &TransferPlan) -> Option<(CheckStatus, Stri
         };
         parts.push(text);
     }
-    let touched: BTreeSet<String> = d
+    let all = effects(d);
+    let touched: BTreeSet<&str> = d
         .set
         .keys()
-        .cloned()
-        .filter(|k| tag_of(k).is_some_and(|tag| effects(d).iter().any(|(_, e)| e.touches(tag))))
+        .map(String::as_str)
+        .filter(|k| tag_of(k).is_some_and(|tag| all.iter().any(|(_, e)| e.touches(tag))))
         .collect();
     if !touched.is_empty() {
         let kw = touched.into_iter().collect::<Vec<_>>().join(", ");

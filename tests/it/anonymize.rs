@@ -299,3 +299,163 @@ fn a_script_the_server_cannot_run_fails_the_import() {
     );
     assert_eq!(r.status, 200, "{}", r.text());
 }
+
+/// `ferry plan` and `apply --skip-blocked` of the demo manifest with `policy`; the apply output.
+fn transfer(sim: &Sim, policy: &str) -> (crate::apply::Work, std::process::Output) {
+    let w = crate::apply::work(sim, "copy", policy);
+    let p = w.plan();
+    assert_eq!(p.status.code(), Some(3), "{}", crate::support::stderr(&p));
+    let a = w.apply(&["--skip-blocked"]);
+    (w, a)
+}
+
+fn dest_headers(sim: &Sim) -> Vec<std::collections::BTreeMap<String, String>> {
+    let c = crate::apply::client(sim);
+    let scans = vec!["2".to_string(), "3".to_string(), "4".to_string()];
+    crate::apply::files_of(&c, "MAIN", "MAIN_001", "MAIN_001_20240115", &scans)
+        .into_values()
+        .map(|(_, kw, _)| kw)
+        .collect()
+}
+
+#[test]
+fn ferry_runs_the_destination_scripts_itself_and_stores_what_it_verified() {
+    let sim = demo();
+    let project =
+        "version \"6.1\"\n(0008,0060) = \"MR\" ? (0008,1090) := \"Anon Scanner\"\n- (0010,0040)\n";
+    assert_eq!(
+        put_text(&sim, "/xapi/anonymize/projects/MAIN", "admin", project).status,
+        200
+    );
+    let w = crate::apply::work(&sim, "copy", "conflict: skip");
+    let p = w.plan();
+    let out = crate::support::stdout(&p);
+    assert!(
+        out.contains(
+            "site script on: sets StudyDescription (conditional), sets PatientName, sets PatientID"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "project script on: sets ManufacturerModelName (conditional), deletes PatientSex"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("ferry runs them before upload"), "{out}");
+    let a = w.apply(&["--skip-blocked"]);
+    assert!(
+        a.status.success(),
+        "{}\n{}",
+        crate::support::stdout(&a),
+        crate::support::stderr(&a)
+    );
+    // Both scripts ran (the project's conditional too), dicom.set came after them, and XNAT
+    // rewrote nothing on import: the verification compared whole files.
+    let headers = dest_headers(&sim);
+    assert!(!headers.is_empty());
+    for kw in headers {
+        assert_eq!(kw["ManufacturerModelName"], "Anon Scanner");
+        assert!(!kw.contains_key("PatientSex"));
+        assert_eq!(kw["PatientID"], "MAIN_001");
+        assert_eq!(
+            kw["StudyDescription"],
+            "xnat://MAIN/MAIN_001/MAIN_001_20240115"
+        );
+    }
+    crate::apply::assert_copied(&sim);
+}
+
+#[test]
+fn a_script_ferry_cannot_run_blocks_the_plan_with_its_line() {
+    let sim = demo();
+    let bad = "version \"6.1\"\n(0020,000D) := hashUID[(0020,000D)]\n";
+    assert_eq!(
+        put_text(&sim, "/xapi/anonymize/projects/MAIN", "admin", bad).status,
+        200
+    );
+    let w = crate::apply::work(&sim, "copy", "conflict: skip");
+    let p = w.plan();
+    assert_eq!(p.status.code(), Some(3));
+    let out = crate::support::stdout(&p);
+    assert!(
+        out.contains("unsupported construct at line 2: function `hashUID[...]`"),
+        "{out}"
+    );
+    let a = w.apply(&[]);
+    assert_eq!(a.status.code(), Some(3), "a blocked plan is refused");
+    assert_eq!(
+        get(
+            &sim,
+            "/data/projects/MAIN/experiments/MAIN_001_20240115?format=json",
+            "admin"
+        )
+        .status,
+        404,
+        "nothing was uploaded"
+    );
+}
+
+#[test]
+fn under_server_the_server_rewrites_and_ferry_verifies_pixels_and_uids() {
+    let sim = demo();
+    let (w, a) = transfer(&sim, "conflict: skip, destination_anonymization: server");
+    assert!(
+        a.status.success(),
+        "{}\n{}",
+        crate::support::stdout(&a),
+        crate::support::stderr(&a)
+    );
+    // The server's default script rewrote what dicom.set wrote; the report says so.
+    for kw in dest_headers(&sim) {
+        assert_eq!(kw["PatientID"], "MAIN_001_20240115");
+        assert_eq!(kw["StudyDescription"], "MAIN");
+    }
+    let report = std::fs::read_to_string(w.dir.path().join("plan.yaml.verification.json")).unwrap();
+    assert!(
+        report.contains("anonymization scripts rewrote PatientID, StudyDescription"),
+        "{report}"
+    );
+}
+
+#[test]
+fn an_auto_archiving_project_is_not_archived_again_and_manual_review_is_refused() {
+    let sim = demo();
+    let r = send(
+        &sim,
+        "PUT",
+        "/data/projects/MAIN/prearchive_code/4",
+        Some(("admin", "admin")),
+        &[],
+        vec![],
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let w = crate::apply::work(
+        &sim,
+        "copy",
+        "conflict: skip, destination: prearchive, archive: manual",
+    );
+    let p = w.plan();
+    let out = crate::support::stdout(&p);
+    assert!(
+        out.contains("MAIN archives uploads itself (prearchive code 4)"),
+        "{out}"
+    );
+    let (w, a) = transfer(
+        &sim,
+        "conflict: skip, destination: prearchive, archive: auto",
+    );
+    assert!(
+        a.status.success(),
+        "{}\n{}",
+        crate::support::stdout(&a),
+        crate::support::stderr(&a)
+    );
+    crate::apply::assert_copied(&sim);
+    let journal = std::fs::read_to_string(w.dir.path().join("plan.yaml.journal")).unwrap();
+    assert_eq!(
+        journal.matches("archived_by_server").count(),
+        4,
+        "{journal}"
+    );
+}
