@@ -10,6 +10,7 @@ pub mod plan;
 pub mod progress;
 pub mod report;
 pub mod schema;
+pub mod show;
 pub mod sim;
 pub mod status;
 pub mod validate;
@@ -37,9 +38,11 @@ pub enum Command {
     Plan(plan::Args),
     /// Execute a reviewed plan: parallel, resumable, verified.
     Apply(apply::Args),
+    /// Render a plan file as text, Markdown or JSON, without contacting any server.
+    Show(show::Args),
     /// Show what a plan's journal says is done, running, failed or pending.
     Status(status::Args),
-    /// Print the JSON Schema of the manifest.
+    /// Print the JSON Schema of the manifest (or, with `--plan`, of the plan).
     Schema(schema::Args),
     /// Run the XNAT emulator on loopback.
     Sim(sim::Args),
@@ -55,12 +58,19 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Validate(a) => validate::run(a),
         Command::Plan(a) => plan::run(a),
         Command::Apply(a) => apply::run(a),
+        Command::Show(a) => show::run(a),
         Command::Status(a) => status::run(a),
         Command::Schema(a) => schema::run(a),
         Command::Sim(a) => sim::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Bench(a) => bench::run(a),
     }
+}
+
+/// Pretty JSON of a value ferry made (plain structs and string-keyed maps, which cannot fail to
+/// serialise), for the `--json` and `--format json` outputs.
+pub fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_default()
 }
 
 /// The entry point of the binary: parse, run, render any failure, exit.

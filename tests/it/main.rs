@@ -10,5 +10,6 @@ mod examples;
 mod faults;
 mod manifest;
 mod plan;
+mod review;
 mod sim;
 mod support;
