@@ -73,8 +73,19 @@ pub fn json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string_pretty(value).unwrap_or_default()
 }
 
+/// Rust ignores SIGPIPE, so `ferry show PLAN | head` would panic on the closed pipe; like other
+/// command-line tools, ferry ends quietly instead.
+fn restore_sigpipe() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: resetting a signal to its default action before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// The entry point of the binary: parse, run, render any failure, exit.
 pub fn main() -> std::process::ExitCode {
+    restore_sigpipe();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => Exit::Ok.into(),

@@ -3,8 +3,10 @@
 //! `schemas/plan.schema.json`). The plan's seal is checked first: what is shown is what was reviewed.
 
 use super::plan::Color;
-use super::Failure;
+use super::{Exit, Failure as F};
 use crate::exec::apply::read_plan;
+use crate::plan::Plan;
+use std::path::Path;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
@@ -33,8 +35,8 @@ pub struct Args {
 }
 
 /// Runs `ferry show`.
-pub fn run(args: Args) -> Result<(), Failure> {
-    let (plan, _) = read_plan(&args.plan).map_err(super::apply::failure)?;
+pub fn run(args: Args) -> Result<(), F> {
+    let (plan, _) = load_plan(&args.plan, "show")?;
     match args.format {
         Format::Text => {
             let color = match args.color {
@@ -48,4 +50,32 @@ pub fn run(args: Args) -> Result<(), Failure> {
         Format::Json => println!("{}", super::json(&plan)),
     }
     Ok(())
+}
+
+/// Whether a file that is not a plan looks like a manifest (`version:` and `transfers:` at the top).
+fn is_manifest(path: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return false;
+    };
+    let top = |key: &str| text.lines().any(|l| l.starts_with(key));
+    !top("format:") && top("version:") && top("transfers:")
+}
+
+/// Reads a plan for `show`, `check`, `status` and `apply`, with its hash. A manifest given where a
+/// plan belongs is named as such, with the command that makes a plan from it.
+pub fn load_plan(path: &Path, command: &str) -> Result<(Plan, String), F> {
+    read_plan(path).map_err(|e| {
+        if is_manifest(path) {
+            let p = path.display();
+            F::msg(
+                Exit::Usage,
+                format!("`{p}` is a manifest, not a plan"),
+            )
+            .with_hint(format!(
+                "make a plan from it with `ferry plan {p} --out plan.yaml`, review it, then `ferry {command} plan.yaml`"
+            ))
+        } else {
+            super::apply::failure(e)
+        }
+    })
 }

@@ -28,4 +28,4 @@ pub use io::{fingerprint, from_yaml, to_yaml};
 pub use labels::check_label;
 pub use markdown::render_markdown;
 pub use model::*;
-pub use render::{human_bytes, render_diff, summary_line};
+pub use render::{human_bytes, plural, render_diff, summary_line};

@@ -11,5 +11,6 @@ mod faults;
 mod manifest;
 mod plan;
 mod review;
+mod review_cli;
 mod sim;
 mod support;
