@@ -6,8 +6,8 @@ use super::plan::Color;
 use super::{Exit, Failure as F};
 use crate::exec::apply::read_plan;
 use crate::plan::Plan;
-use std::path::Path;
 use std::io::IsTerminal;
+use std::path::Path;
 use std::path::PathBuf;
 
 /// Output formats of `ferry show`.

@@ -58,7 +58,11 @@ fn plan_graph_dot_needs_no_out_and_writes_nothing() {
     // Without --out the diff says that no plan was written.
     let o = run(w.dir.path(), &["plan", "ferry.yaml", "--color", "never"]);
     assert!(stdout(&o).contains("no plan written"), "{}", stdout(&o));
-    assert!(stderr(&o).contains("`ferry apply PLAN --skip-blocked`"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("`ferry apply PLAN --skip-blocked`"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -69,7 +73,10 @@ fn apply_given_a_manifest_points_to_ferry_plan() {
         let o = run(w.dir.path(), &[cmd, "ferry.yaml"]);
         assert_eq!(o.status.code(), Some(2), "{cmd}: {}", stderr(&o));
         let e = stderr(&o);
-        assert!(e.contains("error: `ferry.yaml` is a manifest, not a plan"), "{e}");
+        assert!(
+            e.contains("error: `ferry.yaml` is a manifest, not a plan"),
+            "{e}"
+        );
         assert!(
             e.contains(&format!(
                 "hint: make a plan from it with `ferry plan ferry.yaml --out plan.yaml`, review it, then `ferry {cmd} plan.yaml`"
@@ -104,7 +111,9 @@ fn skip_blocked_with_nothing_runnable_exits_3() {
     let a = run(dir.path(), &["apply", "plan.yaml", "--skip-blocked"]);
     assert_eq!(a.status.code(), Some(3), "{}", stderr(&a));
     assert!(
-        stderr(&a).contains("nothing to apply: the plan's runnable part is empty and 3 sessions are blocked"),
+        stderr(&a).contains(
+            "nothing to apply: the plan's runnable part is empty and 3 sessions are blocked"
+        ),
         "{}",
         stderr(&a)
     );
@@ -133,7 +142,11 @@ fn missing_credentials_are_bad_input() {
     let o = without_credentials(w.dir.path(), &["plan", "ferry.yaml", "--out", "plan.yaml"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("no credentials"), "{}", stderr(&o));
-    assert!(stderr(&o).contains("hint: set the variables"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("hint: set the variables"),
+        "{}",
+        stderr(&o)
+    );
     // Apply of a plan made with them, run without them.
     assert_eq!(w.plan().status.code(), Some(3));
     let a = without_credentials(w.dir.path(), &["apply", "plan.yaml", "--skip-blocked"]);
