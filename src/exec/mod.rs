@@ -3,12 +3,14 @@
 //! destination copy was verified. It talks to servers only through [`crate::xnat`].
 
 pub mod apply;
-pub mod facts;
+pub mod drift;
 pub mod journal;
 pub mod pool;
 pub mod queue;
 pub mod report;
 pub mod resources;
 pub mod runner;
+pub mod steps;
 pub mod throttle;
 pub mod verify;
+pub mod zipfacts;
