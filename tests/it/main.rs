@@ -13,4 +13,6 @@ mod plan;
 mod review;
 mod review_cli;
 mod sim;
+mod sim_cli;
+mod sim_safety;
 mod support;
