@@ -11,4 +11,6 @@ mod faults;
 mod manifest;
 mod plan;
 mod sim;
+mod sim_cli;
+mod sim_safety;
 mod support;
