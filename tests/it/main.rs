@@ -10,6 +10,8 @@ mod examples;
 mod faults;
 mod manifest;
 mod plan;
+mod review;
+mod review_cli;
 mod sim;
 mod sim_cli;
 mod sim_safety;
