@@ -5,6 +5,7 @@ mod check;
 pub mod load;
 pub mod model;
 pub mod positions;
+pub mod yaml;
 
 pub use load::{load, load_bytes, Diagnostic, Diagnostics, LoadedManifest};
 pub use model::*;
