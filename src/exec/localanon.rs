@@ -163,6 +163,15 @@ mod tests {
     }
 
     #[test]
+    fn modality_label_is_the_files_modality() {
+        let before = file(&Spec::new(6));
+        let modality = dicom::read_header_bytes(&before).unwrap().keywords["Modality"].clone();
+        let s = scripts("version \"6.1\"\n(0008,103E) := modalityLabel\n");
+        let h = dicom::read_header_bytes(&s.apply(before).unwrap()).unwrap();
+        assert_eq!(h.keywords["SeriesDescription"], modality);
+    }
+
+    #[test]
     fn a_script_that_changes_nothing_leaves_the_file_alone() {
         let before = file(&Spec::new(4));
         let s = scripts("version \"6.1\"\n(0008,0060) = \"XX\" ? - (0010,0010)\n");
