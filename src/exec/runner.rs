@@ -470,33 +470,10 @@ impl<'a> Runner<'a> {
 
     fn delete_source(&self, c: &Ctx<'_>, ctx: &StepContext<'_>) -> Result<Value, StepFailure> {
         let verify_id = self.sibling(c, StepKind::Verify);
-        let verified = ctx.detail(&verify_id).ok_or_else(|| {
-            local(format!(
-                "{}: not verified; the source is kept",
-                c.action.source.session
-            ))
-        })?;
-        let passed = verified["verification"]["problems"]
-            .as_array()
-            .is_some_and(|p| p.is_empty());
-        if !passed {
-            return Err(local(format!(
-                "{}: verification did not pass; the source is kept",
-                c.action.source.session
-            )));
-        }
-        let from = &c.transfer.from;
-        let client = self.client(&from.server)?;
-        match client.delete_session(
-            &from.project,
-            &c.action.source.subject,
-            &c.action.source.session,
-        ) {
-            Ok(()) | Err(XnatError::NotFound { .. }) => {}
-            Err(e) => return Err(xnat(e)),
-        }
+        let client = self.client(&c.transfer.from.server)?;
+        let out = super::delete::run(client, c.transfer, c.action, &verify_id, ctx)?;
         let _ = std::fs::remove_dir_all(&c.dir);
-        Ok(json!({ "verified_by": verify_id, "verification": verified["verification"] }))
+        Ok(out)
     }
 
     fn share_session(&self, c: &Ctx<'_>) -> Result<Value, StepFailure> {
@@ -590,6 +567,13 @@ impl StepRunner for Runner<'_> {
         if matches!(step.kind, StepKind::CreateSubject | StepKind::ShareSubject) {
             return self.subject_step(step);
         }
+        if step.kind == StepKind::RemoveSubject {
+            let t = self.plan.transfer(&step.transfer).ok_or_else(|| {
+                local(format!("transfer `{}` is not in the plan", step.transfer))
+            })?;
+            let subject = step.source_subject.as_deref().unwrap_or(&step.dest_subject);
+            return super::subjects::remove_if_empty(self.client(&t.from.server)?, t, subject);
+        }
         let c = self.ctx(id)?;
         let result = self.session_step(&c, resumed, ctx);
         self.report_session_end(&c, &result);
@@ -605,7 +589,14 @@ impl Runner<'_> {
         ctx: &StepContext<'_>,
     ) -> Result<Value, StepFailure> {
         let share = c.action.kind == ActionKind::Share;
+        let relocated = c.action.kind == ActionKind::Relocate;
         match c.step.kind {
+            StepKind::Relocate => {
+                super::relocate::run(self.client(&c.transfer.from.server)?, c.transfer, c.action)
+            }
+            StepKind::Verify if relocated => {
+                super::relocate::verify(self.client(&c.transfer.to.server)?, c.transfer, c.action)
+            }
             StepKind::Download => self.download(c),
             StepKind::Rewrite => self.rewrite(c),
             StepKind::Upload => self.upload(c, resumed, ctx),
@@ -614,7 +605,9 @@ impl Runner<'_> {
             StepKind::Verify => self.verify(c, ctx),
             StepKind::DeleteSource => self.delete_source(c, ctx),
             StepKind::ShareSession => self.share_session(c),
-            StepKind::CreateSubject | StepKind::ShareSubject => self.subject_step(c.step),
+            StepKind::CreateSubject | StepKind::ShareSubject | StepKind::RemoveSubject => {
+                self.subject_step(c.step)
+            }
         }
     }
 

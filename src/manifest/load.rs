@@ -272,7 +272,8 @@ pub fn load_bytes(path: &Path, bytes: &[u8]) -> Result<LoadedManifest, Diagnosti
     };
     // Check what did parse, so that one bad transfer does not hide the problems of the others.
     if let Some(servers) = &servers {
-        check::semantics(&mut sink, servers, &transfers, &tables);
+        let policy = defaults.as_ref().map(|d| d.policy.clone()).unwrap_or_default();
+        check::semantics(&mut sink, servers, &policy, &transfers, &tables);
     }
     let (Some(version), Some(servers), Some(defaults), Some(_), true) = (
         version,

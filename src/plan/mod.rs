@@ -13,6 +13,7 @@ mod error;
 mod graph;
 mod io;
 mod labels;
+mod moves;
 pub mod model;
 mod render;
 mod select;

@@ -60,6 +60,11 @@ fn detail(a: &Action) -> String {
             human_bytes(a.bytes)
         ),
         ActionKind::Share => plural(a.scans.len() as u64, "scan", "scans"),
+        ActionKind::Relocate => format!(
+            "{}, {}; XNAT moves it, no bytes are copied",
+            plural(a.scans.len() as u64, "scan", "scans"),
+            plural(a.scans.iter().map(|s| s.files).sum(), "file", "files")
+        ),
         ActionKind::Skip | ActionKind::Blocked => a.reason.clone(),
     };
     if !a.resources.is_empty() && matches!(a.kind, ActionKind::Create | ActionKind::Merge) {
@@ -78,10 +83,17 @@ fn action_line(p: &Painter, a: &Action) -> String {
         ActionKind::Create => ("+", "create", GREEN),
         ActionKind::Merge => ("~", "merge", YELLOW),
         ActionKind::Share => ("+", "share", GREEN),
+        ActionKind::Relocate => (">", "relocate", GREEN),
         ActionKind::Skip => ("=", "skip", DIM),
         ActionKind::Blocked => ("!", "blocked", RED),
     };
-    let head = p.paint(code, &format!("{sym} {verb:<8}"));
+    // `relocate` fills the column: keep one space after it.
+    let verb = if verb.len() >= 8 {
+        format!("{verb} ")
+    } else {
+        format!("{verb:<8}")
+    };
+    let head = p.paint(code, &format!("{sym} {verb}"));
     format!(
         "{head}{}/{} -> {}/{}  ({})\n",
         a.source.subject,
@@ -116,17 +128,77 @@ fn delete_lines(p: &Painter, plan: &Plan, t: &TransferPlan, out: &mut String) {
         .filter(|s| s.transfer == t.name && s.kind == StepKind::DeleteSource)
         .filter_map(|s| s.action.as_deref())
         .collect();
-    for a in t
-        .actions
+    for a in &t.actions {
+        let at = format!("{}/{}", t.from.project, a.source.session);
+        match (&a.delete, &a.source_kept) {
+            (Some(d), _) if deleting.contains(a.id.as_str()) => {
+                let line = format!("- delete source {}", delete_text(d, &at));
+                let _ = writeln!(out, "{}", p.paint(RED, &line));
+            }
+            (_, Some(why)) if a.kind != ActionKind::Blocked => {
+                let line = format!("= keep source {at}  ({why})");
+                let _ = writeln!(out, "{}", p.paint(DIM, &line));
+            }
+            _ => {}
+        }
+    }
+    let removing: Vec<&str> = plan
+        .steps
         .iter()
-        .filter(|a| deleting.contains(a.id.as_str()))
-    {
+        .filter(|s| s.transfer == t.name && s.kind == StepKind::RemoveSubject)
+        .map(|s| s.dest_subject.as_str())
+        .collect();
+    for s in &removing {
         let line = format!(
-            "- delete source {}/{}/{}  (after verification)",
-            t.from.project, a.source.subject, a.source.session
+            "- remove source subject {}/{s}  (left empty; policy.remove_empty_subjects)",
+            t.from.project
         );
         let _ = writeln!(out, "{}", p.paint(RED, &line));
     }
+    if removing.is_empty() && !t.empty_subjects.is_empty() {
+        let _ = writeln!(
+            out,
+            "  left empty in {} and kept (policy.remove_empty_subjects: false): subjects {}",
+            t.from.project,
+            t.empty_subjects.join(", ")
+        );
+    }
+}
+
+/// `scans 2, 3 of P/S; stays: scan 1 (localizer)` or `P/S (scans 2, 3; then the session, now empty)`.
+fn delete_text(d: &super::model::SourceDelete, at: &str) -> String {
+    let mut parts = Vec::new();
+    let list = |one: &str, many: &str, v: &[String]| {
+        format!("{} {}", if v.len() == 1 { one } else { many }, v.join(", "))
+    };
+    if !d.scans.is_empty() {
+        parts.push(list("scan", "scans", &d.scans));
+    }
+    if !d.dicom_of.is_empty() {
+        parts.push(list(
+            "the DICOM files of scan",
+            "the DICOM files of scans",
+            &d.dicom_of,
+        ));
+    }
+    if !d.resources.is_empty() {
+        parts.push(list("resource", "resources", &d.resources));
+    }
+    let what = parts.join(", ");
+    let mut line = if d.session {
+        format!("session {at} ({what}; nothing else is in it)")
+    } else {
+        format!("{what} of {at}; stays: {}", d.stays.join(", "))
+    };
+    if !d.also_from.is_empty() {
+        let _ = write!(
+            line,
+            "; also gone from {} (policy.shared_elsewhere: delete)",
+            d.also_from.join(", ")
+        );
+    }
+    line.push_str("  (after verification)");
+    line
 }
 
 fn skipped_lines(skipped: &[Skipped], out: &mut String) {
@@ -183,10 +255,24 @@ fn summary_lines(p: &Painter, plan: &Plan, out: &mut String) {
         human_bytes(s.bytes),
         match s.deletions {
             0 => String::new(),
-            n => format!("; {n} source sessions to delete after verification"),
+            n => format!("; deletes from {n} source sessions after verification"),
         }
     );
     let _ = writeln!(out, "\n{}", p.paint(BOLD, &line));
+    if s.relocations > 0 {
+        let _ = writeln!(
+            out,
+            "{} to relocate (no bytes move).",
+            plural(s.relocations, "session", "sessions")
+        );
+    }
+    if !s.empty_subjects.is_empty() {
+        let _ = writeln!(
+            out,
+            "Source subjects left empty and kept: {} (set policy.remove_empty_subjects: true to remove them).",
+            s.empty_subjects.join(", ")
+        );
+    }
     if s.sessions_blocked > 0 {
         let warn = format!(
             "{} blocked: fix the manifest or the servers and plan again, or apply the rest with `ferry apply --skip-blocked`.",

@@ -17,7 +17,7 @@
 //! | GET | `/projects/{P}/subjects`, `/projects/{P}/experiments`, `/projects/{P}/subjects/{S}/experiments` | ResultSets |
 //! | GET, PUT, DELETE | `/projects/{P}/subjects/{S}` | item JSON; PUT creates (201 + ID); DELETE (`removeFiles`) |
 //! | GET, PUT, DELETE | `/projects/{P}/subjects/{S}/experiments/{E}`, `/projects/{P}/experiments/{E}` | item JSON; PUT creates; DELETE deletes or unshares |
-//! | PUT, DELETE | `.../subjects/{S}/projects/{D}`, `.../experiments/{E}/projects/{D}` (`label=`) | share / unshare |
+//! | PUT, DELETE | `.../subjects/{S}/projects/{D}`, `.../experiments/{E}/projects/{D}` (`label=`) | share / unshare; `primary=true` changes the primary project (files move, IDs kept) |
 //! | GET | `/subjects/{ID}`, `/experiments/{ID}` | items by accession ID; `/experiments` site-wide listing |
 //! | GET | `{session}/scans`, `{session}/scans/{S}` | scan ResultSet / item (`{session}` = `/experiments/{ID}` or `/projects/{P}/subjects/{S}/experiments/{E}`) |
 //! | PUT, DELETE | `{session}/scans/{S}` | create / delete a scan |
@@ -49,6 +49,7 @@ mod files;
 mod import;
 mod items;
 mod prearchive;
+mod primary;
 mod service;
 mod upload;
 
