@@ -52,7 +52,7 @@ pub fn check(
             );
             sink.at(
                 &at,
-                "this transfer deletes source data, so it needs verify: full (counts alone do not show that the files arrived intact)",
+                format!("transfer `{}` deletes source data, so it needs verify: full (counts alone do not show that the files arrived intact)", t.name),
             );
         }
         if !policy.archives() {
@@ -64,7 +64,7 @@ pub fn check(
             );
             sink.at(
                 &at,
-                "this transfer deletes source data only after the archived copy is verified, and archive: manual leaves it in the prearchive, so the delete could never run; use archive: auto or destination: archive",
+                format!("transfer `{}` deletes source data only after the archived copy is verified, and archive: manual leaves it in the prearchive, so the delete could never run; use archive: auto or destination: archive", t.name),
             );
         }
     }

@@ -9,6 +9,8 @@ mod docs;
 mod examples;
 mod faults;
 mod manifest;
+mod moves;
 mod plan;
+mod sharing;
 mod sim;
 mod support;

@@ -39,6 +39,7 @@
 //! | GET, PUT | `/sim/faults` | control (site admin, no faults applied): `latency_ms`, `error_rate`, `drop_rate`, `fail_next`, `drop_next`, `rng_seed` |
 //! | PUT | `/sim/projects/{P}/users/{U}?role=owner|member|collaborator|none` | control: change a role at run time |
 //! | PUT | `/sim/datatypes/{T}?enabled=true|false` | control: switch a data type off (as if its plugin were missing) or on |
+//! | GET | `/sim/stats` | control: `file_bytes_served` (file and archive bodies) and `bytes_received` (request bodies) so far |
 
 mod access;
 mod archive;
@@ -51,6 +52,7 @@ mod items;
 mod prearchive;
 mod primary;
 mod service;
+pub mod stats;
 mod upload;
 
 use super::auth::{Access, Caller};
@@ -194,7 +196,7 @@ fn dispatch(shared: &Shared, req: &Request) -> Response {
     }
     let mut resp = route(&ctx, &segs).unwrap_or_else(|e| e);
     resp.drop_body = decision.drop;
-    resp
+    shared.stats.count(req.body.len(), resp)
 }
 
 /// Answers `401` unless the caller is authenticated.
