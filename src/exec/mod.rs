@@ -3,15 +3,14 @@
 //! destination copy was verified. It talks to servers only through [`crate::xnat`].
 
 pub mod apply;
-pub mod delete;
-pub mod facts;
+pub mod drift;
 pub mod journal;
 pub mod pool;
 pub mod queue;
-pub mod relocate;
 pub mod report;
 pub mod resources;
 pub mod runner;
-pub mod subjects;
+pub mod steps;
 pub mod throttle;
 pub mod verify;
+pub mod zipfacts;

@@ -3,7 +3,7 @@
 //! ever replacing a file that is there, and verified against the destination's listing.
 
 use super::pool::StepFailure;
-use super::runner::{folder_name, io, local, xnat};
+use super::steps::{folder_name, io, local, xnat};
 use super::verify::Problem;
 use crate::inventory::FileEntry;
 use crate::xnat::{Client, ResourceRef};

@@ -6,6 +6,7 @@ pub mod load;
 pub mod model;
 mod moves;
 pub mod positions;
+pub mod yaml;
 
 pub use load::{load, load_bytes, Diagnostic, Diagnostics, LoadedManifest};
 pub use model::*;

@@ -100,7 +100,8 @@ fn relocate(sink: &mut Sink<'_>, p: &str, t: &Transfer, servers: &BTreeMap<Strin
             "a relocation moves whole sessions with every resource; leave select.resources out",
         );
     }
-    if t.policy.destination == Some(Destination::Prearchive) || t.policy.archive == Some(Archive::Manual)
+    if t.policy.destination == Some(Destination::Prearchive)
+        || t.policy.archive == Some(Archive::Manual)
     {
         let key = if t.policy.destination.is_some() {
             "destination"

@@ -208,10 +208,7 @@ fn collisions(drafts: &mut [Draft<'_>]) {
             drafts[d].tally.collisions += 1;
         }
     }
-    for draft in drafts
-        .iter_mut()
-        .filter(|d| super::moves::native(d.t.mode))
-    {
+    for draft in drafts.iter_mut().filter(|d| super::moves::native(d.t.mode)) {
         let mut by_subject: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for cand in &draft.cands {
             by_subject

@@ -195,7 +195,11 @@ fn dicom_metadata(d: &Draft<'_>, t: &TransferPlan) -> CheckItem {
     if super::moves::native(d.t.mode) {
         parts.push(format!(
             "{} mode: headers stay as they are",
-            if d.t.mode == Mode::Share { "share" } else { "relocate" }
+            if d.t.mode == Mode::Share {
+                "share"
+            } else {
+                "relocate"
+            }
         ));
         if !d.t.dicom.set.is_empty() {
             parts.push("dicom.set is ignored for shares".into());

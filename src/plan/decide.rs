@@ -7,10 +7,10 @@ use super::checklist::Tally;
 use super::conflicts::{Decision, DestIndex, Request};
 use super::error::PlanError;
 use super::labels::Mapper;
-use super::moves;
 use super::model::{
     Action, ActionKind, DestRef, PhiFinding, ResourcePlan, ScanPlan, SourceRef, TransferPlan,
 };
+use super::moves;
 use super::select::Picked;
 use crate::inventory::Inventory;
 use crate::manifest::model::{Anonymization, Mode};
@@ -262,8 +262,7 @@ fn action(
         ActionKind::Create | ActionKind::Share | ActionKind::Relocate => false,
         ActionKind::Skip | ActionKind::Blocked => idx.holds(&o.session),
     };
-    let (delete, source_kept) =
-        moves::source_delete(d, o.kind, p.session, &o.scans, &o.resources);
+    let (delete, source_kept) = moves::source_delete(d, o.kind, p.session, &o.scans, &o.resources);
     Ok(Action {
         id: cand.id.clone(),
         kind: o.kind,

@@ -156,7 +156,12 @@ fn remove_subject_steps(t: &TransferPlan, so_far: &[Step]) -> Vec<Step> {
             .collect();
         after.sort();
         out.push(Step {
-            id: format!("{}/{}/{subject}/{}", t.name, t.from.project, StepKind::RemoveSubject.as_str()),
+            id: format!(
+                "{}/{}/{subject}/{}",
+                t.name,
+                t.from.project,
+                StepKind::RemoveSubject.as_str()
+            ),
             kind: StepKind::RemoveSubject,
             transfer: t.name.clone(),
             action: None,

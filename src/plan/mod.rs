@@ -13,8 +13,8 @@ mod error;
 mod graph;
 mod io;
 mod labels;
-mod moves;
 pub mod model;
+mod moves;
 mod render;
 mod select;
 

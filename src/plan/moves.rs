@@ -20,8 +20,7 @@ pub(crate) fn native(mode: Mode) -> bool {
 
 /// Whether this transfer deletes source data after verification.
 pub(crate) fn deletes(d: &Draft<'_>) -> bool {
-    !native(d.t.mode)
-        && d.policy.delete_source == DeleteSource::AfterVerify
+    !native(d.t.mode) && d.policy.delete_source == DeleteSource::AfterVerify
 }
 
 fn projects(s: &Session) -> String {
@@ -76,7 +75,8 @@ pub(crate) fn source_delete(
     let mut out = SourceDelete::default();
     for scan in session.scans.values() {
         if !carried.contains(scan.id.as_str()) {
-            out.stays.push(format!("scan {} ({})", scan.id, scan.scan_type));
+            out.stays
+                .push(format!("scan {} ({})", scan.id, scan.scan_type));
             continue;
         }
         let others: Vec<&str> = scan

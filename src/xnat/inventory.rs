@@ -372,8 +372,8 @@ impl Client {
     /// session's item (the project listing rewrites `project` of shared rows, so it cannot tell).
     fn ownership(&self, project: &str, session: &mut Session) -> Result<(), XnatError> {
         let item = self.experiment_item(&session.id)?;
-        session.shared_from = (!item.project.is_empty() && item.project != project)
-            .then(|| item.project.clone());
+        session.shared_from =
+            (!item.project.is_empty() && item.project != project).then(|| item.project.clone());
         session.shares = item.shares;
         session.meta = item.meta;
         session.assessors = item.assessors;

@@ -197,17 +197,17 @@ mod tests {
     #[test]
     fn owner_shares_and_curated_fields_come_from_the_item() {
         let doc = json!({"items": [{
-            "meta": {"isHistory": false, "xsi:type": "xnat:mrSessionData"},
-            "data_fields": {"ID": "E1", "project": "OWNER", "label": "S_MR1", "subject_ID": "S1",
-                            "note": "moved scanner", "visit_id": "V2", "time": "09:30:00"},
-            "children": [
-                {"field": "sharing/share", "items": [
-                    {"data_fields": {"project": "COLLAB", "label": "C_MR1"}}]},
-                {"field": "scans/scan", "items": [
-                    {"data_fields": {"ID": "2", "type": "T1w", "quality": "questionable",
-                                     "note": "motion", "series_description": "T1_MPRAGE"}}]},
-                {"field": "assessors/assessor", "items": [{}, {}]}
-            ]}]});
+        "meta": {"isHistory": false, "xsi:type": "xnat:mrSessionData"},
+        "data_fields": {"ID": "E1", "project": "OWNER", "label": "S_MR1", "subject_ID": "S1",
+                        "note": "moved scanner", "visit_id": "V2", "time": "09:30:00"},
+        "children": [
+            {"field": "sharing/share", "items": [
+                {"data_fields": {"project": "COLLAB", "label": "C_MR1"}}]},
+            {"field": "scans/scan", "items": [
+                {"data_fields": {"ID": "2", "type": "T1w", "quality": "questionable",
+                                 "note": "motion", "series_description": "T1_MPRAGE"}}]},
+            {"field": "assessors/assessor", "items": [{}, {}]}
+        ]}]});
         let i = parse_experiment(&doc).unwrap();
         assert_eq!(i.project, "OWNER");
         assert_eq!(i.shares["COLLAB"], "C_MR1");

@@ -36,7 +36,10 @@ impl Client {
     /// Deletes one scan of a session with its files; `false` when it was gone already.
     pub fn delete_scan(&self, s: SessionRef<'_>, scan: &str) -> Result<bool, XnatError> {
         let path = format!("{}/scans/{}?removeFiles=true", self.at(s), enc(scan));
-        let what = format!("deleting scan {scan} of session {} in {}", s.session, s.project);
+        let what = format!(
+            "deleting scan {scan} of session {} in {}",
+            s.session, s.project
+        );
         self.delete_one(&path, &what)
     }
 

@@ -122,7 +122,7 @@ pub fn files_of(
         let pixel = ferry::dicom::pixel_hash(&bytes)
             .unwrap()
             .unwrap_or_default();
-        let key = ferry::exec::facts::scan_key(&h);
+        let key = ferry::exec::zipfacts::scan_key(&h);
         let sop = h.sop_instance_uid.clone().unwrap();
         assert!(
             out.insert(sop, (key, h.keywords, pixel)).is_none(),

@@ -213,7 +213,7 @@ fn a_full_staging_disk_stops_cleanly_and_a_rerun_completes() {
         .dir
         .path()
         .join("plan.yaml.staging")
-        .join(ferry::exec::runner::folder_name(
+        .join(ferry::exec::steps::folder_name(
             "pilot-into-main/SUB001/SUB001_MR1",
         ));
     std::fs::create_dir_all(&folder).unwrap();

@@ -13,4 +13,6 @@ mod moves;
 mod plan;
 mod sharing;
 mod sim;
+mod sim_cli;
+mod sim_safety;
 mod support;

@@ -52,9 +52,17 @@ fn listings_show_ownership_as_xnat_does_and_the_item_tells_the_truth() {
     assert_eq!(shared["project"], "PILOT");
     // The item: primary project and every share.
     let id = shared["ID"].as_str().unwrap();
-    let item = get(&sim, &format!("/data/experiments/{id}?format=json"), "admin").json();
+    let item = get(
+        &sim,
+        &format!("/data/experiments/{id}?format=json"),
+        "admin",
+    )
+    .json();
     assert_eq!(item["items"][0]["data_fields"]["project"], "MAIN");
-    assert_eq!(item["items"][0]["data_fields"]["label"], "MAIN_002_20240203");
+    assert_eq!(
+        item["items"][0]["data_fields"]["label"],
+        "MAIN_002_20240203"
+    );
     let shares: Vec<&serde_json::Value> = item["items"][0]["children"]
         .as_array()
         .unwrap()
@@ -79,9 +87,17 @@ fn a_delete_through_a_sharing_project_removes_only_the_share() {
         vec![],
     );
     assert_eq!(via_collab.status, 200, "{}", via_collab.text());
-    assert_eq!(get(&sim, "/data/projects/COLLAB/experiments/C001_MR1", "admin").status, 404);
     assert_eq!(
-        get(&sim, "/data/projects/PILOT/experiments/SUB001_MR1?format=json", "admin").status,
+        get(&sim, "/data/projects/COLLAB/experiments/C001_MR1", "admin").status,
+        404
+    );
+    assert_eq!(
+        get(
+            &sim,
+            "/data/projects/PILOT/experiments/SUB001_MR1?format=json",
+            "admin"
+        )
+        .status,
         200
     );
     assert!(sim.root.join("archive/PILOT/arc001/SUB001_MR1").exists());
@@ -99,7 +115,10 @@ fn a_delete_through_a_sharing_project_removes_only_the_share() {
         vec![],
     );
     assert_eq!(via_owner.status, 200);
-    assert_eq!(get(&sim, "/data/projects/COLLAB/experiments/C001_MR1", "admin").status, 404);
+    assert_eq!(
+        get(&sim, "/data/projects/COLLAB/experiments/C001_MR1", "admin").status,
+        404
+    );
     assert!(!sim.root.join("archive/PILOT/arc001/SUB001_MR1").exists());
 }
 
@@ -118,38 +137,93 @@ fn a_change_of_primary_project_moves_the_files_and_keeps_ids_scans_and_shares() 
         "admin",
     )
     .json();
-    let id = before["items"][0]["data_fields"]["ID"].as_str().unwrap().to_string();
+    let id = before["items"][0]["data_fields"]["ID"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let base = "/data/projects/PILOT/subjects/SUB001/experiments/SUB001_MR1/projects";
     // Onto its own project, and onto a label another experiment holds: 409.
     let same = put(&sim, &format!("{base}/PILOT?primary=true"));
     assert_eq!(same.status, 409);
     assert!(same.text().contains("Already assigned to project:PILOT"));
-    let taken = put(&sim, &format!("{base}/MAIN?primary=true&label=MAIN_002_20240203"));
+    let taken = put(
+        &sim,
+        &format!("{base}/MAIN?primary=true&label=MAIN_002_20240203"),
+    );
     assert_eq!(taken.status, 409);
     assert!(taken.text().contains("Specified label is already in use."));
     // Members may not: it takes delete rights on the session.
-    let member = send(&sim, "PUT", &format!("{base}/MAIN?primary=true&label=M1"), Some(("writer", "writer")), &[], vec![]);
-    assert!(member.status == 403 || member.status == 404, "{}", member.status);
+    let member = send(
+        &sim,
+        "PUT",
+        &format!("{base}/MAIN?primary=true&label=M1"),
+        Some(("writer", "writer")),
+        &[],
+        vec![],
+    );
+    assert!(
+        member.status == 403 || member.status == 404,
+        "{}",
+        member.status
+    );
 
     let served = file_bytes_served(&sim);
-    let moved = put(&sim, &format!("{base}/MAIN?primary=true&label=MAIN_001_MR1"));
+    let moved = put(
+        &sim,
+        &format!("{base}/MAIN?primary=true&label=MAIN_001_MR1"),
+    );
     assert_eq!(moved.status, 200, "{}", moved.text());
     assert_eq!(file_bytes_served(&sim), served, "no file bytes travel");
     assert!(!sim.root.join("archive/PILOT/arc001/SUB001_MR1").exists());
-    assert!(sim.root.join("archive/MAIN/arc001/MAIN_001_MR1/SCANS/2").exists());
-    let after = get(&sim, &format!("/data/experiments/{id}?format=json"), "admin").json();
+    assert!(sim
+        .root
+        .join("archive/MAIN/arc001/MAIN_001_MR1/SCANS/2")
+        .exists());
+    let after = get(
+        &sim,
+        &format!("/data/experiments/{id}?format=json"),
+        "admin",
+    )
+    .json();
     let f = &after["items"][0]["data_fields"];
-    assert_eq!((f["project"].as_str(), f["label"].as_str()), (Some("MAIN"), Some("MAIN_001_MR1")));
-    assert_eq!(f["subject_ID"], before["items"][0]["data_fields"]["subject_ID"]);
+    assert_eq!(
+        (f["project"].as_str(), f["label"].as_str()),
+        (Some("MAIN"), Some("MAIN_001_MR1"))
+    );
+    assert_eq!(
+        f["subject_ID"],
+        before["items"][0]["data_fields"]["subject_ID"]
+    );
     // Scans, files and the share into COLLAB stay.
-    let scans = get(&sim, &format!("/data/experiments/{id}/scans?format=json"), "admin").rows();
+    let scans = get(
+        &sim,
+        &format!("/data/experiments/{id}/scans?format=json"),
+        "admin",
+    )
+    .rows();
     assert_eq!(scans.len(), 4);
-    let files = get(&sim, &format!("/data/experiments/{id}/scans/2/resources/DICOM/files?format=json"), "admin").rows();
+    let files = get(
+        &sim,
+        &format!("/data/experiments/{id}/scans/2/resources/DICOM/files?format=json"),
+        "admin",
+    )
+    .rows();
     assert_eq!(files.len(), 10);
     let file = get(&sim, files[0]["URI"].as_str().unwrap(), "admin");
     assert_eq!(file.status, 200);
-    assert!(get(&sim, "/data/projects/COLLAB/experiments/C001_MR1?format=json", "admin").status == 200);
-    assert_eq!(get(&sim, "/data/projects/PILOT/experiments/SUB001_MR1", "admin").status, 404);
+    assert!(
+        get(
+            &sim,
+            "/data/projects/COLLAB/experiments/C001_MR1?format=json",
+            "admin"
+        )
+        .status
+            == 200
+    );
+    assert_eq!(
+        get(&sim, "/data/projects/PILOT/experiments/SUB001_MR1", "admin").status,
+        404
+    );
 }
 
 #[test]
@@ -160,8 +234,16 @@ fn relocating_onto_an_existing_share_drops_that_share() {
         "/data/projects/PILOT/subjects/SUB001/experiments/SUB001_MR1/projects/COLLAB?primary=true&label=C001_MR1",
     );
     assert_eq!(moved.status, 200, "{}", moved.text());
-    let item = get(&sim, "/data/projects/COLLAB/experiments/C001_MR1?format=json", "admin").json();
+    let item = get(
+        &sim,
+        "/data/projects/COLLAB/experiments/C001_MR1?format=json",
+        "admin",
+    )
+    .json();
     assert_eq!(item["items"][0]["data_fields"]["project"], "COLLAB");
     let children = item["items"][0]["children"].as_array().unwrap();
-    assert!(children.iter().all(|c| c["field"] != "sharing/share"), "{children:?}");
+    assert!(
+        children.iter().all(|c| c["field"] != "sharing/share"),
+        "{children:?}"
+    );
 }

@@ -128,7 +128,10 @@ fn the_diff_has_one_line_per_action_a_checklist_and_a_summary() {
         d.contains("- delete source scans 2, 3, 4 of PILOT/SUB001_MR1; stays: scan 1 (localizer), resource NOTES  (after verification)"),
         "{d}"
     );
-    assert!(d.contains("deletes from 4 source sessions after verification"), "{d}");
+    assert!(
+        d.contains("deletes from 4 source sessions after verification"),
+        "{d}"
+    );
 }
 
 #[test]

@@ -6,7 +6,12 @@ use crate::inventory::{Access, FileEntry, Inventory, Resource, Scan, Session, Su
 use crate::manifest::model::*;
 use std::collections::BTreeMap;
 
-pub(super) fn session(label: &str, date: &str, uid: &str, scans: &[(&str, &str, usize)]) -> Session {
+pub(super) fn session(
+    label: &str,
+    date: &str,
+    uid: &str,
+    scans: &[(&str, &str, usize)],
+) -> Session {
     let mut s = Session {
         id: format!("E_{label}"),
         label: label.into(),
@@ -419,14 +424,19 @@ fn share_and_move_have_their_own_graphs() {
     assert_eq!(mv.summary.deletions, 2);
     let d = render_diff(&mv, false);
     assert!(
-        d.contains("- delete source scan 2 of P/A_1; stays: scan 1 (localizer)  (after verification)"),
+        d.contains(
+            "- delete source scan 2 of P/A_1; stays: scan 1 (localizer)  (after verification)"
+        ),
         "{d}"
     );
     assert!(
         d.contains("- delete source session P/B_1 (scans 2, 3; nothing else is in it)  (after verification)"),
         "{d}"
     );
-    assert!(d.contains("left empty in P and kept (policy.remove_empty_subjects: false): subjects B"), "{d}");
+    assert!(
+        d.contains("left empty in P and kept (policy.remove_empty_subjects: false): subjects B"),
+        "{d}"
+    );
     assert_eq!(mv.summary.empty_subjects, vec!["P/B".to_string()]);
 }
 

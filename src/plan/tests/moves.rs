@@ -10,7 +10,11 @@ fn move_plan(p: Policy, src: Inventory) -> Plan {
     plan_of(&manifest(Mode::Move, p), src, inv("M", vec![])).unwrap()
 }
 
-fn with(mut src: Inventory, subject: &str, f: impl FnOnce(&mut crate::inventory::Session)) -> Inventory {
+fn with(
+    mut src: Inventory,
+    subject: &str,
+    f: impl FnOnce(&mut crate::inventory::Session),
+) -> Inventory {
     let s = src.subjects.get_mut(subject).unwrap();
     f(s.sessions.values_mut().next().unwrap());
     src
@@ -48,8 +52,14 @@ fn a_move_deletes_only_the_carried_scans_and_names_what_stays() {
     let p = move_plan(policy(Conflict::Fail), src);
     let d = action(&p, "A_1").delete.clone().unwrap();
     assert_eq!(d.scans, vec!["2"]);
-    assert!(!d.session, "the session keeps its localizer, NOTES and assessors");
-    assert_eq!(d.stays, vec!["scan 1 (localizer)", "resource NOTES", "2 assessors"]);
+    assert!(
+        !d.session,
+        "the session keeps its localizer, NOTES and assessors"
+    );
+    assert_eq!(
+        d.stays,
+        vec!["scan 1 (localizer)", "resource NOTES", "2 assessors"]
+    );
     let b = action(&p, "B_1").delete.clone().unwrap();
     assert!(b.session && b.stays.is_empty());
     assert!(p.transfers[0]
@@ -74,11 +84,18 @@ fn a_scan_with_other_resources_loses_only_its_dicom_files() {
                 digest: None,
             },
         );
-        s.scans.get_mut("3").unwrap().resources.insert("SNAPSHOTS".into(), snap);
+        s.scans
+            .get_mut("3")
+            .unwrap()
+            .resources
+            .insert("SNAPSHOTS".into(), snap);
     });
     let p = move_plan(policy(Conflict::Fail), src);
     let d = action(&p, "B_1").delete.clone().unwrap();
-    assert_eq!((d.scans.clone(), d.dicom_of.clone()), (vec!["2".to_string()], vec!["3".to_string()]));
+    assert_eq!(
+        (d.scans.clone(), d.dicom_of.clone()),
+        (vec!["2".to_string()], vec!["3".to_string()])
+    );
     assert!(!d.session);
     assert_eq!(d.stays, vec!["resource SNAPSHOTS of scan 3"]);
     assert!(render_diff(&p, false).contains(
@@ -109,7 +126,9 @@ fn a_session_shared_elsewhere_is_blocked_unless_the_manifest_says_what_to_do() {
     assert_eq!(b.kind, ActionKind::Create);
     assert!(b.delete.is_none());
     assert!(!delete_steps(&p).contains(&b.id.as_str()));
-    assert!(render_diff(&p, false).contains("= keep source P/B_1  (shared into COLLAB (policy.shared_elsewhere: copy_only))"));
+    assert!(render_diff(&p, false).contains(
+        "= keep source P/B_1  (shared into COLLAB (policy.shared_elsewhere: copy_only))"
+    ));
 
     let delete = Policy {
         shared_elsewhere: Some(SharedElsewhere::Delete),
@@ -118,7 +137,9 @@ fn a_session_shared_elsewhere_is_blocked_unless_the_manifest_says_what_to_do() {
     let p = move_plan(delete, shared());
     let b = action(&p, "B_1");
     assert_eq!(b.delete.as_ref().unwrap().also_from, vec!["COLLAB"]);
-    assert!(render_diff(&p, false).contains("also gone from COLLAB (policy.shared_elsewhere: delete)"));
+    assert!(
+        render_diff(&p, false).contains("also gone from COLLAB (policy.shared_elsewhere: delete)")
+    );
 }
 
 #[test]
@@ -129,13 +150,20 @@ fn data_the_source_only_shares_is_skipped_with_its_owner_and_never_deleted() {
         })
     };
     let p = move_plan(policy(Conflict::Fail), src());
-    assert!(p.transfers[0].actions.iter().all(|a| a.source.session != "B_1"));
+    assert!(p.transfers[0]
+        .actions
+        .iter()
+        .all(|a| a.source.session != "B_1"));
     let skip = p.transfers[0]
         .skipped
         .iter()
         .find(|s| s.object == "session B_1")
         .unwrap();
-    assert!(skip.reason.starts_with("shared into P from OWNER"), "{}", skip.reason);
+    assert!(
+        skip.reason.starts_with("shared into P from OWNER"),
+        "{}",
+        skip.reason
+    );
 
     let mut m = manifest(Mode::Move, policy(Conflict::Fail));
     m.transfers[0].select.shared = Some(Shared::Include);
@@ -143,7 +171,11 @@ fn data_the_source_only_shares_is_skipped_with_its_owner_and_never_deleted() {
     let b = action(&p, "B_1");
     assert_eq!(b.kind, ActionKind::Create);
     assert!(b.delete.is_none());
-    assert!(b.source_kept.as_deref().unwrap().contains("never deletes data P only shares"));
+    assert!(b
+        .source_kept
+        .as_deref()
+        .unwrap()
+        .contains("never deletes data P only shares"));
     assert!(!delete_steps(&p).contains(&b.id.as_str()));
 }
 
@@ -165,7 +197,8 @@ fn empty_subjects_are_listed_or_removed_after_their_deletes() {
     assert_eq!(step.source_subject.as_deref(), Some("B"));
     assert_eq!(step.after, vec!["t/M_B/M_B_20240102/delete_source"]);
     assert!(p.summary.empty_subjects.is_empty());
-    assert!(render_diff(&p, false).contains("- remove source subject P/B  (left empty; policy.remove_empty_subjects)"));
+    assert!(render_diff(&p, false)
+        .contains("- remove source subject P/B  (left empty; policy.remove_empty_subjects)"));
 }
 
 #[test]
@@ -200,11 +233,22 @@ fn a_relocation_needs_the_owner_and_its_own_subject() {
     m.transfers[0].dicom.set.clear();
     let mut src = source();
     src.access.role = Some("member".into());
-    let mut dst = inv("M", vec![("M_A", vec![session("X_1", "2024-01-01", "9.9", &[])])]);
+    let mut dst = inv(
+        "M",
+        vec![("M_A", vec![session("X_1", "2024-01-01", "9.9", &[])])],
+    );
     dst.subjects.get_mut("M_A").unwrap().id = "OTHER".into();
     let p = plan_of(&m, src, dst).unwrap();
     let a = action(&p, "A_1");
     assert_eq!(a.kind, ActionKind::Blocked);
-    assert!(a.reason.contains("relocation needs delete rights"), "{}", a.reason);
-    assert!(a.reason.contains("belongs to another subject"), "{}", a.reason);
+    assert!(
+        a.reason.contains("relocation needs delete rights"),
+        "{}",
+        a.reason
+    );
+    assert!(
+        a.reason.contains("belongs to another subject"),
+        "{}",
+        a.reason
+    );
 }

@@ -1,7 +1,8 @@
 //! The route table: every request is decoded, authenticated, passed through fault injection and
 //! dispatched here. `/data`, `/REST`, `/data/archive` and `/REST/archive` are the same API.
 //! `/archive/...` and `/prearchive/...` without a prefix (as the archive service's replies name them)
-//! are accepted too. Unknown paths answer `404`; unsupported methods on known paths `405`; nothing panics (a panic in a
+//! are accepted too. A path segment that is `.` or `..`, or decodes to text with a slash, backslash or
+//! NUL, is refused with `400` before routing (as Tomcat does). Unknown paths answer `404`; unsupported methods on known paths `405`; nothing panics (a panic in a
 //! handler is caught and answered `500`).
 //!
 //! | method | path (after `/data` or `/REST`, optional `/archive`) | what |
@@ -165,6 +166,13 @@ fn dispatch(shared: &Shared, req: &Request) -> Response {
     let Some(segs) = decode_segments(&req.path) else {
         return status_page(400, "malformed percent-encoding in the path");
     };
+    // As Tomcat in front of XNAT: no `.`/`..` segments and no encoded slashes, backslashes or NULs.
+    if segs.iter().any(|s| super::paths::dangerous_segment(s)) {
+        return status_page(
+            400,
+            "Invalid path: a segment is `.` or `..` or hides a slash.",
+        );
+    }
     let Some(mut params) = parse_pairs(&req.query) else {
         return status_page(400, "malformed percent-encoding in the query");
     };

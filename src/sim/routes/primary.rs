@@ -46,14 +46,20 @@ pub fn experiment(ctx: &Ctx, e: Experiment, d: &str) -> Answer {
     if !valid_id(&label) {
         return Err(fail(400, "Identifiers cannot use special characters."));
     }
-    if store.find_experiment(d, &label).is_some_and(|x| x.id != e.id) {
+    if store
+        .find_experiment(d, &label)
+        .is_some_and(|x| x.id != e.id)
+    {
         return Err(fail(409, "Specified label is already in use."));
     }
     let new_dir = format!("archive/{d}/arc001/{label}");
     let (from, to) = (store.root().join(&e.dir), store.root().join(&new_dir));
     if from.exists() {
         if to.exists() {
-            return Err(fail(409, "Failed to modify project: the destination folder exists."));
+            return Err(fail(
+                409,
+                "Failed to modify project: the destination folder exists.",
+            ));
         }
         if let Some(parent) = to.parent() {
             std::fs::create_dir_all(parent).map_err(io_fail)?;

@@ -8,16 +8,24 @@
 //! Every delete is of one object and answers "already gone" without failing, so a run interrupted
 //! half-way is finished by the next run, exactly once.
 
-use super::pool::{StepContext, StepFailure};
-use super::runner::{local, xnat};
-use crate::plan::{Action, SourceDelete, TransferPlan};
+use super::{local, xnat, Ctx, Env};
+use crate::exec::pool::{StepContext, StepFailure};
+use crate::plan::{Action, SourceDelete, StepKind, TransferPlan};
 use crate::xnat::{Client, SessionRef};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
-/// Runs the delete step of `action`; `verify_id` is the step whose journal detail must show a
-/// passed verification.
-pub fn run(
+/// Deletes what the plan names from the source, after a passed verification; the verification that
+/// allowed it goes into the journal with what was removed.
+pub fn run(env: &Env<'_>, c: &Ctx<'_>, ctx: &StepContext<'_>) -> Result<Value, StepFailure> {
+    let verify_id = env.sibling(c, StepKind::Verify);
+    let client = env.client(&c.transfer.from.server)?;
+    let out = delete(client, c.transfer, c.action, &verify_id, ctx)?;
+    let _ = std::fs::remove_dir_all(&c.dir);
+    Ok(out)
+}
+
+fn delete(
     client: &Client,
     t: &TransferPlan,
     a: &Action,
@@ -50,7 +58,9 @@ pub fn run(
         .map_err(xnat)?
     else {
         // Gone: an earlier run removed the session after its last scan.
-        return Ok(json!({ "verified_by": verify_id, "verification": verified["verification"], "session_deleted": true, "resumed": true }));
+        return Ok(
+            json!({ "verified_by": verify_id, "verification": verified["verification"], "session_deleted": true, "resumed": true }),
+        );
     };
     check_still_ours(t, a, plan, &now)?;
     let mut removed = Vec::new();

@@ -3,14 +3,19 @@
 //! project, shared nowhere, and holds no experiment and no resource. Otherwise it stays and the
 //! journal says why.
 
-use super::pool::StepFailure;
-use super::runner::xnat;
-use crate::plan::TransferPlan;
-use crate::xnat::Client;
+use super::{local, xnat, Env};
+use crate::exec::pool::StepFailure;
+use crate::plan::Step;
 use serde_json::{json, Value};
 
-/// Removes `subject` from the source project of `t` if it is empty.
-pub fn remove_if_empty(client: &Client, t: &TransferPlan, subject: &str) -> Result<Value, StepFailure> {
+/// Removes the step's source subject if a fresh read finds it empty.
+pub fn run(env: &Env<'_>, step: &Step) -> Result<Value, StepFailure> {
+    let t = env
+        .plan
+        .transfer(&step.transfer)
+        .ok_or_else(|| local(format!("transfer `{}` is not in the plan", step.transfer)))?;
+    let subject = step.source_subject.as_deref().unwrap_or(&step.dest_subject);
+    let client = env.client(&t.from.server)?;
     let project = &t.from.project;
     let Some(h) = client.subject_holdings(project, subject).map_err(xnat)? else {
         return Ok(json!({ "subject": subject, "removed": true, "resumed": true }));

@@ -6,8 +6,8 @@
 //! XNAT may answer an error and still have moved the session (xnat-api.md §10.2), so after any
 //! failure, and on a resumed run, the session is read back before deciding.
 
-use super::pool::StepFailure;
-use super::runner::{local, xnat};
+use super::{local, xnat, Ctx, Env};
+use crate::exec::pool::StepFailure;
 use crate::inventory::Session;
 use crate::plan::{Action, TransferPlan};
 use crate::xnat::{Client, SessionRef, XnatError};
@@ -24,7 +24,9 @@ fn whereabouts(client: &Client, t: &TransferPlan, a: &Action) -> Result<Option<b
 }
 
 /// Runs the relocation of one session.
-pub fn run(client: &Client, t: &TransferPlan, a: &Action) -> Result<Value, StepFailure> {
+pub fn run(env: &Env<'_>, c: &Ctx<'_>) -> Result<Value, StepFailure> {
+    let (t, a) = (c.transfer, c.action);
+    let client = env.client(&t.from.server)?;
     match whereabouts(client, t, a)? {
         Some(true) => return Ok(json!({ "id": a.source.session_id, "resumed": true })),
         Some(false) => {}
@@ -57,7 +59,9 @@ fn dicom_counts(s: &Session, scan: &str) -> Option<(u64, u64)> {
     Some(
         scan.resources
             .values()
-            .filter(|r| r.label.eq_ignore_ascii_case("DICOM") || r.format.eq_ignore_ascii_case("DICOM"))
+            .filter(|r| {
+                r.label.eq_ignore_ascii_case("DICOM") || r.format.eq_ignore_ascii_case("DICOM")
+            })
             .flat_map(|r| r.files.values())
             .fold((0, 0), |(n, b), f| (n + 1, b + f.size)),
     )
@@ -65,7 +69,9 @@ fn dicom_counts(s: &Session, scan: &str) -> Option<(u64, u64)> {
 
 /// Verifies a relocation: primary in the destination, same accession ID, every planned scan with
 /// its planned files and bytes.
-pub fn verify(client: &Client, t: &TransferPlan, a: &Action) -> Result<Value, StepFailure> {
+pub fn verify(env: &Env<'_>, c: &Ctx<'_>) -> Result<Value, StepFailure> {
+    let (t, a) = (c.transfer, c.action);
+    let client = env.client(&t.to.server)?;
     let to = &t.to;
     let fail = |why: String| {
         StepFailure::verification(format!("{}/{}: {why}", to.project, a.dest.session))
