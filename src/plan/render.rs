@@ -3,7 +3,8 @@
 //! grouped by reason, the checklist, and a summary. Colour only when asked.
 
 use super::model::{Action, ActionKind, CheckStatus, Plan, Skipped, StepKind, TransferPlan};
-use std::collections::{BTreeMap, BTreeSet};
+use super::source_lines::Mark;
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 const GREEN: &str = "\x1b[32m";
@@ -42,11 +43,13 @@ pub fn human_bytes(n: u64) -> String {
     format!("{v:.1} {}", UNITS[unit])
 }
 
-fn plural(n: u64, one: &str, many: &str) -> String {
+/// `1 scan`, `2 scans`.
+pub fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-fn detail(a: &Action) -> String {
+/// The parenthesised detail of an action line: what moves, or why nothing does.
+pub fn detail(a: &Action) -> String {
     let mut d = match a.kind {
         ActionKind::Create | ActionKind::Merge => format!(
             "{}{}, {}, {}",
@@ -78,14 +81,26 @@ fn detail(a: &Action) -> String {
     d
 }
 
+/// The diff symbol and verb of an action kind (`+ create`, `~ merge`, `+ share`, `= skip`,
+/// `> relocate`, `! blocked`), shared by every rendering of a plan.
+pub fn action_symbol(kind: ActionKind) -> (&'static str, &'static str) {
+    match kind {
+        ActionKind::Create => ("+", "create"),
+        ActionKind::Merge => ("~", "merge"),
+        ActionKind::Share => ("+", "share"),
+        ActionKind::Relocate => (">", "relocate"),
+        ActionKind::Skip => ("=", "skip"),
+        ActionKind::Blocked => ("!", "blocked"),
+    }
+}
+
 fn action_line(p: &Painter, a: &Action) -> String {
-    let (sym, verb, code) = match a.kind {
-        ActionKind::Create => ("+", "create", GREEN),
-        ActionKind::Merge => ("~", "merge", YELLOW),
-        ActionKind::Share => ("+", "share", GREEN),
-        ActionKind::Relocate => (">", "relocate", GREEN),
-        ActionKind::Skip => ("=", "skip", DIM),
-        ActionKind::Blocked => ("!", "blocked", RED),
+    let (sym, verb) = action_symbol(a.kind);
+    let code = match a.kind {
+        ActionKind::Create | ActionKind::Share | ActionKind::Relocate => GREEN,
+        ActionKind::Merge => YELLOW,
+        ActionKind::Skip => DIM,
+        ActionKind::Blocked => RED,
     };
     // `relocate` fills the column: keep one space after it.
     let verb = if verb.len() >= 8 {
@@ -122,83 +137,26 @@ fn subject_lines(p: &Painter, plan: &Plan, t: &TransferPlan, out: &mut String) {
 }
 
 fn delete_lines(p: &Painter, plan: &Plan, t: &TransferPlan, out: &mut String) {
-    let deleting: BTreeSet<&str> = plan
-        .steps
-        .iter()
-        .filter(|s| s.transfer == t.name && s.kind == StepKind::DeleteSource)
-        .filter_map(|s| s.action.as_deref())
-        .collect();
-    for a in &t.actions {
-        let at = format!("{}/{}", t.from.project, a.source.session);
-        match (&a.delete, &a.source_kept) {
-            (Some(d), _) if deleting.contains(a.id.as_str()) => {
-                let line = format!("- delete source {}", delete_text(d, &at));
-                let _ = writeln!(out, "{}", p.paint(RED, &line));
-            }
-            (_, Some(why)) if a.kind != ActionKind::Blocked => {
-                let line = format!("= keep source {at}  ({why})");
-                let _ = writeln!(out, "{}", p.paint(DIM, &line));
-            }
-            _ => {}
-        }
-    }
-    let removing: Vec<&str> = plan
-        .steps
-        .iter()
-        .filter(|s| s.transfer == t.name && s.kind == StepKind::RemoveSubject)
-        .map(|s| s.dest_subject.as_str())
-        .collect();
-    for s in &removing {
-        let line = format!(
-            "- remove source subject {}/{s}  (left empty; policy.remove_empty_subjects)",
-            t.from.project
-        );
-        let _ = writeln!(out, "{}", p.paint(RED, &line));
-    }
-    if removing.is_empty() && !t.empty_subjects.is_empty() {
+    for line in super::source_lines::lines(plan, t) {
+        let code = match line.mark {
+            Mark::Delete => RED,
+            Mark::Keep => DIM,
+            Mark::Note => "",
+        };
+        let text = match line.mark {
+            Mark::Note => format!("  {}", line.text),
+            _ => line.text,
+        };
         let _ = writeln!(
             out,
-            "  left empty in {} and kept (policy.remove_empty_subjects: false): subjects {}",
-            t.from.project,
-            t.empty_subjects.join(", ")
+            "{}",
+            if code.is_empty() {
+                text
+            } else {
+                p.paint(code, &text)
+            }
         );
     }
-}
-
-/// `scans 2, 3 of P/S; stays: scan 1 (localizer)` or `P/S (scans 2, 3; then the session, now empty)`.
-fn delete_text(d: &super::model::SourceDelete, at: &str) -> String {
-    let mut parts = Vec::new();
-    let list = |one: &str, many: &str, v: &[String]| {
-        format!("{} {}", if v.len() == 1 { one } else { many }, v.join(", "))
-    };
-    if !d.scans.is_empty() {
-        parts.push(list("scan", "scans", &d.scans));
-    }
-    if !d.dicom_of.is_empty() {
-        parts.push(list(
-            "the DICOM files of scan",
-            "the DICOM files of scans",
-            &d.dicom_of,
-        ));
-    }
-    if !d.resources.is_empty() {
-        parts.push(list("resource", "resources", &d.resources));
-    }
-    let what = parts.join(", ");
-    let mut line = if d.session {
-        format!("session {at} ({what}; nothing else is in it)")
-    } else {
-        format!("{what} of {at}; stays: {}", d.stays.join(", "))
-    };
-    if !d.also_from.is_empty() {
-        let _ = write!(
-            line,
-            "; also gone from {} (policy.shared_elsewhere: delete)",
-            d.also_from.join(", ")
-        );
-    }
-    line.push_str("  (after verification)");
-    line
 }
 
 fn skipped_lines(skipped: &[Skipped], out: &mut String) {
@@ -209,7 +167,11 @@ fn skipped_lines(skipped: &[Skipped], out: &mut String) {
     for s in skipped {
         by_reason.entry(&s.reason).or_default().push(&s.object);
     }
-    let _ = writeln!(out, "  not transferred ({} items in scope):", skipped.len());
+    let _ = writeln!(
+        out,
+        "  not transferred ({} in scope):",
+        plural(skipped.len() as u64, "item", "items")
+    );
     for (reason, objects) in by_reason {
         let shown: Vec<&str> = objects.iter().take(3).copied().collect();
         let more = if objects.len() > 3 { ", …" } else { "" };
@@ -240,12 +202,13 @@ fn checklist_lines(p: &Painter, plan: &Plan, out: &mut String) {
     }
 }
 
-fn summary_lines(p: &Painter, plan: &Plan, out: &mut String) {
+/// The one-line summary of a plan: `Plan: 1 subject to create, 2 sessions to create, … .`
+pub fn summary_line(plan: &Plan) -> String {
     let s = &plan.summary;
-    let line = format!(
-        "Plan: {} subject(s) to create, {} session(s) to create, {} to merge, {} to share, {} skipped, {} blocked; {}, {}, {} to transfer{}.",
-        s.subjects_created,
-        s.sessions_created,
+    format!(
+        "Plan: {} to create, {} to create, {} to merge, {} to share, {} skipped, {} blocked; {}, {}, {} to transfer{}.",
+        plural(s.subjects_created, "subject", "subjects"),
+        plural(s.sessions_created, "session", "sessions"),
         s.sessions_merged,
         s.shares,
         s.sessions_skipped,
@@ -255,29 +218,48 @@ fn summary_lines(p: &Painter, plan: &Plan, out: &mut String) {
         human_bytes(s.bytes),
         match s.deletions {
             0 => String::new(),
-            n => format!("; deletes from {n} source sessions after verification"),
+            n => format!(
+                "; deletes from {} after verification",
+                plural(n, "source session", "source sessions")
+            ),
         }
-    );
-    let _ = writeln!(out, "\n{}", p.paint(BOLD, &line));
+    )
+}
+
+/// What to do about blocked sessions, when there are any.
+pub fn blocked_line(plan: &Plan) -> Option<String> {
+    let n = plan.summary.sessions_blocked;
+    (n > 0).then(|| format!(
+        "{} blocked: fix the manifest or the servers and plan again, or apply the rest with `ferry apply --skip-blocked`.",
+        plural(n, "session is", "sessions are")
+    ))
+}
+
+/// The summary's notes on relocations and on source subjects a move leaves empty and keeps.
+pub fn move_lines(plan: &Plan) -> Vec<String> {
+    let s = &plan.summary;
+    let mut out = Vec::new();
     if s.relocations > 0 {
-        let _ = writeln!(
-            out,
+        out.push(format!(
             "{} to relocate (no bytes move).",
             plural(s.relocations, "session", "sessions")
-        );
+        ));
     }
     if !s.empty_subjects.is_empty() {
-        let _ = writeln!(
-            out,
+        out.push(format!(
             "Source subjects left empty and kept: {} (set policy.remove_empty_subjects: true to remove them).",
             s.empty_subjects.join(", ")
-        );
+        ));
     }
-    if s.sessions_blocked > 0 {
-        let warn = format!(
-            "{} blocked: fix the manifest or the servers and plan again, or apply the rest with `ferry apply --skip-blocked`.",
-            plural(s.sessions_blocked, "session is", "sessions are")
-        );
+    out
+}
+
+fn summary_lines(p: &Painter, plan: &Plan, out: &mut String) {
+    let _ = writeln!(out, "\n{}", p.paint(BOLD, &summary_line(plan)));
+    for line in move_lines(plan) {
+        let _ = writeln!(out, "{line}");
+    }
+    if let Some(warn) = blocked_line(plan) {
         let _ = writeln!(out, "{}", p.paint(RED, &warn));
     }
 }
@@ -313,8 +295,8 @@ pub fn render_diff(plan: &Plan, color: bool) -> String {
     out
 }
 
-/// The lowercase name serde gives a unit enum variant.
-fn serde_plain<T: serde::Serialize>(v: &T) -> String {
+/// The lowercase name serde gives a unit enum variant (`copy`, `share`, …).
+pub fn serde_plain<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_value(v)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))

@@ -11,6 +11,8 @@ mod faults;
 mod manifest;
 mod moves;
 mod plan;
+mod review;
+mod review_cli;
 mod sharing;
 mod sim;
 mod sim_cli;

@@ -275,16 +275,30 @@ fn shared_elsewhere_delete_names_who_loses_it_and_a_shared_subject_is_kept() {
     let dir = tempfile::tempdir().unwrap();
     let policy = "destination: archive, shared_elsewhere: delete, remove_empty_subjects: true";
     let select = r#"subjects: ["SUB001"], resources: ["NOTES"]"#;
-    write(dir.path(), &manifest(&sim.url, "move", select, policy, true));
+    write(
+        dir.path(),
+        &manifest(&sim.url, "move", select, policy, true),
+    );
     let (code, text) = plan(dir.path());
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("- delete source session PILOT/SUB001_MR1 (scans 1, 2, 3, 4, resource NOTES; nothing else is in it); also gone from COLLAB (policy.shared_elsewhere: delete)"), "{text}");
-    assert!(text.contains("- remove source subject PILOT/SUB001"), "{text}");
+    assert!(
+        text.contains("- remove source subject PILOT/SUB001"),
+        "{text}"
+    );
     apply(dir.path(), &[]);
     assert!(!sessions(&sim, "COLLAB").contains(&"C001_MR1".to_string()));
     assert!(!sessions(&sim, "PILOT").contains(&"SUB001_MR1".to_string()));
     // The subject is shared into COLLAB: the fresh read before removing it says so, and it stays.
-    assert_eq!(get(&sim, "/data/projects/PILOT/subjects/SUB001?format=json", "admin").status, 200);
+    assert_eq!(
+        get(
+            &sim,
+            "/data/projects/PILOT/subjects/SUB001?format=json",
+            "admin"
+        )
+        .status,
+        200
+    );
     let journal = std::fs::read_to_string(dir.path().join("plan.yaml.journal")).unwrap();
     assert!(journal.contains("shared into COLLAB"), "{journal}");
 }
@@ -304,7 +318,16 @@ fn a_scan_with_other_resources_keeps_them_and_a_new_share_is_drift() {
     );
     assert_eq!(snap.status, 200, "{}", snap.text());
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), &manifest(&sim.url, "move", r#"subjects: ["SUB002", "SUB005"]"#, "destination: archive", true));
+    write(
+        dir.path(),
+        &manifest(
+            &sim.url,
+            "move",
+            r#"subjects: ["SUB002", "SUB005"]"#,
+            "destination: archive",
+            true,
+        ),
+    );
     let (code, text) = plan(dir.path());
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("- delete source scans 1, 3, the DICOM files of scan 2 of PILOT/SUB002_MR1; stays: resource SNAPSHOTS of scan 2"), "{text}");
@@ -318,10 +341,20 @@ fn a_scan_with_other_resources_keeps_them_and_a_new_share_is_drift() {
     let (code, text) = plan(dir.path());
     assert_eq!(code, Some(3), "{text}");
     apply(dir.path(), &["--skip-blocked"]);
-    let scans = get(&sim, "/data/projects/PILOT/subjects/SUB002/experiments/SUB002_MR1/scans?format=json", "admin").rows();
+    let scans = get(
+        &sim,
+        "/data/projects/PILOT/subjects/SUB002/experiments/SUB002_MR1/scans?format=json",
+        "admin",
+    )
+    .rows();
     assert_eq!(scans.len(), 1, "{scans:?}");
     assert_eq!(scans[0]["ID"], "2");
-    let res = get(&sim, "/data/projects/PILOT/subjects/SUB002/experiments/SUB002_MR1/scans/2/resources?format=json", "admin").rows();
+    let res = get(
+        &sim,
+        "/data/projects/PILOT/subjects/SUB002/experiments/SUB002_MR1/scans/2/resources?format=json",
+        "admin",
+    )
+    .rows();
     let labels: Vec<&str> = res.iter().map(|r| r["label"].as_str().unwrap()).collect();
     assert_eq!(labels, vec!["SNAPSHOTS"]);
     assert!(sessions(&sim, "PILOT").contains(&"SUB005_MR1".to_string()));
