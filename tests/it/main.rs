@@ -12,6 +12,7 @@ mod manifest;
 mod moves;
 mod plan;
 mod review;
+mod review_audit;
 mod review_cli;
 mod sharing;
 mod sim;
