@@ -11,6 +11,7 @@ mod faults;
 mod manifest;
 mod plan;
 mod review;
+mod review_audit;
 mod review_cli;
 mod sim;
 mod sim_cli;
