@@ -19,6 +19,7 @@ mod moves;
 mod render;
 mod select;
 mod source_lines;
+pub mod watch;
 
 #[cfg(test)]
 mod tests;
