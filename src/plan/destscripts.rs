@@ -50,8 +50,9 @@ impl<'a> Dest<'a> {
     }
 }
 
+/// Whether the transfer uploads files (shares and relocations move none).
 fn copies_bytes(mode: Mode) -> bool {
-    mode != Mode::Share
+    matches!(mode, Mode::Copy | Mode::Move)
 }
 
 /// The destination's scripts with their scope, as read.

@@ -6,6 +6,7 @@ mod destscripts;
 mod graph;
 mod io_render;
 mod lead;
+mod moves;
 mod selection;
 
 use super::*;
