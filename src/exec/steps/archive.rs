@@ -6,6 +6,7 @@
 //! When the destination project archived the upload itself (auto-archive), there is nothing to move.
 
 use super::landing::{self, Found};
+use super::metadata;
 use super::{local, resources, rewrite, xnat, Ctx, Env};
 use crate::exec::pool::{StepContext, StepFailure};
 use crate::manifest::model::Destination;
@@ -51,8 +52,10 @@ pub fn run(
                     }
                 };
                 let n = resources::attach(env, c)?;
+                let fields = metadata::carry(env, c)?;
                 return Ok(json!({
                     "uri": archived,
+                    "fields_carried": fields,
                     "attempts": attempts,
                     "found_complete": !reimported,
                     "reimported": reimported,
@@ -85,8 +88,10 @@ pub fn run(
         ) {
             Ok(archived) => {
                 let n = resources::attach(env, c)?;
+                let fields = metadata::carry(env, c)?;
                 return Ok(json!({
                     "uri": archived,
+                    "fields_carried": fields,
                     "attempts": attempts,
                     "resource_files_uploaded": n,
                 }));
