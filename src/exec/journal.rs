@@ -209,17 +209,33 @@ pub fn lock(plan: &Path) -> Result<File, JournalError> {
         path: plan.to_path_buf(),
         source,
     })?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(JournalError::Locked {
-            path: plan.to_path_buf(),
-        }),
-        Err(std::fs::TryLockError::Error(source)) => Err(JournalError::Io {
-            action: "lock",
-            path: plan.to_path_buf(),
-            source,
-        }),
-    }
+    try_lock(&file).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::WouldBlock {
+            JournalError::Locked {
+                path: plan.to_path_buf(),
+            }
+        } else {
+            JournalError::Io {
+                action: "lock",
+                path: plan.to_path_buf(),
+                source,
+            }
+        }
+    })?;
+    Ok(file)
+}
+
+/// flock(2), exclusive, not waiting: the kernel drops it when the file is closed or the process ends.
+#[cfg(unix)]
+fn try_lock(file: &File) -> std::io::Result<()> {
+    use rustix::fs::{flock, FlockOperation};
+    flock(file, FlockOperation::NonBlockingLockExclusive).map_err(std::io::Error::from)
+}
+
+/// Elsewhere there is no lock: ferry is built for Linux and macOS.
+#[cfg(not(unix))]
+fn try_lock(_: &File) -> std::io::Result<()> {
+    Ok(())
 }
 
 impl Journal {

@@ -760,8 +760,7 @@ fn a_second_apply_on_the_same_plan_exits_3_while_the_first_runs() {
     let w = work(&sim, "copy", "conflict: skip");
     assert_eq!(w.plan().status.code(), Some(3));
     // Stand in for a first run: hold the plan's lock.
-    let held = std::fs::File::open(w.dir.path().join("plan.yaml")).unwrap();
-    held.try_lock().unwrap();
+    let held = ferry::exec::journal::lock(&w.dir.path().join("plan.yaml")).unwrap();
     let second = w.apply(&["--skip-blocked"]);
     assert_eq!(second.status.code(), Some(3), "{}", stderr(&second));
     assert!(
