@@ -63,6 +63,7 @@ pub fn run(env: &Env<'_>, c: &Ctx<'_>, ctx: &StepContext<'_>) -> Result<Value, S
     )?);
     v.files += staged.len();
     v.bytes += staged.iter().map(|f| f.size).sum::<u64>();
+    v.problems.extend(super::metadata::check(env, c)?);
     let dest_id = client
         .session_uid(&to.project, &c.action.dest.subject, &c.action.dest.session)
         .map_err(xnat)?
