@@ -2,7 +2,7 @@
 //! keywords, globs and URLs; and the wording of serde's messages in the house style.
 
 use super::load::Sink;
-use super::model::{Mode, Server, Transfer};
+use super::model::{DeleteSource, Mode, Server, Transfer};
 use crate::template::{Table, Templates};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -114,8 +114,13 @@ pub fn tables(
                 &file,
                 Some(1),
                 &path,
-                format!("the header must be `old,new`, found `{}`", header.join(",")),
+                format!(
+                    "the first line must be the header `old,new`, found `{}`; the table is not read until it is",
+                    header.join(",")
+                ),
             );
+            // Registered empty, so that templates using it raise no second, misleading problem.
+            out.insert(name.clone(), Table::new());
             continue;
         }
         let mut table = Table::new();
@@ -254,6 +259,12 @@ fn transfer(
             "is the same project on the same server as `from`",
         );
     }
+    if t.mode == Mode::Share && t.policy.delete_source == Some(DeleteSource::AfterVerify) {
+        sink.at(
+            &format!("{p}.policy.delete_source"),
+            "a share moves nothing, and deleting the source would delete what the destination shows; use mode move",
+        );
+    }
     if t.mode == Mode::Share && !t.dicom.set.is_empty() {
         sink.at(
             &format!("{p}.dicom.set"),
@@ -302,9 +313,14 @@ fn transfer(
         let path = format!("{p}.dicom.set.{k}");
         if !crate::dicom::is_known_keyword(k) {
             let why = if crate::dicom::is_standard_keyword(k) {
-                "cannot be set (file meta, pixel data, binary or sequence)"
+                "cannot be set (file meta, pixel data, binary or sequence)".to_string()
             } else {
-                "is not a standard DICOM keyword"
+                match crate::dicom::nearest_keyword(k) {
+                    Some(near) => {
+                        format!("is not a standard DICOM keyword; did you mean \"{near}\"?")
+                    }
+                    None => "is not a standard DICOM keyword".to_string(),
+                }
             };
             sink.at_key(&path, format!("\"{k}\" {why}"));
         }
