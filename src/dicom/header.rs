@@ -222,7 +222,10 @@ mod suggestion_tests {
         assert_eq!(nearest_keyword("PatientNme"), Some("PatientName"));
         assert_eq!(nearest_keyword("patientid"), Some("PatientID"));
         assert_eq!(nearest_keyword("StudyDescripton"), Some("StudyDescription"));
-        assert_eq!(nearest_keyword("SeriesDescriptoin"), Some("SeriesDescription"));
+        assert_eq!(
+            nearest_keyword("SeriesDescriptoin"),
+            Some("SeriesDescription")
+        );
         assert_eq!(nearest_keyword("Zebra"), None);
     }
 }

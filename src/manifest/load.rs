@@ -209,7 +209,7 @@ fn section_all<T: DeserializeOwned>(
         let inner = err.path().to_string();
         let raw = err.into_inner().to_string();
         let missing = raw.starts_with("missing field");
-        if !(missing && !clean) {
+        if !missing || clean {
             let path = match (prefix, inner.as_str()) {
                 (p, ".") | (p, "") => p.to_string(),
                 (p, i) if i.starts_with('[') => format!("{p}{i}"),
@@ -369,7 +369,7 @@ pub fn load_bytes(path: &Path, bytes: &[u8]) -> Result<LoadedManifest, Diagnosti
     let s = sections(&mut sink, map);
     let base = path.parent().unwrap_or(Path::new("."));
     let tables = match &s.tables {
-        Some(decl) => check::tables(&mut sink, base, decl),
+        Some(decl) => check::tables(&mut sink, base, decl, &check::label_tables(&s.transfers)),
         None => BTreeMap::new(),
     };
     // Check what did parse, so that one bad transfer does not hide the problems of the others.
