@@ -2,7 +2,7 @@
 //! keywords, globs and URLs; and the wording of serde's messages in the house style.
 
 use super::load::Sink;
-use super::model::{DeleteSource, Mode, Server, Transfer};
+use super::model::{Mode, Policy, Server, Transfer};
 use crate::template::{Table, Templates};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -194,6 +194,7 @@ pub fn tables(
 pub fn semantics(
     sink: &mut Sink<'_>,
     servers: &BTreeMap<String, Server>,
+    defaults: &Policy,
     transfers: &[(usize, Transfer)],
     tables: &BTreeMap<String, Table>,
 ) {
@@ -242,6 +243,7 @@ pub fn semantics(
             );
         }
         transfer(sink, &p, t, servers, tables);
+        super::moves::check(sink, &p, t, defaults, servers);
     }
 }
 
@@ -315,12 +317,6 @@ fn transfer(
         sink.at(
             &format!("{p}.to"),
             "is the same project on the same server as `from`",
-        );
-    }
-    if t.mode == Mode::Share && t.policy.delete_source == Some(DeleteSource::AfterVerify) {
-        sink.at(
-            &format!("{p}.policy.delete_source"),
-            "a share moves nothing, and deleting the source would delete what the destination shows; use mode move",
         );
     }
     if t.mode == Mode::Share && !t.dicom.set.is_empty() {
