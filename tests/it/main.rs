@@ -12,5 +12,6 @@ mod manifest;
 mod plan;
 mod sim;
 mod sim_cli;
+mod sim_peers;
 mod sim_safety;
 mod support;
