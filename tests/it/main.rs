@@ -4,6 +4,7 @@
 mod apply;
 mod client;
 mod conformance;
+mod conformance_peers;
 mod demo;
 mod docs;
 mod examples;
