@@ -28,7 +28,10 @@ pub struct Args {
     /// Answer this fraction of requests with 500 before doing anything (0..1).
     #[arg(long, default_value_t = 0.0)]
     pub error_rate: f64,
-    /// Cut this fraction of response bodies off part way (0..1).
+    /// Answer this fraction of requests with 500 after doing their work (0..1).
+    #[arg(long, default_value_t = 0.0)]
+    pub late_error_rate: f64,
+    /// Cut this fraction of response bodies off part way, after doing the work (0..1).
     #[arg(long, default_value_t = 0.0)]
     pub drop_rate: f64,
     /// Seed of the fault generator, for repeatable faults.
@@ -70,6 +73,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
     for (name, rate) in [
         ("--error-rate", args.error_rate),
         ("--drop-rate", args.drop_rate),
+        ("--late-error-rate", args.late_error_rate),
     ] {
         if !(0.0..=1.0).contains(&rate) {
             return Err(usage(format!("`{name}` must be between 0 and 1")));
@@ -101,6 +105,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
             latency_ms: args.latency_ms,
             error_rate: args.error_rate,
             drop_rate: args.drop_rate,
+            late_error_rate: args.late_error_rate,
             ..FaultSettings::default()
         },
         rng_seed: args.rng_seed,

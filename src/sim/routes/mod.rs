@@ -40,7 +40,7 @@
 //! | PUT, POST | item routes | an XML item document in the body stores its fields (see `xmlput`) |
 //! | GET | `/xapi/schemas`, `/xapi/schemas/{name}` | schema list and our own minimal XSDs |
 //! | GET | `/xapi/access/projects` | the caller's project roles |
-//! | GET, PUT | `/sim/faults` | control (site admin, no faults applied): `latency_ms`, `error_rate`, `drop_rate`, `fail_next`, `drop_next`, `rng_seed` |
+//! | GET, PUT | `/sim/faults` | control (site admin, no faults applied): `latency_ms`, `error_rate`, `late_error_rate`, `drop_rate`, `fail_next`, `late_fail_next`, `drop_next`, `only` (a path fragment the faults aim at), `rng_seed` |
 //! | PUT | `/sim/projects/{P}/users/{U}?role=owner|member|collaborator|none` | control: change a role at run time |
 //! | PUT | `/sim/datatypes/{T}?enabled=true|false` | control: switch a data type off (as if its plugin were missing) or on |
 
@@ -203,11 +203,15 @@ fn dispatch(shared: &Shared, req: &Request) -> Response {
     if segs.first() == Some(&"sim") {
         return service::control(&ctx, &segs[1..]).unwrap_or_else(|e| e);
     }
-    let decision = shared.faults.decide();
+    let decision = shared.faults.decide(&req.path);
     if decision.fail {
         return status_page(500, "injected fault");
     }
     let mut resp = route(&ctx, &segs).unwrap_or_else(|e| e);
+    if decision.fail_late {
+        // The work is done and kept; only the answer is lost.
+        return status_page(500, "injected fault after the work was done");
+    }
     resp.drop_body = decision.drop;
     resp
 }
