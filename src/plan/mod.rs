@@ -17,6 +17,7 @@ mod markdown;
 pub mod model;
 mod render;
 mod select;
+pub mod watch;
 
 #[cfg(test)]
 mod tests;
