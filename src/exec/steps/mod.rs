@@ -11,6 +11,8 @@ pub mod create_subject;
 pub mod delete;
 pub mod download;
 pub mod landing;
+pub mod relocate;
+pub mod remove_subject;
 pub mod resources;
 pub mod rewrite;
 pub mod share;

@@ -16,6 +16,9 @@ pub fn run(env: &Env<'_>, c: &Ctx<'_>, ctx: &StepContext<'_>) -> Result<Value, S
     if c.action.kind == ActionKind::Share {
         return share(env, c);
     }
+    if c.action.kind == ActionKind::Relocate {
+        return super::relocate::verify(env, c);
+    }
     let to = &c.transfer.to;
     let (_, expected) = rewrite::upload_zip(env, c, ctx)?;
     let back = c.dir.join("readback.zip");
