@@ -16,6 +16,8 @@ use std::collections::BTreeMap;
 pub struct ExperimentItem {
     /// The accession ID.
     pub id: String,
+    /// The data type (`xnat:mrSessionData`).
+    pub xsi_type: String,
     /// The primary (owning) project.
     pub project: String,
     /// The label in the primary project.
@@ -39,6 +41,8 @@ pub struct ExperimentItem {
 /// The curated fields of a scan.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ScanMeta {
+    /// The scan's data type (`xnat:mrScanData`).
+    pub xsi_type: String,
     /// Scan type.
     pub scan_type: String,
     /// `usable`, `questionable`, `unusable` (empty when unset).
@@ -80,6 +84,7 @@ pub fn parse_experiment(doc: &Value) -> Option<ExperimentItem> {
     let f = &item["data_fields"];
     let mut out = ExperimentItem {
         id: s(f, "ID"),
+        xsi_type: s(&item["meta"], "xsi:type"),
         project: s(f, "project"),
         label: s(f, "label"),
         subject_id: s(f, "subject_ID"),
@@ -107,6 +112,7 @@ pub fn parse_experiment(doc: &Value) -> Option<ExperimentItem> {
         out.scans.insert(
             s(d, "ID"),
             ScanMeta {
+                xsi_type: s(&sc["meta"], "xsi:type"),
                 scan_type: s(d, "type"),
                 quality: s(d, "quality"),
                 note: s(d, "note"),
@@ -177,10 +183,30 @@ impl Client {
 
     /// The item of an experiment by accession ID.
     pub fn experiment_item(&self, id: &str) -> Result<ExperimentItem, XnatError> {
-        let what = format!("reading experiment {id}");
-        let v = self
-            .http
-            .get_json(&format!("/data/experiments/{}?format=json", enc(id)), &what)?;
+        self.item_at(
+            &format!("/data/experiments/{}?format=json", enc(id)),
+            format!("reading experiment {id}"),
+        )
+    }
+
+    /// The item of a session by project, subject and session label.
+    pub fn session_item(
+        &self,
+        project: &str,
+        subject: &str,
+        session: &str,
+    ) -> Result<ExperimentItem, XnatError> {
+        self.item_at(
+            &format!(
+                "{}?format=json",
+                self.session_path(project, subject, session)
+            ),
+            format!("reading session {session} of {project}"),
+        )
+    }
+
+    fn item_at(&self, path: &str, what: String) -> Result<ExperimentItem, XnatError> {
+        let v = self.http.get_json(path, &what)?;
         parse_experiment(&v).ok_or_else(|| XnatError::BadResponse {
             server: self.name().to_string(),
             what,

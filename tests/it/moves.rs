@@ -359,3 +359,98 @@ fn a_scan_with_other_resources_keeps_them_and_a_new_share_is_drift() {
     assert_eq!(labels, vec!["SNAPSHOTS"]);
     assert!(sessions(&sim, "PILOT").contains(&"SUB005_MR1".to_string()));
 }
+
+#[test]
+fn fields_curated_in_xnat_arrive_as_edited() {
+    let sim = Sim::start(&["--seed", "demo"]);
+    assert_eq!(put(&sim, "/data/projects/DEST").status, 200);
+    let base = "/data/projects/PILOT/subjects/SUB002/experiments/SUB002_MR1";
+    for path in [
+        format!("{base}/scans/2?xsiType=xnat:mrScanData&xnat:mrScanData/type=T1w_edited&xnat:mrScanData/quality=questionable&xnat:mrScanData/note=motion%20at%20the%20end"),
+        format!("{base}?xsiType=xnat:mrSessionData&xnat:mrSessionData/note=rescan%20planned&xnat:mrSessionData/visit_id=V2"),
+    ] {
+        let r = put(&sim, &path);
+        assert_eq!(r.status, 200, "{path}: {}", r.text());
+    }
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        &manifest(&sim.url, "copy", r#"subjects: ["SUB002"]"#, "", true),
+    );
+    let (code, text) = plan(dir.path());
+    assert_eq!(code, Some(0), "{text}");
+    apply(dir.path(), &[]);
+    let item = get(
+        &sim,
+        "/data/projects/DEST/subjects/D_SUB002/experiments/SUB002_MR1?format=json",
+        "admin",
+    )
+    .json();
+    let f = &item["items"][0]["data_fields"];
+    assert_eq!(
+        (f["note"].as_str(), f["visit_id"].as_str()),
+        (Some("rescan planned"), Some("V2"))
+    );
+    let scans = get(
+        &sim,
+        "/data/projects/DEST/subjects/D_SUB002/experiments/SUB002_MR1/scans?format=json",
+        "admin",
+    )
+    .rows();
+    let scan2 = scans.iter().find(|s| s["ID"] == "2").unwrap();
+    assert_eq!(scan2["type"], "T1w_edited");
+    assert_eq!(scan2["quality"], "questionable");
+    assert_eq!(scan2["note"], "motion at the end");
+    let scan3 = scans.iter().find(|s| s["ID"] == "3").unwrap();
+    assert_eq!(scan3["quality"], "usable");
+    // The verification compared them: the journal's verify detail has no problem.
+    let journal = std::fs::read_to_string(dir.path().join("plan.yaml.journal")).unwrap();
+    assert!(journal.contains("\"fields_carried\":5"), "{journal}");
+}
+
+#[test]
+fn verification_fails_when_a_curated_field_did_not_arrive() {
+    let sim = Sim::start(&["--seed", "demo"]);
+    assert_eq!(put(&sim, "/data/projects/DEST").status, 200);
+    let src = "/data/projects/PILOT/subjects/SUB002/experiments/SUB002_MR1/scans/2";
+    assert_eq!(
+        put(
+            &sim,
+            &format!("{src}?xsiType=xnat:mrScanData&xnat:mrScanData/quality=questionable")
+        )
+        .status,
+        200
+    );
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        &manifest(&sim.url, "copy", r#"subjects: ["SUB002"]"#, "", true),
+    );
+    assert_eq!(plan(dir.path()).0, Some(0));
+    apply(dir.path(), &[]);
+    // Someone resets the quality in the destination; verification, run again, must see it.
+    let dest = "/data/projects/DEST/subjects/D_SUB002/experiments/SUB002_MR1/scans/2";
+    assert_eq!(
+        put(
+            &sim,
+            &format!("{dest}?xsiType=xnat:mrScanData&xnat:mrScanData/quality=usable")
+        )
+        .status,
+        200
+    );
+    let journal = dir.path().join("plan.yaml.journal");
+    let kept: Vec<String> = std::fs::read_to_string(&journal)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.contains("/verify\""))
+        .map(str::to_string)
+        .collect();
+    std::fs::write(&journal, kept.join("\n") + "\n").unwrap();
+    let o = run(dir.path(), &["apply", "plan.yaml"]);
+    let text = format!("{}{}", stdout(&o), stderr(&o));
+    assert_eq!(o.status.code(), Some(4), "{text}");
+    assert!(
+        text.contains("scan 2: the XNAT field `quality` differs from the source"),
+        "{text}"
+    );
+}

@@ -11,6 +11,7 @@ pub mod create_subject;
 pub mod delete;
 pub mod download;
 pub mod landing;
+pub mod metadata;
 pub mod relocate;
 pub mod remove_subject;
 pub mod resources;
