@@ -148,12 +148,25 @@ pub fn subject(s: &Subject) -> String {
                 .attr("subject_ID", &s.id)
         })
         .collect();
-    El::new("xnat:Subject")
+    let get = |k: &str| s.fields.get(k).map(String::as_str).unwrap_or("");
+    // `group` is an attribute; the demographics are one `xnat:demographicData` element.
+    let mut demographics = El::new("xnat:demographics").attr("xsi:type", "xnat:demographicData");
+    for k in crate::sim::model::SUBJECT_FIELDS
+        .iter()
+        .filter(|k| **k != "group")
+    {
+        demographics = demographics.leaf(&format!("xnat:{k}"), get(k));
+    }
+    let mut el = El::new("xnat:Subject")
         .attr("ID", &s.id)
         .attr("project", &s.project)
+        .attr("group", get("group"))
         .attr("label", &s.label)
-        .group("xnat:sharing", shares)
-        .document()
+        .group("xnat:sharing", shares);
+    if !demographics.children.is_empty() {
+        el.children.push(demographics);
+    }
+    el.document()
 }
 
 fn resource(element: &str, r: &Resource, uri: &str) -> El {
@@ -275,6 +288,29 @@ mod tests {
         assert!(x.contains("<xnat:series_description>T1 sag</xnat:series_description>"));
         assert!(x.contains("<xnat:frames>3</xnat:frames>"));
         assert!(!x.contains("dcmPatientId"), "empty values are left out");
+    }
+
+    #[test]
+    fn subjects_carry_group_and_demographics() {
+        let mut s = Subject {
+            id: "S1".into(),
+            project: "P".into(),
+            label: "L".into(),
+            ..Subject::default()
+        };
+        assert!(!subject(&s).contains("demographics"));
+        s.fields.insert("group".into(), "control".into());
+        s.fields.insert("gender".into(), "F".into());
+        let x = subject(&s);
+        assert!(
+            x.contains("project=\"P\" group=\"control\" label=\"L\""),
+            "{x}"
+        );
+        assert!(
+            x.contains("<xnat:demographics xsi:type=\"xnat:demographicData\">"),
+            "{x}"
+        );
+        assert!(x.contains("<xnat:gender>F</xnat:gender>"), "{x}");
     }
 
     #[test]

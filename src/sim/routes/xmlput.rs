@@ -4,7 +4,7 @@
 //! so the item routes treat both alike: the root element (or its `xsi:type`) gives `xsiType`, the root's
 //! attributes (`label`, `UID`, `modality`, `type`, `secondary_ID`) and its child elements that hold
 //! text (`date`, `time`, `dcmPatientId`, `dcmPatientName`, `series_description`, `frames`, `quality`,
-//! `name`, `description`, ...) give fields of the same names. Accession IDs (`ID`) and the owning
+//! `name`, `description`, a subject's `demographics` children, ...) give fields of the same names. Accession IDs (`ID`) and the owning
 //! `project` are the server's to choose and are ignored. Query-string values win over the document's.
 
 use crate::sim::http::Request;
@@ -70,13 +70,24 @@ pub fn fields(req: &Request) -> Vec<(String, String)> {
         }
     }
     for c in root.children().filter(|c| c.is_element()) {
-        let leaf = c.children().all(|g| !g.is_element());
-        let text = c.text().unwrap_or("").trim();
-        if leaf && !text.is_empty() {
-            out.push((c.tag_name().name().to_string(), text.to_string()));
+        // A subject's demographics are one level down; other nested elements are child items.
+        if c.tag_name().name() == "demographics" {
+            out.extend(leaves(c));
         }
     }
+    out.extend(leaves(root));
     out
+}
+
+/// The child elements of `n` that hold only text, as (local name, text).
+fn leaves(n: roxmltree::Node) -> Vec<(String, String)> {
+    n.children()
+        .filter(|c| c.is_element() && c.children().all(|g| !g.is_element()))
+        .filter_map(|c| {
+            let text = c.text().unwrap_or("").trim();
+            (!text.is_empty()).then(|| (c.tag_name().name().to_string(), text.to_string()))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -113,6 +124,19 @@ mod tests {
         assert_eq!(get("ID"), None);
         assert_eq!(get("project"), None);
         assert_eq!(get("file"), None);
+    }
+
+    #[test]
+    fn subject_demographics_are_read_but_other_nested_items_are_not() {
+        let doc = r#"<xnat:Subject xmlns:xnat="http://nrg.wustl.edu/xnat" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" group="control" label="S">
+  <xnat:demographics xsi:type="xnat:demographicData"><xnat:gender>F</xnat:gender><xnat:yob>1970</xnat:yob></xnat:demographics>
+  <xnat:experiments><xnat:experiment><xnat:date>2020-01-01</xnat:date></xnat:experiment></xnat:experiments>
+</xnat:Subject>"#;
+        let f = fields(&req("text/xml", doc));
+        assert!(f.contains(&("group".into(), "control".into())));
+        assert!(f.contains(&("gender".into(), "F".into())));
+        assert!(f.contains(&("yob".into(), "1970".into())));
+        assert!(!f.iter().any(|(k, _)| k == "date"), "{f:?}");
     }
 
     #[test]
