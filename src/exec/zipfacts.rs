@@ -267,12 +267,16 @@ pub fn rewrite_zip(
         if result.facts.study_uid.is_none() {
             result.facts.study_uid = h.study_instance_uid.clone();
         }
-        result
+        if result
             .facts
             .scans
-            .entry(scan)
+            .entry(scan.clone())
             .or_default()
-            .insert(sop, facts);
+            .insert(sop, facts)
+            .is_some()
+        {
+            *result.facts.duplicates.entry(scan).or_default() += 1;
+        }
         zip.start_file(entry_name, options)
             .map_err(zip_err(output))?;
         zip.write_all(&new).map_err(io_err("write", output))?;
@@ -322,7 +326,16 @@ pub fn read_facts(
             .sop_instance_uid
             .clone()
             .unwrap_or_else(|| name.to_string());
-        facts.scans.entry(scan_key(&h)).or_default().insert(sop, f);
+        let scan = scan_key(&h);
+        if facts
+            .scans
+            .entry(scan.clone())
+            .or_default()
+            .insert(sop, f)
+            .is_some()
+        {
+            *facts.duplicates.entry(scan).or_default() += 1;
+        }
         Ok(())
     })?;
     Ok((facts, phi))
