@@ -8,6 +8,7 @@
 //! - [`exec`] runs a plan through [`xnat`], journals it and verifies the result.
 //! - [`dicom`] reads and rewrites DICOM headers and hashes pixel data.
 //! - [`sim`] is the XNAT emulator; ferry's client meets it only over HTTP.
+//! - [`rate`] is a token bucket on bytes, used by `exec` (`--bwlimit`) and `sim` (`--bandwidth`).
 
 pub mod cli;
 pub mod dicom;
@@ -15,6 +16,7 @@ pub mod exec;
 pub mod inventory;
 pub mod manifest;
 pub mod plan;
+pub mod rate;
 pub mod sim;
 pub mod template;
 pub mod xnat;

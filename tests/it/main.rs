@@ -2,6 +2,7 @@
 //! mostly against `ferry sim` on loopback.
 
 mod apply;
+mod bench;
 mod client;
 mod conformance;
 mod demo;
