@@ -40,7 +40,7 @@ pub fn replanned_path(plan: &std::path::Path) -> PathBuf {
 }
 
 /// Plans the plan's manifest again against the servers as they are now, and shows the new diff.
-fn replan(args: &Args, drift: String) -> Result<(), Failure> {
+fn replan(args: &Args, drift: crate::exec::drift::DriftReport) -> Result<(), Failure> {
     let (old, _) = apply::read_plan(&args.plan).map_err(failure)?;
     let manifest = PathBuf::from(&old.manifest.path);
     let loaded = super::plan::load_manifest(&manifest).map_err(|f| {
@@ -58,7 +58,21 @@ fn replan(args: &Args, drift: String) -> Result<(), Failure> {
     let fresh = super::plan::make_plan(&manifest, &crate::xnat::ClientOptions::default())?;
     let out = replanned_path(&args.plan);
     super::plan::write_plan(&out, &fresh)?;
-    println!("{drift}; planned again:");
+    println!(
+        "{} object(s) the plan touches changed since it was made:",
+        drift.changes.len()
+    );
+    print!("{}", drift.render());
+    let changes = crate::exec::drift::compare_plans(&old, &fresh);
+    if changes.is_empty() {
+        println!("the new plan does the same as the reviewed one.");
+    } else {
+        println!("the new plan against the reviewed one:");
+        for c in changes {
+            println!("  {c}");
+        }
+    }
+    println!("planned again:");
     print!("{}", crate::plan::render_diff(&fresh, false));
     Err(Failure::msg(
         Exit::Blocked,
@@ -88,7 +102,7 @@ pub fn failure(e: ApplyError) -> Failure {
             Exit::Blocked,
             Some("run `ferry plan` again (or `ferry apply PLAN --allow-drift` to see the new diff), review it, and apply the new plan".into()),
         ),
-        ApplyError::Connect(x) => (Exit::Runtime, x.hint()),
+        ApplyError::Connect(x) => (super::plan::xnat_exit(x), x.hint()),
         ApplyError::Journal(_) => (
             Exit::Runtime,
             Some(
@@ -129,6 +143,18 @@ pub fn run(args: Args) -> Result<(), Failure> {
             Exit::Usage,
             "--jobs and --per-server must be at least 1",
         ));
+    }
+    let (plan, _) = super::show::load_plan(&args.plan, "apply")?;
+    let blocked = plan.blocked_count() as u64;
+    if args.skip_blocked && blocked > 0 && plan.steps.is_empty() {
+        return Err(Failure::msg(
+            Exit::Blocked,
+            format!(
+                "nothing to apply: the plan's runnable part is empty and {} blocked",
+                crate::plan::plural(blocked, "session is", "sessions are")
+            ),
+        )
+        .with_hint("fix the manifest or the servers and plan again"));
     }
     let mut opts = ApplyOptions {
         jobs: args.jobs,

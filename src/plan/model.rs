@@ -10,6 +10,7 @@
 //! fingerprint) so that `apply` can refuse to run against servers that changed since.
 
 use crate::manifest::model::{Endpoint, Mode, ResolvedPolicy, Server};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -17,10 +18,11 @@ use std::collections::BTreeMap;
 pub const FORMAT: &str = "ferry-plan/1";
 
 /// A whole plan.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Plan {
-    /// Always [`FORMAT`].
+    /// The plan format and its version, always `ferry-plan/1`.
+    #[schemars(extend("const" = FORMAT))]
     pub format: String,
     /// The version of ferry that wrote the plan.
     pub ferry_version: String,
@@ -42,7 +44,7 @@ pub struct Plan {
 }
 
 /// Where the manifest came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ManifestRef {
     /// The manifest's path as given on the command line.
@@ -52,7 +54,7 @@ pub struct ManifestRef {
 }
 
 /// The fingerprint of one project's inventory at planning time.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InventoryRef {
     /// The server's name in the manifest.
@@ -61,10 +63,15 @@ pub struct InventoryRef {
     pub project: String,
     /// [`crate::inventory::Inventory::fingerprint`] at planning time.
     pub fingerprint: String,
+    /// The objects of this project the plan touches, each with its value at planning time (see
+    /// [`super::watch`]): `apply` refuses the plan when one of them changed, and only then. Absent in
+    /// plans of earlier versions, which are compared by `fingerprint` as a whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watched: Option<BTreeMap<String, String>>,
 }
 
 /// Totals of a plan.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Summary {
     /// Destination subjects to create.
@@ -90,7 +97,9 @@ pub struct Summary {
 }
 
 /// The outcome of one checklist item.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum CheckStatus {
     /// Checked and fine.
@@ -103,7 +112,7 @@ pub enum CheckStatus {
 
 /// One item of the pre-transfer checklist (access, conflicts, label mapping, DICOM metadata, project
 /// settings, anonymization).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckItem {
     /// The transfer the item belongs to.
@@ -117,7 +126,7 @@ pub struct CheckItem {
 }
 
 /// One transfer of the manifest, planned.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TransferPlan {
     /// The transfer's unique name.
@@ -137,7 +146,9 @@ pub struct TransferPlan {
 }
 
 /// What happens to one source session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ActionKind {
     /// A new destination session (`+ create`).
@@ -153,7 +164,7 @@ pub enum ActionKind {
 }
 
 /// One source session and what the plan does with it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Action {
     /// Stable identifier: `TRANSFER/SOURCE_SUBJECT/SOURCE_SESSION`.
@@ -182,7 +193,7 @@ pub struct Action {
 }
 
 /// The source session of an action.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SourceRef {
     /// Subject label in the source project.
@@ -200,7 +211,7 @@ pub struct SourceRef {
 }
 
 /// The destination of an action.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DestRef {
     /// Subject label in the destination project.
@@ -214,7 +225,7 @@ pub struct DestRef {
 }
 
 /// One scan to transfer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScanPlan {
     /// Scan ID (kept as is in the destination).
@@ -228,7 +239,7 @@ pub struct ScanPlan {
 }
 
 /// One session resource to transfer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResourcePlan {
     /// Resource label.
@@ -240,7 +251,7 @@ pub struct ResourcePlan {
 }
 
 /// An identifying keyword found filled in.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PhiFinding {
     /// The DICOM keyword, e.g. `PatientBirthDate`.
@@ -250,7 +261,7 @@ pub struct PhiFinding {
 }
 
 /// Something in the selected scope that will not be transferred.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Skipped {
     /// What: `subject SUB007`, `session SUB001_MR1 scan 1 (localizer)`, `resource NOTES of SUB001_MR1`.
@@ -260,7 +271,9 @@ pub struct Skipped {
 }
 
 /// The kind of one step of the execution graph.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum StepKind {
     /// Create the destination subject.
@@ -301,7 +314,7 @@ impl StepKind {
 }
 
 /// One node of the execution graph.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Step {
     /// Stable identifier. Session steps: `TRANSFER/DEST_SUBJECT/DEST_SESSION/KIND`; subject steps:

@@ -33,9 +33,13 @@ impl SimProc {
     pub fn start_on(dir: &Path, name: &str, seed: &str, link: Link) -> Result<SimProc, Failure> {
         let root = dir.join(name);
         let mut cmd = Command::new(ferry()?);
-        cmd.args(["sim", "--port", "0", "--seed", seed, "--root"])
-            .arg(&root)
-            .args(["--latency-ms", &link.latency_ms.to_string()]);
+        cmd.args(["sim", "--port", "0", "--root"]).arg(&root);
+        // The emulator seeds only an empty folder (and refuses `--seed` on one that holds state).
+        let empty = std::fs::read_dir(&root).map_or(true, |mut d| d.next().is_none());
+        if empty {
+            cmd.args(["--seed", seed]);
+        }
+        cmd.args(["--latency-ms", &link.latency_ms.to_string()]);
         if link.bandwidth > 0 {
             cmd.args(["--bandwidth", &link.bandwidth.to_string()]);
         }

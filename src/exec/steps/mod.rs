@@ -10,6 +10,7 @@ pub mod archive;
 pub mod create_subject;
 pub mod delete;
 pub mod download;
+pub mod landing;
 pub mod resources;
 pub mod rewrite;
 pub mod share;

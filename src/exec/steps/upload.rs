@@ -1,15 +1,16 @@
 //! The `upload` step: the upload zip through the import service, into the prearchive or straight into
 //! the archive, never into a destination session that appeared since the plan or that holds another
-//! study (StudyInstanceUID), so it cannot merge into another subject's data.
+//! study (StudyInstanceUID), so it cannot merge into another subject's data. A lost answer is settled by
+//! a look at the destination ([`landing`]), so the session lands exactly once.
 
-use super::{local, resources, rewrite, xnat, Ctx, Env};
+use super::{landing, local, resources, rewrite, xnat, Ctx, Env};
 use crate::exec::pool::{StepContext, StepFailure};
 use crate::manifest::model::Destination;
 use crate::plan::ActionKind;
-use crate::xnat::{ImportTarget, Overwrite};
 use serde_json::{json, Value};
 
-/// Uploads the session's upload zip; under `destination: archive` attaches its resources too.
+/// Uploads the session's upload zip exactly once (see [`landing`]); under `destination: archive`
+/// attaches its resources too.
 pub fn run(
     env: &Env<'_>,
     c: &Ctx<'_>,
@@ -17,28 +18,19 @@ pub fn run(
     ctx: &StepContext<'_>,
 ) -> Result<Value, StepFailure> {
     check_destination(env, c, resumed)?;
-    let (zip, _) = rewrite::upload_zip(env, c, ctx)?;
-    let to = &c.transfer.to;
-    let target = ImportTarget {
-        project: to.project.clone(),
-        subject: c.action.dest.subject.clone(),
-        session: c.action.dest.session.clone(),
-        destination: c.transfer.policy.destination,
-        overwrite: if c.action.kind == ActionKind::Merge || resumed {
-            Overwrite::Append
-        } else {
-            Overwrite::None
-        },
-    };
-    let out = env
-        .client(&to.server)?
-        .import_zip(&zip, &target, &mut env.on_bytes())
-        .map_err(xnat)?;
-    if c.transfer.policy.destination == Destination::Archive {
-        let n = resources::attach(env, c)?;
-        return Ok(json!({ "uri": out.uri, "resource_files_uploaded": n }));
+    let (zip, facts) = rewrite::upload_zip(env, c, ctx)?;
+    let dest = c.transfer.policy.destination;
+    let landed = landing::import(env, c, &zip, &facts, dest, resumed)?;
+    let mut detail = json!({
+        "uri": landed.uri,
+        "attempts": landed.attempts,
+        "found_complete": landed.found_complete,
+        "leftovers_removed": landed.leftovers_removed,
+    });
+    if dest == Destination::Archive {
+        detail["resource_files_uploaded"] = json!(resources::attach(env, c)?);
     }
-    Ok(json!({ "uri": out.uri }))
+    Ok(detail)
 }
 
 /// Refuses to upload into a destination session that is not the one the plan expects.

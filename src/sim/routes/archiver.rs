@@ -163,10 +163,13 @@ fn merge_files(
 ) -> std::io::Result<()> {
     let from = store.root().join(pre.dir());
     let to = store.root().join(&exp.dir);
+    store.guard(&from)?;
+    store.guard(&to)?;
     for scan in &pre.scans {
         if opts.replace_scans {
             if let Some(i) = exp.scans.iter().position(|x| x.id == scan.id) {
                 let old = to.join("SCANS").join(&scan.id);
+                store.guard(&old)?;
                 if old.exists() {
                     std::fs::remove_dir_all(old)?;
                 }
@@ -212,6 +215,8 @@ fn merge_files(
                     .join(&res.label)
                     .join(name);
                 let dst = dst_dir.join(name);
+                store.guard(&src)?;
+                store.guard(&dst)?;
                 if std::fs::rename(&src, &dst).is_err() {
                     std::fs::copy(&src, &dst)?;
                 }

@@ -306,7 +306,7 @@ fn files_get(
     path: &[&str],
 ) -> Answer {
     let path = path.join("/");
-    let (files, base, label) = {
+    let (files, base, label, root) = {
         let store = ctx.read();
         let e = access::experiment_strict(ctx, &store, scope, key)?;
         if let Some(r) = res {
@@ -328,6 +328,7 @@ fn files_get(
             collect_files(&store, e, &level, res, &path),
             base_uri(scope, e),
             label,
+            store.root().to_path_buf(),
         )
     };
     let format = ctx.format();
@@ -343,7 +344,7 @@ fn files_get(
             .into_iter()
             .find(|f| f.path == path)
             .ok_or_else(|| fail(404, "Unable to find file."))?;
-        return download::send_file(&f);
+        return download::send_file(&root, &f);
     }
     let rows = files.iter().map(|f| file_row(&base, f)).collect();
     let table = Table {
