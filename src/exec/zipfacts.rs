@@ -181,11 +181,20 @@ fn facts_of(
         size: bytes.len() as u64,
         pixel_hash: dicom::pixel_hash(bytes)?.unwrap_or_default(),
         file_hash: dicom::file_hash(bytes),
+        md5: String::new(),
         set_fields: set
             .keys()
             .map(|k| (k.clone(), h.keywords.get(k).cloned().unwrap_or_default()))
             .collect(),
     })
+}
+
+fn md5_hex(bytes: &[u8]) -> String {
+    use md5::Digest;
+    md5::Md5::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The last path component of a zip entry name, with anything odd replaced.
@@ -260,10 +269,13 @@ pub fn rewrite_zip(
         while !names.insert(entry_name.clone()) {
             entry_name = format!("{scan}/{}_{}", names.len(), base_name(name));
         }
-        let facts = facts_of(&entry_name, &new, &h, set).map_err(|source| FactsError::Rewrite {
-            entry: name.to_string(),
-            source,
-        })?;
+        let mut facts =
+            facts_of(&entry_name, &new, &h, set).map_err(|source| FactsError::Rewrite {
+                entry: name.to_string(),
+                source,
+            })?;
+        // The MD5 of exactly the bytes that go into the upload zip (stored, so sent as they are).
+        facts.md5 = md5_hex(&new);
         if result.facts.study_uid.is_none() {
             result.facts.study_uid = h.study_instance_uid.clone();
         }

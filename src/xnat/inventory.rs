@@ -51,7 +51,7 @@ struct SessionRow {
 }
 
 /// The scan ID in a file URI: `…/scans/{ID}/resources/…`.
-fn scan_of(uri: &str) -> Option<String> {
+pub(super) fn scan_of(uri: &str) -> Option<String> {
     let rest = uri.split("/scans/").nth(1)?;
     Some(rest.split('/').next()?.to_string())
 }

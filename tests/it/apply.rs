@@ -688,3 +688,39 @@ fn a_resumed_run_checks_drift_for_the_sessions_that_have_not_started() {
         stderr(&a)
     );
 }
+
+#[test]
+fn files_the_destination_lists_with_the_uploaded_md5_are_verified_without_reading_back() {
+    let sim = Sim::start(&["--seed", "demo"]);
+    let w = work(
+        &sim,
+        "copy",
+        "conflict: skip, destination: archive, verify: full",
+    );
+    let p = w.plan();
+    assert!(matches!(p.status.code(), Some(0 | 3)), "{}", stderr(&p));
+    let a = w.apply(&["--skip-blocked"]);
+    assert!(a.status.success(), "{}\n{}", stdout(&a), stderr(&a));
+    assert!(
+        stdout(&a).contains("by digest, 0 read back"),
+        "{}",
+        stdout(&a)
+    );
+    let report: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(w.dir.path().join("plan.yaml.verification.json")).unwrap(),
+    )
+    .unwrap();
+    let verified: Vec<_> = report["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["status"] == "verified")
+        .collect();
+    assert!(!verified.is_empty());
+    for s in verified {
+        // Every DICOM file was vouched for by the server's digest; none was read back.
+        assert!(s["by_digest"].as_u64().unwrap() > 0, "{s}");
+        assert_eq!(s["read_back"], 0, "{s}");
+    }
+    assert_copied(&sim);
+}
