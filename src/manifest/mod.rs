@@ -4,6 +4,7 @@
 mod check;
 pub mod load;
 pub mod model;
+mod moves;
 pub mod positions;
 pub mod yaml;
 

@@ -15,8 +15,10 @@ mod io;
 mod labels;
 mod markdown;
 pub mod model;
+mod moves;
 mod render;
 mod select;
+mod source_lines;
 pub mod watch;
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
-//! The `verify` step: reads the destination back and compares it with what ferry uploaded. Success is
-//! what verification reads back, never an HTTP status. A shared session is verified by being visible
+//! The `verify` step: compares what the destination holds with what ferry uploaded, by the MD5s the
+//! destination lists where they vouch for a scan ([`crate::exec::digest`]) and by reading back the
+//! rest. Success is what that comparison says, never an HTTP status. A shared session is verified by being visible
 //! in the destination project with its StudyInstanceUID.
 
 use super::{gate, local, resources, rewrite, xnat, Ctx, Env};
@@ -17,6 +18,9 @@ use std::collections::BTreeMap;
 pub fn run(env: &Env<'_>, c: &Ctx<'_>, ctx: &StepContext<'_>) -> Result<Value, StepFailure> {
     if c.action.kind == ActionKind::Share {
         return share(env, c);
+    }
+    if c.action.kind == ActionKind::Relocate {
+        return super::relocate::verify(env, c);
     }
     let to = &c.transfer.to;
     let (_, expected) = rewrite::upload_zip(env, c, ctx)?;
@@ -44,6 +48,7 @@ pub fn run(env: &Env<'_>, c: &Ctx<'_>, ctx: &StepContext<'_>) -> Result<Value, S
     )?);
     v.files += staged.len();
     v.bytes += staged.iter().map(|f| f.size).sum::<u64>();
+    v.problems.extend(super::metadata::check(env, c)?);
     let report = json!({ "verification": v, "phi": phi });
     if !v.passed() {
         let first: Vec<String> = v.problems.iter().take(3).map(|p| p.to_string()).collect();
