@@ -93,22 +93,25 @@ impl Bandwidth {
     }
 }
 
+/// A clock that only moves when someone sleeps (tests here and of the emulator's link).
+#[cfg(test)]
+#[derive(Default)]
+pub(crate) struct FakeClock(Mutex<Duration>);
+
+#[cfg(test)]
+impl Clock for std::sync::Arc<FakeClock> {
+    fn now(&self) -> Duration {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+    fn sleep(&self, d: Duration) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) += d;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::sync::Arc;
-
-    /// A clock that only moves when someone sleeps.
-    #[derive(Default)]
-    struct FakeClock(Mutex<Duration>);
-    impl Clock for Arc<FakeClock> {
-        fn now(&self) -> Duration {
-            *self.0.lock().unwrap()
-        }
-        fn sleep(&self, d: Duration) {
-            *self.0.lock().unwrap() += d;
-        }
-    }
 
     #[test]
     fn bandwidth_cap_holds_the_average_rate() {

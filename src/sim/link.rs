@@ -92,20 +92,7 @@ impl<S: Write> Write for Metered<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Mutex;
-    use std::time::Duration;
-
-    /// A clock that moves only when someone sleeps.
-    #[derive(Default)]
-    struct FakeClock(Mutex<Duration>);
-    impl Clock for Arc<FakeClock> {
-        fn now(&self) -> Duration {
-            *self.0.lock().unwrap()
-        }
-        fn sleep(&self, d: Duration) {
-            *self.0.lock().unwrap() += d;
-        }
-    }
+    use crate::rate::FakeClock;
 
     #[test]
     fn both_directions_share_the_rate() {
