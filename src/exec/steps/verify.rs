@@ -32,7 +32,11 @@ pub fn run(env: &Env<'_>, c: &Ctx<'_>, ctx: &StepContext<'_>) -> Result<Value, S
             .unwrap_or_default();
         let uri = upload["uri"].as_str().unwrap_or_default();
         let entry = client.prearchive_entry(uri).map_err(xnat)?;
-        return Ok(json!({ "prearchive": uri, "status": entry.status }));
+        return Ok(json!({
+            "prearchive": uri,
+            "status": entry.status,
+            "accession": accession(c, None),
+        }));
     }
     let depth = match c.transfer.policy.verify {
         Verify::Full => Depth::Full,
@@ -49,7 +53,11 @@ pub fn run(env: &Env<'_>, c: &Ctx<'_>, ctx: &StepContext<'_>) -> Result<Value, S
     v.files += staged.len();
     v.bytes += staged.iter().map(|f| f.size).sum::<u64>();
     v.problems.extend(super::metadata::check(env, c)?);
-    let report = json!({ "verification": v, "phi": phi });
+    let dest_id = client
+        .session_uid(&to.project, &c.action.dest.subject, &c.action.dest.session)
+        .map_err(xnat)?
+        .map(|(id, _)| id);
+    let report = json!({ "verification": v, "phi": phi, "accession": accession(c, dest_id) });
     if !v.passed() {
         let first: Vec<String> = v.problems.iter().take(3).map(|p| p.to_string()).collect();
         return Err(StepFailure::verification(format!(
@@ -120,7 +128,11 @@ fn share(env: &Env<'_>, c: &Ctx<'_>) -> Result<Value, StepFailure> {
         .session(&to.project, &c.action.dest.subject, &c.action.dest.session)
         .map_err(xnat)?;
     match seen {
-        Some(s) if s.uid == c.action.source.uid => Ok(json!({ "visible": true, "id": s.id })),
+        Some(s) if s.uid == c.action.source.uid => Ok(json!({
+            "visible": true,
+            "id": s.id,
+            "accession": accession(c, Some(s.id.clone())),
+        })),
         Some(_) => Err(StepFailure::verification(format!(
             "{}/{}: the shared session shows another StudyInstanceUID",
             to.project, c.action.dest.session
@@ -130,4 +142,13 @@ fn share(env: &Env<'_>, c: &Ctx<'_>) -> Result<Value, StepFailure> {
             to.project, c.action.dest.session
         ))),
     }
+}
+
+/// The accession IDs of a session's source and destination, for the journal and the report.
+fn accession(c: &Ctx<'_>, dest_session: Option<String>) -> Value {
+    json!({
+        "source_subject": c.action.source.subject_id,
+        "source_session": c.action.source.session_id,
+        "dest_session": dest_session,
+    })
 }
