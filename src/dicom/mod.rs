@@ -16,7 +16,7 @@ pub use header::{
     is_known_keyword, is_standard_keyword, read_header_bytes, read_header_path, Header,
 };
 pub use phi::{phi_findings, PHI_KEYWORDS};
-pub use rewrite::{pixel_hash, rewrite};
+pub use rewrite::{content_hash, pixel_hash, rewrite};
 
 /// blake3 of a whole file, hex.
 pub fn file_hash(bytes: &[u8]) -> String {

@@ -17,7 +17,8 @@ pub struct FileFacts {
     pub name: String,
     /// Size in bytes.
     pub size: u64,
-    /// blake3 of the PixelData element's value.
+    /// blake3 of the PixelData element's value; for an object without PixelData, `content:` and the
+    /// blake3 of its data set less the fields ferry set.
     pub pixel_hash: String,
     /// blake3 of the whole file.
     pub file_hash: String,
@@ -36,6 +37,10 @@ pub struct SessionFacts {
     pub study_uid: Option<String>,
     /// Scan ID -> SOPInstanceUID -> facts.
     pub scans: BTreeMap<String, BTreeMap<String, FileFacts>>,
+    /// Scan ID -> files whose SOPInstanceUID another file of the scan already has (only the last of
+    /// them is in `scans`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub duplicates: BTreeMap<String, usize>,
 }
 
 /// How deep to compare.
@@ -87,6 +92,14 @@ pub enum Problem {
         /// SOPInstanceUID.
         sop_uid: String,
     },
+    /// An object without pixel data (a report, a presentation state) differs in something ferry did
+    /// not set.
+    Content {
+        /// Scan ID.
+        scan: String,
+        /// SOPInstanceUID.
+        sop_uid: String,
+    },
     /// A field ferry set reads back differently.
     Field {
         /// Scan ID.
@@ -112,6 +125,13 @@ pub enum Problem {
         object: String,
         /// The XNAT field.
         field: String,
+    },
+    /// Files of a destination scan share a SOPInstanceUID with another file of it (a second copy).
+    Duplicates {
+        /// Scan ID.
+        scan: String,
+        /// Files beyond the first per SOPInstanceUID.
+        count: usize,
     },
     /// The session's StudyInstanceUID differs.
     StudyUid {
@@ -144,6 +164,10 @@ impl std::fmt::Display for Problem {
             Problem::PixelData { scan, sop_uid } => {
                 write!(f, "scan `{scan}`: pixel data of `{sop_uid}` differs")
             }
+            Problem::Content { scan, sop_uid } => write!(
+                f,
+                "scan `{scan}`: the content of `{sop_uid}` (no pixel data) differs beyond the fields ferry set"
+            ),
             Problem::Field {
                 scan,
                 sop_uid,
@@ -161,6 +185,10 @@ impl std::fmt::Display for Problem {
             Problem::Resource { label, path, why } => {
                 write!(f, "resource file `{label}/{path}`: {why}")
             }
+            Problem::Duplicates { scan, count } => write!(
+                f,
+                "scan `{scan}`: {count} file(s) repeat the SOPInstanceUID of another file (a second copy)"
+            ),
             Problem::StudyUid { expected, found } => write!(
                 f,
                 "StudyInstanceUID is {}, expected {}",
@@ -209,6 +237,17 @@ pub fn compare(expected: &SessionFacts, found: &SessionFacts, depth: Depth) -> V
             found: found.study_uid.clone(),
         });
     }
+    for (scan, count) in &found.duplicates {
+        v.problems.push(Problem::Duplicates {
+            scan: scan.clone(),
+            count: *count,
+        });
+    }
+    for (scan, count) in &expected.duplicates {
+        v.notes.push(format!(
+            "scan `{scan}`: the source holds {count} file(s) that repeat the SOPInstanceUID of another file"
+        ));
+    }
     for (scan, want) in &expected.scans {
         let Some(got) = found.scans.get(scan) else {
             v.problems.push(Problem::MissingScan { scan: scan.clone() });
@@ -249,7 +288,12 @@ fn compare_files(
         };
         v.files += 1;
         v.bytes += g.size;
-        if w.pixel_hash != g.pixel_hash {
+        if w.pixel_hash != g.pixel_hash && w.pixel_hash.starts_with(super::zipfacts::CONTENT) {
+            v.problems.push(Problem::Content {
+                scan: scan.into(),
+                sop_uid: sop.clone(),
+            });
+        } else if w.pixel_hash != g.pixel_hash {
             v.problems.push(Problem::PixelData {
                 scan: scan.into(),
                 sop_uid: sop.clone(),
@@ -393,5 +437,30 @@ mod tests {
             ("2", "2.1", file("p", "w", "X")),
         ]);
         assert!(compare(&want, &got, Depth::Full).passed());
+    }
+
+    #[test]
+    fn duplicate_uids_in_the_destination_fail_and_in_the_source_are_noted() {
+        let a = session(&[("1", "1.1", file("p", "w", "MAIN_001"))]);
+        let mut dest = a.clone();
+        dest.duplicates.insert("1".into(), 1);
+        let v = compare(&a, &dest, Depth::Full);
+        assert_eq!(
+            v.problems,
+            vec![Problem::Duplicates {
+                scan: "1".into(),
+                count: 1
+            }]
+        );
+        assert!(v.problems[0].to_string().contains("second copy"));
+        let mut src = a.clone();
+        src.duplicates.insert("1".into(), 2);
+        let v = compare(&src, &a, Depth::Full);
+        assert!(v.passed());
+        assert!(
+            v.notes[0].contains("the source holds 2 file(s)"),
+            "{:?}",
+            v.notes
+        );
     }
 }
