@@ -3,7 +3,8 @@
 //! (one listed file per uploaded file, the same multiset of digests) holds byte-identical copies, so
 //! everything a read-back would compare (pixel data, the fields ferry set, the study) is equal without
 //! reading a byte. A scan with a missing digest, a different one (the server rewrote a file, say by
-//! its anonymization script), or another count is read back and compared as before. Pure: no I/O.
+//! its anonymization script), or another count, or whose source repeats a SOPInstanceUID, is read
+//! back and compared as before. Pure: no I/O.
 
 use super::verify::{SessionFacts, Verification};
 use std::collections::BTreeMap;
@@ -25,6 +26,7 @@ pub fn split(expected: &SessionFacts, listed: &BTreeMap<String, Vec<Option<Strin
         read_back: SessionFacts {
             study_uid: expected.study_uid.clone(),
             scans: BTreeMap::new(),
+            duplicates: expected.duplicates.clone(),
         },
     };
     for (scan, files) in &expected.scans {
@@ -37,7 +39,9 @@ pub fn split(expected: &SessionFacts, listed: &BTreeMap<String, Vec<Option<Strin
             .collect();
         want.sort_unstable();
         got.sort_unstable();
-        let vouched = !want.is_empty() && !want.contains(&"") && want == got;
+        // A scan whose source repeats a SOPInstanceUID sent more files than its facts hold: read back.
+        let repeats = expected.duplicates.contains_key(scan);
+        let vouched = !repeats && !want.is_empty() && !want.contains(&"") && want == got;
         if vouched {
             out.verified.scans += 1;
             out.verified.files += files.len();
@@ -69,6 +73,7 @@ mod tests {
     fn facts(scans: &[(&str, &[&str])]) -> SessionFacts {
         SessionFacts {
             study_uid: Some("1.2".into()),
+            duplicates: BTreeMap::new(),
             scans: scans
                 .iter()
                 .map(|(id, md5s)| {
@@ -135,6 +140,15 @@ mod tests {
         let back: Vec<&String> = s.read_back.scans.keys().collect();
         assert_eq!(back, ["2", "3", "4"]);
         assert_eq!(s.read_back.study_uid.as_deref(), Some("1.2"));
+    }
+
+    #[test]
+    fn a_scan_whose_source_repeats_a_sop_uid_is_read_back() {
+        let mut expected = facts(&[("2", &["a"])]);
+        expected.duplicates.insert("2".into(), 1);
+        let s = split(&expected, &listed(&[("2", &[Some("a")])]));
+        assert_eq!(s.verified.by_digest, 0);
+        assert_eq!(s.read_back.duplicates.get("2"), Some(&1));
     }
 
     #[test]
