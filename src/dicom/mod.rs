@@ -13,7 +13,8 @@ mod walk;
 
 pub use error::DicomError;
 pub use header::{
-    is_known_keyword, is_standard_keyword, read_header_bytes, read_header_path, Header,
+    is_known_keyword, is_standard_keyword, nearest_keyword, read_header_bytes, read_header_path,
+    Header,
 };
 pub use phi::{phi_findings, PHI_KEYWORDS};
 pub use rewrite::{content_hash, pixel_hash, rewrite};
