@@ -4,6 +4,7 @@
 
 pub mod apply;
 pub mod facts;
+pub mod gate;
 pub mod journal;
 pub mod pool;
 pub mod queue;

@@ -10,6 +10,7 @@
 //!   the deletion is written into the journal with it.
 
 use super::facts::{self, Gate};
+use super::gate::FileRules;
 use super::pool::{StepContext, StepFailure, StepRunner};
 use super::report::{Event, Reporter};
 use super::resources;
@@ -152,6 +153,11 @@ impl<'a> Runner<'a> {
         }
     }
 
+    /// The anonymization rules of the session's files.
+    fn file_rules(&self, c: &Ctx<'_>) -> FileRules {
+        FileRules::for_action(self.plan, c.transfer, c.action, Self::gate(c))
+    }
+
     fn gate(c: &Ctx<'_>) -> Gate {
         match c.transfer.policy.anonymization {
             Anonymization::Require => Gate::Require,
@@ -226,14 +232,12 @@ impl<'a> Runner<'a> {
             self.download(c)?;
         }
         let upload = c.dir.join("upload.zip");
-        let r = facts::rewrite_zip(&source, &upload, &c.action.dicom_set, Self::gate(c)).map_err(
-            |e| match e {
-                facts::FactsError::Phi { .. } => {
-                    StepFailure::new(format!("{}: {e}", c.action.source.session))
-                }
-                other => local(other),
-            },
-        )?;
+        let r = facts::rewrite_zip(&source, &upload, &self.file_rules(c)).map_err(|e| match e {
+            facts::FactsError::Phi { .. } => {
+                StepFailure::new(format!("{}: {e}", c.action.source.session))
+            }
+            other => local(other),
+        })?;
         let expected: u64 = c.action.scans.iter().map(|s| s.files).sum();
         if (r.files as u64) < expected {
             return Err(local(format!(
@@ -308,7 +312,8 @@ impl<'a> Runner<'a> {
             }
             return Ok(());
         };
-        let same_study = existing_uid.is_some() && existing_uid == c.action.source.uid;
+        let digest = existing_uid.map(|u| self.file_rules(c).digest(&u));
+        let same_study = digest.is_some() && digest.as_deref() == c.action.dest_uid();
         match c.action.kind {
             ActionKind::Merge if same_study => Ok(()),
             ActionKind::Create if resumed && same_study => Ok(()),
@@ -427,8 +432,7 @@ impl<'a> Runner<'a> {
                 &mut self.on_bytes(),
             )
             .map_err(xnat)?;
-        let (found, phi) =
-            facts::read_facts(&back, &c.action.dicom_set, Self::gate(c)).map_err(local)?;
+        let (found, phi) = facts::read_facts(&back, &self.file_rules(c)).map_err(local)?;
         let _ = std::fs::remove_file(&back);
         let depth = match c.transfer.policy.verify {
             Verify::Full => Depth::Full,
@@ -520,7 +524,12 @@ impl<'a> Runner<'a> {
             .session(&to.project, &c.action.dest.subject, &c.action.dest.session)
             .map_err(xnat)?;
         match seen {
-            Some(s) if s.uid == c.action.source.uid => Ok(json!({ "visible": true, "id": s.id })),
+            Some(s)
+                if s.uid.as_deref().map(|u| self.file_rules(c).digest(u))
+                    == c.action.source.uid =>
+            {
+                Ok(json!({ "visible": true, "id": s.id }))
+            }
             Some(_) => Err(StepFailure::verification(format!(
                 "{}/{}: the shared session shows another StudyInstanceUID",
                 to.project, c.action.dest.session

@@ -2,9 +2,9 @@
 //! reported at once), then the checks that need more than one field. Every problem becomes a
 //! [`Diagnostic`] naming the file, line, column and path.
 
-use super::check;
 use super::model::{Defaults, Manifest, Server, Transfer};
 use super::positions::Positions;
+use super::{check, phi_check};
 use crate::template::Table;
 use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
@@ -25,6 +25,9 @@ pub struct LoadedManifest {
     pub tables: BTreeMap<String, Table>,
     /// `blake3:<hex>` of the manifest file's bytes.
     pub hash: String,
+    /// What is allowed but worth a look (templates reading identifying attributes under
+    /// `anonymization: warn`).
+    pub warnings: Vec<Diagnostic>,
 }
 
 /// One problem in a manifest or a table.
@@ -274,6 +277,14 @@ pub fn load_bytes(path: &Path, bytes: &[u8]) -> Result<LoadedManifest, Diagnosti
     if let Some(servers) = &servers {
         check::semantics(&mut sink, servers, &transfers, &tables);
     }
+    let mut warnings = Sink::new(path, &pos);
+    if let Some(defaults) = &defaults {
+        let templates = crate::template::Templates::new(&tables);
+        for (i, t) in &transfers {
+            let p = format!("transfers[{i}]");
+            phi_check::transfer(&mut sink, &mut warnings, &p, t, defaults, &templates);
+        }
+    }
     let (Some(version), Some(servers), Some(defaults), Some(_), true) = (
         version,
         servers,
@@ -300,5 +311,6 @@ pub fn load_bytes(path: &Path, bytes: &[u8]) -> Result<LoadedManifest, Diagnosti
         manifest,
         tables,
         hash: format!("blake3:{}", blake3::hash(bytes).to_hex()),
+        warnings: warnings.out,
     })
 }

@@ -2,8 +2,10 @@
 //! its validation. This module reads manifest files and their tables; it never talks to a server.
 
 mod check;
+mod deidentify;
 pub mod load;
 pub mod model;
+pub mod phi_check;
 pub mod positions;
 
 pub use load::{load, load_bytes, Diagnostic, Diagnostics, LoadedManifest};

@@ -14,6 +14,7 @@ mod graph;
 mod io;
 mod labels;
 pub mod model;
+mod phi;
 mod render;
 mod select;
 

@@ -9,6 +9,7 @@ mod docs;
 mod examples;
 mod faults;
 mod manifest;
+mod phi;
 mod plan;
 mod sim;
 mod support;

@@ -198,7 +198,16 @@ fn dicom_keywords_and_tables_feed_labels() {
         ids.insert(format!("SUB00{i}"), format!("P{i}"));
     }
     let tables = BTreeMap::from([("ids".to_string(), ids)]);
-    let invs = invs(vec![pilot(), main_project()]);
+    let invs = invs(vec![
+        (1..=6).fold(pilot(), |p, i| {
+            let subj = format!("SUB00{i}");
+            let sessions: Vec<String> = p.inv.subjects[&subj].sessions.keys().cloned().collect();
+            sessions
+                .iter()
+                .fold(p, |p, s| p.header(&subj, s, "PatientSex", "F"))
+        }),
+        main_project(),
+    ]);
     let plan = build(&PlanInput {
         manifest: &m,
         tables: &tables,
