@@ -30,6 +30,9 @@ impl Taint {
     }
 }
 
+/// Separates a variable a template reads from the identifying variable it derives from.
+const VIA: &str = " <- ";
+
 /// Why a template variable identifies someone, or `None` when it does not. `options` are the retain
 /// options of the transfer's de-identification profile (an attribute the profile keeps is not
 /// identifying for this transfer).
@@ -70,7 +73,8 @@ fn reads(
         for (dest, via) in tainted_dest {
             if v == "dest" || v == format!("dest.{dest}") || v.starts_with(&format!("dest.{dest}."))
             {
-                out.extend(via.iter().cloned());
+                let origin = |x: &String| x.rsplit(VIA).next().unwrap_or(x).to_string();
+                out.extend(via.iter().map(|x| format!("dest.{dest}{VIA}{}", origin(x))));
             }
         }
     }
@@ -136,9 +140,13 @@ pub fn transfer<'a>(
     };
     let mut report = |path: String, vars: &BTreeSet<String>, effect: &str| {
         for v in vars {
-            let why =
-                identifying(v, &options).unwrap_or_else(|| "an identifying attribute".to_string());
-            sink.at(&path, format!("reads `{v}`, {why}: {effect}; {word}"));
+            let (read, origin) = match v.split_once(VIA) {
+                Some((read, origin)) => (format!("`{read}`, derived from `{origin}`,"), origin),
+                None => (format!("`{v}`,"), v.as_str()),
+            };
+            let why = identifying(origin, &options)
+                .unwrap_or_else(|| "an identifying attribute".to_string());
+            sink.at(&path, format!("reads {read} {why}: {effect}; {word}"));
         }
     };
     report(
@@ -146,10 +154,9 @@ pub fn transfer<'a>(
         &taint.subject,
         "the destination subject label would carry it into the destination and the plan",
     );
-    let own_session: BTreeSet<String> = taint.session.difference(&taint.subject).cloned().collect();
     report(
         format!("{p}.map.session"),
-        &own_session,
+        &taint.session,
         "the destination session label would carry it into the destination and the plan",
     );
     for (k, vars) in &taint.set {

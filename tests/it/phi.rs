@@ -138,7 +138,10 @@ fn validate_refuses_templates_that_launder_identifying_values() {
             "reads `dicom.PatientID`, an identifying attribute (PS3.15 Annex E",
         ),
         (13, "reads `dicom.PatientName`, an identifying attribute"),
-        (14, "reads `dicom.PatientID`"),
+        (
+            14,
+            "reads `dest.subject`, derived from `dicom.PatientID`, an identifying attribute",
+        ),
     ] {
         assert!(
             err.lines()
@@ -172,6 +175,19 @@ fn private_keep_needs_a_reason_and_acknowledgments_name_a_series() {
     let err = stderr(&o);
     assert!(err.contains("needs `private_reason:`"), "{err}");
     assert!(err.contains("SOURCE_SESSION/SCAN_ID"), "{err}");
+    // A share rewrites nothing: a profile for it is refused.
+    let share = LAUNDERING
+        .replace("POLICY", "off")
+        .replace("mode: copy", "mode: share")
+        .replace("      set:\n        PatientName: \"{{ dicom.PatientName }}\"\n        PatientComments: \"Subject: {{ dest.subject }}\"\n        StudyDescription: \"{{ dest.project }}\"\n", "      deidentify: { profile: basic }\n");
+    write_manifest(d, &share);
+    let o = run(d, &["validate", "m.yaml"]);
+    assert_eq!(o.status.code(), Some(2), "{}", shown(&o));
+    assert!(
+        stderr(&o).contains("a share does not copy files, so nothing can be de-identified"),
+        "{}",
+        shown(&o)
+    );
 }
 
 #[test]

@@ -65,11 +65,24 @@ fn the_demo_world_plans_as_documented_and_exits_3() {
         "= skip    SUB002/SUB002_MR1 -> MAIN_002/MAIN_002_20240203",
         "! blocked SUB003/SUB003_MR1",
         "collision: SUB004/SUB004_MR1 and SUB004/SUB004_MR2 both map onto MAIN/MAIN_004_20240301",
+        "deidentify basic (PS3.15 Annex E 2024b; retain longitudinal_dates, patient_characteristics; UIDs remapped)",
     ] {
         assert!(out.contains(line), "missing `{line}` in\n{out}");
     }
     // The plan is written even though it is blocked, so it can be reviewed.
-    let (_, plan) = plan_file(dir.path(), "plan.yaml");
+    let (text, plan) = plan_file(dir.path(), "plan.yaml");
+    // It shows the profile and its options; StudyInstanceUIDs only as keyed digests.
+    let rules = &plan.transfers[0].dicom;
+    assert_eq!(rules.annex_e_edition, "2024b");
+    assert!(rules.deidentify.is_some(), "{text}");
+    for a in &plan.transfers[0].actions {
+        let uid = a.source.uid.as_deref().unwrap_or_default();
+        assert!(uid.starts_with("k:") && uid.len() == 34, "{uid}");
+    }
+    assert!(
+        !text.contains(ferry::sim::seed::UID_ROOT),
+        "a UID in the plan"
+    );
     let kinds: Vec<(String, ActionKind)> = plan.transfers[0]
         .actions
         .iter()

@@ -350,3 +350,38 @@ fn sessions_of_a_data_type_the_destination_lacks_are_skipped_with_why() {
         .actions
         .is_empty());
 }
+
+#[test]
+fn old_source_labels_in_written_text_are_findings() {
+    // The source session label written into a text element survives into the destination file.
+    let mut m = manifest("copy", "conflict: skip, anonymization: require", "");
+    m.transfers[0]
+        .dicom
+        .set
+        .insert("ImageComments".into(), "was {{ session.label }}".into());
+    let plan = plan_of(&m, &invs(vec![pilot(), main_project()])).unwrap();
+    let a = act(&plan, "SUB001_MR1");
+    assert_eq!(a.kind, ActionKind::Blocked);
+    assert!(
+        a.reason.contains("old label in ImageComments"),
+        "{}",
+        a.reason
+    );
+    // Unrewritten, the source's own routing string is an old label too.
+    let mut m = manifest("copy", "conflict: skip, anonymization: require", "");
+    m.transfers[0].dicom.set.remove("PatientComments");
+    m.transfers[0]
+        .dicom
+        .set
+        .insert("PatientComments".into(), "{{ dest.subject }}".into());
+    let plan = plan_of(&m, &invs(vec![pilot(), main_project()])).unwrap();
+    assert_eq!(act(&plan, "SUB001_MR1").kind, ActionKind::Create);
+    m.transfers[0].dicom.set.remove("PatientComments");
+    let plan = plan_of(&m, &invs(vec![pilot(), main_project()])).unwrap();
+    let a = act(&plan, "SUB001_MR1");
+    assert!(
+        a.reason.contains("old label in PatientComments"),
+        "{}",
+        a.reason
+    );
+}
