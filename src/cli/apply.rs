@@ -88,7 +88,7 @@ pub fn failure(e: ApplyError) -> Failure {
             Exit::Blocked,
             Some("run `ferry plan` again (or `ferry apply PLAN --allow-drift` to see the new diff), review it, and apply the new plan".into()),
         ),
-        ApplyError::Connect(x) => (Exit::Runtime, x.hint()),
+        ApplyError::Connect(x) => (super::plan::xnat_exit(x), x.hint()),
         ApplyError::Journal(_) => (
             Exit::Runtime,
             Some(
@@ -129,6 +129,18 @@ pub fn run(args: Args) -> Result<(), Failure> {
             Exit::Usage,
             "--jobs and --per-server must be at least 1",
         ));
+    }
+    let (plan, _) = super::show::load_plan(&args.plan, "apply")?;
+    let blocked = plan.blocked_count() as u64;
+    if args.skip_blocked && blocked > 0 && plan.steps.is_empty() {
+        return Err(Failure::msg(
+            Exit::Blocked,
+            format!(
+                "nothing to apply: the plan's runnable part is empty and {} blocked",
+                crate::plan::plural(blocked, "session is", "sessions are")
+            ),
+        )
+        .with_hint("fix the manifest or the servers and plan again"));
     }
     let mut opts = ApplyOptions {
         jobs: args.jobs,

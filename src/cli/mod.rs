@@ -10,6 +10,7 @@ pub mod plan;
 pub mod progress;
 pub mod report;
 pub mod schema;
+pub mod show;
 pub mod sim;
 pub mod status;
 pub mod validate;
@@ -37,9 +38,11 @@ pub enum Command {
     Plan(plan::Args),
     /// Execute a reviewed plan: parallel, resumable, verified.
     Apply(apply::Args),
+    /// Render a plan file as text, Markdown or JSON, without contacting any server.
+    Show(show::Args),
     /// Show what a plan's journal says is done, running, failed or pending.
     Status(status::Args),
-    /// Print the JSON Schema of the manifest.
+    /// Print the JSON Schema of the manifest (or, with `--plan`, of the plan).
     Schema(schema::Args),
     /// Run the XNAT emulator on loopback.
     Sim(sim::Args),
@@ -55,6 +58,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Validate(a) => validate::run(a),
         Command::Plan(a) => plan::run(a),
         Command::Apply(a) => apply::run(a),
+        Command::Show(a) => show::run(a),
         Command::Status(a) => status::run(a),
         Command::Schema(a) => schema::run(a),
         Command::Sim(a) => sim::run(a),
@@ -63,8 +67,25 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
     }
 }
 
+/// Pretty JSON of a value ferry made (plain structs and string-keyed maps, which cannot fail to
+/// serialise), for the `--json` and `--format json` outputs.
+pub fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_default()
+}
+
+/// Rust ignores SIGPIPE, so `ferry show PLAN | head` would panic on the closed pipe; like other
+/// command-line tools, ferry ends quietly instead.
+fn restore_sigpipe() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: resetting a signal to its default action before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 /// The entry point of the binary: parse, run, render any failure, exit.
 pub fn main() -> std::process::ExitCode {
+    restore_sigpipe();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => Exit::Ok.into(),

@@ -33,12 +33,15 @@ pub enum GraphFormat {
 pub struct Args {
     /// The manifest.
     pub manifest: PathBuf,
-    /// Where to write the plan.
+    /// Where to write the plan. Without it the diff is printed and no plan is written.
     #[arg(long)]
-    pub out: PathBuf,
+    pub out: Option<PathBuf>,
     /// Print the execution graph in this format instead of the diff.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "json")]
     pub graph: Option<GraphFormat>,
+    /// Print a JSON summary instead of the diff (totals, blocked sessions, where the plan went).
+    #[arg(long)]
+    pub json: bool,
     /// Colour the diff.
     #[arg(long, value_enum, default_value_t = Color::Auto)]
     pub color: Color,
@@ -47,10 +50,18 @@ pub struct Args {
     pub per_server: usize,
 }
 
+/// The exit code of a client error: missing credentials are bad input (2), the rest runtime (1).
+pub fn xnat_exit(e: &XnatError) -> Exit {
+    match e {
+        XnatError::NoCredentials { .. } => Exit::Usage,
+        _ => Exit::Runtime,
+    }
+}
+
 /// Maps a client error to a failure with its hint.
 pub fn xnat_failure(e: XnatError) -> Failure {
     let hint = e.hint();
-    let f = Failure::new(Exit::Runtime, e);
+    let f = Failure::new(xnat_exit(&e), e);
     match hint {
         Some(h) => f.with_hint(h),
         None => f,
@@ -165,6 +176,51 @@ pub fn write_plan(path: &Path, plan: &Plan) -> Result<(), Failure> {
     std::fs::rename(&tmp, path).map_err(err)
 }
 
+/// The summary `ferry plan --json` prints.
+#[derive(Debug, serde::Serialize)]
+pub struct PlanSummary<'a> {
+    /// Where the plan was written, if it was.
+    pub plan: Option<String>,
+    /// The plan's format tag.
+    pub format: &'a str,
+    /// The totals.
+    pub summary: &'a plan::Summary,
+    /// Whether any session is blocked (the command then exits 3).
+    pub blocked: bool,
+    /// Every blocked action: its ID and why.
+    pub blocked_actions: Vec<BlockedAction<'a>>,
+}
+
+/// One blocked action in [`PlanSummary`].
+#[derive(Debug, serde::Serialize)]
+pub struct BlockedAction<'a> {
+    /// `TRANSFER/SOURCE_SUBJECT/SOURCE_SESSION`.
+    pub id: &'a str,
+    /// Why it is blocked.
+    pub reason: &'a str,
+}
+
+/// The JSON summary of a plan.
+pub fn summary_json(plan: &Plan, out: Option<&Path>) -> String {
+    let blocked_actions = plan
+        .transfers
+        .iter()
+        .flat_map(|t| &t.actions)
+        .filter(|a| a.kind == plan::ActionKind::Blocked)
+        .map(|a| BlockedAction {
+            id: &a.id,
+            reason: &a.reason,
+        })
+        .collect();
+    super::json(&PlanSummary {
+        plan: out.map(|p| p.display().to_string()),
+        format: &plan.format,
+        summary: &plan.summary,
+        blocked: plan.is_blocked(),
+        blocked_actions,
+    })
+}
+
 /// Runs `ferry plan`.
 pub fn run(args: Args) -> Result<(), Failure> {
     if args.per_server == 0 {
@@ -175,27 +231,40 @@ pub fn run(args: Args) -> Result<(), Failure> {
         ..ClientOptions::default()
     };
     let plan = make_plan(&args.manifest, &opts)?;
-    write_plan(&args.out, &plan)?;
+    if let Some(out) = &args.out {
+        write_plan(out, &plan)?;
+    }
     let color = match args.color {
         Color::Always => true,
         Color::Never => false,
         Color::Auto => std::io::stdout().is_terminal(),
     };
-    match args.graph {
-        Some(GraphFormat::Dot) => print!("{}", plan::render_dot(&plan)),
-        None => {
+    match (args.graph, args.json) {
+        (Some(GraphFormat::Dot), _) => print!("{}", plan::render_dot(&plan)),
+        (None, true) => println!("{}", summary_json(&plan, args.out.as_deref())),
+        (None, false) => {
             print!("{}", plan::render_diff(&plan, color));
-            println!("plan written to {}", args.out.display());
+            match &args.out {
+                Some(out) => println!("plan written to {}", out.display()),
+                None => println!("no plan written (give `--out PLAN` to write one for review)"),
+            }
         }
     }
     if plan.is_blocked() {
+        let n = plan.summary.sessions_blocked;
+        let next = match &args.out {
+            Some(out) => format!("`ferry apply {} --skip-blocked`", out.display()),
+            None => "`ferry apply PLAN --skip-blocked`".into(),
+        };
         return Err(Failure::msg(
             Exit::Blocked,
-            format!("the plan has {} blocked session(s)", plan.summary.sessions_blocked),
+            format!(
+                "the plan has {}",
+                plan::plural(n, "blocked session", "blocked sessions")
+            ),
         )
         .with_hint(format!(
-            "review the `!` lines; fix the manifest and plan again, or apply the rest with `ferry apply {} --skip-blocked`",
-            args.out.display()
+            "review the `!` lines; fix the manifest and plan again, or apply the rest with {next}"
         )));
     }
     Ok(())

@@ -1,12 +1,14 @@
 //! `ferry sim`: runs the XNAT emulator on 127.0.0.1 until Ctrl-C or SIGTERM.
 
 use super::{Exit, Failure};
-use crate::sim::{self, FaultSettings, SeedSpec, SimConfig};
+use crate::sim::reqlog::RequestLog;
+use crate::sim::{self, FaultSettings, SeedSpec, SimConfig, SimError};
 use std::io::Write;
 use std::path::PathBuf;
 
 /// Arguments of `ferry sim`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = ACCOUNTS_HELP)]
 pub struct Args {
     /// The state folder: projects, sessions and DICOM files live here and survive a restart.
     #[arg(long)]
@@ -26,13 +28,31 @@ pub struct Args {
     /// Answer this fraction of requests with 500 before doing anything (0..1).
     #[arg(long, default_value_t = 0.0)]
     pub error_rate: f64,
-    /// Cut this fraction of response bodies off part way (0..1).
+    /// Answer this fraction of requests with 500 after doing their work (0..1).
+    #[arg(long, default_value_t = 0.0)]
+    pub late_error_rate: f64,
+    /// Cut this fraction of response bodies off part way, after doing the work (0..1).
     #[arg(long, default_value_t = 0.0)]
     pub drop_rate: f64,
     /// Seed of the fault generator, for repeatable faults.
     #[arg(long, default_value_t = 0)]
     pub rng_seed: u64,
+    /// Append one line per request (time, method, path, status, milliseconds) to FILE; query strings
+    /// and token secrets are never written.
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+    /// Log each request to standard error (as --log does).
+    #[arg(short, long)]
+    pub verbose: bool,
 }
+
+/// The accounts, for `ferry sim --help`.
+const ACCOUNTS_HELP: &str = "Accounts:
+  admin/admin     site administrator; exists in every new state folder
+  reader/reader   with --seed demo: collaborator (read only) in PILOT
+  writer/writer   with --seed demo: member (read, create, edit; no delete) of MAIN
+  --user NAME:PASSWORD adds an account (no project roles) or sets a password.
+The accounts of the folder being served are printed when the emulator starts.";
 
 fn usage(msg: String) -> Failure {
     Failure::msg(Exit::Usage, msg)
@@ -53,11 +73,29 @@ pub fn run(args: Args) -> Result<(), Failure> {
     for (name, rate) in [
         ("--error-rate", args.error_rate),
         ("--drop-rate", args.drop_rate),
+        ("--late-error-rate", args.late_error_rate),
     ] {
         if !(0.0..=1.0).contains(&rate) {
             return Err(usage(format!("`{name}` must be between 0 and 1")));
         }
     }
+    let log = if let Some(path) = &args.log {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| {
+                usage(format!(
+                    "cannot open the request log `{}`: {e}",
+                    path.display()
+                ))
+            })?;
+        Some(RequestLog::new(Box::new(file)))
+    } else if args.verbose {
+        Some(RequestLog::new(Box::new(std::io::stderr())))
+    } else {
+        None
+    };
     let config = SimConfig {
         root: args.root,
         port: args.port,
@@ -67,10 +105,12 @@ pub fn run(args: Args) -> Result<(), Failure> {
             latency_ms: args.latency_ms,
             error_rate: args.error_rate,
             drop_rate: args.drop_rate,
+            late_error_rate: args.late_error_rate,
             ..FaultSettings::default()
         },
         rng_seed: args.rng_seed,
         workers: 0,
+        log,
     };
     let (tx, rx) = std::sync::mpsc::channel();
     ctrlc::set_handler(move || {
@@ -82,9 +122,16 @@ pub fn run(args: Args) -> Result<(), Failure> {
             format!("cannot install the Ctrl-C handler: {e}"),
         )
     })?;
-    let handle = sim::start(config).map_err(|e| Failure::new(Exit::Runtime, e))?;
+    let handle = sim::start(config).map_err(|e| match e {
+        SimError::SeedNotEmpty { .. } | SimError::Locked { .. } => Failure::new(Exit::Usage, e),
+        e => Failure::new(Exit::Runtime, e),
+    })?;
     let mut out = std::io::stdout();
     let _ = writeln!(out, "listening on {}", handle.url());
+    let _ = writeln!(out, "accounts (passwords are not shown):");
+    for a in handle.accounts() {
+        let _ = writeln!(out, "  {a}");
+    }
     let _ = out.flush();
     let _ = rx.recv();
     handle.shutdown();

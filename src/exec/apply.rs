@@ -1,6 +1,7 @@
 //! `ferry apply` as a library call: read the plan, refuse what must be refused (a blocked plan, servers
 //! that drifted since the plan), open the journal, run the graph, and write the verification report.
 
+use super::drift;
 use super::journal::{self, JournalError, Last};
 use super::pool::{self, RunSummary, StepFailure};
 use super::queue::{DependencyQueue, QueueError};
@@ -8,7 +9,7 @@ use super::report::{Event, Reporter};
 use super::runner::Runner;
 use super::throttle::{Bandwidth, SystemClock};
 use crate::plan::{self, Plan, StepKind};
-use crate::xnat::{Client, ClientOptions, InventoryOptions, NoProgress, XnatError};
+use crate::xnat::{Client, ClientOptions, XnatError};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -180,60 +181,26 @@ pub fn connect(
     Ok(out)
 }
 
-/// Re-reads every inventory the plan was computed from and says which ones changed.
+/// Refuses a plan whose servers changed since it was made, naming each changed object.
 pub fn check_drift(plan: &Plan, clients: &BTreeMap<String, Arc<Client>>) -> Result<(), ApplyError> {
-    let mut work = Vec::new();
-    for inv in &plan.inventories {
-        let client = clients.get(&inv.server).ok_or_else(|| ApplyError::Plan {
+    let report = drift::check(plan, clients).map_err(|e| match e {
+        drift::DriftError::Read(e) => ApplyError::Connect(e),
+        other => ApplyError::Plan {
             path: PathBuf::new(),
-            detail: format!(
-                "the plan reads server `{}`, which it does not define",
-                inv.server
-            ),
-        })?;
-        work.push((inv, client));
-    }
-    // Every inventory is read at once; each client keeps its own limit on requests in flight.
-    let results: Vec<Result<bool, XnatError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = work
-            .iter()
-            .map(|(inv, client)| {
-                scope.spawn(move || {
-                    client
-                        .inventory(
-                            &inv.project,
-                            &InventoryOptions { headers: true },
-                            &NoProgress,
-                        )
-                        .map(|now| now.fingerprint() != inv.fingerprint)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    Err(XnatError::BadResponse {
-                        server: "local".into(),
-                        what: "re-reading an inventory".into(),
-                        detail: "a reader thread failed".into(),
-                    })
-                })
-            })
-            .collect()
-    });
-    let mut changed = Vec::new();
-    for ((inv, _), r) in work.iter().zip(results) {
-        if r? {
-            changed.push(format!("{}/{}", inv.server, inv.project));
-        }
-    }
-    if changed.is_empty() {
+            detail: other.to_string(),
+        },
+    })?;
+    if report.is_empty() {
         return Ok(());
     }
+    let objects: Vec<String> = report
+        .changes
+        .iter()
+        .map(|c| format!("{}/{}", c.server, c.project))
+        .collect();
     Err(ApplyError::Drift(format!(
         "{} changed since the plan was made; nothing was changed",
-        changed.join(" and ")
+        objects.join(" and ")
     )))
 }
 

@@ -3,7 +3,7 @@
 //! the destination sends back), and the keyed digests that stand for UIDs in facts, journals and
 //! reports. Built from the plan alone, so a resumed run applies exactly the same rules.
 
-use super::facts::Gate;
+use super::zipfacts::Gate;
 use crate::dicom::phi::{self, GateRules, PrivateData, Stage};
 use crate::dicom::profile::{transfer_key, uid_digest, KeyUse};
 use crate::dicom::{self, Header};

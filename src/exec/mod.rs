@@ -3,7 +3,7 @@
 //! destination copy was verified. It talks to servers only through [`crate::xnat`].
 
 pub mod apply;
-pub mod facts;
+pub mod drift;
 pub mod gate;
 pub mod journal;
 pub mod pool;
@@ -11,5 +11,7 @@ pub mod queue;
 pub mod report;
 pub mod resources;
 pub mod runner;
+pub mod steps;
 pub mod throttle;
 pub mod verify;
+pub mod zipfacts;

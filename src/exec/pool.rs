@@ -68,8 +68,9 @@ impl StepContext<'_> {
 pub trait StepRunner: Sync {
     /// What the step does, for people (`download SUB001_MR1 from central/PILOT`).
     fn describe(&self, step: &str) -> String;
-    /// Runs a step. `resumed` is true when an earlier run started this step and never finished it:
-    /// the runner must then find out what the earlier attempt left on the servers before acting.
+    /// Runs a step. `resumed` is true when an earlier run started this step and never finished it, or
+    /// failed it: the runner must then find out what the earlier attempt left on the servers before
+    /// acting.
     fn run(
         &self,
         step: &str,
@@ -114,7 +115,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// Runs the graph with `jobs` workers. `prior` is what the journal said before this run: steps done
-/// then are not redone; steps started and never finished are run again with `resumed` set.
+/// then are not redone; steps started and never finished, or failed, are run again with `resumed` set.
 pub fn run(
     mut queue: DependencyQueue<String>,
     journal: Journal,
@@ -209,7 +210,8 @@ fn worker(
             step: step.clone(),
             what: what.clone(),
         });
-        let resumed = matches!(prior.get(&step), Some(Last::Started));
+        // A step that started or failed in an earlier run may have done part of its work.
+        let resumed = matches!(prior.get(&step), Some(Last::Started | Last::Failed(_)));
         let result = runner.run(&step, resumed, &ctx);
         finish(shared, details, reporter, stop, step, what, result);
         wake.notify_all();

@@ -3,7 +3,7 @@
 //! ever replacing a file that is there, and verified against the destination's listing.
 
 use super::pool::StepFailure;
-use super::runner::{folder_name, io, local, xnat};
+use super::steps::{folder_name, io, landing, local, xnat};
 use super::verify::Problem;
 use crate::inventory::FileEntry;
 use crate::xnat::{Client, ResourceRef};
@@ -87,6 +87,47 @@ impl<'c> Listings<'c> {
         }
         Ok(self.read[&f.label].get(&f.path))
     }
+
+    /// Forgets a resource's listing, so the next `get` reads it again.
+    fn forget(&mut self, label: &str) {
+        self.read.remove(label);
+    }
+}
+
+/// Uploads one staged file exactly once: after a lost answer, the destination's listing says whether
+/// it arrived (same size and MD5: done) before the upload is sent again.
+fn upload_once(
+    there: &mut Listings<'_>,
+    dest: Place<'_>,
+    f: &StagedFile,
+    dir: &Path,
+    on_bytes: &mut dyn FnMut(u64),
+) -> Result<(), StepFailure> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let sent = there.client.upload_resource_file(
+            dest.resource(&f.label),
+            &f.path,
+            &local_path(dir, f),
+            on_bytes,
+        );
+        match sent {
+            Ok(()) => return Ok(()),
+            Err(e) if landing::may_have_landed(&e) && attempt < landing::ATTEMPTS => {
+                std::thread::sleep(landing::pause(attempt));
+                there.forget(&f.label);
+                if there.get(f)?.is_some_and(|e| same(e, f)) {
+                    return Ok(());
+                }
+            }
+            Err(e) => return Err(xnat(e)),
+        }
+    }
+}
+
+fn same(e: &FileEntry, f: &StagedFile) -> bool {
+    e.size == f.size && e.digest.as_ref().is_none_or(|d| *d == f.md5)
 }
 
 /// The staged files of a session's selected resources: read from the staging folder when they are
@@ -166,7 +207,7 @@ pub fn attach(
     let mut there = Listings::new(client, dest);
     for f in staged {
         match there.get(f)? {
-            Some(e) if e.size == f.size && e.digest.as_ref().is_none_or(|d| *d == f.md5) => {}
+            Some(e) if same(e, f) => {}
             Some(_) => {
                 return Err(local(format!(
                     "{}/{}: resource file {}/{} is already there with other content; ferry never overwrites it",
@@ -174,14 +215,7 @@ pub fn attach(
                 )))
             }
             None => {
-                client
-                    .upload_resource_file(
-                        dest.resource(&f.label),
-                        &f.path,
-                        &local_path(dir, f),
-                        on_bytes,
-                    )
-                    .map_err(xnat)?;
+                upload_once(&mut there, dest, f, dir, on_bytes)?;
                 uploaded += 1;
             }
         }

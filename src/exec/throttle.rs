@@ -1,83 +1,8 @@
-//! Throttling that admins ask for: a limit on requests in flight per server, shared by every transfer
-//! of a run, and an optional bandwidth cap (`--bwlimit 50M`) shared by every transfer too.
+//! Throttling that admins ask for: an optional bandwidth cap (`--bwlimit 50M`) shared by every
+//! transfer of a run. (The limit on requests in flight per server lives in the client, `xnat::http`.)
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
-
-/// A counting semaphore: at most `limit` permits out at once.
-#[derive(Debug)]
-pub struct Slots {
-    limit: usize,
-    used: Mutex<usize>,
-    freed: Condvar,
-}
-
-/// A held slot; released on drop.
-#[derive(Debug)]
-pub struct Slot<'a> {
-    slots: &'a Slots,
-}
-
-impl Slots {
-    /// A semaphore with `limit` permits (at least one).
-    pub fn new(limit: usize) -> Slots {
-        Slots {
-            limit: limit.max(1),
-            used: Mutex::new(0),
-            freed: Condvar::new(),
-        }
-    }
-
-    /// Waits for a free slot.
-    pub fn acquire(&self) -> Slot<'_> {
-        let mut used = self.used.lock().unwrap_or_else(|p| p.into_inner());
-        while *used >= self.limit {
-            used = self.freed.wait(used).unwrap_or_else(|p| p.into_inner());
-        }
-        *used += 1;
-        Slot { slots: self }
-    }
-
-    /// Slots currently held.
-    pub fn in_use(&self) -> usize {
-        *self.used.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-impl Drop for Slot<'_> {
-    fn drop(&mut self) {
-        let mut used = self.slots.used.lock().unwrap_or_else(|p| p.into_inner());
-        *used = used.saturating_sub(1);
-        self.slots.freed.notify_one();
-    }
-}
-
-/// One [`Slots`] per server name.
-#[derive(Debug, Clone, Default)]
-pub struct ServerSlots {
-    by_server: BTreeMap<String, Arc<Slots>>,
-}
-
-impl ServerSlots {
-    /// A limit of `per_server` requests in flight for each of `servers`.
-    pub fn new<'a>(servers: impl IntoIterator<Item = &'a str>, per_server: usize) -> Self {
-        ServerSlots {
-            by_server: servers
-                .into_iter()
-                .map(|s| (s.to_string(), Arc::new(Slots::new(per_server))))
-                .collect(),
-        }
-    }
-
-    /// The slots of a server; a server not declared gets a limit of one.
-    pub fn get(&self, server: &str) -> Arc<Slots> {
-        self.by_server
-            .get(server)
-            .cloned()
-            .unwrap_or_else(|| Arc::new(Slots::new(1)))
-    }
-}
 
 /// Why a `--bwlimit` value was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -178,7 +103,7 @@ impl Bandwidth {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
 
     #[test]
     fn parses_rates() {
@@ -189,27 +114,6 @@ mod tests {
         assert!(parse_rate("fast").is_err());
         assert!(parse_rate("-5M").is_err());
         assert!(parse_rate("").is_err());
-    }
-
-    #[test]
-    fn slots_bound_concurrency() {
-        let slots = Arc::new(Slots::new(2));
-        let peak = Arc::new(AtomicU64::new(0));
-        let handles: Vec<_> = (0..8)
-            .map(|_| {
-                let (slots, peak) = (slots.clone(), peak.clone());
-                std::thread::spawn(move || {
-                    let _s = slots.acquire();
-                    peak.fetch_max(slots.in_use() as u64, Ordering::SeqCst);
-                    std::thread::yield_now();
-                })
-            })
-            .collect();
-        for h in handles {
-            h.join().unwrap();
-        }
-        assert!(peak.load(Ordering::SeqCst) <= 2);
-        assert_eq!(slots.in_use(), 0);
     }
 
     /// A clock that only moves when someone sleeps.

@@ -7,7 +7,7 @@ use crate::template::{Table, Templates};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-/// Removes serde_yaml's " at line L column C" suffix (the diagnostic carries the position itself).
+/// Removes the YAML library's " at line L column C" suffix (the diagnostic carries the position itself).
 pub fn strip_location(s: &str) -> String {
     match s.find(" at line ") {
         Some(i) => s[..i].to_string(),

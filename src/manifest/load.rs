@@ -4,6 +4,7 @@
 
 use super::model::{Defaults, Manifest, Server, Transfer};
 use super::positions::Positions;
+use super::yaml;
 use super::{check, phi_check};
 use crate::template::Table;
 use serde::de::DeserializeOwned;
@@ -142,11 +143,7 @@ fn whole(path: &Path, message: String) -> Diagnostics {
 }
 
 /// Deserializes one section, reporting its first error with its full path.
-fn section<T: DeserializeOwned>(
-    sink: &mut Sink<'_>,
-    prefix: &str,
-    v: &serde_yaml::Value,
-) -> Option<T> {
+fn section<T: DeserializeOwned>(sink: &mut Sink<'_>, prefix: &str, v: &yaml::Value) -> Option<T> {
     match serde_path_to_error::deserialize::<_, T>(v.clone()) {
         Ok(t) => Some(t),
         Err(e) => {
@@ -178,9 +175,8 @@ pub fn load(path: &Path) -> Result<LoadedManifest, Diagnostics> {
     load_bytes(path, &bytes)
 }
 
-/// Parses and validates manifest bytes as if read from `path` (which names the manifest in
-/// diagnostics and anchors its relative table paths). Used by `load` and by the fuzz target.
-pub fn load_bytes(path: &Path, bytes: &[u8]) -> Result<LoadedManifest, Diagnostics> {
+/// Checks size and encoding and parses the YAML; the text and its root value.
+fn parse_root<'b>(path: &Path, bytes: &'b [u8]) -> Result<(&'b str, yaml::Value), Diagnostics> {
     if bytes.len() > MAX_BYTES {
         return Err(whole(
             path,
@@ -192,24 +188,32 @@ pub fn load_bytes(path: &Path, bytes: &[u8]) -> Result<LoadedManifest, Diagnosti
     }
     let text = std::str::from_utf8(bytes)
         .map_err(|e| whole(path, format!("the manifest is not UTF-8 text: {e}")))?;
-    let value: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| {
-        let loc = e.location();
+    let value: yaml::Value = yaml::from_str(text).map_err(|e| {
         Diagnostics(vec![Diagnostic {
             file: path.to_path_buf(),
-            line: loc.as_ref().map(|l| l.line()),
-            column: loc.as_ref().map(|l| l.column()),
+            line: e.line(),
+            column: e.column(),
             path: String::new(),
             message: format!("not valid YAML: {}", check::strip_location(&e.to_string())),
         }])
     })?;
-    let pos = Positions::scan(text);
-    let mut sink = Sink::new(path, &pos);
-    let Some(map) = value.as_mapping() else {
-        return Err(whole(
-            path,
-            "the manifest must be a mapping with `version`, `servers` and `transfers`".into(),
-        ));
-    };
+    Ok((text, value))
+}
+
+/// The top-level sections as far as each parsed; `None` where a section had errors (reported).
+struct Sections {
+    version: Option<u32>,
+    servers: Option<BTreeMap<String, Server>>,
+    defaults: Option<Defaults>,
+    tables: Option<BTreeMap<String, String>>,
+    /// Every transfer that parsed, with its index.
+    transfers: Vec<(usize, Transfer)>,
+    /// Whether every transfer parsed.
+    transfers_ok: bool,
+}
+
+/// Reads each top-level section on its own, so one bad section does not hide another's problems.
+fn sections(sink: &mut Sink<'_>, map: &yaml::Mapping) -> Sections {
     for k in map.keys() {
         let key = k.as_str().unwrap_or("?");
         if !TOP.contains(&key) {
@@ -222,7 +226,7 @@ pub fn load_bytes(path: &Path, bytes: &[u8]) -> Result<LoadedManifest, Diagnosti
             sink.at("", "missing field `version` (write `version: 1`)");
             None
         }
-        Some(v) => section(&mut sink, "version", v),
+        Some(v) => section(sink, "version", v),
     };
     if let Some(v) = version.filter(|v| *v != 1) {
         sink.at(
@@ -230,85 +234,109 @@ pub fn load_bytes(path: &Path, bytes: &[u8]) -> Result<LoadedManifest, Diagnosti
             format!("unsupported version {v}; this ferry reads version 1"),
         );
     }
-    let servers: Option<BTreeMap<String, Server>> = match get("servers") {
+    let servers = match get("servers") {
         None => {
             sink.at("", "missing field `servers`");
             None
         }
-        Some(v) => section(&mut sink, "servers", v),
+        Some(v) => section(sink, "servers", v),
     };
-    let defaults: Option<Defaults> = match get("defaults") {
+    let defaults = match get("defaults") {
         None => Some(Defaults::default()),
-        Some(v) => section(&mut sink, "defaults", v),
+        Some(v) => section(sink, "defaults", v),
     };
-    let tables_decl: Option<BTreeMap<String, String>> = match get("tables") {
+    let tables = match get("tables") {
         None => Some(BTreeMap::new()),
-        Some(v) => section(&mut sink, "tables", v),
+        Some(v) => section(sink, "tables", v),
     };
-    let mut transfers = Vec::new();
-    let mut transfers_ok = true;
-    match get("transfers") {
+    let (transfers, transfers_ok) = transfer_list(sink, get("transfers"));
+    Sections {
+        version,
+        servers,
+        defaults,
+        tables,
+        transfers,
+        transfers_ok,
+    }
+}
+
+/// The transfers that parsed, and whether all did.
+fn transfer_list(sink: &mut Sink<'_>, v: Option<&yaml::Value>) -> (Vec<(usize, Transfer)>, bool) {
+    let items = match v {
         None => {
             sink.at("", "missing field `transfers`");
-            transfers_ok = false;
+            return (Vec::new(), false);
         }
-        Some(serde_yaml::Value::Sequence(items)) => {
-            if items.is_empty() {
-                sink.at("transfers", "a manifest needs at least one transfer");
-            }
-            for (i, item) in items.iter().enumerate() {
-                match section::<Transfer>(&mut sink, &format!("transfers[{i}]"), item) {
-                    Some(t) => transfers.push((i, t)),
-                    None => transfers_ok = false,
-                }
-            }
-        }
+        Some(yaml::Value::Sequence(items)) => items,
         Some(_) => {
             sink.at("transfers", "invalid type: expected a list of transfers");
-            transfers_ok = false;
+            return (Vec::new(), false);
+        }
+    };
+    if items.is_empty() {
+        sink.at("transfers", "a manifest needs at least one transfer");
+    }
+    let mut transfers = Vec::new();
+    let mut ok = true;
+    for (i, item) in items.iter().enumerate() {
+        match section::<Transfer>(sink, &format!("transfers[{i}]"), item) {
+            Some(t) => transfers.push((i, t)),
+            None => ok = false,
         }
     }
+    (transfers, ok)
+}
+
+/// Parses and validates manifest bytes as if read from `path` (which names the manifest in
+/// diagnostics and anchors its relative table paths). Used by `load` and by the fuzz target.
+pub fn load_bytes(path: &Path, bytes: &[u8]) -> Result<LoadedManifest, Diagnostics> {
+    let (text, value) = parse_root(path, bytes)?;
+    let pos = Positions::scan(text);
+    let mut sink = Sink::new(path, &pos);
+    let Some(map) = value.as_mapping() else {
+        return Err(whole(
+            path,
+            "the manifest must be a mapping with `version`, `servers` and `transfers`".into(),
+        ));
+    };
+    let s = sections(&mut sink, map);
     let base = path.parent().unwrap_or(Path::new("."));
-    let tables = match &tables_decl {
+    let tables = match &s.tables {
         Some(decl) => check::tables(&mut sink, base, decl),
         None => BTreeMap::new(),
     };
     // Check what did parse, so that one bad transfer does not hide the problems of the others.
-    if let Some(servers) = &servers {
-        check::semantics(&mut sink, servers, &transfers, &tables);
+    if let Some(servers) = &s.servers {
+        check::semantics(&mut sink, servers, &s.transfers, &tables);
     }
     let mut warnings = Sink::new(path, &pos);
-    if let Some(defaults) = &defaults {
+    if let Some(defaults) = &s.defaults {
         let templates = crate::template::Templates::new(&tables);
-        for (i, t) in &transfers {
+        for (i, t) in &s.transfers {
             let p = format!("transfers[{i}]");
             phi_check::transfer(&mut sink, &mut warnings, &p, t, defaults, &templates);
         }
     }
-    let (Some(version), Some(servers), Some(defaults), Some(_), true) = (
-        version,
-        servers,
-        defaults,
-        tables_decl.as_ref(),
-        transfers_ok,
+    let (Some(version), Some(servers), Some(defaults), Some(tables_decl), true, true) = (
+        s.version,
+        s.servers,
+        s.defaults,
+        s.tables,
+        s.transfers_ok,
+        sink.out.is_empty(),
     ) else {
         sink.out.sort_by_key(|d| (d.file != path, d.line, d.column));
         return Err(Diagnostics(sink.out));
     };
-    let manifest = Manifest {
-        version,
-        servers,
-        defaults,
-        tables: tables_decl.unwrap_or_default(),
-        transfers: transfers.into_iter().map(|(_, t)| t).collect(),
-    };
-    if !sink.out.is_empty() {
-        sink.out.sort_by_key(|d| (d.file != path, d.line, d.column));
-        return Err(Diagnostics(sink.out));
-    }
     Ok(LoadedManifest {
         path: path.to_path_buf(),
-        manifest,
+        manifest: Manifest {
+            version,
+            servers,
+            defaults,
+            tables: tables_decl,
+            transfers: s.transfers.into_iter().map(|(_, t)| t).collect(),
+        },
         tables,
         hash: format!("blake3:{}", blake3::hash(bytes).to_hex()),
         warnings: warnings.out,

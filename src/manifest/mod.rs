@@ -7,6 +7,7 @@ pub mod load;
 pub mod model;
 pub mod phi_check;
 pub mod positions;
+pub mod yaml;
 
 pub use load::{load, load_bytes, Diagnostic, Diagnostics, LoadedManifest};
 pub use model::*;

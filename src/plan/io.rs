@@ -4,6 +4,7 @@
 
 use super::error::PlanError;
 use super::model::{Plan, FORMAT};
+use crate::manifest::yaml;
 use std::path::Path;
 
 const HEADER: &str =
@@ -20,7 +21,7 @@ fn seal_of(text: &str) -> String {
 /// reviewed. The same plan always gives the same bytes.
 pub fn to_yaml(plan: &Plan) -> String {
     // Serialising plain structs, enums and BTreeMaps with string keys cannot fail.
-    let body = serde_yaml::to_string(plan).unwrap_or_default();
+    let body = yaml::to_string(plan);
     let text = format!("{HEADER}{body}");
     let seal = seal_of(&text);
     format!("{text}{SEAL}{seal}\n")
@@ -67,12 +68,11 @@ fn newer(a: &str, b: &str) -> bool {
     }
 }
 
-fn parse_error(path: &Path, e: &serde_yaml::Error, hint: &str) -> PlanError {
-    let loc = e.location();
+fn parse_error(path: &Path, e: &yaml::Error, hint: &str) -> PlanError {
     PlanError::Parse {
         path: path.to_path_buf(),
-        line: loc.as_ref().map(|l| l.line()),
-        column: loc.as_ref().map(|l| l.column()),
+        line: e.line(),
+        column: e.column(),
         message: format!("{e}{hint}"),
     }
 }
@@ -81,8 +81,7 @@ fn parse_error(path: &Path, e: &serde_yaml::Error, hint: &str) -> PlanError {
 /// that does not match the plan types (hand edits, truncation), naming line and column.
 pub fn from_yaml(text: &str, path: &Path) -> Result<Plan, PlanError> {
     const EDITED: &str = " (was the plan edited or truncated? plan again with `ferry plan`)";
-    let value: serde_yaml::Value =
-        serde_yaml::from_str(text).map_err(|e| parse_error(path, &e, EDITED))?;
+    let value: yaml::Value = yaml::from_str(text).map_err(|e| parse_error(path, &e, EDITED))?;
     let field = |k: &str| value.get(k).and_then(|v| v.as_str()).map(str::to_string);
     match field("format") {
         Some(f) if f == FORMAT => {}
@@ -111,7 +110,7 @@ pub fn from_yaml(text: &str, path: &Path) -> Result<Plan, PlanError> {
             });
         }
     }
-    let plan = serde_yaml::from_str(text).map_err(|e| parse_error(path, &e, EDITED))?;
+    let plan = yaml::from_str(text).map_err(|e| parse_error(path, &e, EDITED))?;
     check_seal(text, path)?;
     Ok(plan)
 }

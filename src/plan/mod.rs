@@ -2,7 +2,7 @@
 //!
 //! - [`build`] selects, maps labels, finds conflicts and collisions, and lays out the execution graph;
 //! - [`to_yaml`] / [`from_yaml`] / [`fingerprint`] are the plan file;
-//! - [`render_diff`] and [`render_dot`] show a plan to people.
+//! - [`render_diff`], [`render_markdown`] and [`render_dot`] show a plan to people.
 
 mod build;
 mod checklist;
@@ -13,6 +13,7 @@ mod error;
 mod graph;
 mod io;
 mod labels;
+mod markdown;
 pub mod model;
 mod phi;
 mod render;
@@ -26,5 +27,6 @@ pub use dot::render_dot;
 pub use error::PlanError;
 pub use io::{fingerprint, from_yaml, to_yaml};
 pub use labels::check_label;
+pub use markdown::render_markdown;
 pub use model::*;
-pub use render::{human_bytes, render_diff};
+pub use render::{human_bytes, plural, render_diff, summary_line};

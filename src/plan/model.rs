@@ -10,6 +10,7 @@
 //! fingerprint) so that `apply` can refuse to run against servers that changed since.
 
 use crate::manifest::model::{Deidentify, Endpoint, Mode, PrivateData, ResolvedPolicy, Server};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -17,10 +18,11 @@ use std::collections::BTreeMap;
 pub const FORMAT: &str = "ferry-plan/1";
 
 /// A whole plan.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Plan {
-    /// Always [`FORMAT`].
+    /// The plan format and its version, always `ferry-plan/1`.
+    #[schemars(extend("const" = FORMAT))]
     pub format: String,
     /// The version of ferry that wrote the plan.
     pub ferry_version: String,
@@ -42,7 +44,7 @@ pub struct Plan {
 }
 
 /// Where the manifest came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ManifestRef {
     /// The manifest's path as given on the command line.
@@ -52,7 +54,7 @@ pub struct ManifestRef {
 }
 
 /// The fingerprint of one project's inventory at planning time.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InventoryRef {
     /// The server's name in the manifest.
@@ -64,7 +66,7 @@ pub struct InventoryRef {
 }
 
 /// Totals of a plan.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Summary {
     /// Destination subjects to create.
@@ -90,7 +92,9 @@ pub struct Summary {
 }
 
 /// The outcome of one checklist item.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum CheckStatus {
     /// Checked and fine.
@@ -103,7 +107,7 @@ pub enum CheckStatus {
 
 /// One item of the pre-transfer checklist (access, conflicts, label mapping, DICOM metadata, project
 /// settings, anonymization).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckItem {
     /// The transfer the item belongs to.
@@ -117,7 +121,7 @@ pub struct CheckItem {
 }
 
 /// One transfer of the manifest, planned.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TransferPlan {
     /// The transfer's unique name.
@@ -140,7 +144,7 @@ pub struct TransferPlan {
 }
 
 /// The de-identification a transfer applies in its rewrite step, as the manifest set it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DicomRules {
     /// The PS3.15 Annex E profile and its options, with the edition of the standard its rules
@@ -166,7 +170,9 @@ impl DicomRules {
 }
 
 /// What happens to one source session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ActionKind {
     /// A new destination session (`+ create`).
@@ -182,7 +188,7 @@ pub enum ActionKind {
 }
 
 /// One source session and what the plan does with it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Action {
     /// Stable identifier: `TRANSFER/SOURCE_SUBJECT/SOURCE_SESSION`.
@@ -211,7 +217,7 @@ pub struct Action {
 }
 
 /// The source session of an action.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SourceRef {
     /// Subject label in the source project.
@@ -230,7 +236,7 @@ pub struct SourceRef {
 }
 
 /// The destination of an action.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DestRef {
     /// Subject label in the destination project.
@@ -255,7 +261,7 @@ impl Action {
 }
 
 /// One scan to transfer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScanPlan {
     /// Scan ID (kept as is in the destination).
@@ -269,7 +275,7 @@ pub struct ScanPlan {
 }
 
 /// One session resource to transfer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResourcePlan {
     /// Resource label.
@@ -281,7 +287,7 @@ pub struct ResourcePlan {
 }
 
 /// An identifying keyword found filled in.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PhiFinding {
     /// The DICOM keyword, e.g. `PatientBirthDate`.
@@ -291,7 +297,7 @@ pub struct PhiFinding {
 }
 
 /// Something in the selected scope that will not be transferred.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Skipped {
     /// What: `subject SUB007`, `session SUB001_MR1 scan 1 (localizer)`, `resource NOTES of SUB001_MR1`.
@@ -301,7 +307,9 @@ pub struct Skipped {
 }
 
 /// The kind of one step of the execution graph.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum StepKind {
     /// Create the destination subject.
@@ -342,7 +350,7 @@ impl StepKind {
 }
 
 /// One node of the execution graph.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Step {
     /// Stable identifier. Session steps: `TRANSFER/DEST_SUBJECT/DEST_SESSION/KIND`; subject steps:

@@ -42,11 +42,13 @@ pub fn human_bytes(n: u64) -> String {
     format!("{v:.1} {}", UNITS[unit])
 }
 
-fn plural(n: u64, one: &str, many: &str) -> String {
+/// `1 scan`, `2 scans`.
+pub fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-fn detail(a: &Action) -> String {
+/// The parenthesised detail of an action line: what moves, or why nothing does.
+pub fn detail(a: &Action) -> String {
     let mut d = match a.kind {
         ActionKind::Create | ActionKind::Merge => format!(
             "{}{}, {}, {}",
@@ -73,13 +75,25 @@ fn detail(a: &Action) -> String {
     d
 }
 
+/// The diff symbol and verb of an action kind (`+ create`, `~ merge`, `+ share`, `= skip`,
+/// `! blocked`), shared by every rendering of a plan.
+pub fn action_symbol(kind: ActionKind) -> (&'static str, &'static str) {
+    match kind {
+        ActionKind::Create => ("+", "create"),
+        ActionKind::Merge => ("~", "merge"),
+        ActionKind::Share => ("+", "share"),
+        ActionKind::Skip => ("=", "skip"),
+        ActionKind::Blocked => ("!", "blocked"),
+    }
+}
+
 fn action_line(p: &Painter, a: &Action) -> String {
-    let (sym, verb, code) = match a.kind {
-        ActionKind::Create => ("+", "create", GREEN),
-        ActionKind::Merge => ("~", "merge", YELLOW),
-        ActionKind::Share => ("+", "share", GREEN),
-        ActionKind::Skip => ("=", "skip", DIM),
-        ActionKind::Blocked => ("!", "blocked", RED),
+    let (sym, verb) = action_symbol(a.kind);
+    let code = match a.kind {
+        ActionKind::Create | ActionKind::Share => GREEN,
+        ActionKind::Merge => YELLOW,
+        ActionKind::Skip => DIM,
+        ActionKind::Blocked => RED,
     };
     let head = p.paint(code, &format!("{sym} {verb:<8}"));
     format!(
@@ -137,7 +151,11 @@ fn skipped_lines(skipped: &[Skipped], out: &mut String) {
     for s in skipped {
         by_reason.entry(&s.reason).or_default().push(&s.object);
     }
-    let _ = writeln!(out, "  not transferred ({} items in scope):", skipped.len());
+    let _ = writeln!(
+        out,
+        "  not transferred ({} in scope):",
+        plural(skipped.len() as u64, "item", "items")
+    );
     for (reason, objects) in by_reason {
         let shown: Vec<&str> = objects.iter().take(3).copied().collect();
         let more = if objects.len() > 3 { ", …" } else { "" };
@@ -168,12 +186,13 @@ fn checklist_lines(p: &Painter, plan: &Plan, out: &mut String) {
     }
 }
 
-fn summary_lines(p: &Painter, plan: &Plan, out: &mut String) {
+/// The one-line summary of a plan: `Plan: 1 subject to create, 2 sessions to create, … .`
+pub fn summary_line(plan: &Plan) -> String {
     let s = &plan.summary;
-    let line = format!(
-        "Plan: {} subject(s) to create, {} session(s) to create, {} to merge, {} to share, {} skipped, {} blocked; {}, {}, {} to transfer{}.",
-        s.subjects_created,
-        s.sessions_created,
+    format!(
+        "Plan: {} to create, {} to create, {} to merge, {} to share, {} skipped, {} blocked; {}, {}, {} to transfer{}.",
+        plural(s.subjects_created, "subject", "subjects"),
+        plural(s.sessions_created, "session", "sessions"),
         s.sessions_merged,
         s.shares,
         s.sessions_skipped,
@@ -183,15 +202,26 @@ fn summary_lines(p: &Painter, plan: &Plan, out: &mut String) {
         human_bytes(s.bytes),
         match s.deletions {
             0 => String::new(),
-            n => format!("; {n} source sessions to delete after verification"),
+            n => format!(
+                "; {} to delete after verification",
+                plural(n, "source session", "source sessions")
+            ),
         }
-    );
-    let _ = writeln!(out, "\n{}", p.paint(BOLD, &line));
-    if s.sessions_blocked > 0 {
-        let warn = format!(
-            "{} blocked: fix the manifest or the servers and plan again, or apply the rest with `ferry apply --skip-blocked`.",
-            plural(s.sessions_blocked, "session is", "sessions are")
-        );
+    )
+}
+
+/// What to do about blocked sessions, when there are any.
+pub fn blocked_line(plan: &Plan) -> Option<String> {
+    let n = plan.summary.sessions_blocked;
+    (n > 0).then(|| format!(
+        "{} blocked: fix the manifest or the servers and plan again, or apply the rest with `ferry apply --skip-blocked`.",
+        plural(n, "session is", "sessions are")
+    ))
+}
+
+fn summary_lines(p: &Painter, plan: &Plan, out: &mut String) {
+    let _ = writeln!(out, "\n{}", p.paint(BOLD, &summary_line(plan)));
+    if let Some(warn) = blocked_line(plan) {
         let _ = writeln!(out, "{}", p.paint(RED, &warn));
     }
 }
@@ -227,8 +257,8 @@ pub fn render_diff(plan: &Plan, color: bool) -> String {
     out
 }
 
-/// The lowercase name serde gives a unit enum variant.
-fn serde_plain<T: serde::Serialize>(v: &T) -> String {
+/// The lowercase name serde gives a unit enum variant (`copy`, `share`, …).
+pub fn serde_plain<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_value(v)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))

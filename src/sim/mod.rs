@@ -23,7 +23,9 @@ pub mod dicomio;
 pub mod faults;
 pub mod http;
 pub mod model;
+pub mod paths;
 pub mod render;
+pub mod reqlog;
 pub mod routes;
 pub mod seed;
 pub mod store;
@@ -53,6 +55,8 @@ pub struct SimConfig {
     pub rng_seed: u64,
     /// Worker threads (at least 16 are used).
     pub workers: usize,
+    /// Where to log each request (method, path, status, time), if anywhere.
+    pub log: Option<reqlog::RequestLog>,
 }
 
 impl std::fmt::Debug for SimConfig {
@@ -71,6 +75,7 @@ impl std::fmt::Debug for SimConfig {
             )
             .field("faults", &self.faults)
             .field("rng_seed", &self.rng_seed)
+            .field("log", &self.log.is_some())
             .finish()
     }
 }
@@ -102,7 +107,30 @@ pub enum SimError {
         /// The name part (never the password).
         value: String,
     },
+    /// `--seed` was given for a state folder that already holds something.
+    #[error(
+        "cannot seed `{}`: the folder is not empty (seed only a new or empty folder; \
+         start without --seed to serve what it holds)",
+        root.display()
+    )]
+    SeedNotEmpty {
+        /// The folder.
+        root: PathBuf,
+    },
+    /// Another emulator holds the state folder's lock.
+    #[error(
+        "another `ferry sim` is already serving `{}` (its lock `{}` is held); stop it or use another --root",
+        root.display(),
+        root.join(LOCK_FILE).display()
+    )]
+    Locked {
+        /// The folder.
+        root: PathBuf,
+    },
 }
+
+/// The lock file inside a state folder, held while an emulator serves it.
+pub const LOCK_FILE: &str = ".ferry-sim.lock";
 
 /// The state shared by every worker.
 pub struct Shared {
@@ -123,12 +151,20 @@ use store::Store;
 pub struct SimHandle {
     server: Option<http::Server>,
     url: String,
+    accounts: Vec<String>,
+    /// Held (locked) for as long as the emulator serves its state folder.
+    _lock: std::fs::File,
 }
 
 impl SimHandle {
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The accounts, one line each: login and what it may do (never a password).
+    pub fn accounts(&self) -> &[String] {
+        &self.accounts
     }
 
     /// The port it listens on.
@@ -158,6 +194,23 @@ pub fn start(config: SimConfig) -> Result<SimHandle, SimError> {
         root: config.root.clone(),
         source,
     };
+    if config.seed.is_some() && !is_empty_dir(&config.root).map_err(state_err)? {
+        return Err(SimError::SeedNotEmpty {
+            root: config.root.clone(),
+        });
+    }
+    std::fs::create_dir_all(&config.root).map_err(state_err)?;
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(config.root.join(LOCK_FILE))
+        .map_err(state_err)?;
+    if !try_lock(&lock).map_err(state_err)? {
+        return Err(SimError::Locked {
+            root: config.root.clone(),
+        });
+    }
     let mut store = Store::open(&config.root).map_err(state_err)?;
     if store.site.users.is_empty() {
         store.site.users.insert(
@@ -187,6 +240,7 @@ pub fn start(config: SimConfig) -> Result<SimHandle, SimError> {
         );
     }
     store.save_site().map_err(state_err)?;
+    let accounts = describe_accounts(&store);
     let shared = Arc::new(Shared {
         store: RwLock::new(store),
         auth: auth::Auth::default(),
@@ -195,7 +249,17 @@ pub fn start(config: SimConfig) -> Result<SimHandle, SimError> {
     });
     let handler: http::Handler = {
         let shared = shared.clone();
-        Arc::new(move |req| routes::handle(&shared, req))
+        let log = config.log.clone();
+        Arc::new(move |req| match &log {
+            None => routes::handle(&shared, req),
+            Some(log) => {
+                let started = std::time::Instant::now();
+                let (method, path) = (req.method.clone(), req.path.clone());
+                let resp = routes::handle(&shared, req);
+                log.record(&method, &path, resp.status, started.elapsed());
+                resp
+            }
+        })
     };
     let workers = if config.workers == 0 {
         64
@@ -211,7 +275,74 @@ pub fn start(config: SimConfig) -> Result<SimHandle, SimError> {
     Ok(SimHandle {
         server: Some(server),
         url,
+        accounts,
+        _lock: lock,
     })
+}
+
+/// Takes an exclusive advisory lock on the file without waiting; `false` when another process holds it.
+/// The lock goes with the process, so a crashed emulator leaves no stale lock behind.
+#[cfg(unix)]
+fn try_lock(file: &std::fs::File) -> std::io::Result<bool> {
+    use rustix::fs::{flock, FlockOperation};
+    match flock(file, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(true),
+        Err(e) if e == rustix::io::Errno::WOULDBLOCK => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Without advisory locks (not Unix), the folder is not locked.
+#[cfg(not(unix))]
+fn try_lock(_file: &std::fs::File) -> std::io::Result<bool> {
+    Ok(true)
+}
+
+fn is_empty_dir(root: &std::path::Path) -> std::io::Result<bool> {
+    match std::fs::read_dir(root) {
+        Ok(mut entries) => Ok(entries.next().is_none()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(true),
+        Err(e) => Err(e),
+    }
+}
+
+/// One line per account: `admin: site administrator`, `writer: member of MAIN`, ...
+fn describe_accounts(store: &Store) -> Vec<String> {
+    store
+        .site
+        .users
+        .iter()
+        .map(|(name, user)| {
+            let mut what: Vec<String> = Vec::new();
+            if user.admin {
+                what.push("site administrator".into());
+            }
+            for role in [
+                model::Role::Owner,
+                model::Role::Member,
+                model::Role::Collaborator,
+            ] {
+                let projects: Vec<&str> = store
+                    .projects
+                    .values()
+                    .filter(|p| p.roles.get(name) == Some(&role))
+                    .map(|p| p.id.as_str())
+                    .collect();
+                if !projects.is_empty() {
+                    let noun = match role {
+                        model::Role::Owner => "owner of",
+                        model::Role::Member => "member of",
+                        model::Role::Collaborator => "collaborator in",
+                    };
+                    what.push(format!("{noun} {}", projects.join(", ")));
+                }
+            }
+            if what.is_empty() {
+                what.push("no project roles".into());
+            }
+            format!("{name}: {}", what.join("; "))
+        })
+        .collect()
 }
 
 /// Parses a `--user NAME:PASSWORD` value.

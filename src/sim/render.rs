@@ -2,7 +2,7 @@
 //! listings as JSON or CSV with string values, and XFT item documents as JSON.
 
 use super::http::Response;
-use super::util::{csv_field, xml_escape};
+use super::util::xml_escape;
 use serde_json::{json, Map, Value};
 
 /// A Restlet-style HTML status page carrying `message` in `<h3>`.
@@ -122,22 +122,19 @@ impl Table {
         json!({ "ResultSet": Value::Object(rs) })
     }
 
-    /// Renders as CSV: a header line, then one line per row, `\n` line ends.
+    /// Renders as CSV: a header line, then one line per row, `\n` line ends, fields quoted only when
+    /// they need it.
     pub fn to_csv(&self) -> String {
-        let mut out = String::new();
-        let line = |vals: &[String]| {
-            vals.iter()
-                .map(|v| csv_field(v))
-                .collect::<Vec<_>>()
-                .join(",")
-        };
-        out.push_str(&line(&self.columns));
-        out.push('\n');
+        let mut w = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::Any(b'\n'))
+            .flexible(true)
+            .from_writer(Vec::new());
+        // Writing to memory cannot fail; a row of another width is written as it is.
+        let _ = w.write_record(&self.columns);
         for r in &self.rows {
-            out.push_str(&line(r));
-            out.push('\n');
+            let _ = w.write_record(r);
         }
-        out
+        String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
     }
 
     /// Renders in the requested format (`csv`, else JSON).
@@ -279,6 +276,10 @@ mod tests {
         assert_eq!(v["ResultSet"]["Result"][0]["x"], "");
         assert_eq!(v["ResultSet"]["totalRecords"], "1");
         assert_eq!(t.to_csv(), "ID,n,x\nP1,3,\n");
+        m = Map::new();
+        m.insert("ID".into(), json!("a,b \"c\""));
+        let t = Table::from_maps(&["ID".into()], &[m]);
+        assert_eq!(t.to_csv(), "ID\n\"a,b \"\"c\"\"\"\n");
     }
 
     #[test]

@@ -120,6 +120,12 @@ impl Store {
         &self.root
     }
 
+    /// Checks that a path is inside the state folder before it is written, deleted or read
+    /// ([`super::paths::check_inside`]).
+    pub fn guard(&self, path: &Path) -> io::Result<()> {
+        super::paths::check_inside(&self.root, path)
+    }
+
     /// Writes the site file (accounts, counters).
     pub fn save_site(&self) -> io::Result<()> {
         save_json(&self.root.join("meta/site.json"), &self.site)
@@ -369,6 +375,7 @@ impl Store {
     pub fn remove_prearc(&mut self, key: &(String, String, String)) -> io::Result<()> {
         if let Some(p) = self.prearchive.remove(key) {
             let dir = self.root.join(p.dir());
+            self.guard(&dir)?;
             if dir.exists() {
                 std::fs::remove_dir_all(&dir)?;
             }

@@ -63,22 +63,12 @@ pub(crate) enum Retry {
 }
 
 fn basic(user: &str, password: &str) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let b = format!("{user}:{password}").into_bytes();
-    let mut out = String::from("Basic ");
-    for c in b.chunks(3) {
-        let n = (u32::from(c[0]) << 16)
-            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*c.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            if i <= c.len() {
-                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    use base64::Engine;
+    let pair = format!("{user}:{password}");
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(pair)
+    )
 }
 
 /// The first lines of a server's error page, without markup, for messages.
@@ -285,6 +275,44 @@ impl Http {
         }
     }
 
+    /// Sends one request with the session cookie, without looking at the answer's status.
+    fn send_once(
+        &self,
+        method: &str,
+        path: &str,
+        what: &str,
+        attempt: u32,
+        payload: &mut Payload<'_>,
+    ) -> Result<ureq::http::Response<ureq::Body>, XnatError> {
+        let cookie = self
+            .session
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|s| format!("JSESSIONID={}", s.expose()));
+        let mut b = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base));
+        if let Some(c) = &cookie {
+            b = b.header("Cookie", c);
+        }
+        let net = |e: &dyn std::fmt::Display| self.network(what, attempt, e);
+        match payload {
+            Payload::Empty => {
+                let req = b.body(()).map_err(|e| net(&e))?;
+                self.agent.run(req).map_err(|e| net(&e))
+            }
+            Payload::Stream(reader, ctype, len) => {
+                let req = b
+                    .header("Content-Type", *ctype)
+                    .header("Content-Length", len.to_string())
+                    .body(ureq::SendBody::from_reader(reader))
+                    .map_err(|e| net(&e))?;
+                self.agent.run(req).map_err(|e| net(&e))
+            }
+        }
+    }
+
     /// Sends one request and hands the successful response to `read`, retrying the whole exchange
     /// (reading included) on transient failures when the request allows it.
     pub fn exchange<T>(
@@ -301,41 +329,8 @@ impl Http {
         loop {
             attempt += 1;
             let may_retry = retry == Retry::Idempotent && attempt <= self.opts.retries;
-            let cookie = self
-                .session
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .as_ref()
-                .map(|s| format!("JSESSIONID={}", s.expose()));
             let permit = self.slots.acquire();
-            let mut b = ureq::http::Request::builder()
-                .method(method)
-                .uri(format!("{}{path}", self.base));
-            if let Some(c) = &cookie {
-                b = b.header("Cookie", c);
-            }
-            let result = match &mut payload {
-                Payload::Empty => b
-                    .body(())
-                    .map_err(|e| self.network(what, attempt, &e))
-                    .and_then(|req| {
-                        self.agent
-                            .run(req)
-                            .map_err(|e| self.network(what, attempt, &e))
-                    }),
-                Payload::Stream(reader, ctype, len) => {
-                    let b = b
-                        .header("Content-Type", *ctype)
-                        .header("Content-Length", len.to_string());
-                    b.body(ureq::SendBody::from_reader(reader))
-                        .map_err(|e| self.network(what, attempt, &e))
-                        .and_then(|req| {
-                            self.agent
-                                .run(req)
-                                .map_err(|e| self.network(what, attempt, &e))
-                        })
-                }
-            };
+            let result = self.send_once(method, path, what, attempt, &mut payload);
             let mut resp = match result {
                 Ok(r) => r,
                 Err(e) if may_retry && e.is_retryable() => {

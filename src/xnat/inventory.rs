@@ -489,6 +489,37 @@ impl Client {
         }
     }
 
+    /// The project's prearchive entries, in one request.
+    pub fn prearchive_entries(&self, project: &str) -> Result<Vec<PrearchiveEntry>, XnatError> {
+        Ok(self.prearchive(project)?.into_values().collect())
+    }
+
+    /// The DICOM files of each scan of a prearchive entry, counted: scan ID -> files.
+    pub fn prearchive_file_counts(&self, uri: &str) -> Result<BTreeMap<String, usize>, XnatError> {
+        let path = uri.strip_prefix("/data").unwrap_or(uri);
+        let scans = self.http.get_json(
+            &format!("/data{path}/scans?format=json"),
+            &format!("listing the scans of prearchive entry {path}"),
+        )?;
+        let mut out = BTreeMap::new();
+        for r in rows(&scans) {
+            let id = s(r, "ID");
+            let files = match self.http.get_json(
+                &format!(
+                    "/data{path}/scans/{}/resources/DICOM/files?format=json",
+                    enc(&id)
+                ),
+                &format!("listing the files of scan {id} of prearchive entry {path}"),
+            ) {
+                Ok(v) => rows(&v).len(),
+                Err(XnatError::NotFound { .. }) => 0,
+                Err(e) => return Err(e),
+            };
+            out.insert(id, files);
+        }
+        Ok(out)
+    }
+
     /// One prearchive entry by its URI (`/prearchive/projects/P/TS/NAME`, with or without `/data`).
     pub fn prearchive_entry(&self, uri: &str) -> Result<PrearchiveEntry, XnatError> {
         let path = uri.strip_prefix("/data").unwrap_or(uri);

@@ -11,12 +11,10 @@ mod http;
 mod inventory;
 mod resources;
 mod transfer;
-mod zipsafe;
 
 pub use error::XnatError;
 pub use resources::{resource_path_of, FetchedFile, ResourceRef};
 pub use transfer::{Downloaded, ImportOutcome, ImportTarget, Overwrite};
-pub use zipsafe::{safe_extract, ExtractLimits, ExtractedFile};
 
 use crate::manifest::model::Server;
 use std::time::Duration;
@@ -95,17 +93,17 @@ impl std::fmt::Debug for Client {
     }
 }
 
+/// What a path segment or query value keeps unescaped: letters, digits and `-_.~` (RFC 3986
+/// unreserved).
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
 /// Percent-encodes one path segment or query value.
 pub(crate) fn enc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    percent_encoding::utf8_percent_encode(s, SEGMENT).to_string()
 }
 
 impl Client {

@@ -40,32 +40,15 @@ pub fn resource_path_of(uri: &str) -> Option<String> {
     let at = uri.find("/resources/")?;
     let rest = &uri[at + "/resources/".len()..];
     let (_, path) = rest.split_once("/files/")?;
-    let path = percent_decode(path.split('?').next().unwrap_or(path));
+    let path = percent_encoding::percent_decode_str(path.split('?').next().unwrap_or(path))
+        .decode_utf8_lossy()
+        .into_owned();
     let safe = !path.is_empty()
         && !path.contains('\\')
         && path
             .split('/')
             .all(|c| !c.is_empty() && c != "." && c != "..");
     safe.then_some(path)
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |c: u8| (c as char).to_digit(16);
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 impl Client {

@@ -291,6 +291,21 @@ impl Client {
         Ok(uri.strip_prefix("/data").unwrap_or(uri).to_string())
     }
 
+    /// Deletes a prearchive entry (`/prearchive/projects/P/TS/NAME`) with its files; an entry that is
+    /// gone already is not an error.
+    pub fn delete_prearchive(&self, uri: &str) -> Result<(), XnatError> {
+        let path = uri.strip_prefix("/data").unwrap_or(uri);
+        match self.http.send(
+            "DELETE",
+            &format!("/data{path}"),
+            &format!("deleting prearchive entry {path}"),
+            Retry::Idempotent,
+        ) {
+            Ok(_) | Err(XnatError::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Creates a subject (nothing happens when it exists).
     pub fn create_subject(&self, project: &str, label: &str) -> Result<(), XnatError> {
         let path = format!("/data/projects/{}/subjects/{}", enc(project), enc(label));

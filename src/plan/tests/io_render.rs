@@ -113,7 +113,7 @@ fn the_diff_has_one_line_per_action_a_checklist_and_a_summary() {
         assert!(d.contains(item), "{item} missing from {d}");
     }
     assert!(
-        d.contains("Plan: 3 subject(s) to create, 4 session(s) to create, 0 to merge, 0 to share, 1 skipped, 3 blocked; 12 scans, 120 files, 120.0 kB to transfer."),
+        d.contains("Plan: 3 subjects to create, 4 sessions to create, 0 to merge, 0 to share, 1 skipped, 3 blocked; 12 scans, 120 files, 120.0 kB to transfer."),
         "{d}"
     );
     assert!(d.contains("3 sessions are blocked"), "{d}");

@@ -254,7 +254,7 @@ transfers:
     policy: {{ {policy} }}
 {extra}"#
     );
-    serde_yaml::from_str(&text).unwrap()
+    crate::manifest::yaml::from_str(&text).unwrap()
 }
 
 /// Inventories keyed as the planner wants them.

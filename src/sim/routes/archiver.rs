@@ -6,7 +6,7 @@
 use super::{edit, fail, Ctx};
 use crate::sim::auth::Access;
 use crate::sim::http::Response;
-use crate::sim::model::{scan_order, Experiment, PrearcSession};
+use crate::sim::model::{scan_order, Experiment, PrearcSession, Subject};
 use crate::sim::store::Store;
 use crate::sim::util::now_sql;
 
@@ -71,49 +71,8 @@ pub fn archive_session(
     let subject = store.find_subject(&project, &subject_label).cloned();
     let mut exp = match existing {
         Some(e) => {
-            if e.project != project {
-                return Err(conflict(
-                    store,
-                    key,
-                    409,
-                    "Invalid modification of session project via archive process.",
-                ));
-            }
-            if subject.as_ref().map(|s| &s.id) != Some(&e.subject_id) {
-                return Err(conflict(
-                    store,
-                    key,
-                    409,
-                    "Invalid modification of session subject via archive process.",
-                ));
-            }
-            if !opts.override_exceptions
-                && !e.uid.is_empty()
-                && !pre.tag.is_empty()
-                && e.uid != pre.tag
-            {
-                return Err(conflict(
-                    store,
-                    key,
-                    409,
-                    "Invalid modification of session UID via archive process.",
-                ));
-            }
-            if !opts.override_exceptions {
-                for s in &pre.scans {
-                    if e.scans
-                        .iter()
-                        .any(|x| x.uid == s.uid && !s.uid.is_empty() && x.id != s.id)
-                    {
-                        return Err(conflict(
-                            store,
-                            key,
-                            409,
-                            &format!("Invalid modification of scan {} via archive process.", s.id),
-                        ));
-                    }
-                }
-            }
+            merge_check(&e, subject.as_ref(), &pre, &project, opts)
+                .map_err(|(status, msg)| conflict(store, key, status, &msg))?;
             e
         }
         None => {
@@ -156,6 +115,45 @@ pub fn archive_session(
     ))
 }
 
+/// XNAT's checks before merging a prearchive session into an archived one of the same label: the
+/// same project, the same subject, the same StudyInstanceUID, and no scan UID under another scan ID
+/// (the last two waived by `overwrite=delete`'s override). The status and message of a refusal.
+fn merge_check(
+    e: &Experiment,
+    subject: Option<&Subject>,
+    pre: &PrearcSession,
+    project: &str,
+    opts: &ArchiveOpts,
+) -> Result<(), (u16, String)> {
+    let refuse = |what: &str| {
+        Err((
+            409,
+            format!("Invalid modification of {what} via archive process."),
+        ))
+    };
+    if e.project != project {
+        return refuse("session project");
+    }
+    if subject.map(|s| &s.id) != Some(&e.subject_id) {
+        return refuse("session subject");
+    }
+    if opts.override_exceptions {
+        return Ok(());
+    }
+    if !e.uid.is_empty() && !pre.tag.is_empty() && e.uid != pre.tag {
+        return refuse("session UID");
+    }
+    for s in &pre.scans {
+        if e.scans
+            .iter()
+            .any(|x| x.uid == s.uid && !s.uid.is_empty() && x.id != s.id)
+        {
+            return refuse(&format!("scan {}", s.id));
+        }
+    }
+    Ok(())
+}
+
 /// Moves the prearchive files into the session folder, merging scan by scan.
 fn merge_files(
     store: &mut Store,
@@ -165,10 +163,13 @@ fn merge_files(
 ) -> std::io::Result<()> {
     let from = store.root().join(pre.dir());
     let to = store.root().join(&exp.dir);
+    store.guard(&from)?;
+    store.guard(&to)?;
     for scan in &pre.scans {
         if opts.replace_scans {
             if let Some(i) = exp.scans.iter().position(|x| x.id == scan.id) {
                 let old = to.join("SCANS").join(&scan.id);
+                store.guard(&old)?;
                 if old.exists() {
                     std::fs::remove_dir_all(old)?;
                 }
@@ -214,6 +215,8 @@ fn merge_files(
                     .join(&res.label)
                     .join(name);
                 let dst = dst_dir.join(name);
+                store.guard(&src)?;
+                store.guard(&dst)?;
                 if std::fs::rename(&src, &dst).is_err() {
                     std::fs::copy(&src, &dst)?;
                 }

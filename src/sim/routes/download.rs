@@ -25,7 +25,9 @@ fn content_type(path: &str) -> &'static str {
 }
 
 /// Streams one file from disk.
-pub fn send_file(f: &FileRef) -> Answer {
+pub fn send_file(store_root: &std::path::Path, f: &FileRef) -> Answer {
+    crate::sim::paths::check_inside(store_root, &f.disk)
+        .map_err(|_| fail(404, "Unable to find file."))?;
     let file = std::fs::File::open(&f.disk).map_err(|_| fail(404, "Unable to find file."))?;
     let len = file.metadata().map(|m| m.len()).unwrap_or(f.entry.size);
     Ok(Response {

@@ -360,6 +360,7 @@ pub fn drop_experiment_from(
     store.remove_experiment(id).map_err(io_fail)?;
     if remove_files {
         let dir = store.root().join(&e.dir);
+        store.guard(&dir).map_err(io_fail)?;
         if dir.exists() {
             std::fs::remove_dir_all(&dir).map_err(io_fail)?;
         }
@@ -450,6 +451,12 @@ pub fn put_scan(ctx: &Ctx, scope: Scope, key: &str, s: &str) -> Answer {
             "Multiple scan modalities: please specify a specific scan type.",
         ));
     }
+    if !valid_id(s) {
+        return Err(fail(
+            400,
+            "Invalid scan ID: identifiers cannot use special characters.",
+        ));
+    }
     let idx = match e.scans.iter().position(|x| x.id == s) {
         Some(i) => {
             if xsi.is_some_and(|x| x != e.scans[i].xsi_type) {
@@ -506,6 +513,7 @@ pub fn delete_scan(ctx: &Ctx, scope: Scope, key: &str, s: &str) -> Answer {
     }
     if ctx.flag("removeFiles") {
         let dir = store.root().join(&e.dir).join("SCANS").join(s);
+        store.guard(&dir).map_err(io_fail)?;
         if dir.exists() {
             std::fs::remove_dir_all(dir).map_err(io_fail)?;
         }

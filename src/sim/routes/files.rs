@@ -306,7 +306,7 @@ fn files_get(
     path: &[&str],
 ) -> Answer {
     let path = path.join("/");
-    let (files, base, label) = {
+    let (files, base, label, root) = {
         let store = ctx.read();
         let e = access::experiment_strict(ctx, &store, scope, key)?;
         if let Some(r) = res {
@@ -328,6 +328,7 @@ fn files_get(
             collect_files(&store, e, &level, res, &path),
             base_uri(scope, e),
             label,
+            store.root().to_path_buf(),
         )
     };
     let format = ctx.format();
@@ -343,61 +344,11 @@ fn files_get(
             .into_iter()
             .find(|f| f.path == path)
             .ok_or_else(|| fail(404, "Unable to find file."))?;
-        return download::send_file(&f);
+        return download::send_file(&root, &f);
     }
-    let rows = files
-        .iter()
-        .map(|f| {
-            let uri = match &f.scan {
-                Some((id, _)) => format!(
-                    "{base}/scans/{}/resources/{}/files/{}",
-                    percent_encode(id),
-                    f.res_id,
-                    f.path
-                        .split('/')
-                        .map(percent_encode)
-                        .collect::<Vec<_>>()
-                        .join("/")
-                ),
-                None => format!(
-                    "{base}/resources/{}/files/{}",
-                    f.res_id,
-                    f.path
-                        .split('/')
-                        .map(percent_encode)
-                        .collect::<Vec<_>>()
-                        .join("/")
-                ),
-            };
-            let name = f.path.rsplit('/').next().unwrap_or(&f.path).to_string();
-            vec![
-                name,
-                f.entry.size.to_string(),
-                uri,
-                f.res_label.clone(),
-                String::new(),
-                f.entry.format.clone(),
-                String::new(),
-                f.res_id.to_string(),
-                f.entry.digest.clone(),
-            ]
-        })
-        .collect();
+    let rows = files.iter().map(|f| file_row(&base, f)).collect();
     let table = Table {
-        columns: [
-            "Name",
-            "Size",
-            "URI",
-            "collection",
-            "file_tags",
-            "file_format",
-            "file_content",
-            "cat_ID",
-            "digest",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect(),
+        columns: FILE_COLUMNS.iter().map(|s| s.to_string()).collect(),
         rows,
     };
     let meta = Meta {
@@ -406,6 +357,49 @@ fn files_get(
         uri_columns: true,
     };
     Ok(table.respond(&format, &meta))
+}
+
+/// The columns of a file listing, as XNAT names them.
+const FILE_COLUMNS: [&str; 9] = [
+    "Name",
+    "Size",
+    "URI",
+    "collection",
+    "file_tags",
+    "file_format",
+    "file_content",
+    "cat_ID",
+    "digest",
+];
+
+/// One row of a file listing, its URI below the session's `base`, each path segment encoded.
+fn file_row(base: &str, f: &FileRef) -> Vec<String> {
+    let path = f
+        .path
+        .split('/')
+        .map(percent_encode)
+        .collect::<Vec<_>>()
+        .join("/");
+    let uri = match &f.scan {
+        Some((id, _)) => format!(
+            "{base}/scans/{}/resources/{}/files/{path}",
+            percent_encode(id),
+            f.res_id
+        ),
+        None => format!("{base}/resources/{}/files/{path}", f.res_id),
+    };
+    let name = f.path.rsplit('/').next().unwrap_or(&f.path).to_string();
+    vec![
+        name,
+        f.entry.size.to_string(),
+        uri,
+        f.res_label.clone(),
+        String::new(),
+        f.entry.format.clone(),
+        String::new(),
+        f.res_id.to_string(),
+        f.entry.digest.clone(),
+    ]
 }
 
 fn session_projects(ctx: &Ctx, scope: Scope, key: &str) -> Answer {

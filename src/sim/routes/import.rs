@@ -11,6 +11,7 @@ use crate::sim::http::Response;
 use crate::sim::model::{
     scan_order, scan_type_for, session_type_for, FileEntry, PrearcSession, Resource, Scan,
 };
+use crate::sim::paths::folder_name;
 use crate::sim::render::uri_list;
 use crate::sim::store::Store;
 use crate::sim::util::{md5_hex, now_prearc, now_sql, valid_id};
@@ -296,11 +297,10 @@ fn receive(
     let rename = ctx.flag("rename");
     for o in objs {
         let h = &o.header;
-        let scan_id = if h.series_number.is_empty() {
-            h.series_uid.rsplit('.').next().unwrap_or("1").to_string()
-        } else {
-            h.series_number.clone()
-        };
+        // The scan ID becomes a folder name: only XNAT's identifier characters survive.
+        let scan_id = folder_name(&h.series_number)
+            .or_else(|| folder_name(h.series_uid.rsplit('.').next().unwrap_or("")))
+            .unwrap_or_else(|| "1".into());
         let name = if rename {
             let hash = md5_hex(format!("{}{}", h.sop_class, h.sop_uid).as_bytes());
             format!(
@@ -314,6 +314,7 @@ fn receive(
             o.name.clone()
         };
         let scan_dir = dir.join("SCANS").join(&scan_id).join("DICOM");
+        store.guard(&scan_dir.join(&name)).map_err(io_fail)?;
         std::fs::create_dir_all(&scan_dir).map_err(io_fail)?;
         std::fs::write(scan_dir.join(&name), &o.bytes).map_err(io_fail)?;
         let idx = match session.scans.iter().position(|s| s.id == scan_id) {

@@ -1,7 +1,8 @@
 //! The route table: every request is decoded, authenticated, passed through fault injection and
 //! dispatched here. `/data`, `/REST`, `/data/archive` and `/REST/archive` are the same API.
 //! `/archive/...` and `/prearchive/...` without a prefix (as the archive service's replies name them)
-//! are accepted too. Unknown paths answer `404`; unsupported methods on known paths `405`; nothing panics (a panic in a
+//! are accepted too. A path segment that is `.` or `..`, or decodes to text with a slash, backslash or
+//! NUL, is refused with `400` before routing (as Tomcat does). Unknown paths answer `404`; unsupported methods on known paths `405`; nothing panics (a panic in a
 //! handler is caught and answered `500`).
 //!
 //! | method | path (after `/data` or `/REST`, optional `/archive`) | what |
@@ -36,7 +37,7 @@
 //! | GET | `/xapi/siteConfig/buildInfo` | JSON, version 1.8.10 |
 //! | GET | `/xapi/schemas`, `/xapi/schemas/{name}` | schema list and our own minimal XSDs |
 //! | GET | `/xapi/access/projects` | the caller's project roles |
-//! | GET, PUT | `/sim/faults` | control (site admin, no faults applied): `latency_ms`, `error_rate`, `drop_rate`, `fail_next`, `drop_next`, `rng_seed` |
+//! | GET, PUT | `/sim/faults` | control (site admin, no faults applied): `latency_ms`, `error_rate`, `late_error_rate`, `drop_rate`, `fail_next`, `late_fail_next`, `drop_next`, `only` (a path fragment the faults aim at), `rng_seed` |
 //! | PUT | `/sim/projects/{P}/users/{U}?role=owner|member|collaborator|none` | control: change a role at run time |
 //! | PUT | `/sim/datatypes/{T}?enabled=true|false` | control: switch a data type off (as if its plugin were missing) or on |
 
@@ -162,6 +163,13 @@ fn dispatch(shared: &Shared, req: &Request) -> Response {
     let Some(segs) = decode_segments(&req.path) else {
         return status_page(400, "malformed percent-encoding in the path");
     };
+    // As Tomcat in front of XNAT: no `.`/`..` segments and no encoded slashes, backslashes or NULs.
+    if segs.iter().any(|s| super::paths::dangerous_segment(s)) {
+        return status_page(
+            400,
+            "Invalid path: a segment is `.` or `..` or hides a slash.",
+        );
+    }
     let Some(mut params) = parse_pairs(&req.query) else {
         return status_page(400, "malformed percent-encoding in the query");
     };
@@ -187,11 +195,15 @@ fn dispatch(shared: &Shared, req: &Request) -> Response {
     if segs.first() == Some(&"sim") {
         return service::control(&ctx, &segs[1..]).unwrap_or_else(|e| e);
     }
-    let decision = shared.faults.decide();
+    let decision = shared.faults.decide(&req.path);
     if decision.fail {
         return status_page(500, "injected fault");
     }
     let mut resp = route(&ctx, &segs).unwrap_or_else(|e| e);
+    if decision.fail_late {
+        // The work is done and kept; only the answer is lost.
+        return status_page(500, "injected fault after the work was done");
+    }
     resp.drop_body = decision.drop;
     resp
 }

@@ -136,100 +136,9 @@ fn find<'s>(ctx: &Ctx, store: &'s Store, key: &Key) -> Result<&'s PrearcSession,
 
 fn session(ctx: &Ctx, key: &Key, more: &[&str]) -> Answer {
     match (ctx.method(), more) {
-        ("GET", []) => {
-            let store = ctx.read();
-            let p = find(ctx, &store, key)?;
-            if ctx.format() == "zip" {
-                let dir = store.root().join(p.dir());
-                let entries = p
-                    .scans
-                    .iter()
-                    .flat_map(|s| {
-                        s.resources.iter().flat_map(move |r| {
-                            r.files.keys().map(move |f| {
-                                (
-                                    format!("{}/SCANS/{}/{}/{f}", p.folder, s.id, r.label),
-                                    format!("SCANS/{}/{}/{f}", s.id, r.label),
-                                )
-                            })
-                        })
-                    })
-                    .map(|(name, rel)| (name, dir.join(rel)))
-                    .collect();
-                return Ok(Response {
-                    status: 200,
-                    headers: vec![("Content-Type".into(), "application/zip".into())],
-                    body: Body::Stream(Box::new(stream_zip(entries, false))),
-                    drop_body: false,
-                });
-            }
-            Ok(table(vec![row(p)]).respond(&ctx.format(), &Meta::default()))
-        }
-        ("GET", ["scans"]) => {
-            let store = ctx.read();
-            let p = find(ctx, &store, key)?;
-            let rows = p
-                .scans
-                .iter()
-                .map(|s| {
-                    vec![
-                        s.id.clone(),
-                        s.scan_type.clone(),
-                        s.series_description.clone(),
-                        s.xsi_type.clone(),
-                        s.uid.clone(),
-                    ]
-                })
-                .collect();
-            let t = Table {
-                columns: ["ID", "type", "series_description", "xsiType", "UID"]
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect(),
-                rows,
-            };
-            Ok(t.respond(
-                &ctx.format(),
-                &Meta {
-                    total: true,
-                    ..Meta::default()
-                },
-            ))
-        }
-        ("GET", ["scans", s, "resources", r, "files"]) => {
-            let store = ctx.read();
-            let p = find(ctx, &store, key)?;
-            let scan = p
-                .scans
-                .iter()
-                .find(|x| x.id == *s)
-                .ok_or_else(|| fail(404, "Unable to find scan."))?;
-            let res = scan
-                .resources
-                .iter()
-                .find(|x| x.label == *r)
-                .ok_or_else(|| fail(404, "Unable to find resource."))?;
-            let rows = res
-                .files
-                .iter()
-                .map(|(n, f)| {
-                    vec![
-                        n.clone(),
-                        f.size.to_string(),
-                        format!("/data{}/scans/{s}/resources/{r}/files/{n}", p.url()),
-                        f.digest.clone(),
-                    ]
-                })
-                .collect();
-            let t = Table {
-                columns: ["Name", "Size", "URI", "digest"]
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect(),
-                rows,
-            };
-            Ok(t.respond(&ctx.format(), &Meta::default()))
-        }
+        ("GET", []) => session_get(ctx, key),
+        ("GET", ["scans"]) => session_scans(ctx, key),
+        ("GET", ["scans", s, "resources", r, "files"]) => scan_files(ctx, key, s, r),
         ("DELETE", []) => {
             let mut store = ctx.write();
             find(ctx, &store, key)?;
@@ -238,25 +147,126 @@ fn session(ctx: &Ctx, key: &Key, more: &[&str]) -> Answer {
                 .map_err(|_| fail(500, "cannot delete"))?;
             Ok(text(200, ""))
         }
-        ("POST", []) => match ctx.param("action") {
-            Some("commit") | Some("archive") => {
-                let mut store = ctx.write();
-                find(ctx, &store, key)?;
-                let uri = archive_session(ctx, &mut store, key, &ArchiveOpts::default())?;
-                Ok(uri_list(200, &[uri]))
-            }
-            Some("build") | Some("reset-status") | None => {
-                let mut store = ctx.write();
-                let mut p = find(ctx, &store, key)?.clone();
-                p.status = "READY".into();
-                store
-                    .put_prearc(p.clone())
-                    .map_err(|_| fail(500, "cannot save"))?;
-                Ok(uri_list(200, &[format!("/data{}", p.url())]))
-            }
-            Some(other) => Err(fail(400, &format!("Unknown action {other}."))),
-        },
+        ("POST", []) => session_action(ctx, key),
         _ => Err(not_allowed()),
+    }
+}
+
+/// The session's row, or with `format=zip` its files as one zip.
+fn session_get(ctx: &Ctx, key: &Key) -> Answer {
+    let store = ctx.read();
+    let p = find(ctx, &store, key)?;
+    if ctx.format() != "zip" {
+        return Ok(table(vec![row(p)]).respond(&ctx.format(), &Meta::default()));
+    }
+    let dir = store.root().join(p.dir());
+    let entries = p
+        .scans
+        .iter()
+        .flat_map(|s| {
+            s.resources.iter().flat_map(move |r| {
+                r.files.keys().map(move |f| {
+                    (
+                        format!("{}/SCANS/{}/{}/{f}", p.folder, s.id, r.label),
+                        format!("SCANS/{}/{}/{f}", s.id, r.label),
+                    )
+                })
+            })
+        })
+        .map(|(name, rel)| (name, dir.join(rel)))
+        .collect();
+    Ok(Response {
+        status: 200,
+        headers: vec![("Content-Type".into(), "application/zip".into())],
+        body: Body::Stream(Box::new(stream_zip(entries, false))),
+        drop_body: false,
+    })
+}
+
+fn columns(names: &[&str]) -> Vec<String> {
+    names.iter().map(|s| s.to_string()).collect()
+}
+
+/// The session's scans.
+fn session_scans(ctx: &Ctx, key: &Key) -> Answer {
+    let store = ctx.read();
+    let p = find(ctx, &store, key)?;
+    let rows = p
+        .scans
+        .iter()
+        .map(|s| {
+            vec![
+                s.id.clone(),
+                s.scan_type.clone(),
+                s.series_description.clone(),
+                s.xsi_type.clone(),
+                s.uid.clone(),
+            ]
+        })
+        .collect();
+    let t = Table {
+        columns: columns(&["ID", "type", "series_description", "xsiType", "UID"]),
+        rows,
+    };
+    let meta = Meta {
+        total: true,
+        ..Meta::default()
+    };
+    Ok(t.respond(&ctx.format(), &meta))
+}
+
+/// The files of one scan resource.
+fn scan_files(ctx: &Ctx, key: &Key, s: &str, r: &str) -> Answer {
+    let store = ctx.read();
+    let p = find(ctx, &store, key)?;
+    let scan = p
+        .scans
+        .iter()
+        .find(|x| x.id == s)
+        .ok_or_else(|| fail(404, "Unable to find scan."))?;
+    let res = scan
+        .resources
+        .iter()
+        .find(|x| x.label == r)
+        .ok_or_else(|| fail(404, "Unable to find resource."))?;
+    let rows = res
+        .files
+        .iter()
+        .map(|(n, f)| {
+            vec![
+                n.clone(),
+                f.size.to_string(),
+                format!("/data{}/scans/{s}/resources/{r}/files/{n}", p.url()),
+                f.digest.clone(),
+            ]
+        })
+        .collect();
+    let t = Table {
+        columns: columns(&["Name", "Size", "URI", "digest"]),
+        rows,
+    };
+    Ok(t.respond(&ctx.format(), &Meta::default()))
+}
+
+/// `POST` on a session: archive it (`action=commit`) or rebuild it.
+fn session_action(ctx: &Ctx, key: &Key) -> Answer {
+    match ctx.param("action") {
+        Some("commit") | Some("archive") => {
+            let mut store = ctx.write();
+            find(ctx, &store, key)?;
+            let uri = archive_session(ctx, &mut store, key, &ArchiveOpts::default())?;
+            Ok(uri_list(200, &[uri]))
+        }
+        Some("build") | Some("reset-status") | None => {
+            let mut store = ctx.write();
+            let mut p = find(ctx, &store, key)?.clone();
+            p.status = "READY".into();
+            store
+                .put_prearc(p.clone())
+                .map_err(|_| fail(500, "cannot save"))?;
+            Ok(uri_list(200, &[format!("/data{}", p.url())]))
+        }
+        Some(other) => Err(fail(400, &format!("Unknown action {other}."))),
     }
 }
 

@@ -226,6 +226,12 @@ fn faults(ctx: &Ctx) -> Answer {
         if let Some(v) = num("error_rate") {
             s.error_rate = v.map_err(|_| bad())?.clamp(0.0, 1.0);
         }
+        if let Some(v) = num("late_error_rate") {
+            s.late_error_rate = v.map_err(|_| bad())?.clamp(0.0, 1.0);
+        }
+        if let Some(v) = num("late_fail_next") {
+            s.late_fail_next = v.map_err(|_| bad())? as u64;
+        }
         if let Some(v) = num("drop_rate") {
             s.drop_rate = v.map_err(|_| bad())?.clamp(0.0, 1.0);
         }
@@ -234,6 +240,9 @@ fn faults(ctx: &Ctx) -> Answer {
         }
         if let Some(v) = num("drop_next") {
             s.drop_next = v.map_err(|_| bad())? as u64;
+        }
+        if let Some(v) = ctx.param("only") {
+            s.only = v.to_string();
         }
         let seed = match ctx.param("rng_seed") {
             Some(v) => Some(v.parse::<u64>().map_err(|_| bad())?),
@@ -246,14 +255,18 @@ fn faults(ctx: &Ctx) -> Answer {
     let FaultSettings {
         latency_ms,
         error_rate,
+        late_error_rate,
         drop_rate,
         fail_next,
         drop_next,
+        late_fail_next,
+        only,
     } = f.settings();
     Ok(json_value(
         200,
-        &json!({"latency_ms": latency_ms, "error_rate": error_rate, "drop_rate": drop_rate,
-                "fail_next": fail_next, "drop_next": drop_next}),
+        &json!({"latency_ms": latency_ms, "error_rate": error_rate,
+                "late_error_rate": late_error_rate, "drop_rate": drop_rate,
+                "fail_next": fail_next, "drop_next": drop_next, "late_fail_next": late_fail_next, "only": only}),
     ))
 }
 

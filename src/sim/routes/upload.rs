@@ -54,10 +54,31 @@ pub fn create_resource(ctx: &Ctx, scope: Scope, key: &str, level: Level, r: &str
     if find_resource(list, r).is_some() {
         return Err(fail(409, "Specified resource already exists."));
     }
+    check_label(r)?;
     list.push(new_resource(ctx, id, r, &level));
     store.put_experiment(e).map_err(io_fail)?;
     store.save_site().map_err(io_fail)?;
     Ok(text(200, ""))
+}
+
+/// A new resource's label becomes a folder name, so it must be a valid XNAT identifier.
+fn check_label(label: &str) -> Result<(), Response> {
+    if crate::sim::util::valid_id(label) {
+        Ok(())
+    } else {
+        Err(fail(
+            400,
+            "Invalid resource label: identifiers cannot use special characters.",
+        ))
+    }
+}
+
+/// Checks a path against the state folder before it is touched.
+fn guarded(store: &Store, path: PathBuf) -> Result<PathBuf, Response> {
+    store
+        .guard(&path)
+        .map_err(|_| fail(400, "Invalid path: it leaves the session's folder."))?;
+    Ok(path)
 }
 
 fn new_resource(ctx: &Ctx, id: u64, label: &str, level: &Level) -> Resource {
@@ -89,7 +110,7 @@ pub fn delete_resource(ctx: &Ctx, scope: Scope, key: &str, level: Level, r: &str
     let i = find_resource(list, r)
         .ok_or_else(|| fail(404, &format!("Unable to find resource {r}.")))?;
     let res = list.remove(i);
-    let folder = dir.join(&res.label);
+    let folder = guarded(&store, dir.join(&res.label))?;
     if folder.exists() && ctx.param("removeFiles") != Some("false") {
         std::fs::remove_dir_all(folder).map_err(io_fail)?;
     }
@@ -105,7 +126,7 @@ fn safe_path(p: &str) -> Option<String> {
     if parts.is_empty()
         || parts
             .iter()
-            .any(|s| *s == ".." || *s == "." || s.contains('\\'))
+            .any(|s| *s == ".." || *s == "." || s.contains(['\\', '\0']))
     {
         return None;
     }
@@ -233,6 +254,7 @@ pub fn upload(ctx: &Ctx, scope: Scope, key: &str, level: Level, r: &str, path: &
     let idx = match find_resource(list, r) {
         Some(i) => i,
         None => {
+            check_label(r)?;
             list.push(new_resource(ctx, new_id, r, &level));
             list.len() - 1
         }
@@ -245,7 +267,7 @@ pub fn upload(ctx: &Ctx, scope: Scope, key: &str, level: Level, r: &str, path: &
             duplicates.push(name);
             continue;
         }
-        let target = folder.join(&name);
+        let target = guarded(&store, folder.join(&name))?;
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent).map_err(io_fail)?;
         }
@@ -317,9 +339,10 @@ pub fn delete_file(
     }
     let folder = dir.join(&res.label);
     for n in names {
+        let path = guarded(&store, folder.join(&n))?;
         res.files.remove(&n);
         if ctx.param("removeFiles") != Some("false") {
-            let _ = std::fs::remove_file(folder.join(&n));
+            let _ = std::fs::remove_file(path);
         }
     }
     store.put_experiment(e).map_err(io_fail)?;

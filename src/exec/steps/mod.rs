@@ -1,0 +1,181 @@
+//! One file per step kind of the execution graph, each with one entry function `run`. The runner
+//! ([`super::runner`]) resolves a step ID to its plan objects and hands them here; what a step does
+//! against the servers, and how it finds out on a resumed run what an earlier attempt left behind,
+//! lives in the step's own file.
+//!
+//! This module holds what every step shares: the resolved [`Ctx`] of a session step, the run-wide
+//! [`Env`] (clients, staging folder, bandwidth, reporter), and the mapping of errors to step failures.
+
+pub mod archive;
+pub mod create_subject;
+pub mod delete;
+pub mod download;
+pub mod landing;
+pub mod resources;
+pub mod rewrite;
+pub mod share;
+pub mod share_subject;
+pub mod upload;
+pub mod verify;
+
+use super::gate::FileRules;
+use super::pool::StepFailure;
+use super::report::{Event, Reporter};
+use super::throttle::Bandwidth;
+use super::zipfacts::Gate;
+use crate::manifest::model::Anonymization;
+use crate::plan::{Action, Plan, Step, StepKind, TransferPlan};
+use crate::xnat::{Client, XnatError};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// What every step of a run shares.
+pub struct Env<'a> {
+    /// The plan being applied.
+    pub plan: &'a Plan,
+    /// The plan's steps by ID.
+    pub steps: BTreeMap<&'a str, &'a Step>,
+    /// One client per server name.
+    pub clients: &'a BTreeMap<String, Arc<Client>>,
+    /// The staging folder beside the plan.
+    pub staging: PathBuf,
+    /// The bandwidth cap over all transfers, if any.
+    pub bandwidth: Option<&'a Bandwidth>,
+    /// Where progress goes.
+    pub reporter: &'a dyn Reporter,
+}
+
+/// Everything a session step needs, resolved from the plan.
+pub struct Ctx<'p> {
+    /// The step.
+    pub step: &'p Step,
+    /// Its transfer.
+    pub transfer: &'p TransferPlan,
+    /// Its action (the source session and where it goes).
+    pub action: &'p Action,
+    /// The action's staging folder.
+    pub dir: PathBuf,
+}
+
+impl Env<'_> {
+    /// The client of a server the plan names.
+    pub fn client(&self, server: &str) -> Result<&Client, StepFailure> {
+        self.clients
+            .get(server)
+            .map(|c| c.as_ref())
+            .ok_or_else(|| StepFailure::fatal(format!("no connection to server `{server}`")))
+    }
+
+    /// The ID of another step of the same session.
+    pub fn sibling(&self, c: &Ctx<'_>, kind: StepKind) -> String {
+        format!(
+            "{}/{}/{}/{}",
+            c.transfer.name,
+            c.action.dest.subject,
+            c.action.dest.session,
+            kind.as_str()
+        )
+    }
+
+    /// The anonymization rules of a session's files (profile, `dicom.set`, gate, UID digests).
+    pub fn file_rules(&self, c: &Ctx<'_>) -> FileRules {
+        FileRules::for_action(self.plan, c.transfer, c.action, gate(c))
+    }
+
+    /// Whether the session's plan deletes its source after verification.
+    pub fn has_delete(&self, c: &Ctx<'_>) -> bool {
+        self.steps
+            .contains_key(self.sibling(c, StepKind::DeleteSource).as_str())
+    }
+
+    /// A byte counter for transfers: feeds the bandwidth cap and the progress display.
+    pub fn on_bytes(&self) -> impl FnMut(u64) + '_ {
+        move |n| {
+            if let Some(b) = self.bandwidth {
+                b.consume(n);
+            }
+            self.reporter.event(Event::Bytes(n));
+        }
+    }
+}
+
+/// The anonymization gate of a session's transfer.
+pub fn gate(c: &Ctx<'_>) -> Gate {
+    match c.transfer.policy.anonymization {
+        Anonymization::Require => Gate::Require,
+        Anonymization::Warn => Gate::Warn,
+        Anonymization::Off => Gate::Off,
+    }
+}
+
+/// A client error as a step failure: lost access is fatal for the run, a full disk too.
+pub fn xnat(e: XnatError) -> StepFailure {
+    let mut message = e.to_string();
+    if let Some(h) = e.hint() {
+        message = format!("{message} (hint: {h})");
+    }
+    match &e {
+        XnatError::Forbidden { .. } => StepFailure::fatal(message),
+        XnatError::Io { source, .. } if source.kind() == std::io::ErrorKind::StorageFull => {
+            StepFailure::fatal(format!("{message} (the staging disk is full)"))
+        }
+        _ => StepFailure::new(message),
+    }
+}
+
+/// A local failure (a file, a rule) as a step failure.
+pub fn local(e: impl std::fmt::Display) -> StepFailure {
+    StepFailure::new(e.to_string())
+}
+
+/// A local I/O error as a step failure naming the file; a full disk is fatal for the run.
+pub fn io(action: &str, path: &Path, e: std::io::Error) -> StepFailure {
+    let message = format!("cannot {action} `{}`: {e}", path.display());
+    if e.kind() == std::io::ErrorKind::StorageFull {
+        StepFailure::fatal(format!("{message} (the staging disk is full)"))
+    } else {
+        StepFailure::new(message)
+    }
+}
+
+/// A name for an action's staging folder (below `PLAN.staging/`) that is safe on every file system and unique per action.
+pub fn folder_name(action_id: &str) -> String {
+    let readable: String = action_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(60)
+        .collect();
+    let h = blake3::hash(action_id.as_bytes()).to_hex();
+    format!("{readable}-{}", &h.as_str()[..10])
+}
+
+/// blake3 of a file, hex, read in chunks.
+pub fn file_blake3(path: &Path) -> Result<String, StepFailure> {
+    let mut h = blake3::Hasher::new();
+    let f = std::fs::File::open(path).map_err(|e| io("read", path, e))?;
+    h.update_reader(f).map_err(|e| io("read", path, e))?;
+    Ok(h.finalize().to_hex().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn staging_folders_are_safe_and_distinct() {
+        let a = folder_name("t/SUB001/SUB001_MR1");
+        let b = folder_name("t/SUB001/SUB001_MR1 ");
+        assert_ne!(a, b);
+        assert!(a
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_".contains(c)));
+        assert!(folder_name(&"x".repeat(500)).len() < 80);
+    }
+}

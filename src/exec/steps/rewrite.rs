@@ -1,0 +1,87 @@
+//! The `rewrite` step: the downloaded zip becomes the upload zip (the de-identification profile, then
+//! headers per `dicom.set`, then the anonymization gate on every file), and the facts verification will compare are written beside it.
+//! [`upload_zip`] gives later steps the upload zip, rebuilt when the staging folder lost it.
+
+use super::{download, file_blake3, io, local, Ctx, Env};
+use crate::exec::pool::{StepContext, StepFailure};
+use crate::exec::verify::SessionFacts;
+use crate::exec::zipfacts;
+use crate::plan::StepKind;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+
+/// Rewrites the downloaded zip into the upload zip. When the staging folder was lost since an
+/// earlier run, downloads again first.
+pub fn run(env: &Env<'_>, c: &Ctx<'_>) -> Result<Value, StepFailure> {
+    let source = c.dir.join("source.zip");
+    if !source.exists() {
+        download::run(env, c)?;
+    }
+    let upload = c.dir.join("upload.zip");
+    let r = zipfacts::rewrite_zip(&source, &upload, &env.file_rules(c)).map_err(|e| match e {
+        zipfacts::FactsError::Phi { .. } => {
+            StepFailure::new(format!("{}: {e}", c.action.source.session))
+        }
+        other => local(other),
+    })?;
+    let expected: u64 = c.action.scans.iter().map(|s| s.files).sum();
+    if (r.files as u64) < expected {
+        return Err(local(format!(
+            "{}: the source sent {} DICOM file(s), the plan expects {expected}",
+            c.action.source.session, r.files
+        )));
+    }
+    let hash = file_blake3(&upload)?;
+    // The facts verification will compare stay on disk beside the zip, not in the journal or in
+    // memory: the journal records their hash, so memory does not grow with the files of a run.
+    let facts = serde_json::to_vec(&r.facts).map_err(local)?;
+    let facts_path = c.dir.join("facts.json");
+    let tmp = c.dir.join("facts.json.tmp");
+    std::fs::write(&tmp, &facts).map_err(|e| io("write", &tmp, e))?;
+    std::fs::rename(&tmp, &facts_path).map_err(|e| io("write", &facts_path, e))?;
+    Ok(json!({
+        "files": r.files,
+        "bytes": r.bytes,
+        "zip_blake3": hash,
+        "facts_blake3": blake3::hash(&facts).to_hex().to_string(),
+        "not_dicom": r.not_dicom,
+        "phi": r.phi,
+    }))
+}
+
+/// The upload zip and the facts it was built with, rebuilt if the staging folder lost them.
+pub fn upload_zip(
+    env: &Env<'_>,
+    c: &Ctx<'_>,
+    ctx: &StepContext<'_>,
+) -> Result<(PathBuf, SessionFacts), StepFailure> {
+    let upload = c.dir.join("upload.zip");
+    let facts_path = c.dir.join("facts.json");
+    let recorded = ctx.detail(&env.sibling(c, StepKind::Rewrite));
+    if let Some(d) = &recorded {
+        if upload.exists()
+            && facts_path.exists()
+            && d["zip_blake3"].as_str() == Some(file_blake3(&upload)?.as_str())
+            && d["facts_blake3"].as_str() == Some(file_blake3(&facts_path)?.as_str())
+        {
+            return Ok((upload, read_facts_file(&facts_path)?));
+        }
+    }
+    // Rebuild. The facts of the rebuilt zip must equal the recorded ones, or the source changed.
+    let d = run(env, c)?;
+    if let Some(r) = recorded {
+        if r["facts_blake3"] != d["facts_blake3"] {
+            return Err(local(format!(
+                "{}: the source session changed since it was first downloaded; plan again",
+                c.action.source.session
+            )));
+        }
+    }
+    Ok((upload, read_facts_file(&facts_path)?))
+}
+
+fn read_facts_file(path: &Path) -> Result<SessionFacts, StepFailure> {
+    let bytes = std::fs::read(path).map_err(|e| io("read", path, e))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| local(format!("`{}` is unreadable: {e}", path.display())))
+}

@@ -1,0 +1,103 @@
+//! The `verify` step: reads the destination back and compares it with what ferry uploaded. Success is
+//! what verification reads back, never an HTTP status. A shared session is verified by being visible
+//! in the destination project with its StudyInstanceUID.
+
+use super::{gate, local, resources, rewrite, xnat, Ctx, Env};
+use crate::exec::pool::{StepContext, StepFailure};
+use crate::exec::resources as res;
+use crate::exec::verify::{self, Depth};
+use crate::exec::zipfacts::{self, Gate};
+use crate::manifest::model::Verify;
+use crate::plan::{ActionKind, StepKind};
+use serde_json::{json, Value};
+
+/// Verifies one session: a copy by content, a share by visibility.
+pub fn run(env: &Env<'_>, c: &Ctx<'_>, ctx: &StepContext<'_>) -> Result<Value, StepFailure> {
+    if c.action.kind == ActionKind::Share {
+        return share(env, c);
+    }
+    let to = &c.transfer.to;
+    let (_, expected) = rewrite::upload_zip(env, c, ctx)?;
+    let back = c.dir.join("readback.zip");
+    let scans: Vec<String> = c.action.scans.iter().map(|s| s.id.clone()).collect();
+    let client = env.client(&to.server)?;
+    if !c.transfer.policy.archives() {
+        // Left in the prearchive for review: check the entry is there and ready.
+        let upload = ctx
+            .detail(&env.sibling(c, StepKind::Upload))
+            .unwrap_or_default();
+        let uri = upload["uri"].as_str().unwrap_or_default();
+        let entry = client.prearchive_entry(uri).map_err(xnat)?;
+        return Ok(json!({ "prearchive": uri, "status": entry.status }));
+    }
+    client
+        .download_session(
+            &to.project,
+            &c.action.dest.subject,
+            &c.action.dest.session,
+            &scans,
+            &back,
+            &mut env.on_bytes(),
+        )
+        .map_err(xnat)?;
+    let (found, phi) = zipfacts::read_facts(&back, &env.file_rules(c)).map_err(local)?;
+    let _ = std::fs::remove_file(&back);
+    let depth = match c.transfer.policy.verify {
+        Verify::Full => Depth::Full,
+        Verify::Counts => Depth::Counts,
+    };
+    let mut v = verify::compare(&expected, &found, depth);
+    let staged = resources::staged(env, c)?;
+    v.problems.extend(res::check(
+        client,
+        resources::dest_place(c),
+        &staged,
+        &c.dir,
+    )?);
+    v.files += staged.len();
+    v.bytes += staged.iter().map(|f| f.size).sum::<u64>();
+    let report = json!({ "verification": v, "phi": phi });
+    if !v.passed() {
+        let first: Vec<String> = v.problems.iter().take(3).map(|p| p.to_string()).collect();
+        return Err(StepFailure::verification(format!(
+            "{}/{}: verification failed ({} problem(s)): {}",
+            to.project,
+            c.action.dest.session,
+            v.problems.len(),
+            first.join("; ")
+        )));
+    }
+    if gate(c) == Gate::Require && !phi.is_empty() {
+        let keys: Vec<&String> = phi.keys().collect();
+        return Err(StepFailure::verification(format!(
+            "{}/{}: the destination copy carries identifying keywords {keys:?} (anonymization: require)",
+            to.project, c.action.dest.session
+        )));
+    }
+    if !env.has_delete(c) {
+        let _ = std::fs::remove_dir_all(&c.dir);
+    }
+    Ok(report)
+}
+
+/// A shared session must be visible in the destination project, with the source's study.
+fn share(env: &Env<'_>, c: &Ctx<'_>) -> Result<Value, StepFailure> {
+    let to = &c.transfer.to;
+    let seen = env
+        .client(&to.server)?
+        .session(&to.project, &c.action.dest.subject, &c.action.dest.session)
+        .map_err(xnat)?;
+    match seen {
+        Some(s) if s.uid.as_deref().map(|u| env.file_rules(c).digest(u)) == c.action.source.uid => {
+            Ok(json!({ "visible": true, "id": s.id }))
+        }
+        Some(_) => Err(StepFailure::verification(format!(
+            "{}/{}: the shared session shows another StudyInstanceUID",
+            to.project, c.action.dest.session
+        ))),
+        None => Err(StepFailure::verification(format!(
+            "{}/{}: the share is not visible in the destination project",
+            to.project, c.action.dest.session
+        ))),
+    }
+}
