@@ -6,9 +6,11 @@
 //! - [`xnat`] is the only code that speaks HTTP; [`inventory`] is what it reads, as plain data.
 //! - [`plan`] is pure: (manifest, inventories) -> plan. It never does I/O.
 //! - [`exec`] runs a plan through [`xnat`], journals it and verifies the result.
+//! - [`audit`] compares source and destination under a manifest's mapping, after the fact.
 //! - [`dicom`] reads and rewrites DICOM headers and hashes pixel data.
 //! - [`sim`] is the XNAT emulator; ferry's client meets it only over HTTP.
 
+pub mod audit;
 pub mod cli;
 pub mod dicom;
 pub mod exec;

@@ -40,7 +40,7 @@ pub fn replanned_path(plan: &std::path::Path) -> PathBuf {
 }
 
 /// Plans the plan's manifest again against the servers as they are now, and shows the new diff.
-fn replan(args: &Args, drift: String) -> Result<(), Failure> {
+fn replan(args: &Args, drift: crate::exec::drift::DriftReport) -> Result<(), Failure> {
     let (old, _) = apply::read_plan(&args.plan).map_err(failure)?;
     let manifest = PathBuf::from(&old.manifest.path);
     let loaded = super::plan::load_manifest(&manifest).map_err(|f| {
@@ -58,7 +58,21 @@ fn replan(args: &Args, drift: String) -> Result<(), Failure> {
     let fresh = super::plan::make_plan(&manifest, &crate::xnat::ClientOptions::default())?;
     let out = replanned_path(&args.plan);
     super::plan::write_plan(&out, &fresh)?;
-    println!("{drift}; planned again:");
+    println!(
+        "{} object(s) the plan touches changed since it was made:",
+        drift.changes.len()
+    );
+    print!("{}", drift.render());
+    let changes = crate::exec::drift::compare_plans(&old, &fresh);
+    if changes.is_empty() {
+        println!("the new plan does the same as the reviewed one.");
+    } else {
+        println!("the new plan against the reviewed one:");
+        for c in changes {
+            println!("  {c}");
+        }
+    }
+    println!("planned again:");
     print!("{}", crate::plan::render_diff(&fresh, false));
     Err(Failure::msg(
         Exit::Blocked,

@@ -3,7 +3,9 @@
 //! [`Failure`] on error; [`main`] renders it once and picks the exit code.
 
 pub mod apply;
+pub mod audit;
 pub mod bench;
+pub mod check;
 pub mod demo;
 pub mod exit;
 pub mod plan;
@@ -40,6 +42,10 @@ pub enum Command {
     Apply(apply::Args),
     /// Render a plan file as text, Markdown or JSON, without contacting any server.
     Show(show::Args),
+    /// Check that a committed plan still applies as reviewed (exit 0 current, 3 stale); changes nothing.
+    Check(check::Args),
+    /// Compare source and destination under a manifest's mapping (exit 0 match, 4 differences).
+    Audit(audit::Args),
     /// Show what a plan's journal says is done, running, failed or pending.
     Status(status::Args),
     /// Print the JSON Schema of the manifest (or, with `--plan`, of the plan).
@@ -59,6 +65,8 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Plan(a) => plan::run(a),
         Command::Apply(a) => apply::run(a),
         Command::Show(a) => show::run(a),
+        Command::Check(a) => check::run(a),
+        Command::Audit(a) => audit::run(a),
         Command::Status(a) => status::run(a),
         Command::Schema(a) => schema::run(a),
         Command::Sim(a) => sim::run(a),

@@ -54,9 +54,9 @@ pub enum ApplyError {
     /// The plan has blocked actions and `--skip-blocked` was not given.
     #[error("the plan has {0} blocked session(s); nothing was changed")]
     Blocked(usize),
-    /// A server changed since the plan was made.
-    #[error("{0}")]
-    Drift(String),
+    /// Objects the plan touches changed since the plan was made.
+    #[error("{} object(s) the plan touches changed since it was made; nothing was changed:\n{}", .0.changes.len(), .0.render().trim_end())]
+    Drift(drift::DriftReport),
     /// A server cannot be reached or refuses the account.
     #[error(transparent)]
     Connect(#[from] XnatError),
@@ -181,9 +181,42 @@ pub fn connect(
     Ok(out)
 }
 
-/// Refuses a plan whose servers changed since it was made, naming each changed object.
-pub fn check_drift(plan: &Plan, clients: &BTreeMap<String, Arc<Client>>) -> Result<(), ApplyError> {
-    let report = drift::check(plan, clients).map_err(|e| match e {
+/// Refuses a plan when an object it touches changed since it was made, naming each changed object.
+/// On a resumed run only the sessions none of whose steps started are checked (the others are guarded
+/// by their steps), and destination subjects this plan created itself are not drift.
+pub fn check_drift(
+    plan: &Plan,
+    clients: &BTreeMap<String, Arc<Client>>,
+    prior: &BTreeMap<String, Last>,
+) -> Result<(), ApplyError> {
+    let scope = if prior.is_empty() {
+        drift::Scope::default()
+    } else {
+        let mut touched = BTreeSet::new();
+        let mut ours = BTreeSet::new();
+        for s in plan.steps.iter().filter(|s| prior.contains_key(&s.id)) {
+            match &s.action {
+                Some(a) => {
+                    touched.insert(a.clone());
+                }
+                None => {
+                    ours.insert(format!("subject {}", s.dest_subject));
+                }
+            }
+        }
+        let untouched = plan
+            .transfers
+            .iter()
+            .flat_map(|t| &t.actions)
+            .filter(|a| !touched.contains(&a.id))
+            .map(|a| a.id.clone())
+            .collect();
+        drift::Scope {
+            actions: Some(untouched),
+            ours,
+        }
+    };
+    let report = drift::check_scope(plan, clients, &scope).map_err(|e| match e {
         drift::DriftError::Read(e) => ApplyError::Connect(e),
         other => ApplyError::Plan {
             path: PathBuf::new(),
@@ -193,15 +226,7 @@ pub fn check_drift(plan: &Plan, clients: &BTreeMap<String, Arc<Client>>) -> Resu
     if report.is_empty() {
         return Ok(());
     }
-    let objects: Vec<String> = report
-        .changes
-        .iter()
-        .map(|c| format!("{}/{}", c.server, c.project))
-        .collect();
-    Err(ApplyError::Drift(format!(
-        "{} changed since the plan was made; nothing was changed",
-        objects.join(" and ")
-    )))
+    Err(ApplyError::Drift(report))
 }
 
 /// The steps to run: all of them, or only those of runnable actions when blocked ones are skipped.
@@ -231,11 +256,9 @@ pub fn apply(
     let prior = journal::read(&journal_path, &hash)?;
     let resumed = !prior.is_empty();
     let clients = connect(&plan, &opts.client)?;
-    if !resumed {
-        // On a resumed run the destination holds this plan's own partial work, and a move has
-        // deleted sources: the per-step checks guard each session instead.
-        check_drift(&plan, &clients)?;
-    }
+    // On a resumed run the destination holds this plan's own partial work, and a move has deleted
+    // sources: the sessions that started are guarded by their steps, the others are checked here.
+    check_drift(&plan, &clients, &prior)?;
     let journal = journal::Journal::open(&journal_path, &hash)?;
     let bandwidth = opts
         .bwlimit

@@ -269,6 +269,7 @@ pub fn build(input: &PlanInput<'_>) -> Result<Plan, PlanError> {
                 server: ep.server.clone(),
                 project: ep.project.clone(),
                 fingerprint: inventory(input, &ep.server, &ep.project)?.fingerprint(),
+                watched: None,
             });
         }
         drafts.push(draft(input, t, &templates)?);
@@ -282,6 +283,13 @@ pub fn build(input: &PlanInput<'_>) -> Result<Plan, PlanError> {
         .flat_map(|(d, t)| checklist::items(d, t))
         .collect();
     let summary = checklist::summary(&transfers, &steps);
+    let mut inventories: Vec<InventoryRef> = refs.into_iter().collect();
+    for r in &mut inventories {
+        let inv = inventory(input, &r.server, &r.project)?;
+        r.watched = Some(super::watch::watched(
+            &transfers, &r.server, &r.project, inv, None,
+        ));
+    }
     Ok(Plan {
         format: FORMAT.to_string(),
         ferry_version: input.ferry_version.to_string(),
@@ -290,7 +298,7 @@ pub fn build(input: &PlanInput<'_>) -> Result<Plan, PlanError> {
             hash: input.manifest_hash.to_string(),
         },
         servers,
-        inventories: refs.into_iter().collect(),
+        inventories,
         summary,
         checklist,
         transfers,

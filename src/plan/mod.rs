@@ -18,6 +18,7 @@ pub mod model;
 mod phi;
 mod render;
 mod select;
+pub mod watch;
 
 #[cfg(test)]
 mod tests;
@@ -30,3 +31,4 @@ pub use labels::check_label;
 pub use markdown::render_markdown;
 pub use model::*;
 pub use render::{human_bytes, plural, render_diff, summary_line};
+pub(crate) use select::{is_dicom, Picked, Selector};

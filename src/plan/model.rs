@@ -63,6 +63,11 @@ pub struct InventoryRef {
     pub project: String,
     /// [`crate::inventory::Inventory::fingerprint`] at planning time.
     pub fingerprint: String,
+    /// The objects of this project the plan touches, each with its value at planning time (see
+    /// [`super::watch`]): `apply` refuses the plan when one of them changed, and only then. Absent in
+    /// plans of earlier versions, which are compared by `fingerprint` as a whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watched: Option<BTreeMap<String, String>>,
 }
 
 /// Totals of a plan.

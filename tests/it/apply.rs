@@ -352,7 +352,13 @@ fn apply_refuses_drifted_servers_and_allow_drift_shows_the_new_plan() {
     let a = w.apply(&["--skip-blocked"]);
     assert_eq!(a.status.code(), Some(3), "{}", stderr(&a));
     assert!(
-        stderr(&a).contains("local/MAIN changed since the plan was made; nothing was changed"),
+        stderr(&a).contains("changed since it was made; nothing was changed"),
+        "{}",
+        stderr(&a)
+    );
+    // The changed object is named, with what changed.
+    assert!(
+        stderr(&a).contains("local/MAIN: subject MAIN_005: appeared"),
         "{}",
         stderr(&a)
     );
@@ -365,6 +371,17 @@ fn apply_refuses_drifted_servers_and_allow_drift_shows_the_new_plan() {
     let b = w.apply(&["--skip-blocked", "--allow-drift"]);
     assert_eq!(b.status.code(), Some(3), "{}", stderr(&b));
     assert!(stdout(&b).contains("planned again"), "{}", stdout(&b));
+    // The new plan is shown against the reviewed one: the subject is no longer created.
+    assert!(
+        stdout(&b).contains("the new plan against the reviewed one:"),
+        "{}",
+        stdout(&b)
+    );
+    assert!(
+        stdout(&b).contains("- step pilot-into-main/MAIN_005/create_subject"),
+        "{}",
+        stdout(&b)
+    );
     assert!(stderr(&b).contains("plan.replanned.yaml"), "{}", stderr(&b));
     let fresh = std::fs::read_to_string(w.dir.path().join("plan.replanned.yaml")).unwrap();
     assert!(fresh.contains("format: ferry-plan/1"));
@@ -609,4 +626,71 @@ fn a_plan_edited_by_hand_is_refused_and_nothing_changes() {
     let a = w.apply(&[]);
     assert_eq!(a.status.code(), Some(2), "{}", stderr(&a));
     assert!(stderr(&a).contains("plan.yaml"), "{}", stderr(&a));
+}
+
+#[test]
+fn changes_the_plan_does_not_touch_are_not_drift() {
+    let sim = Sim::start(&["--seed", "demo"]);
+    let w = work(&sim, "copy", "conflict: skip");
+    assert_eq!(w.plan().status.code(), Some(3));
+    // A scanner feeds MAIN and PILOT while the plan waits for review: new subjects and sessions
+    // elsewhere in both projects.
+    let c = client(&sim);
+    c.create_subject("MAIN", "WALK_IN_1").unwrap();
+    c.create_subject("PILOT", "SUB099").unwrap();
+    let a = w.apply(&["--skip-blocked"]);
+    assert!(a.status.success(), "{}\n{}", stdout(&a), stderr(&a));
+    assert_copied(&sim);
+}
+
+#[test]
+fn a_change_to_a_source_session_the_plan_copies_is_named() {
+    let sim = Sim::start(&["--seed", "demo"]);
+    let w = work(&sim, "copy", "conflict: skip");
+    assert_eq!(w.plan().status.code(), Some(3));
+    let c = client(&sim);
+    c.delete_session("PILOT", "SUB005", "SUB005_MR1").unwrap();
+    let a = w.apply(&["--skip-blocked"]);
+    assert_eq!(a.status.code(), Some(3), "{}", stderr(&a));
+    let err = stderr(&a);
+    assert!(
+        err.contains("local/PILOT: session SUB005/SUB005_MR1: gone"),
+        "{err}"
+    );
+    // Its scans are named too, and nothing was applied.
+    assert!(
+        err.contains("local/PILOT: session SUB005/SUB005_MR1 scan"),
+        "{err}"
+    );
+    let main = c
+        .inventory("MAIN", &InventoryOptions { headers: false }, &NoProgress)
+        .unwrap();
+    assert!(!main.subjects.contains_key("MAIN_001"));
+}
+
+#[test]
+fn a_resumed_run_checks_drift_for_the_sessions_that_have_not_started() {
+    let sim = Sim::start(&["--seed", "demo"]);
+    let w = work(&sim, "copy", "conflict: skip");
+    assert_eq!(w.plan().status.code(), Some(3));
+    // An earlier run started one session and stopped.
+    let plan = std::fs::read(w.dir.path().join("plan.yaml")).unwrap();
+    let hash = ferry::exec::apply::plan_hash(&plan);
+    std::fs::write(
+        w.dir.path().join("plan.yaml.journal"),
+        format!(
+            "{{\"event\":\"plan\",\"plan_hash\":\"{hash}\"}}\n{{\"event\":\"started\",\"step\":\"pilot-into-main/MAIN_001/MAIN_001_20240115/download\"}}\n"
+        ),
+    )
+    .unwrap();
+    // A session that has not started changes since the plan.
+    let c = client(&sim);
+    c.delete_session("PILOT", "SUB006", "SUB006_MR2").unwrap();
+    let a = w.apply(&["--skip-blocked"]);
+    assert_eq!(a.status.code(), Some(3), "{}", stderr(&a));
+    assert!(
+        stderr(&a).contains("local/PILOT: session SUB006/SUB006_MR2: gone"),
+        "{}",
+        stderr(&a)
+    );
 }

@@ -12,6 +12,7 @@ mod manifest;
 mod phi;
 mod plan;
 mod review;
+mod review_audit;
 mod review_cli;
 mod sim;
 mod sim_cli;

@@ -236,3 +236,78 @@ fn conforms(root: &Value, schema: &Value, v: &Value, at: &str, errors: &mut Vec<
         }
     }
 }
+
+/// The `ferry …` command lines in a YAML value's strings (one per line of a script).
+fn ferry_lines(v: &serde_yaml::Value, out: &mut Vec<String>) {
+    match v {
+        serde_yaml::Value::String(s) => {
+            for line in s.lines() {
+                let line = line.trim().trim_start_matches("- ").trim();
+                if line.starts_with("ferry ") {
+                    out.push(line.to_string());
+                }
+            }
+        }
+        serde_yaml::Value::Sequence(items) => items.iter().for_each(|x| ferry_lines(x, out)),
+        serde_yaml::Value::Mapping(m) => m.values().for_each(|x| ferry_lines(x, out)),
+        serde_yaml::Value::Tagged(t) => ferry_lines(&t.value, out),
+        _ => {}
+    }
+}
+
+/// docs/ci.md: both recipes are valid YAML, and every ferry command in them exists with its flags.
+#[test]
+fn the_ci_recipes_parse_and_their_commands_exist() {
+    let doc = std::fs::read_to_string(root().join("docs/ci.md")).unwrap();
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in doc.lines() {
+        match (&mut current, line.trim()) {
+            (None, "```yaml") => current = Some(String::new()),
+            (Some(b), "```") => {
+                blocks.push(std::mem::take(b));
+                current = None;
+            }
+            (Some(b), _) => {
+                b.push_str(line);
+                b.push('\n');
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(blocks.len(), 2, "a GitLab and a GitHub recipe");
+    let gitlab: serde_yaml::Value = serde_yaml::from_str(&blocks[0]).expect("GitLab YAML");
+    let github: serde_yaml::Value = serde_yaml::from_str(&blocks[1]).expect("GitHub YAML");
+    assert!(gitlab["stages"].is_sequence() && gitlab["apply"]["script"].is_sequence());
+    assert!(
+        github["on"]["pull_request"].is_mapping() && github["jobs"]["apply"]["steps"].is_sequence()
+    );
+    let mut all = Vec::new();
+    for (name, v) in [("GitLab", &gitlab), ("GitHub", &github)] {
+        let mut cmds = Vec::new();
+        ferry_lines(v, &mut cmds);
+        for sub in ["validate", "check", "show", "plan", "apply", "audit"] {
+            assert!(
+                cmds.iter().any(|c| c.starts_with(&format!("ferry {sub} "))),
+                "{name}: no `ferry {sub}` in {cmds:?}"
+            );
+        }
+        all.extend(cmds);
+    }
+    for cmd in all {
+        let words: Vec<&str> = cmd.split_whitespace().collect();
+        let help = ferry(&[words[1], "--help"]);
+        assert!(
+            help.status.success(),
+            "`{cmd}`: no subcommand `{}`",
+            words[1]
+        );
+        for flag in words.iter().filter(|w| w.starts_with("--")) {
+            assert!(stdout(&help).contains(flag), "`{cmd}`: no flag {flag}");
+        }
+        // The values given exist too (`--format markdown`).
+        if let Some(i) = words.iter().position(|w| *w == "--format") {
+            assert!(stdout(&help).contains(words[i + 1]), "`{cmd}`");
+        }
+    }
+}
