@@ -80,6 +80,8 @@ pub struct Options {
     pub patient_characteristics: bool,
     /// Retain UIDs.
     pub uids: bool,
+    /// Keep the attributes the Clean Descriptors Option would clean, as they are.
+    pub descriptors: bool,
 }
 
 impl Rule {
@@ -100,6 +102,7 @@ impl Rule {
             (o.institution_identity, self.institution),
             (o.patient_characteristics, self.patient_chars),
             (o.longitudinal_dates, self.long_full_dates),
+            (o.descriptors, if self.clean_desc == "C" { "K" } else { "" }),
         ];
         if retained.iter().any(|(on, col)| *on && *col == "K") {
             return Action::Keep;
@@ -282,6 +285,13 @@ mod tests {
             ..Options::default()
         };
         assert_eq!(uid.action(&keep_uids), Action::Keep);
+        let series = rule_for_keyword("SeriesDescription").unwrap();
+        assert_eq!(series.action(&none), Action::Remove);
+        let descriptors = Options {
+            descriptors: true,
+            ..Options::default()
+        };
+        assert_eq!(series.action(&descriptors), Action::Keep);
         assert_eq!(parse_action("X/Z/D"), Action::Empty);
         assert_eq!(parse_action("X/D"), Action::Dummy);
         assert_eq!(parse_action("X/Z/U*"), Action::ReplaceUid);

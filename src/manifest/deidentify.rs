@@ -43,6 +43,10 @@ pub enum Retain {
     InstitutionIdentity,
     /// Retain Patient Characteristics.
     PatientCharacteristics,
+    /// Keep descriptors (Study and Series Description, Protocol Name, comments: the attributes the
+    /// standard's Clean Descriptors Option cleans) as they are. ferry does not clean them: it keeps
+    /// them, still searched for old labels; what else they say is for the reviewer.
+    Descriptors,
 }
 
 /// What the profile does with UIDs.
@@ -90,7 +94,31 @@ impl Deidentify {
             device_identity: has(Retain::DeviceIdentity),
             institution_identity: has(Retain::InstitutionIdentity),
             patient_characteristics: has(Retain::PatientCharacteristics),
+            descriptors: has(Retain::Descriptors),
             uids: self.uids == UidPolicy::Keep,
         }
     }
+}
+
+/// The UID a file of transfer `t` carries in the destination for a source `uid`: its replacement when
+/// the transfer's profile remaps UIDs (see `dicom::profile::replacement_uid`), else `uid` itself.
+pub fn destination_uid(
+    t: &super::model::Transfer,
+    servers: &std::collections::BTreeMap<String, super::model::Server>,
+    uid: &str,
+) -> String {
+    use crate::dicom::profile::{replacement_uid, transfer_key, KeyUse};
+    let remaps = t.mode != super::model::Mode::Share
+        && t.dicom
+            .deidentify
+            .as_ref()
+            .is_some_and(|d| d.uids == UidPolicy::Remap);
+    if !remaps {
+        return uid.to_string();
+    }
+    let url = servers.get(&t.to.server).map_or("", |s| s.url.as_str());
+    replacement_uid(
+        &transfer_key(KeyUse::Replacement, (url, &t.to.project)),
+        uid,
+    )
 }

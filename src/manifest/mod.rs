@@ -2,7 +2,7 @@
 //! its validation. This module reads manifest files and their tables; it never talks to a server.
 
 mod check;
-mod deidentify;
+pub mod deidentify;
 pub mod load;
 pub mod model;
 pub mod phi_check;

@@ -129,12 +129,6 @@ fn draft<'a>(
     mapper.check()?;
     let tainted = crate::manifest::phi_check::taint(t, templates).tainted_keys();
     let gate = TransferGate::new(t, policy.anonymization, tainted);
-    let remap = t
-        .dicom
-        .deidentify
-        .as_ref()
-        .filter(|d| !share && d.uids == crate::manifest::model::UidPolicy::Remap)
-        .map(|_| transfer_key_of(&input.manifest.servers, t, KeyUse::Replacement));
     let mut cands = Vec::new();
     for p in picked {
         let mapped = mapper.labels(p.subject, p.session)?;
@@ -154,10 +148,10 @@ fn draft<'a>(
         let (old, new) = phi::labels(t, p.subject, p.session, &mapped.subject, &mapped.session);
         let scans: Vec<&str> = p.scans.iter().map(|s| s.id.as_str()).collect();
         let phi = phi::findings(&gate, t, p.session, (&old, &new), &dicom_set, &scans);
-        let dest_uid = p.session.uid.as_deref().map(|u| match &remap {
-            Some(key) => crate::dicom::profile::replacement_uid(key, u),
-            None => u.to_string(),
-        });
+        let dest_uid =
+            p.session.uid.as_deref().map(|u| {
+                crate::manifest::deidentify::destination_uid(t, &input.manifest.servers, u)
+            });
         cands.push(Cand {
             dest_uid,
             id: format!("{}/{}/{}", t.name, p.subject.label, p.session.label),

@@ -277,6 +277,7 @@ pub(crate) fn deidentify_line(d: &crate::manifest::model::Deidentify, edition: &
             Retain::DeviceIdentity => "device_identity",
             Retain::InstitutionIdentity => "institution_identity",
             Retain::PatientCharacteristics => "patient_characteristics",
+            Retain::Descriptors => "descriptors",
         })
         .collect();
     let retain = if retain.is_empty() {

@@ -32,11 +32,12 @@ transfers:
       subject: "MAIN_{{{{ subject.label | replace('SUB', '') }}}}"
       session: "{{{{ dest.subject }}}}_{{{{ session.date | replace('-', '') }}}}"
     dicom:
-      deidentify: {{ profile: basic, retain: [longitudinal_dates, patient_characteristics], uids: keep }}
+      deidentify: {{ profile: basic, retain: [longitudinal_dates, patient_characteristics, descriptors], uids: keep }}
       set:
         PatientID: "{{{{ dest.subject }}}}"
         PatientName: "{{{{ dest.subject }}}}"
         StudyDescription: "xnat://{{{{ dest.project }}}}/{{{{ dest.subject }}}}/{{{{ dest.session }}}}"
+        PatientComments: "Project: {{{{ dest.project }}}} Subject: {{{{ dest.subject }}}} Session: {{{{ dest.session }}}}"
     policy: {{ {policy} }}
 "#
     )

@@ -65,7 +65,7 @@ fn the_demo_world_plans_as_documented_and_exits_3() {
         "= skip    SUB002/SUB002_MR1 -> MAIN_002/MAIN_002_20240203",
         "! blocked SUB003/SUB003_MR1",
         "collision: SUB004/SUB004_MR1 and SUB004/SUB004_MR2 both map onto MAIN/MAIN_004_20240301",
-        "deidentify basic (PS3.15 Annex E 2024b; retain longitudinal_dates, patient_characteristics; UIDs remapped)",
+        "deidentify basic (PS3.15 Annex E 2024b; retain longitudinal_dates, patient_characteristics, descriptors; UIDs remapped)",
     ] {
         assert!(out.contains(line), "missing `{line}` in\n{out}");
     }
