@@ -68,8 +68,23 @@ pub struct Session {
     pub xsi_type: String,
     /// The StudyInstanceUID.
     pub uid: Option<String>,
-    /// The primary project, when it is not this one (the session is shared into this project).
+    /// The primary project, when it is not this one (the session is shared into this project). Read
+    /// from the session's own item: XNAT's experiment listing shows shared rows under the listing's
+    /// project.
     pub shared_from: Option<String>,
+    /// Projects the session is shared into (project -> label there), from the item's `sharing/share`.
+    #[serde(default)]
+    pub shares: BTreeMap<String, String>,
+    /// What people curate in XNAT about the session (note, visit, time), as set there.
+    #[serde(default)]
+    pub meta: SessionMeta,
+    /// Image assessors of the session (they are not transferred; a move leaves them, and so the
+    /// session, in place).
+    #[serde(default)]
+    pub assessors: u64,
+    /// Reconstructions of the session (not transferred either).
+    #[serde(default)]
+    pub reconstructions: u64,
     /// Scans keyed by scan ID.
     pub scans: BTreeMap<String, Scan>,
     /// Session-level resources (non-DICOM), keyed by label.
@@ -96,8 +111,28 @@ pub struct Scan {
     pub uid: Option<String>,
     /// The XNAT scan data type, e.g. `xnat:mrScanData`.
     pub xsi_type: String,
+    /// Quality as rated in XNAT (`usable`, `questionable`, `unusable`), empty when unset.
+    #[serde(default)]
+    pub quality: String,
+    /// The scan's note in XNAT, empty when unset.
+    #[serde(default)]
+    pub note: String,
     /// Resources of the scan keyed by label (`DICOM`, `SNAPSHOTS`, …).
     pub resources: BTreeMap<String, Resource>,
+}
+
+/// Session fields people curate in XNAT; empty when unset.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionMeta {
+    /// The session's note.
+    #[serde(default)]
+    pub note: String,
+    /// The visit ID.
+    #[serde(default)]
+    pub visit: String,
+    /// The acquisition time `HH:MM:SS`.
+    #[serde(default)]
+    pub time: String,
 }
 
 /// A resource (a folder of files with a catalog).

@@ -86,8 +86,10 @@ impl<'a> Runner<'a> {
             StepKind::Verify => steps::verify::run(env, c, ctx),
             StepKind::DeleteSource => steps::delete::run(env, c, ctx),
             StepKind::ShareSession => steps::share::run(env, c),
+            StepKind::Relocate => steps::relocate::run(env, c),
             StepKind::CreateSubject => steps::create_subject::run(env, c.step),
             StepKind::ShareSubject => steps::share_subject::run(env, c.step),
+            StepKind::RemoveSubject => steps::remove_subject::run(env, c.step),
         }
     }
 
@@ -159,6 +161,7 @@ impl StepRunner for Runner<'_> {
         match step.kind {
             StepKind::CreateSubject => return steps::create_subject::run(&self.env, step),
             StepKind::ShareSubject => return steps::share_subject::run(&self.env, step),
+            StepKind::RemoveSubject => return steps::remove_subject::run(&self.env, step),
             _ => {}
         }
         let c = self.ctx(id)?;

@@ -101,6 +101,14 @@ pub enum Problem {
         /// What is wrong.
         why: String,
     },
+    /// A field people curate in XNAT (scan type, quality, note, series description; session note,
+    /// visit, time) did not arrive as it is in the source. Values are not shown: notes are free text.
+    Curated {
+        /// `scan 2` or `session`.
+        object: String,
+        /// The XNAT field.
+        field: String,
+    },
     /// The session's StudyInstanceUID differs.
     StudyUid {
         /// Expected UID.
@@ -140,6 +148,12 @@ impl std::fmt::Display for Problem {
                 f,
                 "scan `{scan}`: `{keyword}` of `{sop_uid}` differs from what was set"
             ),
+            Problem::Curated { object, field } => {
+                write!(
+                    f,
+                    "{object}: the XNAT field `{field}` differs from the source"
+                )
+            }
             Problem::Resource { label, path, why } => {
                 write!(f, "resource file `{label}/{path}`: {why}")
             }

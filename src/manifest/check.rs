@@ -2,7 +2,7 @@
 //! keywords, globs and URLs; and the wording of serde's messages in the house style.
 
 use super::load::Sink;
-use super::model::{Mode, Server, Transfer};
+use super::model::{Mode, Policy, Server, Transfer};
 use crate::template::{Table, Templates};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -160,6 +160,7 @@ pub fn tables(
 pub fn semantics(
     sink: &mut Sink<'_>,
     servers: &BTreeMap<String, Server>,
+    defaults: &Policy,
     transfers: &[(usize, Transfer)],
     tables: &BTreeMap<String, Table>,
 ) {
@@ -199,6 +200,7 @@ pub fn semantics(
             );
         }
         transfer(sink, &p, t, servers, tables);
+        super::moves::check(sink, &p, t, defaults, servers);
     }
 }
 

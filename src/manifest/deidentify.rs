@@ -108,11 +108,14 @@ pub fn destination_uid(
     uid: &str,
 ) -> String {
     use crate::dicom::profile::{replacement_uid, transfer_key, KeyUse};
-    let remaps = t.mode != super::model::Mode::Share
-        && t.dicom
-            .deidentify
-            .as_ref()
-            .is_some_and(|d| d.uids == UidPolicy::Remap);
+    let remaps = !matches!(
+        t.mode,
+        super::model::Mode::Share | super::model::Mode::Relocate
+    ) && t
+        .dicom
+        .deidentify
+        .as_ref()
+        .is_some_and(|d| d.uids == UidPolicy::Remap);
     if !remaps {
         return uid.to_string();
     }

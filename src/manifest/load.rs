@@ -307,7 +307,12 @@ pub fn load_bytes(path: &Path, bytes: &[u8]) -> Result<LoadedManifest, Diagnosti
     };
     // Check what did parse, so that one bad transfer does not hide the problems of the others.
     if let Some(servers) = &s.servers {
-        check::semantics(&mut sink, servers, &s.transfers, &tables);
+        let policy = s
+            .defaults
+            .as_ref()
+            .map(|d| d.policy.clone())
+            .unwrap_or_default();
+        check::semantics(&mut sink, servers, &policy, &s.transfers, &tables);
     }
     let mut warnings = Sink::new(path, &pos);
     if let Some(defaults) = &s.defaults {

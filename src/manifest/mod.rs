@@ -5,6 +5,7 @@ mod check;
 pub mod deidentify;
 pub mod load;
 pub mod model;
+mod moves;
 pub mod phi_check;
 pub mod positions;
 pub mod yaml;

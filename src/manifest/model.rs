@@ -89,8 +89,11 @@ pub enum Mode {
     Copy,
     /// XNAT's native sharing: no bytes move.
     Share,
-    /// Copy, verify, then delete from the source.
+    /// Copy, verify, then delete from the source exactly what was copied and verified.
     Move,
+    /// One server, no header rewrite: XNAT changes the session's primary project itself (accession
+    /// IDs, scans, resources, assessors and shares kept; no bytes move).
+    Relocate,
 }
 
 /// A server name (a key of `servers`) and a project ID on it.
@@ -119,6 +122,34 @@ pub struct Select {
     /// Session resources (non-DICOM) to carry too; default none.
     #[serde(default)]
     pub resources: Vec<String>,
+    /// Sessions and subjects the source project only shares (owned by another project): `exclude`
+    /// (default, skipped with their owner named) or `include`. Even included, a move never deletes them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared: Option<Shared>,
+}
+
+/// Whether to select data the source project only shares.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Shared {
+    /// Skip it, naming its owning project.
+    #[default]
+    Exclude,
+    /// Transfer it like owned data (it is never deleted).
+    Include,
 }
 
 /// Include and exclude globs on scan types.
@@ -207,6 +238,40 @@ pub struct Policy {
     /// Whether to delete source data; mode `move` implies `after_verify`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delete_source: Option<DeleteSource>,
+    /// Move: what to do with a source session that is shared into other projects (deleting it
+    /// through its owning project removes it from them too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared_elsewhere: Option<SharedElsewhere>,
+    /// Move: remove source subjects left with no sessions and no resources (default false: they are
+    /// listed in the summary).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remove_empty_subjects: Option<bool>,
+}
+
+/// Move: a source session shared into other projects.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum SharedElsewhere {
+    /// The plan blocks the session and names the projects that would lose it.
+    #[default]
+    Block,
+    /// Copy it; leave the source and its shares in place.
+    CopyOnly,
+    /// Delete it after verification, which removes it from those projects too.
+    Delete,
 }
 
 /// Conflict policies, per destination session.
@@ -302,6 +367,12 @@ pub struct ResolvedPolicy {
     pub verify: Verify,
     /// See [`DeleteSource`].
     pub delete_source: DeleteSource,
+    /// See [`SharedElsewhere`].
+    #[serde(default)]
+    pub shared_elsewhere: SharedElsewhere,
+    /// Whether a move removes source subjects it leaves empty.
+    #[serde(default)]
+    pub remove_empty_subjects: bool,
 }
 
 impl ResolvedPolicy {
@@ -338,6 +409,14 @@ impl Policy {
                 .unwrap_or(Anonymization::Require),
             verify: self.verify.or(defaults.verify).unwrap_or(Verify::Full),
             delete_source,
+            shared_elsewhere: self
+                .shared_elsewhere
+                .or(defaults.shared_elsewhere)
+                .unwrap_or_default(),
+            remove_empty_subjects: self
+                .remove_empty_subjects
+                .or(defaults.remove_empty_subjects)
+                .unwrap_or(false),
         }
     }
 }

@@ -170,11 +170,11 @@ pub fn transfer<'a>(
 
 fn settings(sink: &mut Sink<'_>, p: &str, t: &Transfer) {
     let d = &t.dicom;
-    if t.mode == Mode::Share {
+    if matches!(t.mode, Mode::Share | Mode::Relocate) {
         if d.deidentify.is_some() || d.private.is_some() {
             sink.at(
                 &format!("{p}.dicom"),
-                "a share does not copy files, so nothing can be de-identified; use mode copy",
+                "a share or relocation does not copy files, so nothing can be de-identified; use mode copy",
             );
         }
         return;

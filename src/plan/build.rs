@@ -13,7 +13,7 @@ use super::phi::{self, TransferGate};
 use super::select::Selector;
 use crate::dicom::profile::KeyUse;
 use crate::inventory::Inventory;
-use crate::manifest::model::{Manifest, Mode, ResolvedPolicy, Server, Transfer};
+use crate::manifest::model::{Manifest, ResolvedPolicy, Server, Transfer};
 use crate::manifest::LoadedManifest;
 use crate::template::{Table, Templates};
 use std::collections::{BTreeMap, BTreeSet};
@@ -103,7 +103,7 @@ fn draft<'a>(
     t: &'a Transfer,
     templates: &Templates,
 ) -> Result<Draft<'a>, PlanError> {
-    let share = t.mode == Mode::Share;
+    let share = super::moves::native(t.mode);
     let policy = t.policy.resolve(&input.manifest.defaults.policy, t.mode);
     let src = inventory(input, &t.from.server, &t.from.project)?;
     let dest = inventory(input, &t.to.server, &t.to.project)?;
@@ -220,7 +220,7 @@ fn collisions(drafts: &mut [Draft<'_>]) {
             drafts[d].tally.collisions += 1;
         }
     }
-    for draft in drafts.iter_mut().filter(|d| d.t.mode == Mode::Share) {
+    for draft in drafts.iter_mut().filter(|d| super::moves::native(d.t.mode)) {
         let mut by_subject: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for cand in &draft.cands {
             by_subject

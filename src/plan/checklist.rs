@@ -27,6 +27,8 @@ pub(crate) struct Tally {
     pub create_blocked: usize,
     /// Sessions blocked by PHI findings.
     pub phi_blocked: usize,
+    /// Move: sessions blocked because they are shared into other projects.
+    pub shared_blocked: usize,
     /// Sessions with nothing selected.
     pub empty: usize,
     /// Selected sessions without a StudyInstanceUID.
@@ -50,7 +52,7 @@ impl Tally {
                 let routed = c.picked.session.header.get(*k).is_some_and(|v| {
                     v.contains("xnat://") || (v.contains("Project:") && v.contains("Subject:"))
                 });
-                if routed && (d.t.mode == Mode::Share || !d.t.dicom.set.contains_key(*k)) {
+                if routed && (super::moves::native(d.t.mode) || !d.t.dicom.set.contains_key(*k)) {
                     self.routing_left.insert(k.to_string());
                 }
             }
@@ -190,8 +192,15 @@ fn dicom_metadata(d: &Draft<'_>, t: &TransferPlan) -> CheckItem {
     let tl = &d.tally;
     let mut parts = Vec::new();
     let mut warn = false;
-    if d.t.mode == Mode::Share {
-        parts.push("share mode: headers stay as they are".to_string());
+    if super::moves::native(d.t.mode) {
+        parts.push(format!(
+            "{} mode: headers stay as they are",
+            if d.t.mode == Mode::Share {
+                "share"
+            } else {
+                "relocate"
+            }
+        ));
         if !d.t.dicom.set.is_empty() {
             parts.push("dicom.set is ignored for shares".into());
             warn = true;
@@ -240,6 +249,9 @@ fn project_settings(d: &Draft<'_>, t: &TransferPlan) -> CheckItem {
     let p = &t.policy;
     let landing = match (t.mode, p.destination, p.archive) {
         (Mode::Share, _, _) => "shares need no upload".to_string(),
+        (Mode::Relocate, _, _) => {
+            "relocation needs no upload: XNAT moves the session's files itself".to_string()
+        }
         (_, Destination::Archive, _) => "uploads go straight to the archive".into(),
         (_, Destination::Prearchive, Archive::Auto) => {
             "uploads go to the prearchive and are archived after checks".into()
@@ -270,7 +282,7 @@ fn project_settings(d: &Draft<'_>, t: &TransferPlan) -> CheckItem {
         count(new.len(), "new subject", "new subjects")
     );
     let warn = p.archive == Archive::Manual
-        && t.mode != Mode::Share
+        && !super::moves::native(t.mode)
         && p.destination == Destination::Prearchive
         || (!new.is_empty() && d.dest.access.can_create_subjects.is_none());
     item(
@@ -298,7 +310,7 @@ fn anonymization(d: &Draft<'_>, t: &TransferPlan) -> CheckItem {
             CheckStatus::Ok,
             "no identifying keyword left unrewritten in the first file of each session".into(),
         ),
-        (_, n) if t.mode == Mode::Share => (
+        (_, n) if super::moves::native(t.mode) => (
             CheckStatus::Warn,
             format!(
                 "shares rewrite nothing: {} {kw}, visible in {} as they are",
@@ -347,6 +359,7 @@ pub(crate) fn summary(transfers: &[TransferPlan], steps: &[Step]) -> Summary {
                 ActionKind::Share => s.shares += 1,
                 ActionKind::Skip => s.sessions_skipped += 1,
                 ActionKind::Blocked => s.sessions_blocked += 1,
+                ActionKind::Relocate => s.relocations += 1,
             }
             if matches!(a.kind, ActionKind::Create | ActionKind::Merge) {
                 s.scans += a.scans.len() as u64;
@@ -370,5 +383,12 @@ pub(crate) fn summary(transfers: &[TransferPlan], steps: &[Step]) -> Summary {
         }
     }
     s.subjects_created = subjects.len() as u64;
+    for t in transfers.iter().filter(|t| !t.policy.remove_empty_subjects) {
+        s.empty_subjects.extend(
+            t.empty_subjects
+                .iter()
+                .map(|x| format!("{}/{x}", t.from.project)),
+        );
+    }
     s
 }

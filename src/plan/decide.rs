@@ -11,6 +11,7 @@ use super::model::{
     Action, ActionKind, DestRef, DicomRules, PhiFinding, ResourcePlan, ScanPlan, SourceRef,
     TransferPlan,
 };
+use super::moves;
 use super::select::Picked;
 use crate::dicom::profile::uid_digest;
 use crate::inventory::Inventory;
@@ -74,25 +75,38 @@ fn gates(d: &Draft<'_>, cand: &Cand<'_>, subject_exists: bool, tally: &mut Tally
         ));
         tally.create_blocked += 1;
     }
-    if d.t.mode == Mode::Share {
+    if moves::native(d.t.mode) {
         if let Some(s) = d.dest.subjects.get(&cand.dest_subject) {
             if s.id != cand.picked.subject.id {
                 out.push(format!(
-                    "subject label {} in {dest} belongs to another subject ({}); a share needs the source subject itself",
-                    cand.dest_subject, s.id
+                    "subject label {} in {dest} belongs to another subject ({}); a {} needs the source subject itself",
+                    cand.dest_subject,
+                    s.id,
+                    if d.t.mode == Mode::Share { "share" } else { "relocation" }
                 ));
                 tally.conflict_blocked += 1;
             }
         }
     }
-    if d.t.mode == Mode::Move && role(d.src).as_deref() == Some("collaborator") {
+    if d.t.mode == Mode::Relocate {
+        out.extend(relocate_gates(d, cand, tally));
+    }
+    if let Some(why) = moves::shared_gate(d, cand.picked.session) {
+        out.push(why);
+        tally.shared_blocked += 1;
+    }
+    if moves::deletes(d) && role(d.src).as_deref() == Some("collaborator") {
         out.push(format!(
             "move deletes the source session, but the account is a collaborator in {src}"
         ));
         tally.access_blocked += 1;
     }
-    // Shares rewrite nothing: what the source carries is what the destination project shows.
-    if !cand.phi.is_empty() && d.policy.anonymization == Anonymization::Require {
+    // Shares rewrite nothing: what the source carries is what the destination project shows. A
+    // relocation (XNAT's own change of primary project) lists its findings without blocking.
+    if !cand.phi.is_empty()
+        && d.policy.anonymization == Anonymization::Require
+        && d.t.mode != Mode::Relocate
+    {
         let shown: Vec<&str> = cand.phi.iter().take(8).map(String::as_str).collect();
         let more = match cand.phi.len().saturating_sub(shown.len()) {
             0 => String::new(),
@@ -108,6 +122,27 @@ fn gates(d: &Draft<'_>, cand: &Cand<'_>, subject_exists: bool, tally: &mut Tally
             shown.join(", ")
         ));
         tally.phi_blocked += 1;
+    }
+    out
+}
+
+/// The gates of a relocation: only the owning project relocates a session, and XNAT asks for delete
+/// rights there.
+fn relocate_gates(d: &Draft<'_>, cand: &Cand<'_>, tally: &mut Tally) -> Vec<String> {
+    let mut out = Vec::new();
+    let src = &d.src.project;
+    if let Some(owner) = &cand.picked.session.shared_from {
+        out.push(format!(
+            "shared into {src} from {owner}: only its owning project can relocate it"
+        ));
+        tally.access_blocked += 1;
+    }
+    if matches!(role(d.src).as_deref(), Some("member" | "collaborator")) {
+        out.push(format!(
+            "relocation needs delete rights on the session in {src} (owner), the account is a {}",
+            role(d.src).unwrap_or_default()
+        ));
+        tally.access_blocked += 1;
     }
     out
 }
@@ -146,7 +181,7 @@ fn outcome(
             picked: &cand.picked,
             dest_subject: &cand.dest_subject,
             dest_session: &cand.dest_session,
-            share: d.t.mode == Mode::Share,
+            share: moves::native(d.t.mode),
             conflict: d.policy.conflict,
             study_uid: cand.dest_uid.as_deref(),
         };
@@ -155,7 +190,9 @@ fn outcome(
                 if session != cand.dest_session {
                     tally.renamed += 1;
                 }
-                o.kind = if req.share {
+                o.kind = if d.t.mode == Mode::Relocate {
+                    ActionKind::Relocate
+                } else if req.share {
                     ActionKind::Share
                 } else {
                     ActionKind::Create
@@ -214,7 +251,7 @@ fn action(
     o: Outcome,
 ) -> Result<Action, PlanError> {
     let p = &cand.picked;
-    let dicom_set = if o.session != cand.dest_session && d.t.mode != Mode::Share {
+    let dicom_set = if o.session != cand.dest_session && !moves::native(d.t.mode) {
         mapper.dicom_set(p.subject, p.session, &cand.dest_subject, &o.session)?
     } else {
         cand.dicom_set.clone()
@@ -234,13 +271,14 @@ fn action(
         ActionKind::Create | ActionKind::Merge | ActionKind::Blocked => {
             totals(&o.scans, &o.resources)
         }
-        ActionKind::Share | ActionKind::Skip => (0, 0),
+        ActionKind::Share | ActionKind::Skip | ActionKind::Relocate => (0, 0),
     };
     let session_exists = match o.kind {
         ActionKind::Merge => true,
-        ActionKind::Create | ActionKind::Share => false,
+        ActionKind::Create | ActionKind::Share | ActionKind::Relocate => false,
         ActionKind::Skip | ActionKind::Blocked => idx.holds(&o.session),
     };
+    let (delete, source_kept) = moves::source_delete(d, o.kind, p.session, &o.scans, &o.resources);
     Ok(Action {
         id: cand.id.clone(),
         kind: o.kind,
@@ -269,11 +307,13 @@ fn action(
         phi,
         files,
         bytes,
+        delete,
+        source_kept,
     })
 }
 
 fn dicom_rules(d: &Draft<'_>) -> DicomRules {
-    if d.t.mode == Mode::Share {
+    if matches!(d.t.mode, Mode::Share | Mode::Relocate) {
         return DicomRules::default();
     }
     let x = &d.t.dicom;
@@ -325,7 +365,10 @@ pub(crate) fn transfers(
             dicom: dicom_rules(d),
             actions,
             skipped: d.skipped.clone(),
+            empty_subjects: Vec::new(),
         });
+        let last = out.len() - 1;
+        out[last].empty_subjects = moves::empty_subjects(&out[last], d.src);
     }
     Ok(out)
 }

@@ -11,7 +11,7 @@
 //! rest of each session's chain.
 
 use super::model::{Action, ActionKind, Step, StepKind, TransferPlan};
-use crate::manifest::model::{Archive, DeleteSource, Destination};
+use crate::manifest::model::{Archive, Destination};
 use std::collections::BTreeMap;
 
 /// The step ID of an action's step of `kind`.
@@ -30,12 +30,16 @@ fn chain(t: &TransferPlan, a: &Action) -> Vec<StepKind> {
     if a.kind == ActionKind::Share {
         return vec![StepKind::ShareSession, StepKind::Verify];
     }
+    if a.kind == ActionKind::Relocate {
+        return vec![StepKind::Relocate, StepKind::Verify];
+    }
     let mut kinds = vec![StepKind::Download, StepKind::Rewrite, StepKind::Upload];
     if t.policy.destination == Destination::Prearchive && t.policy.archive == Archive::Auto {
         kinds.push(StepKind::Archive);
     }
     kinds.push(StepKind::Verify);
-    if t.policy.delete_source == DeleteSource::AfterVerify {
+    // A move deletes only what the plan names; a source it keeps has no delete step at all.
+    if a.delete.is_some() {
         kinds.push(StepKind::DeleteSource);
     }
     kinds
@@ -52,7 +56,10 @@ fn session_steps(t: &TransferPlan, a: &Action, subject_step: Option<&str>) -> Ve
     let mut out: Vec<Step> = Vec::new();
     for kind in chain(t, a) {
         let mut after: Vec<String> = out.last().map(|s| vec![s.id.clone()]).unwrap_or_default();
-        if matches!(kind, StepKind::Upload | StepKind::ShareSession) {
+        if matches!(
+            kind,
+            StepKind::Upload | StepKind::ShareSession | StepKind::Relocate
+        ) {
             after.extend(subject_step.map(str::to_string));
         }
         after.sort();
@@ -72,7 +79,8 @@ fn session_steps(t: &TransferPlan, a: &Action, subject_step: Option<&str>) -> Ve
 /// The subject step of a destination subject, if it must be created or shared.
 fn subject_step(t: &TransferPlan, subject: &str, actions: &[&Action]) -> Option<Step> {
     let new = actions.iter().find(|a| !a.dest.subject_exists)?;
-    let share = new.kind == ActionKind::Share;
+    // A relocated session keeps its subject, so the subject is shared into the destination first.
+    let share = matches!(new.kind, ActionKind::Share | ActionKind::Relocate);
     let kind = if share {
         StepKind::ShareSubject
     } else {
@@ -106,7 +114,7 @@ pub fn steps(transfers: &[TransferPlan]) -> Vec<Step> {
         for a in &t.actions {
             if matches!(
                 a.kind,
-                ActionKind::Create | ActionKind::Merge | ActionKind::Share
+                ActionKind::Create | ActionKind::Merge | ActionKind::Share | ActionKind::Relocate
             ) {
                 by_subject.entry(&a.dest.subject).or_default().push(a);
             }
@@ -126,6 +134,41 @@ pub fn steps(transfers: &[TransferPlan]) -> Vec<Step> {
                 out.extend(c.into_iter().filter(|s| !preparing(s.kind)));
             }
         }
+        out.extend(remove_subject_steps(t, &out));
+    }
+    out
+}
+
+/// Under `policy.remove_empty_subjects`, one step per source subject the move leaves empty, after
+/// every delete of its sessions.
+fn remove_subject_steps(t: &TransferPlan, so_far: &[Step]) -> Vec<Step> {
+    if !t.policy.remove_empty_subjects {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for subject in &t.empty_subjects {
+        let mut after: Vec<String> = t
+            .actions
+            .iter()
+            .filter(|a| &a.source.subject == subject)
+            .map(|a| session_step_id(t, a, StepKind::DeleteSource))
+            .filter(|id| so_far.iter().any(|s| &s.id == id))
+            .collect();
+        after.sort();
+        out.push(Step {
+            id: format!(
+                "{}/{}/{subject}/{}",
+                t.name,
+                t.from.project,
+                StepKind::RemoveSubject.as_str()
+            ),
+            kind: StepKind::RemoveSubject,
+            transfer: t.name.clone(),
+            action: None,
+            dest_subject: subject.clone(),
+            source_subject: Some(subject.clone()),
+            after,
+        });
     }
     out
 }

@@ -8,7 +8,8 @@
 
 use super::model::{CheckStatus, Plan, StepKind, TransferPlan};
 use super::render::{action_symbol, blocked_line, human_bytes, serde_plain, summary_line};
-use std::collections::{BTreeMap, BTreeSet};
+use super::source_lines::Mark;
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 /// Escapes text for a Markdown table cell: markup characters get a backslash, line breaks become
@@ -119,34 +120,24 @@ fn action_table(t: &TransferPlan, out: &mut String) {
 }
 
 fn delete_lines(plan: &Plan, t: &TransferPlan, out: &mut String) {
-    let deleting: BTreeSet<&str> = plan
-        .steps
+    let lines = super::source_lines::lines(plan, t);
+    if lines.is_empty() {
+        return;
+    }
+    let deletes = lines.iter().filter(|l| l.mark == Mark::Delete).count();
+    let shown: Vec<String> = lines
         .iter()
-        .filter(|s| s.transfer == t.name && s.kind == StepKind::DeleteSource)
-        .filter_map(|s| s.action.as_deref())
-        .collect();
-    let doomed: Vec<String> = t
-        .actions
-        .iter()
-        .filter(|a| deleting.contains(a.id.as_str()))
-        .map(|a| {
-            format!(
-                "- `-` {}",
-                code(&format!(
-                    "{}/{}/{}",
-                    t.from.project, a.source.subject, a.source.session
-                ))
-            )
+        .map(|l| match l.mark {
+            Mark::Delete => format!("- `-` {}", escape(l.text.trim_start_matches("- "))),
+            Mark::Keep => format!("- `=` {}", escape(l.text.trim_start_matches("= "))),
+            Mark::Note => format!("- {}", escape(&l.text)),
         })
         .collect();
-    if !doomed.is_empty() {
-        let _ = writeln!(
-            out,
-            "**Deleted from the source after verification ({}):**\n\n{}\n",
-            doomed.len(),
-            doomed.join("\n")
-        );
-    }
+    let _ = writeln!(
+        out,
+        "**The source after verification ({deletes} to delete from):**\n\n{}\n",
+        shown.join("\n")
+    );
 }
 
 /// How many objects of one skip reason are named before "and N more".
@@ -233,6 +224,9 @@ pub fn render_markdown(plan: &Plan) -> String {
         code(&plan.manifest.path),
         escape(&summary_line(plan))
     );
+    for line in super::render::move_lines(plan) {
+        let _ = writeln!(out, "{}\n", escape(&line));
+    }
     if let Some(b) = blocked_line(plan) {
         let _ = writeln!(out, "> **Blocked.** {}\n", escape(&b));
     }
@@ -309,12 +303,12 @@ mod tests {
         let plan = plan_of(&m, &invs(vec![pilot(), main_project()])).unwrap();
         let md = render_markdown(&plan);
         assert!(
-            md.contains("**Deleted from the source after verification ("),
+            md.contains("**The source after verification (5 to delete from):**"),
             "{md}"
         );
-        assert!(md.contains("- `-` `PILOT/SUB001/SUB001_MR1`"), "{md}");
+        assert!(md.contains("- `-` delete source scans 2, 3, 4 of PILOT/SUB001\\_MR1; stays: scan 1 (localizer), resource NOTES"), "{md}");
         assert!(
-            md.contains("source sessions to delete after verification"),
+            md.contains("deletes from 5 source sessions after verification"),
             "{md}"
         );
     }

@@ -15,9 +15,11 @@ mod io;
 mod labels;
 mod markdown;
 pub mod model;
+mod moves;
 mod phi;
 mod render;
 mod select;
+mod source_lines;
 pub mod watch;
 
 #[cfg(test)]

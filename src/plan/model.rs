@@ -86,8 +86,16 @@ pub struct Summary {
     pub sessions_skipped: u64,
     /// Sessions that cannot be transferred until the manifest or the servers change.
     pub sessions_blocked: u64,
-    /// Source sessions to delete after verification (move).
+    /// Source sessions to delete after verification (move): whole sessions, or the carried scans and
+    /// resources of sessions where something stays.
     pub deletions: u64,
+    /// Sessions relocated (XNAT's change of primary project).
+    #[serde(default)]
+    pub relocations: u64,
+    /// Source subjects (`PROJECT/SUBJECT`) a move leaves with no sessions and keeps (set
+    /// `policy.remove_empty_subjects: true` to remove them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub empty_subjects: Vec<String>,
     /// Scans to transfer.
     pub scans: u64,
     /// Files to transfer.
@@ -146,6 +154,9 @@ pub struct TransferPlan {
     pub actions: Vec<Action>,
     /// Everything in the selected scope that will not be transferred, and why.
     pub skipped: Vec<Skipped>,
+    /// Move: source subjects left with no session (removed when `remove_empty_subjects` is set).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub empty_subjects: Vec<String>,
 }
 
 /// The de-identification a transfer applies in its rewrite step, as the manifest set it.
@@ -188,6 +199,8 @@ pub enum ActionKind {
     Share,
     /// Left alone: the destination holds it already, or `conflict: skip` (`= skip`).
     Skip,
+    /// Made primary in the destination project by XNAT itself, on one server (`> relocate`).
+    Relocate,
     /// Cannot run until the manifest or the servers change (`! blocked`).
     Blocked,
 }
@@ -219,6 +232,37 @@ pub struct Action {
     pub files: u64,
     /// Bytes to transfer.
     pub bytes: u64,
+    /// What the delete step removes from the source after verification (move); absent when nothing
+    /// is deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete: Option<SourceDelete>,
+    /// Why a move leaves this source session in place (shared into other projects, or only shared
+    /// into the source), when it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_kept: Option<String>,
+}
+
+/// Exactly what a move deletes from one source session, and what stays.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SourceDelete {
+    /// Scans removed whole (every resource of theirs was carried).
+    pub scans: Vec<String>,
+    /// Scans of which only the `DICOM` resource is removed: their other resources stay.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dicom_of: Vec<String>,
+    /// Session resources removed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<String>,
+    /// Whether the session itself is removed once the above are gone (nothing else was in it).
+    pub session: bool,
+    /// What stays in the source session, for people (`scan 1 (localizer)`, `resource NOTES`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stays: Vec<String>,
+    /// Projects the session is shared into: they lose what is deleted too
+    /// (`policy.shared_elsewhere: delete`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also_from: Vec<String>,
 }
 
 /// The source session of an action.
@@ -329,8 +373,12 @@ pub enum StepKind {
     Archive,
     /// Read the destination back and compare.
     Verify,
-    /// Delete the source session (move), only after verification passed.
+    /// Delete from the source exactly what was carried (move), only after verification passed.
     DeleteSource,
+    /// Remove a source subject the move left empty (`policy.remove_empty_subjects`).
+    RemoveSubject,
+    /// Make the source session primary in the destination project (XNAT's own move).
+    Relocate,
     /// Share the source subject into the destination project.
     ShareSubject,
     /// Share the source session into the destination project.
@@ -348,6 +396,8 @@ impl StepKind {
             StepKind::Archive => "archive",
             StepKind::Verify => "verify",
             StepKind::DeleteSource => "delete_source",
+            StepKind::RemoveSubject => "remove_subject",
+            StepKind::Relocate => "relocate",
             StepKind::ShareSubject => "share_subject",
             StepKind::ShareSession => "share_session",
         }

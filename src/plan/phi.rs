@@ -19,7 +19,8 @@ pub(crate) struct TransferGate {
 
 impl TransferGate {
     pub fn new(t: &Transfer, anonymization: Anonymization, tainted: BTreeSet<String>) -> Self {
-        let share = t.mode == Mode::Share;
+        // Shares and relocations rewrite nothing.
+        let share = matches!(t.mode, Mode::Share | Mode::Relocate);
         let cleared = if share {
             BTreeSet::new()
         } else {

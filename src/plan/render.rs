@@ -3,7 +3,8 @@
 //! grouped by reason, the checklist, and a summary. Colour only when asked.
 
 use super::model::{Action, ActionKind, CheckStatus, Plan, Skipped, StepKind, TransferPlan};
-use std::collections::{BTreeMap, BTreeSet};
+use super::source_lines::Mark;
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 const GREEN: &str = "\x1b[32m";
@@ -62,6 +63,11 @@ pub fn detail(a: &Action) -> String {
             human_bytes(a.bytes)
         ),
         ActionKind::Share => plural(a.scans.len() as u64, "scan", "scans"),
+        ActionKind::Relocate => format!(
+            "{}, {}; XNAT moves it, no bytes are copied",
+            plural(a.scans.len() as u64, "scan", "scans"),
+            plural(a.scans.iter().map(|s| s.files).sum(), "file", "files")
+        ),
         ActionKind::Skip | ActionKind::Blocked => a.reason.clone(),
     };
     if !a.resources.is_empty() && matches!(a.kind, ActionKind::Create | ActionKind::Merge) {
@@ -76,12 +82,13 @@ pub fn detail(a: &Action) -> String {
 }
 
 /// The diff symbol and verb of an action kind (`+ create`, `~ merge`, `+ share`, `= skip`,
-/// `! blocked`), shared by every rendering of a plan.
+/// `> relocate`, `! blocked`), shared by every rendering of a plan.
 pub fn action_symbol(kind: ActionKind) -> (&'static str, &'static str) {
     match kind {
         ActionKind::Create => ("+", "create"),
         ActionKind::Merge => ("~", "merge"),
         ActionKind::Share => ("+", "share"),
+        ActionKind::Relocate => (">", "relocate"),
         ActionKind::Skip => ("=", "skip"),
         ActionKind::Blocked => ("!", "blocked"),
     }
@@ -90,12 +97,18 @@ pub fn action_symbol(kind: ActionKind) -> (&'static str, &'static str) {
 fn action_line(p: &Painter, a: &Action) -> String {
     let (sym, verb) = action_symbol(a.kind);
     let code = match a.kind {
-        ActionKind::Create | ActionKind::Share => GREEN,
+        ActionKind::Create | ActionKind::Share | ActionKind::Relocate => GREEN,
         ActionKind::Merge => YELLOW,
         ActionKind::Skip => DIM,
         ActionKind::Blocked => RED,
     };
-    let head = p.paint(code, &format!("{sym} {verb:<8}"));
+    // `relocate` fills the column: keep one space after it.
+    let verb = if verb.len() >= 8 {
+        format!("{verb} ")
+    } else {
+        format!("{verb:<8}")
+    };
+    let head = p.paint(code, &format!("{sym} {verb}"));
     format!(
         "{head}{}/{} -> {}/{}  ({})\n",
         a.source.subject,
@@ -124,22 +137,25 @@ fn subject_lines(p: &Painter, plan: &Plan, t: &TransferPlan, out: &mut String) {
 }
 
 fn delete_lines(p: &Painter, plan: &Plan, t: &TransferPlan, out: &mut String) {
-    let deleting: BTreeSet<&str> = plan
-        .steps
-        .iter()
-        .filter(|s| s.transfer == t.name && s.kind == StepKind::DeleteSource)
-        .filter_map(|s| s.action.as_deref())
-        .collect();
-    for a in t
-        .actions
-        .iter()
-        .filter(|a| deleting.contains(a.id.as_str()))
-    {
-        let line = format!(
-            "- delete source {}/{}/{}  (after verification)",
-            t.from.project, a.source.subject, a.source.session
+    for line in super::source_lines::lines(plan, t) {
+        let code = match line.mark {
+            Mark::Delete => RED,
+            Mark::Keep => DIM,
+            Mark::Note => "",
+        };
+        let text = match line.mark {
+            Mark::Note => format!("  {}", line.text),
+            _ => line.text,
+        };
+        let _ = writeln!(
+            out,
+            "{}",
+            if code.is_empty() {
+                text
+            } else {
+                p.paint(code, &text)
+            }
         );
-        let _ = writeln!(out, "{}", p.paint(RED, &line));
     }
 }
 
@@ -203,7 +219,7 @@ pub fn summary_line(plan: &Plan) -> String {
         match s.deletions {
             0 => String::new(),
             n => format!(
-                "; {} to delete after verification",
+                "; deletes from {} after verification",
                 plural(n, "source session", "source sessions")
             ),
         }
@@ -219,8 +235,30 @@ pub fn blocked_line(plan: &Plan) -> Option<String> {
     ))
 }
 
+/// The summary's notes on relocations and on source subjects a move leaves empty and keeps.
+pub fn move_lines(plan: &Plan) -> Vec<String> {
+    let s = &plan.summary;
+    let mut out = Vec::new();
+    if s.relocations > 0 {
+        out.push(format!(
+            "{} to relocate (no bytes move).",
+            plural(s.relocations, "session", "sessions")
+        ));
+    }
+    if !s.empty_subjects.is_empty() {
+        out.push(format!(
+            "Source subjects left empty and kept: {} (set policy.remove_empty_subjects: true to remove them).",
+            s.empty_subjects.join(", ")
+        ));
+    }
+    out
+}
+
 fn summary_lines(p: &Painter, plan: &Plan, out: &mut String) {
     let _ = writeln!(out, "\n{}", p.paint(BOLD, &summary_line(plan)));
+    for line in move_lines(plan) {
+        let _ = writeln!(out, "{line}");
+    }
     if let Some(warn) = blocked_line(plan) {
         let _ = writeln!(out, "{}", p.paint(RED, &warn));
     }

@@ -20,6 +20,8 @@ pub(crate) struct Selector {
     whole_sessions: bool,
     /// Whether copied sessions end up archived: resources attach to archived sessions only.
     archived: bool,
+    /// `select.shared: include`: data the source only shares is selected too.
+    shared: bool,
 }
 
 /// One selected source session with what it carries.
@@ -81,6 +83,28 @@ fn skip(object: String, reason: impl Into<String>) -> Skipped {
     }
 }
 
+/// The skip reason of data the source project only shares.
+fn shared_in(project: &str, owner: &str) -> String {
+    format!(
+        "shared into {project} from {owner}: transfer it from its owning project, or select it with select.shared: include (a move never deletes it)"
+    )
+}
+
+/// What ferry never carries from a selected session, with counts: assessors and reconstructions.
+fn not_carried(session: &Session, skipped: &mut Vec<Skipped>) {
+    for (n, what) in [
+        (session.assessors, "assessors"),
+        (session.reconstructions, "reconstructions"),
+    ] {
+        if n > 0 {
+            skipped.push(skip(
+                format!("{n} {what} of {}", session.label),
+                format!("{what} are not transferred (they stay in the source)"),
+            ));
+        }
+    }
+}
+
 impl Selector {
     /// Compiles a transfer's globs.
     pub fn new(t: &Transfer, whole_sessions: bool, archived: bool) -> Result<Selector, PlanError> {
@@ -93,6 +117,7 @@ impl Selector {
             resources: s.resources.iter().cloned().collect(),
             whole_sessions,
             archived,
+            shared: s.shared == Some(crate::manifest::model::Shared::Include),
         })
     }
 
@@ -110,13 +135,10 @@ impl Selector {
                 continue;
             }
             let owned = subject.sessions.values().any(|s| s.shared_from.is_none());
-            if let (Some(from), false) = (&subject.shared_from, owned) {
+            if let (Some(from), false, false) = (&subject.shared_from, owned, self.shared) {
                 skipped.push(skip(
                     format!("subject {}", subject.label),
-                    format!(
-                        "shared into {} from {from}: transfer it from its primary project",
-                        inv.project
-                    ),
+                    shared_in(&inv.project, from),
                 ));
                 continue;
             }
@@ -141,16 +163,14 @@ impl Selector {
                 ));
                 continue;
             }
-            if let Some(from) = &session.shared_from {
+            if let (Some(from), false) = (&session.shared_from, self.shared) {
                 skipped.push(skip(
                     format!("session {}", session.label),
-                    format!(
-                        "shared into {} from {from}: transfer it from its primary project",
-                        inv.project
-                    ),
+                    shared_in(&inv.project, from),
                 ));
                 continue;
             }
+            not_carried(session, skipped);
             let scans = self.pick_scans(session, skipped);
             let resources = self.pick_resources(session, skipped);
             picked.push(Picked {

@@ -5,7 +5,7 @@
 //!
 //! The objects of a runnable action (create, merge, share):
 //! - in the source project: the session (`session SUBJECT/SESSION`: its ID, StudyInstanceUID, date,
-//!   type and header), each of its scans and session resources (files, sizes, digests);
+//!   type, header, owner, shares, assessors and curated fields), each of its scans and session resources (files, sizes, digests);
 //! - in the destination project: the subject the action writes into (`subject LABEL`: its ID and whether
 //!   it is shared in, not its sessions), the session label (`session SUBJECT/LABEL`), the prearchive
 //!   entries at that label (`prearchive LABEL`), and the destination sessions that hold the source's
@@ -50,6 +50,9 @@ fn session_value(s: &Session) -> String {
         &s.header,
         s.scans.keys().collect::<Vec<_>>(),
         s.resources.keys().collect::<Vec<_>>(),
+        // Where it is shared, what else it holds and its curated fields decide what a move may
+        // delete and what it carries.
+        (&s.shares, s.assessors, s.reconstructions, &s.meta),
     );
     format!("{} {n} file(s), {b} B, {}", s.id, digest(&own))
 }
@@ -142,7 +145,7 @@ fn dest_objects(action: &Action, inv: &Inventory, out: &mut BTreeMap<String, Str
 pub fn runs(action: &Action) -> bool {
     matches!(
         action.kind,
-        ActionKind::Create | ActionKind::Merge | ActionKind::Share
+        ActionKind::Create | ActionKind::Merge | ActionKind::Share | ActionKind::Relocate
     )
 }
 

@@ -143,6 +143,8 @@ pub struct Shared {
     /// Data types switched off at run time (`/sim/datatypes/{type}?enabled=false`), as on a server
     /// where a plugin is not installed.
     pub disabled_types: RwLock<std::collections::BTreeSet<String>>,
+    /// Traffic counters (`GET /sim/stats`).
+    pub stats: routes::stats::Stats,
 }
 
 use store::Store;
@@ -246,6 +248,7 @@ pub fn start(config: SimConfig) -> Result<SimHandle, SimError> {
         auth: auth::Auth::default(),
         faults: faults::Faults::new(config.faults.clone(), config.rng_seed),
         disabled_types: RwLock::default(),
+        stats: routes::stats::Stats::default(),
     });
     let handler: http::Handler = {
         let shared = shared.clone();

@@ -165,6 +165,9 @@ pub struct Scan {
     pub modality: String,
     /// `usable`, `questionable` or `unusable`.
     pub quality: String,
+    /// The note people wrote in XNAT.
+    #[serde(default)]
+    pub note: String,
     /// Resources of this scan.
     pub resources: Vec<Resource>,
 }
@@ -196,6 +199,12 @@ pub struct Experiment {
     pub dcm_patient_name: String,
     /// Projects this session is shared into, with the label there.
     pub shares: BTreeMap<String, String>,
+    /// The note people wrote in XNAT.
+    #[serde(default)]
+    pub note: String,
+    /// The visit ID (`visit_id`).
+    #[serde(default)]
+    pub visit: String,
     /// Scans in ID order.
     pub scans: Vec<Scan>,
     /// Session-level resources.

@@ -264,6 +264,7 @@ fn experiment_record(
             xsi_type: "xnat:mrScanData".into(),
             modality: "MR".into(),
             quality: "usable".into(),
+            note: String::new(),
             resources: vec![Resource {
                 id: store.new_resource_id(),
                 label: "DICOM".into(),

@@ -47,7 +47,6 @@ struct SessionRow {
     xsi_type: String,
     date: Option<String>,
     uid: Option<String>,
-    project: String,
 }
 
 /// The scan ID in a file URI: `…/scans/{ID}/resources/…`.
@@ -109,7 +108,7 @@ impl Client {
             let experiments = scope.spawn(|| {
                 self.http.get_json(
                     &format!(
-                        "/data/projects/{p}/experiments?format=json&columns=ID,label,xsiType,date,subject_label,subject_ID,UID,project"
+                        "/data/projects/{p}/experiments?format=json&columns=ID,label,xsiType,date,subject_label,subject_ID,UID"
                     ),
                     &format!("listing the sessions of project {project}"),
                 )
@@ -159,7 +158,6 @@ impl Client {
                 xsi_type: s(r, "xsiType"),
                 date: opt(r, "date"),
                 uid: opt(r, "UID"),
-                project: s(r, "project"),
             };
             let Some(subject) = inv.subjects.get_mut(&row.subject) else {
                 continue;
@@ -295,10 +293,9 @@ impl Client {
             date: row.date.clone(),
             xsi_type: row.xsi_type.clone(),
             uid: row.uid.clone(),
-            shared_from: (!row.project.is_empty() && row.project != project)
-                .then(|| row.project.clone()),
             ..Session::default()
         };
+        self.ownership(project, &mut session)?;
         for r in rows(&scans_v) {
             let id = s(r, "ID");
             session.scans.insert(
@@ -309,6 +306,8 @@ impl Client {
                     series_description: s(r, "series_description"),
                     uid: opt(r, "UID"),
                     xsi_type: s(r, "xsiType"),
+                    quality: s(r, "quality"),
+                    note: s(r, "note"),
                     resources: BTreeMap::new(),
                 },
             );
@@ -370,6 +369,19 @@ impl Client {
             }
         }
         Ok(session)
+    }
+
+    /// Who owns the session and where it is shared, its curated fields and its assessors, from the
+    /// session's item (the project listing rewrites `project` of shared rows, so it cannot tell).
+    fn ownership(&self, project: &str, session: &mut Session) -> Result<(), XnatError> {
+        let item = self.experiment_item(&session.id)?;
+        session.shared_from =
+            (!item.project.is_empty() && item.project != project).then(|| item.project.clone());
+        session.shares = item.shares;
+        session.meta = item.meta;
+        session.assessors = item.assessors;
+        session.reconstructions = item.reconstructions;
+        Ok(())
     }
 
     /// The first DICOM file's top-level keywords and every element at any depth.
@@ -450,7 +462,6 @@ impl Client {
             xsi_type: s(&item["meta"], "xsi:type"),
             date: opt(fields, "date"),
             uid: opt(fields, "UID"),
-            project: s(fields, "project"),
         };
         if row.id.is_empty() {
             return Err(XnatError::BadResponse {

@@ -9,10 +9,14 @@ pub mod credentials;
 mod error;
 mod http;
 mod inventory;
+mod items;
+mod moves;
 mod resources;
 mod transfer;
 
 pub use error::XnatError;
+pub use items::{ExperimentItem, ScanMeta, SubjectHoldings};
+pub use moves::SessionRef;
 pub use resources::{resource_path_of, FetchedFile, ResourceRef};
 pub use transfer::{Downloaded, ImportOutcome, ImportTarget, Overwrite};
 

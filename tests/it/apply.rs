@@ -282,12 +282,20 @@ fn a_move_deletes_each_source_only_after_its_verification() {
     let pilot = c
         .inventory("PILOT", &InventoryOptions { headers: false }, &NoProgress)
         .unwrap();
+    // Only what was carried is gone: each source session keeps its excluded localizer (scan 1),
+    // and SUB001_MR1 its unselected NOTES resource, so the sessions themselves stay.
     for (subj, sess, _, _) in CREATED {
-        assert!(
-            !pilot.subjects[subj].sessions.contains_key(sess),
-            "{sess} kept"
+        let left = &pilot.subjects[subj].sessions[sess];
+        assert_eq!(
+            left.scans.keys().collect::<Vec<_>>(),
+            vec!["1"],
+            "{sess}: only the localizer stays"
         );
+        assert_eq!(left.scans["1"].scan_type, "localizer");
     }
+    assert!(pilot.subjects["SUB001"].sessions["SUB001_MR1"]
+        .resources
+        .contains_key("NOTES"));
     // Blocked and skipped sessions are never deleted.
     for (subj, sess) in [
         ("SUB002", "SUB002_MR1"),

@@ -184,7 +184,8 @@ fn private_keep_needs_a_reason_and_acknowledgments_name_a_series() {
     let o = run(d, &["validate", "m.yaml"]);
     assert_eq!(o.status.code(), Some(2), "{}", shown(&o));
     assert!(
-        stderr(&o).contains("a share does not copy files, so nothing can be de-identified"),
+        stderr(&o)
+            .contains("a share or relocation does not copy files, so nothing can be de-identified"),
         "{}",
         shown(&o)
     );

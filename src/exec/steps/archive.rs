@@ -5,6 +5,7 @@
 //! with the archive incomplete is completed by importing the upload zip straight into the archive.
 
 use super::landing::{self, Found};
+use super::metadata;
 use super::{local, resources, rewrite, xnat, Ctx, Env};
 use crate::exec::pool::{StepContext, StepFailure};
 use crate::manifest::model::Destination;
@@ -44,8 +45,10 @@ pub fn run(
                     }
                 };
                 let n = resources::attach(env, c)?;
+                let fields = metadata::carry(env, c)?;
                 return Ok(json!({
                     "uri": archived,
+                    "fields_carried": fields,
                     "attempts": attempts,
                     "found_complete": !reimported,
                     "reimported": reimported,
@@ -78,8 +81,10 @@ pub fn run(
         ) {
             Ok(archived) => {
                 let n = resources::attach(env, c)?;
+                let fields = metadata::carry(env, c)?;
                 return Ok(json!({
                     "uri": archived,
+                    "fields_carried": fields,
                     "attempts": attempts,
                     "resource_files_uploaded": n,
                 }));

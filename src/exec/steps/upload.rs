@@ -29,6 +29,7 @@ pub fn run(
     });
     if dest == Destination::Archive {
         detail["resource_files_uploaded"] = json!(resources::attach(env, c)?);
+        detail["fields_carried"] = json!(super::metadata::carry(env, c)?);
     }
     Ok(detail)
 }

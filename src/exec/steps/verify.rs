@@ -16,6 +16,9 @@ pub fn run(env: &Env<'_>, c: &Ctx<'_>, ctx: &StepContext<'_>) -> Result<Value, S
     if c.action.kind == ActionKind::Share {
         return share(env, c);
     }
+    if c.action.kind == ActionKind::Relocate {
+        return super::relocate::verify(env, c);
+    }
     let to = &c.transfer.to;
     let (_, expected) = rewrite::upload_zip(env, c, ctx)?;
     let back = c.dir.join("readback.zip");
@@ -56,6 +59,7 @@ pub fn run(env: &Env<'_>, c: &Ctx<'_>, ctx: &StepContext<'_>) -> Result<Value, S
     )?);
     v.files += staged.len();
     v.bytes += staged.iter().map(|f| f.size).sum::<u64>();
+    v.problems.extend(super::metadata::check(env, c)?);
     let report = json!({ "verification": v, "phi": phi });
     if !v.passed() {
         let first: Vec<String> = v.problems.iter().take(3).map(|p| p.to_string()).collect();

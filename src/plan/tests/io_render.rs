@@ -123,8 +123,13 @@ fn the_diff_has_one_line_per_action_a_checklist_and_a_summary() {
     let m = manifest("move", "conflict: skip", "");
     let plan = plan_of(&m, &invs(vec![pilot(), main_project()])).unwrap();
     let d = render_diff(&plan, false);
+    // Only what is carried is deleted: the excluded localizer and the unselected resource stay.
     assert!(
-        d.contains("- delete source PILOT/SUB001/SUB001_MR1  (after verification)"),
+        d.contains("- delete source scans 2, 3, 4 of PILOT/SUB001_MR1; stays: scan 1 (localizer), resource NOTES  (after verification)"),
+        "{d}"
+    );
+    assert!(
+        d.contains("deletes from 4 source sessions after verification"),
         "{d}"
     );
 }

@@ -6,7 +6,12 @@ use crate::inventory::{Access, FileEntry, Inventory, Resource, Scan, Session, Su
 use crate::manifest::model::*;
 use std::collections::BTreeMap;
 
-fn session(label: &str, date: &str, uid: &str, scans: &[(&str, &str, usize)]) -> Session {
+pub(super) fn session(
+    label: &str,
+    date: &str,
+    uid: &str,
+    scans: &[(&str, &str, usize)],
+) -> Session {
     let mut s = Session {
         id: format!("E_{label}"),
         label: label.into(),
@@ -52,7 +57,7 @@ fn session(label: &str, date: &str, uid: &str, scans: &[(&str, &str, usize)]) ->
     s
 }
 
-fn inv(project: &str, subjects: Vec<(&str, Vec<Session>)>) -> Inventory {
+pub(super) fn inv(project: &str, subjects: Vec<(&str, Vec<Session>)>) -> Inventory {
     let mut i = Inventory {
         server_url: "http://x".into(),
         project: project.into(),
@@ -76,7 +81,7 @@ fn inv(project: &str, subjects: Vec<(&str, Vec<Session>)>) -> Inventory {
     i
 }
 
-fn manifest(mode: Mode, policy: Policy) -> Manifest {
+pub(super) fn manifest(mode: Mode, policy: Policy) -> Manifest {
     let mut servers = BTreeMap::new();
     servers.insert(
         "s".to_string(),
@@ -136,7 +141,7 @@ fn manifest(mode: Mode, policy: Policy) -> Manifest {
     }
 }
 
-fn plan_of(m: &Manifest, src: Inventory, dst: Inventory) -> Result<Plan, PlanError> {
+pub(super) fn plan_of(m: &Manifest, src: Inventory, dst: Inventory) -> Result<Plan, PlanError> {
     let mut inventories = BTreeMap::new();
     inventories.insert(("s".to_string(), "P".to_string()), src);
     inventories.insert(("s".to_string(), "M".to_string()), dst);
@@ -150,7 +155,7 @@ fn plan_of(m: &Manifest, src: Inventory, dst: Inventory) -> Result<Plan, PlanErr
     })
 }
 
-fn source() -> Inventory {
+pub(super) fn source() -> Inventory {
     inv(
         "P",
         vec![
@@ -176,7 +181,7 @@ fn source() -> Inventory {
     )
 }
 
-fn policy(conflict: Conflict) -> Policy {
+pub(super) fn policy(conflict: Conflict) -> Policy {
     Policy {
         conflict: Some(conflict),
         ..Policy::default()
@@ -434,7 +439,22 @@ fn share_and_move_have_their_own_graphs() {
         .unwrap();
     assert!(del.after[0].ends_with("/verify"));
     assert_eq!(mv.summary.deletions, 2);
-    assert!(render_diff(&mv, false).contains("- delete source P/A/A_1  (after verification)"));
+    let d = render_diff(&mv, false);
+    assert!(
+        d.contains(
+            "- delete source scan 2 of P/A_1; stays: scan 1 (localizer)  (after verification)"
+        ),
+        "{d}"
+    );
+    assert!(
+        d.contains("- delete source session P/B_1 (scans 2, 3; nothing else is in it)  (after verification)"),
+        "{d}"
+    );
+    assert!(
+        d.contains("left empty in P and kept (policy.remove_empty_subjects: false): subjects B"),
+        "{d}"
+    );
+    assert_eq!(mv.summary.empty_subjects, vec!["P/B".to_string()]);
 }
 
 #[test]

@@ -5,6 +5,7 @@ mod conflicts;
 mod graph;
 mod io_render;
 mod lead;
+mod moves;
 mod selection;
 
 use super::*;

@@ -37,6 +37,12 @@ pub fn route(ctx: &Ctx, segs: &[&str]) -> Answer {
         ["projects", p, "subjects", s, "experiments", e, rest @ ..] => {
             files::session_route(ctx, Scope::ProjectSubject(p, s), e, rest)
         }
+        // Subject-level resources: the emulator keeps none, and says so as XNAT would.
+        ["projects", p, "subjects", s, "resources"] => only_get(m).and_then(|_| {
+            let store = ctx.read();
+            access::subject(ctx, &store, Scope::Project(p), s)?;
+            Ok(empty_resources(ctx))
+        }),
         ["projects", p, "subjects", _, ..] => Err(fail(404, &format!("Unknown path under {p}."))),
         ["projects", p, "experiments"] => only_get(m).and_then(|_| list_experiments(ctx, p, None)),
         ["projects", p, "experiments", e] => experiment(ctx, Scope::Project(p), e),
@@ -242,9 +248,11 @@ fn list_subjects(ctx: &Ctx, p: &str) -> Answer {
         .subjects_in(p)
         .into_iter()
         .map(|s| {
+            // ProjectSubjectList rewrites the label of a shared subject to its label here, but keeps
+            // its owning project (unlike the experiment listing below).
             row(&[
                 ("ID", s.id.clone()),
-                ("project", p.to_string()),
+                ("project", s.project.clone()),
                 ("label", subject_label_in(s, p)),
                 ("insert_date", s.insert_date.clone()),
                 ("insert_user", s.insert_user.clone()),
@@ -269,6 +277,8 @@ fn experiment_row(
         .subject(&e.subject_id)
         .map(|s| (subject_label_in(s, p), s.project.clone()))
         .unwrap_or_default();
+    // ProjSubExptList shows a shared experiment under the listing's project and its label there: the
+    // row cannot tell owned from shared (the item can).
     row(&[
         ("ID", e.id.clone()),
         ("project", p.to_string()),

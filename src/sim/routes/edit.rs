@@ -218,6 +218,10 @@ pub fn share_subject(ctx: &Ctx, scope: Scope, s: &str, d: &str) -> Answer {
         return Err(fail(404, &format!("Unable to identify project {d}")));
     }
     match ctx.method() {
+        "PUT" | "POST" if ctx.param("primary") == Some("true") => {
+            drop(store);
+            return super::primary::subject(ctx, subj, d);
+        }
         "PUT" | "POST" => {}
         "DELETE" => {
             access::project(ctx, &store, d, Access::Delete)?;
@@ -257,6 +261,8 @@ fn apply_experiment_fields(ctx: &Ctx, e: &mut Experiment) {
         ("modality", &mut e.modality),
         ("dcmPatientId", &mut e.dcm_patient_id),
         ("dcmPatientName", &mut e.dcm_patient_name),
+        ("note", &mut e.note),
+        ("visit_id", &mut e.visit),
     ] {
         if let Some(v) = field(ctx, name) {
             *slot = v.to_string();
@@ -391,6 +397,10 @@ pub fn share_experiment(ctx: &Ctx, scope: Scope, key: &str, d: &str) -> Answer {
         return Err(fail(404, &format!("Unable to identify project {d}")));
     }
     match ctx.method() {
+        "PUT" | "POST" if ctx.param("primary") == Some("true") => {
+            drop(store);
+            return super::primary::experiment(ctx, e, d);
+        }
         "PUT" | "POST" => {}
         "DELETE" => {
             access::project(ctx, &store, d, Access::Delete)?;
@@ -489,6 +499,7 @@ pub fn put_scan(ctx: &Ctx, scope: Scope, key: &str, s: &str) -> Answer {
         ("series_description", &mut scan.series_description),
         ("UID", &mut scan.uid),
         ("quality", &mut scan.quality),
+        ("note", &mut scan.note),
     ] {
         if let Some(v) = field(ctx, name) {
             *slot = v.to_string();

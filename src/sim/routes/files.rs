@@ -149,7 +149,7 @@ fn list_scans(ctx: &Ctx, scope: Scope, key: &str) -> Answer {
                 ("type", s.scan_type.clone()),
                 ("quality", s.quality.clone()),
                 ("xsiType", s.xsi_type.clone()),
-                ("note", String::new()),
+                ("note", s.note.clone()),
                 ("series_description", s.series_description.clone()),
                 ("UID", s.uid.clone()),
                 ("frames", s.frames.to_string()),

@@ -18,7 +18,7 @@
 //! | GET | `/projects/{P}/subjects`, `/projects/{P}/experiments`, `/projects/{P}/subjects/{S}/experiments` | ResultSets |
 //! | GET, PUT, DELETE | `/projects/{P}/subjects/{S}` | item JSON; PUT creates (201 + ID); DELETE (`removeFiles`) |
 //! | GET, PUT, DELETE | `/projects/{P}/subjects/{S}/experiments/{E}`, `/projects/{P}/experiments/{E}` | item JSON; PUT creates; DELETE deletes or unshares |
-//! | PUT, DELETE | `.../subjects/{S}/projects/{D}`, `.../experiments/{E}/projects/{D}` (`label=`) | share / unshare |
+//! | PUT, DELETE | `.../subjects/{S}/projects/{D}`, `.../experiments/{E}/projects/{D}` (`label=`) | share / unshare; `primary=true` changes the primary project (files move, IDs kept) |
 //! | GET | `/subjects/{ID}`, `/experiments/{ID}` | items by accession ID; `/experiments` site-wide listing |
 //! | GET | `{session}/scans`, `{session}/scans/{S}` | scan ResultSet / item (`{session}` = `/experiments/{ID}` or `/projects/{P}/subjects/{S}/experiments/{E}`) |
 //! | PUT, DELETE | `{session}/scans/{S}` | create / delete a scan |
@@ -40,6 +40,7 @@
 //! | GET, PUT | `/sim/faults` | control (site admin, no faults applied): `latency_ms`, `error_rate`, `late_error_rate`, `drop_rate`, `fail_next`, `late_fail_next`, `drop_next`, `only` (a path fragment the faults aim at), `rng_seed` |
 //! | PUT | `/sim/projects/{P}/users/{U}?role=owner|member|collaborator|none` | control: change a role at run time |
 //! | PUT | `/sim/datatypes/{T}?enabled=true|false` | control: switch a data type off (as if its plugin were missing) or on |
+//! | GET | `/sim/stats` | control: `file_bytes_served` (file and archive bodies) and `bytes_received` (request bodies) so far |
 
 mod access;
 mod archive;
@@ -50,7 +51,9 @@ mod files;
 mod import;
 mod items;
 mod prearchive;
+mod primary;
 mod service;
+pub mod stats;
 mod upload;
 
 use super::auth::{Access, Caller};
@@ -205,7 +208,7 @@ fn dispatch(shared: &Shared, req: &Request) -> Response {
         return status_page(500, "injected fault after the work was done");
     }
     resp.drop_body = decision.drop;
-    resp
+    shared.stats.count(req.body.len(), resp)
 }
 
 /// Answers `401` unless the caller is authenticated.

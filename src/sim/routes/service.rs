@@ -191,6 +191,10 @@ pub fn control(ctx: &Ctx, rest: &[&str]) -> Answer {
     }
     match rest {
         ["faults"] => faults(ctx),
+        ["stats"] if ctx.method() == "GET" => Ok(crate::sim::render::json_value(
+            200,
+            &ctx.shared.stats.to_json(),
+        )),
         ["projects", project, "users", user] => set_role(ctx, project, user),
         ["datatypes", t] if ELEMENTS.contains(t) && matches!(ctx.method(), "PUT" | "POST") => {
             let enabled = match ctx.param("enabled") {
