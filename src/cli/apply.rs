@@ -103,6 +103,10 @@ pub fn failure(e: ApplyError) -> Failure {
             Some("run `ferry plan` again (or `ferry apply PLAN --allow-drift` to see the new diff), review it, and apply the new plan".into()),
         ),
         ApplyError::Connect(x) => (super::plan::xnat_exit(x), x.hint()),
+        ApplyError::Journal(crate::exec::journal::JournalError::Locked { .. }) => (
+            Exit::Blocked,
+            Some("wait for the other run to end (`ferry status PLAN` shows its progress), then apply again if it did not finish".into()),
+        ),
         ApplyError::Journal(_) => (
             Exit::Runtime,
             Some(

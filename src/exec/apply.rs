@@ -85,6 +85,12 @@ pub struct SessionResult {
     pub source: String,
     /// `PROJECT/SUBJECT/SESSION` in the destination.
     pub dest: String,
+    /// The source subject's accession ID.
+    pub source_subject_id: String,
+    /// The source session's accession ID.
+    pub source_session_id: String,
+    /// The destination session's accession ID, once verification read it.
+    pub dest_session_id: Option<String>,
     /// `verified`, `failed`, `incomplete` or `not_run`.
     pub status: String,
     /// Files verified.
@@ -99,11 +105,34 @@ pub struct SessionResult {
     pub notes: Vec<String>,
 }
 
-/// The verification report, written beside the plan as `PLAN.verification.json`.
+/// Who ran `apply`, where, with what, against which servers, and when (UTC, RFC 3339).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunInfo {
+    /// The account that ran ferry.
+    pub user: String,
+    /// The host it ran on.
+    pub host: String,
+    /// ferry's version.
+    pub ferry_version: String,
+    /// The plan's servers: name -> URL (never a credential).
+    pub servers: BTreeMap<String, String>,
+    /// When the run started.
+    pub started: String,
+    /// When it ended.
+    pub finished: String,
+    /// Whether it resumed an earlier run.
+    pub resumed: bool,
+}
+
+/// The verification report, written beside the plan as `PLAN.verification.json`: with the journal, a
+/// site's record of the transfer.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VerificationReport {
     /// The plan's hash.
     pub plan_hash: String,
+    /// The run that wrote the report (absent when the report is rebuilt from a journal alone).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run: Option<RunInfo>,
     /// One entry per runnable session, in plan order.
     pub sessions: Vec<SessionResult>,
 }
@@ -252,6 +281,9 @@ pub fn apply(
         return Err(ApplyError::Blocked(blocked));
     }
     let queue = graph(&plan)?;
+    // Held until the run ends: a second apply of this plan stops here, before reading anything.
+    let _lock = journal::lock(path)?;
+    let started = journal::utc_now();
     let journal_path = journal::path_for(path);
     let prior = journal::read(&journal_path, &hash)?;
     let resumed = !prior.is_empty();
@@ -259,7 +291,20 @@ pub fn apply(
     // On a resumed run the destination holds this plan's own partial work, and a move has deleted
     // sources: the sessions that started are guarded by their steps, the others are checked here.
     check_drift(&plan, &clients, &prior)?;
-    let journal = journal::Journal::open(&journal_path, &hash)?;
+    let mut journal = journal::Journal::open(&journal_path, &hash)?;
+    let (user, host) = journal::who();
+    let servers: BTreeMap<String, String> = plan
+        .servers
+        .iter()
+        .map(|(name, s)| (name.clone(), s.url.clone()))
+        .collect();
+    journal.append(&journal::Record::Run {
+        user: user.clone(),
+        host: host.clone(),
+        ferry_version: env!("CARGO_PKG_VERSION").to_string(),
+        servers: servers.clone(),
+        resumed,
+    })?;
     let bandwidth = opts
         .bwlimit
         .map(|r| Bandwidth::new(r, Box::new(SystemClock::default())));
@@ -285,7 +330,16 @@ pub fn apply(
         c.logout();
     }
     let after = journal::read(&journal_path, &hash)?;
-    let report = verification_report(&plan, &hash, &after);
+    let mut report = verification_report(&plan, &hash, &after);
+    report.run = Some(RunInfo {
+        user,
+        host,
+        ferry_version: env!("CARGO_PKG_VERSION").to_string(),
+        servers,
+        started,
+        finished: journal::utc_now(),
+        resumed,
+    });
     let report_path = report_for(path);
     write_report(&report_path, &report)?;
     if summary.complete() {
@@ -336,6 +390,9 @@ pub fn verification_report(
                 transfer: t.name.clone(),
                 source: format!("{}/{}", a.source.subject, a.source.session),
                 dest: format!("{}/{}/{}", t.to.project, a.dest.subject, a.dest.session),
+                source_subject_id: a.source.subject_id.clone(),
+                source_session_id: a.source.session_id.clone(),
+                dest_session_id: None,
                 status: "not_run".into(),
                 files: 0,
                 bytes: 0,
@@ -349,6 +406,8 @@ pub fn verification_report(
                     Some(Last::Done(d)) => {
                         states.insert("done");
                         if s.kind == StepKind::Verify {
+                            r.dest_session_id =
+                                d["accession"]["dest_session"].as_str().map(str::to_string);
                             let v = &d["verification"];
                             r.files = v["files"].as_u64().unwrap_or(0);
                             r.bytes = v["bytes"].as_u64().unwrap_or(0);
@@ -387,6 +446,7 @@ pub fn verification_report(
     }
     VerificationReport {
         plan_hash: hash.to_string(),
+        run: None,
         sessions,
     }
 }

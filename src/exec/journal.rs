@@ -2,6 +2,11 @@
 //! so that `ferry apply` resumes where an interrupted run stopped and `ferry status` can tell what is
 //! done. The first line binds the journal to one plan (by the plan file's hash); a torn last line left by
 //! a crash mid-write is ignored. The journal never holds secrets or DICOM header values.
+//!
+//! It is also the record of the transfer for an audit: every line carries its UTC time (`at`), each run
+//! starts with a `run` line (who ran it, on which host, with which ferry, against which servers), and a
+//! verified session's line names the source and destination accession IDs. One `apply` at a time holds
+//! the plan's lock ([`lock`]), so two runs never write one journal.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -17,6 +22,19 @@ pub enum Record {
     Plan {
         /// `blake3:<hex>` of the plan file.
         plan_hash: String,
+    },
+    /// A run of `apply` began: who, where, with what, against which servers.
+    Run {
+        /// The account that ran ferry (`USER`/`LOGNAME`), or `unknown`.
+        user: String,
+        /// The host it ran on, or `unknown`.
+        host: String,
+        /// ferry's version.
+        ferry_version: String,
+        /// The servers of the plan: name -> URL (never a credential).
+        servers: BTreeMap<String, String>,
+        /// Whether the run resumed an earlier one.
+        resumed: bool,
     },
     /// A step was started.
     Started {
@@ -75,6 +93,12 @@ pub enum JournalError {
         expected: String,
         /// The hash the journal records.
         found: String,
+    },
+    /// Another `ferry apply` holds the plan's lock.
+    #[error("another `ferry apply` is running on `{path}` (it holds the plan's lock); nothing was changed")]
+    Locked {
+        /// The plan's path.
+        path: PathBuf,
     },
     /// A line in the middle of the journal is not a record.
     #[error("the journal `{path}` is damaged at line {line}")]
@@ -137,7 +161,7 @@ pub fn read(path: &Path, plan_hash: &str) -> Result<BTreeMap<String, Last>, Jour
                     found,
                 })
             }
-            Record::Plan { .. } => {}
+            Record::Plan { .. } | Record::Run { .. } => {}
             Record::Started { step } => {
                 out.insert(step, Last::Started);
             }
@@ -150,6 +174,68 @@ pub fn read(path: &Path, plan_hash: &str) -> Result<BTreeMap<String, Last>, Jour
         }
     }
     Ok(out)
+}
+
+/// The time now, UTC, as RFC 3339 with milliseconds (`2026-11-29T10:15:00.123Z`).
+pub fn utc_now() -> String {
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
+/// The account and host ferry runs as, for the `run` record: `USER` (or `LOGNAME`) and the kernel's
+/// host name; `unknown` where they cannot be read.
+pub fn who() -> (String, String) {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "unknown".into());
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown".into());
+    (user, host)
+}
+
+/// Takes the plan's exclusive lock for the length of a run (released when the returned file is
+/// dropped, or when the process ends however it ends). A second `apply` on the same plan gets
+/// [`JournalError::Locked`] at once.
+pub fn lock(plan: &Path) -> Result<File, JournalError> {
+    let file = File::open(plan).map_err(|source| JournalError::Io {
+        action: "read",
+        path: plan.to_path_buf(),
+        source,
+    })?;
+    try_lock(&file).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::WouldBlock {
+            JournalError::Locked {
+                path: plan.to_path_buf(),
+            }
+        } else {
+            JournalError::Io {
+                action: "lock",
+                path: plan.to_path_buf(),
+                source,
+            }
+        }
+    })?;
+    Ok(file)
+}
+
+/// flock(2), exclusive, not waiting: the kernel drops it when the file is closed or the process ends.
+#[cfg(unix)]
+fn try_lock(file: &File) -> std::io::Result<()> {
+    use rustix::fs::{flock, FlockOperation};
+    flock(file, FlockOperation::NonBlockingLockExclusive).map_err(std::io::Error::from)
+}
+
+/// Elsewhere there is no lock: ferry is built for Linux and macOS.
+#[cfg(not(unix))]
+fn try_lock(_: &File) -> std::io::Result<()> {
+    Ok(())
 }
 
 impl Journal {
@@ -182,9 +268,13 @@ impl Journal {
         Ok(j)
     }
 
-    /// Appends a record and flushes it to disk before returning.
+    /// Appends a record, stamped with the UTC time, and flushes it to disk before returning.
     pub fn append(&mut self, record: &Record) -> Result<(), JournalError> {
-        let mut line = serde_json::to_vec(record).unwrap_or_default();
+        let mut value = serde_json::to_value(record).unwrap_or_default();
+        if let serde_json::Value::Object(m) = &mut value {
+            m.insert("at".into(), utc_now().into());
+        }
+        let mut line = serde_json::to_vec(&value).unwrap_or_default();
         line.push(b'\n');
         self.write_raw(&line)
     }
@@ -220,6 +310,35 @@ impl Journal {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_second_lock_on_a_plan_is_refused_until_the_first_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let plan = dir.path().join("plan.yaml");
+        std::fs::write(&plan, "x").unwrap();
+        let first = lock(&plan).unwrap();
+        let e = lock(&plan).unwrap_err();
+        assert!(matches!(e, JournalError::Locked { .. }), "{e}");
+        assert!(e.to_string().contains("another `ferry apply` is running"));
+        drop(first);
+        lock(&plan).unwrap();
+    }
+
+    #[test]
+    fn every_line_carries_its_utc_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("plan.yaml.journal");
+        let mut j = Journal::open(&p, "blake3:aa").unwrap();
+        j.append(&Record::Started { step: "s1".into() }).unwrap();
+        let text = std::fs::read_to_string(&p).unwrap();
+        for line in text.lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            let at = v["at"].as_str().unwrap();
+            assert!(chrono::DateTime::parse_from_rfc3339(at).is_ok(), "{at}");
+            assert!(at.ends_with('Z'), "{at}");
+        }
+        assert_eq!(read(&p, "blake3:aa").unwrap()["s1"], Last::Started);
+    }
 
     #[test]
     fn records_survive_reopen_and_last_state_wins() {

@@ -105,7 +105,27 @@ pub struct Subject {
     pub insert_date: String,
     /// The account that created it.
     pub insert_user: String,
+    /// `group` and demographics (`gender`, `handedness`, `yob`, …) by XNAT's subject shortcut name.
+    #[serde(default)]
+    pub fields: BTreeMap<String, String>,
 }
+
+/// The subject fields the emulator stores, by XNAT's shortcut name (XMLPathShortcuts, subject data):
+/// `group` is a field of the subject, the rest live under its `demographics` element.
+pub const SUBJECT_FIELDS: &[&str] = &[
+    "group",
+    "gender",
+    "handedness",
+    "yob",
+    "dob",
+    "age",
+    "education",
+    "ses",
+    "race",
+    "ethnicity",
+    "weight",
+    "height",
+];
 
 /// One file of a resource.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

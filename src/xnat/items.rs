@@ -75,6 +75,20 @@ fn count_under(item: &Value, prefix: &str) -> u64 {
         .sum()
 }
 
+/// The carried subject fields found in an item's data fields (`group`, `demographics/NAME`).
+fn fields_of(f: &Value) -> BTreeMap<String, String> {
+    SUBJECT_FIELDS
+        .iter()
+        .filter_map(|k| {
+            let v = match *k {
+                "group" => s(f, "group"),
+                _ => s(f, &format!("demographics/{k}")),
+            };
+            (!v.is_empty()).then(|| (k.to_string(), v))
+        })
+        .collect()
+}
+
 /// Reads an experiment document (`{"items": [...]}`) into an [`ExperimentItem`].
 pub fn parse_experiment(doc: &Value) -> Option<ExperimentItem> {
     let item = doc["items"]
@@ -141,7 +155,49 @@ pub struct SubjectHoldings {
     pub resources: u64,
 }
 
+/// The subject fields ferry carries when it creates a subject, by XNAT's shortcut name. Date of birth
+/// (`dob`) is never carried: it identifies the patient.
+pub const SUBJECT_FIELDS: &[&str] = &[
+    "group",
+    "gender",
+    "handedness",
+    "yob",
+    "age",
+    "education",
+    "ses",
+    "race",
+    "ethnicity",
+    "weight",
+    "height",
+];
+
 impl Client {
+    /// A subject's `group` and demographics (see [`SUBJECT_FIELDS`]) that are set, by accession ID.
+    pub fn subject_fields(&self, id: &str) -> Result<BTreeMap<String, String>, XnatError> {
+        let v = self.http.get_json(
+            &format!("/data/subjects/{}?format=json", enc(id)),
+            &format!("reading subject {id}"),
+        )?;
+        Ok(fields_of(&v["items"][0]["data_fields"]))
+    }
+
+    /// The same fields of a subject by project and label.
+    pub fn subject_fields_at(
+        &self,
+        project: &str,
+        subject: &str,
+    ) -> Result<BTreeMap<String, String>, XnatError> {
+        let v = self.http.get_json(
+            &format!(
+                "/data/projects/{}/subjects/{}?format=json",
+                enc(project),
+                enc(subject)
+            ),
+            &format!("reading subject {subject} of {project}"),
+        )?;
+        Ok(fields_of(&v["items"][0]["data_fields"]))
+    }
+
     /// What a subject of `project` holds, or `None` when it is gone.
     pub fn subject_holdings(
         &self,

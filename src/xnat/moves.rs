@@ -87,6 +87,31 @@ impl Client {
         self.delete_one(&path, &format!("deleting subject {subject} of {project}"))
     }
 
+    /// Sets fields of a subject by XNAT's shortcut names (`gender`, `group`, …).
+    pub fn set_subject_fields(
+        &self,
+        project: &str,
+        subject: &str,
+        fields: &[(&str, &str)],
+    ) -> Result<(), XnatError> {
+        if fields.is_empty() {
+            return Ok(());
+        }
+        let query: Vec<String> = fields
+            .iter()
+            .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+            .collect();
+        let path = format!(
+            "/data/projects/{}/subjects/{}?{}",
+            enc(project),
+            enc(subject),
+            query.join("&")
+        );
+        let what = format!("setting fields of subject {subject} in {project}");
+        self.http.send("PUT", &path, &what, Retry::Idempotent)?;
+        Ok(())
+    }
+
     /// Makes a session primary in `dest_project` under `dest_label` (XNAT's change of primary
     /// project: `primary=true`). Its accession ID, scans, resources and shares stay.
     pub fn relocate_session(

@@ -703,3 +703,88 @@ fn a_resumed_run_checks_drift_for_the_sessions_that_have_not_started() {
         stderr(&a)
     );
 }
+
+#[test]
+fn the_journal_and_the_report_are_a_record_of_the_transfer() {
+    let sim = Sim::start(&["--seed", "demo"]);
+    let w = work(&sim, "copy", "conflict: skip");
+    assert_eq!(w.plan().status.code(), Some(3));
+    let a = w.apply(&["--skip-blocked"]);
+    assert!(a.status.success(), "{}", stderr(&a));
+    let journal = std::fs::read_to_string(w.dir.path().join("plan.yaml.journal")).unwrap();
+    let lines: Vec<serde_json::Value> = journal
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // Every record carries its UTC time.
+    for l in &lines {
+        let at = l["at"].as_str().unwrap_or_default();
+        assert!(
+            at.ends_with('Z') && chrono::DateTime::parse_from_rfc3339(at).is_ok(),
+            "{l}"
+        );
+    }
+    // The run: who, where, which ferry, which servers.
+    let run = lines.iter().find(|l| l["event"] == "run").unwrap();
+    assert!(!run["user"].as_str().unwrap().is_empty());
+    assert!(!run["host"].as_str().unwrap().is_empty());
+    assert_eq!(run["ferry_version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(run["servers"]["local"], sim.url.as_str());
+    // Each verified session names its source and destination accession IDs.
+    let verified: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| l["event"] == "done" && l["step"].as_str().unwrap().ends_with("/verify"))
+        .collect();
+    assert_eq!(verified.len(), 4);
+    for v in &verified {
+        let acc = &v["detail"]["accession"];
+        for k in ["source_subject", "source_session", "dest_session"] {
+            assert!(!acc[k].as_str().unwrap_or_default().is_empty(), "{k}: {v}");
+        }
+        assert_ne!(acc["source_session"], acc["dest_session"]);
+    }
+    // The report carries the same.
+    let report: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(w.dir.path().join("plan.yaml.verification.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report["run"]["user"], run["user"]);
+    assert_eq!(report["run"]["host"], run["host"]);
+    assert_eq!(report["run"]["servers"]["local"], sim.url.as_str());
+    assert!(
+        report["run"]["started"].as_str().unwrap() <= report["run"]["finished"].as_str().unwrap()
+    );
+    for s in report["sessions"].as_array().unwrap() {
+        assert!(
+            s["source_session_id"]
+                .as_str()
+                .unwrap()
+                .starts_with("XNAT_E"),
+            "{s}"
+        );
+        assert!(
+            s["dest_session_id"].as_str().unwrap().starts_with("XNAT_E"),
+            "{s}"
+        );
+    }
+}
+
+#[test]
+fn a_second_apply_on_the_same_plan_exits_3_while_the_first_runs() {
+    let sim = Sim::start(&["--seed", "demo"]);
+    let w = work(&sim, "copy", "conflict: skip");
+    assert_eq!(w.plan().status.code(), Some(3));
+    // Stand in for a first run: hold the plan's lock.
+    let held = ferry::exec::journal::lock(&w.dir.path().join("plan.yaml")).unwrap();
+    let second = w.apply(&["--skip-blocked"]);
+    assert_eq!(second.status.code(), Some(3), "{}", stderr(&second));
+    assert!(
+        stderr(&second).contains("another `ferry apply` is running"),
+        "{}",
+        stderr(&second)
+    );
+    assert!(!w.dir.path().join("plan.yaml.journal").exists());
+    drop(held);
+    let a = w.apply(&["--skip-blocked"]);
+    assert!(a.status.success(), "{}", stderr(&a));
+}

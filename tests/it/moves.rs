@@ -369,6 +369,7 @@ fn fields_curated_in_xnat_arrive_as_edited() {
     for path in [
         format!("{base}/scans/2?xsiType=xnat:mrScanData&xnat:mrScanData/type=T1w_edited&xnat:mrScanData/quality=questionable&xnat:mrScanData/note=motion%20at%20the%20end"),
         format!("{base}?xsiType=xnat:mrSessionData&xnat:mrSessionData/note=rescan%20planned&xnat:mrSessionData/visit_id=V2"),
+        "/data/projects/PILOT/subjects/SUB002?gender=female&handedness=left&group=control&dob=1978-04-12".to_string(),
     ] {
         let r = put(&sim, &path);
         assert_eq!(r.status, 200, "{path}: {}", r.text());
@@ -404,6 +405,18 @@ fn fields_curated_in_xnat_arrive_as_edited() {
     assert_eq!(scan2["note"], "motion at the end");
     let scan3 = scans.iter().find(|s| s["ID"] == "3").unwrap();
     assert_eq!(scan3["quality"], "usable");
+    // The subject ferry created gets the source subject's group and demographics, never its birth date.
+    let subject = get(
+        &sim,
+        "/data/projects/DEST/subjects/D_SUB002?format=json",
+        "admin",
+    )
+    .json();
+    let f = &subject["items"][0]["data_fields"];
+    assert_eq!(f["demographics/gender"], "female");
+    assert_eq!(f["demographics/handedness"], "left");
+    assert_eq!(f["group"], "control");
+    assert!(f.get("demographics/dob").is_none(), "{f}");
     // The verification compared them: the journal's verify detail has no problem.
     let journal = std::fs::read_to_string(dir.path().join("plan.yaml.journal")).unwrap();
     assert!(journal.contains("\"fields_carried\":5"), "{journal}");

@@ -31,7 +31,11 @@ pub fn run(env: &Env<'_>, c: &Ctx<'_>, ctx: &StepContext<'_>) -> Result<Value, S
             .unwrap_or_default();
         let uri = upload["uri"].as_str().unwrap_or_default();
         let entry = client.prearchive_entry(uri).map_err(xnat)?;
-        return Ok(json!({ "prearchive": uri, "status": entry.status }));
+        return Ok(json!({
+            "prearchive": uri,
+            "status": entry.status,
+            "accession": accession(c, None),
+        }));
     }
     client
         .download_session(
@@ -60,7 +64,11 @@ pub fn run(env: &Env<'_>, c: &Ctx<'_>, ctx: &StepContext<'_>) -> Result<Value, S
     v.files += staged.len();
     v.bytes += staged.iter().map(|f| f.size).sum::<u64>();
     v.problems.extend(super::metadata::check(env, c)?);
-    let report = json!({ "verification": v, "phi": phi });
+    let dest_id = client
+        .session_uid(&to.project, &c.action.dest.subject, &c.action.dest.session)
+        .map_err(xnat)?
+        .map(|(id, _)| id);
+    let report = json!({ "verification": v, "phi": phi, "accession": accession(c, dest_id) });
     if !v.passed() {
         let first: Vec<String> = v.problems.iter().take(3).map(|p| p.to_string()).collect();
         return Err(StepFailure::verification(format!(
@@ -93,7 +101,11 @@ fn share(env: &Env<'_>, c: &Ctx<'_>) -> Result<Value, StepFailure> {
         .map_err(xnat)?;
     match seen {
         Some(s) if s.uid.as_deref().map(|u| env.file_rules(c).digest(u)) == c.action.source.uid => {
-            Ok(json!({ "visible": true, "id": s.id }))
+            Ok(json!({
+                "visible": true,
+                "id": s.id,
+                "accession": accession(c, Some(s.id.clone())),
+            }))
         }
         Some(_) => Err(StepFailure::verification(format!(
             "{}/{}: the shared session shows another StudyInstanceUID",
@@ -104,4 +116,13 @@ fn share(env: &Env<'_>, c: &Ctx<'_>) -> Result<Value, StepFailure> {
             to.project, c.action.dest.session
         ))),
     }
+}
+
+/// The accession IDs of a session's source and destination, for the journal and the report.
+fn accession(c: &Ctx<'_>, dest_session: Option<String>) -> Value {
+    json!({
+        "source_subject": c.action.source.subject_id,
+        "source_session": c.action.source.session_id,
+        "dest_session": dest_session,
+    })
 }

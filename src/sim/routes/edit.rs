@@ -154,6 +154,17 @@ pub fn put_subject(ctx: &Ctx, scope: Scope, s: &str) -> Answer {
     let mut store = ctx.write();
     access::project(ctx, &store, p, Access::Edit)?;
     if let Some(existing) = store.find_subject(p, s).cloned() {
+        let mut changed = existing.clone();
+        if subject_fields(ctx, &mut changed) {
+            if existing.project != p {
+                return Err(fail(
+                    403,
+                    "Shared subjects are edited in their own project.",
+                ));
+            }
+            store.put_subject(changed).map_err(io_fail)?;
+        }
+        let existing = store.find_subject(p, s).cloned().unwrap_or(existing);
         if let Some(new) = field(ctx, "label").filter(|l| *l != existing.label) {
             if existing.project != p {
                 return Err(fail(
@@ -175,7 +186,25 @@ pub fn put_subject(ctx: &Ctx, scope: Scope, s: &str) -> Answer {
     }
     let label = field(ctx, "label").unwrap_or(s);
     let id = create_subject(&mut store, p, label, ctx.user())?;
+    if let Some(mut created) = store.subject(&id).cloned() {
+        if subject_fields(ctx, &mut created) {
+            store.put_subject(created).map_err(io_fail)?;
+        }
+    }
     Ok(text(201, id))
+}
+
+/// Applies `group` and demographic parameters (shortcut names or xpaths ending in them); whether any
+/// was given.
+fn subject_fields(ctx: &Ctx, s: &mut Subject) -> bool {
+    let mut any = false;
+    for name in crate::sim::model::SUBJECT_FIELDS {
+        if let Some(v) = field(ctx, name) {
+            s.fields.insert(name.to_string(), v.to_string());
+            any = true;
+        }
+    }
+    any
 }
 
 fn drop_subject_from(store: &mut Store, id: &str, p: &str) -> Result<(), Response> {

@@ -28,13 +28,22 @@ pub fn subject(s: &Subject) -> Item {
                 .field("subject_ID", &s.id)
         })
         .collect();
-    Item::new("xnat:subjectData")
+    let mut item = Item::new("xnat:subjectData")
         .field("ID", &s.id)
         .field("label", &s.label)
         .field("project", &s.project)
         .field("insert_date", &s.insert_date)
-        .field("insert_user", &s.insert_user)
-        .child("sharing/share", shares)
+        .field("insert_user", &s.insert_user);
+    // Sub-elements are flattened into `/` paths, as XNAT's item JSON does.
+    for (k, v) in &s.fields {
+        let key = if k == "group" {
+            k.clone()
+        } else {
+            format!("demographics/{k}")
+        };
+        item = item.field(&key, v);
+    }
+    item.child("sharing/share", shares)
 }
 
 /// The item of a resource; `catalog` is the absolute catalog path.
