@@ -87,7 +87,7 @@ pub fn status(plan: &Plan, hash: &str, entries: &BTreeMap<String, Last>) -> Stat
         .into_iter()
         .map(|s| {
             let state = match s.status.as_str() {
-                "verified" => "done",
+                "verified" | "staged" => "done",
                 "failed" => "failed",
                 "incomplete" => "running",
                 _ => "pending",

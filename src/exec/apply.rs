@@ -91,7 +91,8 @@ pub struct SessionResult {
     pub source_session_id: String,
     /// The destination session's accession ID, once verification read it.
     pub dest_session_id: Option<String>,
-    /// `verified`, `failed`, `incomplete` or `not_run`.
+    /// `verified`, `staged` (left in the prearchive, READY, with every file: `archive: manual`),
+    /// `failed`, `incomplete` or `not_run`.
     pub status: String,
     /// Files verified.
     pub files: u64,
@@ -406,6 +407,9 @@ pub fn verification_report(
                     Some(Last::Done(d)) => {
                         states.insert("done");
                         if s.kind == StepKind::Verify {
+                            if d["staged"] == true {
+                                states.insert("staged");
+                            }
                             r.dest_session_id =
                                 d["accession"]["dest_session"].as_str().map(str::to_string);
                             let v = &d["verification"];
@@ -433,6 +437,8 @@ pub fn verification_report(
             }
             r.status = if states.contains("failed") {
                 "failed"
+            } else if states.len() == 2 && states.contains("staged") && states.contains("done") {
+                "staged"
             } else if states.len() == 1 && states.contains("done") {
                 "verified"
             } else if states.contains("done") || states.contains("started") {

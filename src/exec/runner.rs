@@ -117,11 +117,16 @@ impl<'a> Runner<'a> {
             }),
             Ok(d) if last => {
                 let v = &d["verification"];
+                let what = if d["staged"] == true {
+                    "staged in the prearchive (READY) with"
+                } else {
+                    "verified"
+                };
                 let mut summary = match (v["files"].as_u64(), v["bytes"].as_u64()) {
                     (Some(f), Some(b)) => {
-                        format!("verified {f} files, {}", super::apply::human_bytes(b))
+                        format!("{what} {f} files, {}", super::apply::human_bytes(b))
                     }
-                    _ => "verified".to_string(),
+                    _ => what.to_string(),
                 };
                 if c.step.kind == StepKind::DeleteSource {
                     summary.push_str(", source deleted");

@@ -32,6 +32,10 @@ pub struct SessionFacts {
     pub study_uid: Option<String>,
     /// Scan ID -> SOPInstanceUID -> facts.
     pub scans: BTreeMap<String, BTreeMap<String, FileFacts>>,
+    /// Scan ID -> files whose SOPInstanceUID another file of the scan already has (only the last of
+    /// them is in `scans`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub duplicates: BTreeMap<String, usize>,
 }
 
 /// How deep to compare.
@@ -109,6 +113,13 @@ pub enum Problem {
         /// The XNAT field.
         field: String,
     },
+    /// Files of a destination scan share a SOPInstanceUID with another file of it (a second copy).
+    Duplicates {
+        /// Scan ID.
+        scan: String,
+        /// Files beyond the first per SOPInstanceUID.
+        count: usize,
+    },
     /// The session's StudyInstanceUID differs.
     StudyUid {
         /// Expected UID.
@@ -157,6 +168,10 @@ impl std::fmt::Display for Problem {
             Problem::Resource { label, path, why } => {
                 write!(f, "resource file `{label}/{path}`: {why}")
             }
+            Problem::Duplicates { scan, count } => write!(
+                f,
+                "scan `{scan}`: {count} file(s) repeat the SOPInstanceUID of another file (a second copy)"
+            ),
             Problem::StudyUid { expected, found } => write!(
                 f,
                 "StudyInstanceUID is {}, expected {}",
@@ -198,6 +213,17 @@ pub fn compare(expected: &SessionFacts, found: &SessionFacts, depth: Depth) -> V
             expected: expected.study_uid.clone(),
             found: found.study_uid.clone(),
         });
+    }
+    for (scan, count) in &found.duplicates {
+        v.problems.push(Problem::Duplicates {
+            scan: scan.clone(),
+            count: *count,
+        });
+    }
+    for (scan, count) in &expected.duplicates {
+        v.notes.push(format!(
+            "scan `{scan}`: the source holds {count} file(s) that repeat the SOPInstanceUID of another file"
+        ));
     }
     for (scan, want) in &expected.scans {
         let Some(got) = found.scans.get(scan) else {
@@ -382,5 +408,30 @@ mod tests {
             ("2", "2.1", file("p", "w", "X")),
         ]);
         assert!(compare(&want, &got, Depth::Full).passed());
+    }
+
+    #[test]
+    fn duplicate_uids_in_the_destination_fail_and_in_the_source_are_noted() {
+        let a = session(&[("1", "1.1", file("p", "w", "MAIN_001"))]);
+        let mut dest = a.clone();
+        dest.duplicates.insert("1".into(), 1);
+        let v = compare(&a, &dest, Depth::Full);
+        assert_eq!(
+            v.problems,
+            vec![Problem::Duplicates {
+                scan: "1".into(),
+                count: 1
+            }]
+        );
+        assert!(v.problems[0].to_string().contains("second copy"));
+        let mut src = a.clone();
+        src.duplicates.insert("1".into(), 2);
+        let v = compare(&src, &a, Depth::Full);
+        assert!(v.passed());
+        assert!(
+            v.notes[0].contains("the source holds 2 file(s)"),
+            "{:?}",
+            v.notes
+        );
     }
 }

@@ -245,12 +245,16 @@ pub fn rewrite_zip(
         if result.facts.study_uid.is_none() {
             result.facts.study_uid = h.study_instance_uid.as_deref().map(|u| rules.digest(u));
         }
-        result
+        if result
             .facts
             .scans
-            .entry(scan)
+            .entry(scan.clone())
             .or_default()
-            .insert(sop_key(&h, &entry_name, rules), facts);
+            .insert(sop_key(&h, &entry_name, rules), facts)
+            .is_some()
+        {
+            *result.facts.duplicates.entry(scan).or_default() += 1;
+        }
         zip.start_file(entry_name, options)
             .map_err(zip_err(output))?;
         zip.write_all(&new).map_err(io_err("write", output))?;
@@ -294,11 +298,15 @@ pub fn read_facts(
         if facts.study_uid.is_none() {
             facts.study_uid = h.study_instance_uid.as_deref().map(|u| rules.digest(u));
         }
-        facts
+        if facts
             .scans
-            .entry(scan)
+            .entry(scan.clone())
             .or_default()
-            .insert(sop_key(&h, name, rules), f);
+            .insert(sop_key(&h, name, rules), f)
+            .is_some()
+        {
+            *facts.duplicates.entry(scan).or_default() += 1;
+        }
         Ok(())
     })?;
     Ok((facts, phi))

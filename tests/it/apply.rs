@@ -788,3 +788,55 @@ fn a_second_apply_on_the_same_plan_exits_3_while_the_first_runs() {
     let a = w.apply(&["--skip-blocked"]);
     assert!(a.status.success(), "{}", stderr(&a));
 }
+
+#[test]
+fn archive_manual_reports_staged_and_a_conflicted_entry_fails_verification() {
+    let sim = Sim::start(&["--seed", "demo"]);
+    let w = work(
+        &sim,
+        "copy",
+        "conflict: skip, destination: prearchive, archive: manual",
+    );
+    assert_eq!(w.plan().status.code(), Some(3));
+    let a = w.apply(&["--skip-blocked"]);
+    assert!(a.status.success(), "{}", stderr(&a));
+    assert!(stdout(&a).contains("  staged "), "{}", stdout(&a));
+    assert!(!stdout(&a).contains("verified"), "{}", stdout(&a));
+    let report_path = w.dir.path().join("plan.yaml.verification.json");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report_path).unwrap()).unwrap();
+    let sessions = report["sessions"].as_array().unwrap();
+    assert_eq!(sessions.len(), 4);
+    for s in sessions {
+        assert_eq!(s["status"], "staged", "{s}");
+        assert!(s["files"].as_u64().unwrap() > 0, "{s}");
+    }
+    // The partner tries to archive one into a label that holds another study: CONFLICT.
+    let journal_path = w.dir.path().join("plan.yaml.journal");
+    let journal = std::fs::read_to_string(&journal_path).unwrap();
+    let upload: serde_json::Value = journal
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|l| l["event"] == "done" && l["step"].as_str().unwrap().ends_with("/upload"))
+        .unwrap();
+    let uri = upload["detail"]["uri"].as_str().unwrap().to_string();
+    let session = upload["step"].as_str().unwrap().trim_end_matches("upload");
+    let refused = crate::sim::send(
+        &sim,
+        "POST",
+        &format!("/data/services/archive?src={uri}&project=MAIN&subject=MAIN_002&session=MAIN_002_20240203"),
+        Some(("admin", "admin")),
+        &[],
+        vec![],
+    );
+    assert_eq!(refused.status, 409, "{}", refused.text());
+    // Verify that session again.
+    let kept: Vec<&str> = journal
+        .lines()
+        .filter(|l| !l.contains(&format!("{session}verify")))
+        .collect();
+    std::fs::write(&journal_path, kept.join("\n") + "\n").unwrap();
+    let b = w.apply(&["--skip-blocked"]);
+    assert_eq!(b.status.code(), Some(4), "{}", stderr(&b));
+    assert!(stderr(&b).contains("state CONFLICT"), "{}", stderr(&b));
+}

@@ -44,6 +44,11 @@ fn delete(
             "{session}: verification did not pass; the source is kept"
         )));
     }
+    if verified["staged"] == true {
+        return Err(local(format!(
+            "{session}: the copy is only staged in the prearchive, not verified in the archive; the source is kept"
+        )));
+    }
     let plan = a
         .delete
         .as_ref()

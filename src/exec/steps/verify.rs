@@ -25,17 +25,7 @@ pub fn run(env: &Env<'_>, c: &Ctx<'_>, ctx: &StepContext<'_>) -> Result<Value, S
     let scans: Vec<String> = c.action.scans.iter().map(|s| s.id.clone()).collect();
     let client = env.client(&to.server)?;
     if !c.transfer.policy.archives() {
-        // Left in the prearchive for review: check the entry is there and ready.
-        let upload = ctx
-            .detail(&env.sibling(c, StepKind::Upload))
-            .unwrap_or_default();
-        let uri = upload["uri"].as_str().unwrap_or_default();
-        let entry = client.prearchive_entry(uri).map_err(xnat)?;
-        return Ok(json!({
-            "prearchive": uri,
-            "status": entry.status,
-            "accession": accession(c, None),
-        }));
+        return staged(env, c, ctx, &expected);
     }
     client
         .download_session(
@@ -125,4 +115,61 @@ fn accession(c: &Ctx<'_>, dest_session: Option<String>) -> Value {
         "source_session": c.action.source.session_id,
         "dest_session": dest_session,
     })
+}
+
+/// Under `archive: manual` the session stays in the prearchive for review: it must be there, READY,
+/// with every file ferry sent. That is "staged", not "verified": the archive has not been read back,
+/// and a move never deletes a source on it. ERROR and CONFLICT are failures.
+fn staged(
+    env: &Env<'_>,
+    c: &Ctx<'_>,
+    ctx: &StepContext<'_>,
+    expected: &verify::SessionFacts,
+) -> Result<Value, StepFailure> {
+    let client = env.client(&c.transfer.to.server)?;
+    let upload = ctx
+        .detail(&env.sibling(c, StepKind::Upload))
+        .unwrap_or_default();
+    let uri = upload["uri"].as_str().unwrap_or_default();
+    let entry = client.prearchive_entry(uri).map_err(xnat)?;
+    let at = format!("{}/{}", c.transfer.to.project, c.action.dest.session);
+    match entry.status.as_str() {
+        "READY" => {}
+        "ERROR" | "CONFLICT" => {
+            return Err(StepFailure::verification(format!(
+                "{at}: the prearchive holds the upload in state {} at {uri}; it will not archive as it is (see the guide's prearchive section)",
+                entry.status
+            )))
+        }
+        other => {
+            return Err(local(format!(
+                "{at}: the prearchive holds the upload in state {other} at {uri}; run apply again when it is READY"
+            )))
+        }
+    }
+    let counts = client.prearchive_file_counts(uri).map_err(xnat)?;
+    let files: usize = expected.scans.values().map(|f| f.len()).sum();
+    let found: usize = expected
+        .scans
+        .keys()
+        .map(|s| counts.get(s).copied().unwrap_or(0))
+        .sum();
+    if !super::landing::holds_all(expected, &counts) {
+        return Err(StepFailure::verification(format!(
+            "{at}: the prearchive entry {uri} holds {found} of the {files} file(s) ferry sent"
+        )));
+    }
+    let bytes: u64 = expected
+        .scans
+        .values()
+        .flat_map(|f| f.values())
+        .map(|f| f.size)
+        .sum();
+    Ok(json!({
+        "staged": true,
+        "prearchive": uri,
+        "status": entry.status,
+        "verification": { "scans": expected.scans.len(), "files": files, "bytes": bytes, "problems": [], "notes": [] },
+        "accession": accession(c, None),
+    }))
 }
