@@ -22,7 +22,7 @@ pub use error::DicomError;
 pub use header::{
     is_known_keyword, is_standard_keyword, read_header_bytes, read_header_path, Header,
 };
-pub use rewrite::{pixel_hash, rewrite, rewrite_with};
+pub use rewrite::{content_hash, pixel_hash, rewrite, rewrite_with};
 
 /// blake3 of a whole file, hex.
 pub fn file_hash(bytes: &[u8]) -> String {

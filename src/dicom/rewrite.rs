@@ -215,6 +215,28 @@ fn meta_with_sop(
     Ok(())
 }
 
+/// blake3 of an object without PixelData (a structured report, a presentation state), by content: the
+/// whole data set re-encoded with the `exclude` keywords (the fields ferry sets) removed, so a copy
+/// whose only differences are those fields hashes the same, and any other change does not. Hex.
+pub fn content_hash(
+    bytes: &[u8],
+    exclude: &std::collections::BTreeSet<String>,
+) -> Result<String, DicomError> {
+    let l = layout(bytes)?;
+    let ts = transfer_syntax(&l.transfer_syntax)?;
+    let end = l.pixel_start.unwrap_or(bytes.len());
+    let mut ds = InMemDicomObject::read_dataset_with_ts(&bytes[l.dataset_start..end], ts)
+        .map_err(|e| DicomError::Malformed(e.to_string()))?;
+    for k in exclude {
+        let (tag, _) = settable(k)?;
+        ds.remove_element(tag);
+    }
+    let mut out = Vec::with_capacity(end - l.dataset_start);
+    ds.write_dataset_with_ts(&mut out, ts)
+        .map_err(|e| DicomError::Malformed(e.to_string()))?;
+    Ok(blake3::hash(&out).to_hex().to_string())
+}
+
 /// blake3 of the PixelData element's value bytes, hex; `None` when the file has no PixelData.
 /// Encapsulated (undefined length) pixel data is hashed from its first item to the end of the file.
 pub fn pixel_hash(bytes: &[u8]) -> Result<Option<String>, DicomError> {

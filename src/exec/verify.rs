@@ -17,7 +17,8 @@ pub struct FileFacts {
     pub name: String,
     /// Size in bytes.
     pub size: u64,
-    /// blake3 of the PixelData element's value.
+    /// blake3 of the PixelData element's value; for an object without PixelData, `content:` and the
+    /// blake3 of its data set less the fields ferry set.
     pub pixel_hash: String,
     /// blake3 of the whole file.
     pub file_hash: String,
@@ -87,6 +88,14 @@ pub enum Problem {
         /// SOPInstanceUID.
         sop_uid: String,
     },
+    /// An object without pixel data (a report, a presentation state) differs in something ferry did
+    /// not set.
+    Content {
+        /// Scan ID.
+        scan: String,
+        /// SOPInstanceUID.
+        sop_uid: String,
+    },
     /// A field ferry set reads back differently.
     Field {
         /// Scan ID.
@@ -151,6 +160,10 @@ impl std::fmt::Display for Problem {
             Problem::PixelData { scan, sop_uid } => {
                 write!(f, "scan `{scan}`: pixel data of `{sop_uid}` differs")
             }
+            Problem::Content { scan, sop_uid } => write!(
+                f,
+                "scan `{scan}`: the content of `{sop_uid}` (no pixel data) differs beyond the fields ferry set"
+            ),
             Problem::Field {
                 scan,
                 sop_uid,
@@ -265,7 +278,12 @@ fn compare_files(
         };
         v.files += 1;
         v.bytes += g.size;
-        if w.pixel_hash != g.pixel_hash {
+        if w.pixel_hash != g.pixel_hash && w.pixel_hash.starts_with(super::zipfacts::CONTENT) {
+            v.problems.push(Problem::Content {
+                scan: scan.into(),
+                sop_uid: sop.clone(),
+            });
+        } else if w.pixel_hash != g.pixel_hash {
             v.problems.push(Problem::PixelData {
                 scan: scan.into(),
                 sop_uid: sop.clone(),

@@ -17,6 +17,8 @@ use std::path::Path;
 
 /// The largest single file ferry accepts inside a zip (DICOM files are far smaller).
 pub const MAX_ENTRY_BYTES: u64 = 4 << 30;
+/// The prefix of a [`FileFacts::pixel_hash`] that hashes the content of an object without PixelData.
+pub const CONTENT: &str = "content:";
 /// The most entries ferry accepts in one zip.
 pub const MAX_ENTRIES: usize = 1_000_000;
 
@@ -181,7 +183,14 @@ fn facts_of(
     Ok(FileFacts {
         name: name.to_string(),
         size: bytes.len() as u64,
-        pixel_hash: dicom::pixel_hash(bytes)?.unwrap_or_default(),
+        pixel_hash: match dicom::pixel_hash(bytes)? {
+            Some(h) => h,
+            // An object without pixel data is verified by its content, less the fields ferry set.
+            None => format!(
+                "{CONTENT}{}",
+                dicom::content_hash(bytes, &set.keys().cloned().collect())?
+            ),
+        },
         file_hash: dicom::file_hash(bytes),
         set_fields: set
             .keys()
@@ -315,6 +324,54 @@ pub fn read_facts(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A synthetic file cut before its PixelData: an object without pixel data.
+    fn no_pixels() -> Vec<u8> {
+        let f = dicom::synth::file(&dicom::synth::Spec::new(3));
+        let at = f
+            .windows(4)
+            .rposition(|w| w == [0xE0, 0x7F, 0x10, 0x00])
+            .unwrap();
+        f[..at].to_vec()
+    }
+
+    #[test]
+    fn objects_without_pixel_data_are_compared_by_content_less_what_ferry_set() {
+        let a = no_pixels();
+        assert_eq!(dicom::pixel_hash(&a).unwrap(), None);
+        let set: BTreeMap<String, String> =
+            [("PatientID".to_string(), "MAIN_001".to_string())].into();
+        let b = dicom::rewrite(&a, &set).unwrap();
+        let h = dicom::read_header_bytes(&b).unwrap();
+        let fa = facts_of("a", &a, &h, &set).unwrap();
+        let fb = facts_of("b", &b, &h, &set).unwrap();
+        assert!(fa.pixel_hash.starts_with(CONTENT), "{}", fa.pixel_hash);
+        assert_eq!(fa.pixel_hash, fb.pixel_hash);
+        // A change to anything else is a change of content.
+        let other: BTreeMap<String, String> =
+            [("SeriesDescription".to_string(), "edited".to_string())].into();
+        let c = dicom::rewrite(&b, &other).unwrap();
+        let fc = facts_of("c", &c, &h, &set).unwrap();
+        assert_ne!(fb.pixel_hash, fc.pixel_hash);
+        let mut want = SessionFacts::default();
+        want.scans
+            .entry("1".into())
+            .or_default()
+            .insert("9".into(), fb);
+        let mut got = SessionFacts::default();
+        got.scans
+            .entry("1".into())
+            .or_default()
+            .insert("9".into(), fc);
+        let v = crate::exec::verify::compare(&want, &got, crate::exec::verify::Depth::Full);
+        assert_eq!(
+            v.problems,
+            vec![crate::exec::verify::Problem::Content {
+                scan: "1".into(),
+                sop_uid: "9".into()
+            }]
+        );
+    }
 
     #[test]
     fn a_zip_with_an_oversized_claim_is_refused() {
