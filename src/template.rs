@@ -54,6 +54,38 @@ impl Templates {
         Ok(v)
     }
 
+    /// Renders a template once against sample values with lenient lookups, to find what only
+    /// rendering finds: unknown filters, tests, functions and methods, and wrong numbers of
+    /// arguments. Failures that depend on values (a key missing from a table, a filter refusing a
+    /// sample value) are not reported here: the planner names those with the real values.
+    pub fn check_calls(
+        &self,
+        source: &str,
+        sample: &impl serde::Serialize,
+    ) -> Result<(), TemplateError> {
+        use minijinja::ErrorKind as K;
+        let mut env = self.env.clone();
+        env.set_undefined_behavior(UndefinedBehavior::Lenient);
+        let tmpl = env.template_from_str(source)?;
+        match tmpl.render(Value::from(minijinja::value::Serde(sample))) {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    K::UnknownFilter
+                        | K::UnknownTest
+                        | K::UnknownFunction
+                        | K::UnknownMethod
+                        | K::MissingArgument
+                        | K::TooManyArguments
+                        | K::SyntaxError
+                ) =>
+            {
+                Err(e.into())
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Renders a template against a context (any serialisable value, usually a JSON object with
     /// `source`, `dest`, `subject`, `session` and `dicom`). The result is trimmed of surrounding
     /// white space.
@@ -103,6 +135,28 @@ mod tests {
         assert!(t.render("{{ subjet.label }}", &ctx).is_err());
         assert!(t.render("{{ subject.lable }}", &ctx).is_err());
         assert!(t.render("{{ tables.ids['NOPE'] }}", &ctx).is_err());
+    }
+
+    #[test]
+    fn unknown_filters_and_wrong_arguments_are_found_before_any_data() {
+        let t = templates();
+        let ctx = json!({"subject": {"label": "SUB001"}, "dicom": {}});
+        for bad in [
+            "{{ subject.label | nosuchfilter }}",
+            "{{ tables.ids[subject.label] | nosuchfilter }}",
+            "{{ subject.label | replace('SUB') }}",
+            "{% if subject.label is nosuchtest %}x{% endif %}",
+            "{{ subject.label.nosuchmethod() }}",
+        ] {
+            assert!(t.check_calls(bad, &ctx).is_err(), "{bad}");
+        }
+        for good in [
+            "{{ tables.ids[subject.label] | upper }}",
+            "{{ dicom.PatientID | default('x') }}",
+            "{{ subject.label | replace('SUB', '') | int }}",
+        ] {
+            assert!(t.check_calls(good, &ctx).is_ok(), "{good}");
+        }
     }
 
     #[test]

@@ -195,6 +195,7 @@ fn server(url: &str) -> Server {
         user_env: Some("FERRY_BENCH_USER".into()),
         password_env: Some("FERRY_BENCH_PASS".into()),
         token_env: None,
+        allow_http: false,
     }
 }
 

@@ -1,6 +1,7 @@
-//! `ferry check PLAN`: does a committed plan still apply as reviewed? Reads what the plan touches on
-//! the servers (the executor's drift check, [`crate::exec::drift`]) and changes nothing: exit 0 when
-//! the plan is current, 3 naming each changed object and what changed.
+//! `ferry check PLAN`: does a committed plan still apply as reviewed? Compares the objects the plan
+//! touches with the servers (the executor's drift check, [`crate::exec::drift`], the same one
+//! `apply` makes) and changes nothing: exit 0 when the plan is current, 3 naming each changed object
+//! and what changed. A change elsewhere in the projects is not drift.
 
 use super::{Exit, Failure};
 use crate::exec::apply::connect;

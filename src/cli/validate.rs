@@ -32,7 +32,11 @@ pub fn run(args: Args) -> Result<(), Failure> {
             }
             Err(Failure::msg(
                 Exit::Usage,
-                format!("{} problem(s) in {}", d.0.len(), args.manifest.display()),
+                format!(
+                    "{} in {}",
+                    crate::plan::plural(d.0.len() as u64, "problem", "problems"),
+                    args.manifest.display()
+                ),
             ))
         }
     }

@@ -159,3 +159,76 @@ pub fn is_standard_keyword(keyword: &str) -> bool {
 pub fn is_known_keyword(keyword: &str) -> bool {
     settable(keyword).is_ok()
 }
+
+/// The groups whose text elements `dicom.set` is usually asked for: identification, patient, study,
+/// acquisition, relationship, visit, procedure and clinical trial (PS3.6). Searched element by
+/// element once, to suggest a keyword for a misspelt one.
+const SUGGESTION_GROUPS: [u16; 8] = [
+    0x0008, 0x0010, 0x0012, 0x0018, 0x0020, 0x0032, 0x0038, 0x0040,
+];
+
+/// Every keyword ferry may set in [`SUGGESTION_GROUPS`], built on first use.
+fn settable_keywords() -> &'static [&'static str] {
+    static ALL: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    ALL.get_or_init(|| {
+        // The `&StandardDataDictionary` impl hands out entries with a 'static lifetime.
+        let dict = &StandardDataDictionary;
+        let mut out = Vec::new();
+        for group in SUGGESTION_GROUPS {
+            for element in 0..=u16::MAX {
+                if let Some(e) = dict.by_tag(Tag(group, element)) {
+                    if settable(e.alias()).is_ok() {
+                        out.push(e.alias());
+                    }
+                }
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    })
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut cur = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// The settable keyword nearest to a misspelt one (case ignored; at most a quarter of its letters,
+/// and at least two, differ), for a "did you mean" hint.
+pub fn nearest_keyword(keyword: &str) -> Option<&'static str> {
+    let lower = keyword.to_ascii_lowercase();
+    let limit = (keyword.len() / 4).max(2);
+    settable_keywords()
+        .iter()
+        .map(|k| (edit_distance(&lower, &k.to_ascii_lowercase()), *k))
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map(|(_, k)| k)
+}
+
+#[cfg(test)]
+mod suggestion_tests {
+    use super::*;
+
+    #[test]
+    fn misspelt_keywords_get_the_nearest_settable_one() {
+        assert_eq!(nearest_keyword("PatientNme"), Some("PatientName"));
+        assert_eq!(nearest_keyword("patientid"), Some("PatientID"));
+        assert_eq!(nearest_keyword("StudyDescripton"), Some("StudyDescription"));
+        assert_eq!(
+            nearest_keyword("SeriesDescriptoin"),
+            Some("SeriesDescription")
+        );
+        assert_eq!(nearest_keyword("Zebra"), None);
+    }
+}

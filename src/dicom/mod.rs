@@ -20,7 +20,8 @@ pub use deidentify::Profile;
 pub use elements::{seen_from_keywords, Seen};
 pub use error::DicomError;
 pub use header::{
-    is_known_keyword, is_standard_keyword, read_header_bytes, read_header_path, Header,
+    is_known_keyword, is_standard_keyword, nearest_keyword, read_header_bytes, read_header_path,
+    Header,
 };
 pub use rewrite::{content_hash, pixel_hash, rewrite, rewrite_with};
 

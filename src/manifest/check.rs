@@ -79,11 +79,30 @@ pub fn explain(raw: &str) -> (String, bool) {
     (unquote_list(&raw), false)
 }
 
-/// Reads the manifest's tables: CSV with a header `old,new`, no duplicate `old`.
+/// The tables that label templates (`map.subject`, `map.session`) read: their `new` values become
+/// XNAT labels, so they are checked against XNAT's label rule.
+pub fn label_tables(transfers: &[(usize, Transfer)]) -> BTreeSet<String> {
+    let templates = Templates::new(&BTreeMap::new());
+    let mut out = BTreeSet::new();
+    for (_, t) in transfers {
+        for src in [&t.map.subject, &t.map.session].into_iter().flatten() {
+            for v in templates.variables(src).unwrap_or_default() {
+                if let Some(name) = v.strip_prefix("tables.") {
+                    out.insert(name.split('.').next().unwrap_or(name).to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Reads the manifest's tables: CSV with a header `old,new`, no duplicate `old`; in tables that
+/// feed labels (`labels`), every `new` value a valid XNAT label.
 pub fn tables(
     sink: &mut Sink<'_>,
     base: &Path,
     decl: &BTreeMap<String, String>,
+    labels: &BTreeSet<String>,
 ) -> BTreeMap<String, Table> {
     let mut out = BTreeMap::new();
     for (name, rel) in decl {
@@ -114,8 +133,13 @@ pub fn tables(
                 &file,
                 Some(1),
                 &path,
-                format!("the header must be `old,new`, found `{}`", header.join(",")),
+                format!(
+                    "the first line must be the header `old,new`, found `{}`; the table is not read until it is",
+                    header.join(",")
+                ),
             );
+            // Registered empty, so that templates using it raise no second, misleading problem.
+            out.insert(name.clone(), Table::new());
             continue;
         }
         let mut table = Table::new();
@@ -148,6 +172,16 @@ pub fn tables(
                 );
                 continue;
             }
+            if labels.contains(name) {
+                if let Err(why) = crate::plan::check_label(&new) {
+                    sink.other(
+                        &file,
+                        Some(line),
+                        &path,
+                        format!("\"{new}\" (for \"{old}\") becomes a label in map templates, and is not a valid XNAT label: {why}"),
+                    );
+                }
+            }
             first_line.insert(old.clone(), line);
             table.insert(old, new);
         }
@@ -166,6 +200,15 @@ pub fn semantics(
 ) {
     for (name, s) in servers {
         url(sink, &format!("servers.{name}.url"), &s.url);
+        if s.url.starts_with("http://") && !s.allow_http && !is_loopback(&s.url) {
+            sink.at(
+                &format!("servers.{name}.url"),
+                format!(
+                    "`http://` to `{}` would send the credentials and the session cookie in clear; use https://, or set `allow_http: true` on this server if the network is trusted",
+                    host(&s.url)
+                ),
+            );
+        }
         for (field, v) in [
             ("user_env", &s.user_env),
             ("password_env", &s.password_env),
@@ -202,6 +245,26 @@ pub fn semantics(
         transfer(sink, &p, t, servers, tables);
         super::moves::check(sink, &p, t, defaults, servers);
     }
+}
+
+/// The host of a URL, without port or brackets.
+fn host(u: &str) -> &str {
+    let rest = u.split_once("://").map_or(u, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let authority = authority.rsplit('@').next().unwrap_or(authority);
+    match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(v6),
+        None => authority.split(':').next().unwrap_or(authority),
+    }
+}
+
+/// Whether a URL's host is this machine (`localhost`, `127.0.0.0/8`, `::1`).
+fn is_loopback(u: &str) -> bool {
+    let host = host(u);
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn url(sink: &mut Sink<'_>, path: &str, u: &str) {
@@ -304,9 +367,14 @@ fn transfer(
         let path = format!("{p}.dicom.set.{k}");
         if !crate::dicom::is_known_keyword(k) {
             let why = if crate::dicom::is_standard_keyword(k) {
-                "cannot be set (file meta, pixel data, binary or sequence)"
+                "cannot be set (file meta, pixel data, binary or sequence)".to_string()
             } else {
-                "is not a standard DICOM keyword"
+                match crate::dicom::nearest_keyword(k) {
+                    Some(near) => {
+                        format!("is not a standard DICOM keyword; did you mean \"{near}\"?")
+                    }
+                    None => "is not a standard DICOM keyword".to_string(),
+                }
             };
             sink.at_key(&path, format!("\"{k}\" {why}"));
         }
@@ -344,6 +412,7 @@ fn template(
     .into_iter()
     .collect();
     let mut seen = BTreeSet::new();
+    let mut clean = true;
     for v in vars {
         let mut parts = v.splitn(2, '.');
         let root = parts.next().unwrap_or("");
@@ -393,8 +462,35 @@ fn template(
         };
         if let Some(msg) = problem {
             sink.at(path, msg);
+            clean = false;
         }
     }
+    if clean {
+        if let Err(e) = templates.check_calls(src, &sample(stage)) {
+            sink.at(path, format!("template cannot render: {}", e.message));
+        }
+    }
+}
+
+/// Sample values of every variable a template may read at a stage, for [`Templates::check_calls`].
+fn sample(stage: Stage) -> serde_json::Value {
+    let mut dest = serde_json::json!({ "project": "DEST" });
+    if stage != Stage::Subject {
+        dest["subject"] = "DEST_SUBJECT".into();
+    }
+    if stage == Stage::Set {
+        dest["session"] = "DEST_SESSION".into();
+    }
+    serde_json::json!({
+        "source": { "project": "SOURCE" },
+        "dest": dest,
+        "subject": { "label": "SUB001", "id": "XNAT_S00001" },
+        "session": {
+            "label": "SUB001_MR1", "id": "XNAT_E00001", "date": "2024-01-15",
+            "xsi_type": "xnat:mrSessionData", "uid": "1.2.3.4"
+        },
+        "dicom": {},
+    })
 }
 
 #[cfg(test)]

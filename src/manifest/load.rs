@@ -166,6 +166,73 @@ fn section<T: DeserializeOwned>(sink: &mut Sink<'_>, prefix: &str, v: &yaml::Val
     }
 }
 
+/// The key path of a serde path (`select.subjects[0]` -> `["select", "subjects"]`).
+fn key_path(inner: &str) -> Vec<String> {
+    inner
+        .split('.')
+        .map(|seg| seg.split('[').next().unwrap_or(seg).to_string())
+        .filter(|seg| !seg.is_empty())
+        .collect()
+}
+
+/// Removes the key at `keys` from a mapping value; whether it was there.
+fn remove_key(v: &mut yaml::Value, keys: &[String]) -> bool {
+    let Some((last, parents)) = keys.split_last() else {
+        return false;
+    };
+    let mut at = v;
+    for k in parents {
+        match at.get_mut(k.as_str()) {
+            Some(next) => at = next,
+            None => return false,
+        }
+    }
+    at.as_mapping_mut()
+        .and_then(|m| m.remove(last.as_str()))
+        .is_some()
+}
+
+/// Deserializes one section and reports every problem serde finds in it, not only the first: after
+/// each problem the offending key is left out and the rest is read again. Returns the section as far
+/// as it parsed (broken optional keys left out, so that the semantic checks can still run on it)
+/// unless a required field is broken; the flag says whether nothing was wrong.
+fn section_all<T: DeserializeOwned>(
+    sink: &mut Sink<'_>,
+    prefix: &str,
+    v: &yaml::Value,
+) -> (Option<T>, bool) {
+    let mut v = v.clone();
+    let mut clean = true;
+    // Every key is removed at most once, so this ends; the bound is a second guard.
+    for _ in 0..256 {
+        let err = match serde_path_to_error::deserialize::<_, T>(v.clone()) {
+            Ok(t) => return (Some(t), clean),
+            Err(e) => e,
+        };
+        let inner = err.path().to_string();
+        let raw = err.into_inner().to_string();
+        let missing = raw.starts_with("missing field");
+        if !missing || clean {
+            let path = match (prefix, inner.as_str()) {
+                (p, ".") | (p, "") => p.to_string(),
+                (p, i) if i.starts_with('[') => format!("{p}{i}"),
+                (p, i) => format!("{p}.{i}"),
+            };
+            let (message, key) = check::explain(&raw);
+            if key {
+                sink.at_key(&path, message);
+            } else {
+                sink.at(&path, message);
+            }
+        }
+        clean = false;
+        if missing || !remove_key(&mut v, &key_path(&inner)) {
+            return (None, false);
+        }
+    }
+    (None, false)
+}
+
 const TOP: [&str; 5] = ["version", "servers", "defaults", "tables", "transfers"];
 
 /// Reads, parses and validates a manifest and its tables.
@@ -279,9 +346,12 @@ fn transfer_list(sink: &mut Sink<'_>, v: Option<&yaml::Value>) -> (Vec<(usize, T
     let mut transfers = Vec::new();
     let mut ok = true;
     for (i, item) in items.iter().enumerate() {
-        match section::<Transfer>(sink, &format!("transfers[{i}]"), item) {
-            Some(t) => transfers.push((i, t)),
-            None => ok = false,
+        match section_all::<Transfer>(sink, &format!("transfers[{i}]"), item) {
+            (Some(t), clean) => {
+                ok &= clean;
+                transfers.push((i, t));
+            }
+            (None, _) => ok = false,
         }
     }
     (transfers, ok)
@@ -302,7 +372,7 @@ pub fn load_bytes(path: &Path, bytes: &[u8]) -> Result<LoadedManifest, Diagnosti
     let s = sections(&mut sink, map);
     let base = path.parent().unwrap_or(Path::new("."));
     let tables = match &s.tables {
-        Some(decl) => check::tables(&mut sink, base, decl),
+        Some(decl) => check::tables(&mut sink, base, decl, &check::label_tables(&s.transfers)),
         None => BTreeMap::new(),
     };
     // Check what did parse, so that one bad transfer does not hide the problems of the others.

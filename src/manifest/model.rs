@@ -42,6 +42,10 @@ pub struct Server {
     /// Name of the environment variable holding an alias token as `alias:secret`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_env: Option<String>,
+    /// Allow an `http://` URL to a host other than loopback. Credentials and the session cookie then
+    /// cross the network in clear, so it is refused unless set to `true` here.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_http: bool,
 }
 
 /// Defaults inherited by every transfer.

@@ -86,6 +86,9 @@ pub fn resolve(name: &str, server: &Server) -> Result<Credentials, XnatError> {
         .as_ref()
         .and_then(|p| std::fs::read_to_string(p).ok())
         .unwrap_or_default();
+    if let Some(p) = &path {
+        warn_if_readable_by_others(p);
+    }
     netrc_lookup(&text, host).ok_or_else(|| {
         missing(format!(
             "no user_env/password_env or token_env in the manifest, and no entry for `{host}` in {}",
@@ -93,6 +96,31 @@ pub fn resolve(name: &str, server: &Server) -> Result<Credentials, XnatError> {
                 .unwrap_or_else(|| "~/.netrc".into())
         ))
     })
+}
+
+/// Like curl, warns once (on standard error) when the netrc file can be read by the group or others:
+/// it holds passwords in clear.
+fn warn_if_readable_by_others(path: &std::path::Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        static WARNED: std::sync::Once = std::sync::Once::new();
+        let Ok(meta) = std::fs::metadata(path) else {
+            return;
+        };
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            WARNED.call_once(|| {
+                eprintln!(
+                    "warning: `{}` holds passwords and can be read by others (mode {mode:03o}); run `chmod 600 {}`",
+                    path.display(),
+                    path.display()
+                );
+            });
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
 }
 
 fn netrc_path() -> Option<PathBuf> {

@@ -90,6 +90,7 @@ pub fn client(sim: &Sim) -> Client {
         user_env: Some(USER_ENV.into()),
         password_env: Some(PASS_ENV.into()),
         token_env: None,
+        allow_http: false,
     };
     std::env::set_var(USER_ENV, "admin");
     std::env::set_var(PASS_ENV, "admin");

@@ -14,6 +14,7 @@ fn server(url: &str, user_env: &str, pass_env: &str) -> Server {
         user_env: Some(user_env.into()),
         password_env: Some(pass_env.into()),
         token_env: None,
+        allow_http: false,
     }
 }
 

@@ -198,6 +198,7 @@ pub fn seeded_phi(sim: &Sim) -> Vec<String> {
         user_env: Some("FERRY_IT_PLAN_USER".into()),
         password_env: Some("FERRY_IT_PLAN_PASS".into()),
         token_env: None,
+        allow_http: false,
     };
     std::env::set_var("FERRY_IT_PLAN_USER", "admin");
     std::env::set_var("FERRY_IT_PLAN_PASS", "admin");

@@ -3,7 +3,7 @@
 //! behind ferry's back; `ferry check` stays current after an unrelated change to the destination and
 //! names the session after a change to one the plan touches.
 
-use crate::apply::{manifest, run};
+use crate::apply::{client, manifest, run};
 use crate::sim::send;
 use crate::support::{stderr, stdout, Sim};
 use serde_json::Value;
@@ -230,7 +230,7 @@ fn audit_deep_finds_a_header_field_changed_behind_ferrys_back() {
 }
 
 #[test]
-fn check_is_current_until_a_source_session_changes_and_writes_nothing() {
+fn check_passes_after_an_unrelated_change_and_names_a_touched_session() {
     let sim = Sim::start(&["--seed", "demo"]);
     let w = crate::apply::work(&sim, "copy", "conflict: skip");
     assert_eq!(w.plan().status.code(), Some(3));
@@ -243,15 +243,20 @@ fn check_is_current_until_a_source_session_changes_and_writes_nothing() {
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
     assert!(stdout(&o).contains("plan.yaml: current"), "{}", stdout(&o));
 
+    // An unrelated change to the destination: a new subject no action maps onto.
+    let c = client(&sim);
+    c.create_subject("MAIN", "SOMEONE_NEW").unwrap();
+    let o = check(&[]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+
     // A change to a session the plan touches: a file of SUB001_MR1 deleted in the source.
     let src =
         "/data/projects/PILOT/subjects/SUB001/experiments/SUB001_MR1/scans/2/resources/DICOM/files";
-    let auth = Some(("admin", "admin"));
     let r = send(
         &sim,
         "GET",
         &format!("{src}?format=json"),
-        auth,
+        Some(("admin", "admin")),
         &[],
         Vec::new(),
     );
@@ -264,15 +269,20 @@ fn check_is_current_until_a_source_session_changes_and_writes_nothing() {
         &sim,
         "DELETE",
         &format!("{src}/{name}"),
-        auth,
+        Some(("admin", "admin")),
         &[],
         Vec::new(),
     );
     assert_eq!(d.status, 200);
     let o = check(&[]);
     assert_eq!(o.status.code(), Some(3), "{}{}", stdout(&o), stderr(&o));
-    assert!(stdout(&o).contains("plan.yaml: stale"), "{}", stdout(&o));
-    assert!(stdout(&o).contains("local/PILOT"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("  local/PILOT: session SUB001/SUB001_MR1"),
+        "{}",
+        stdout(&o)
+    );
+    // Only the session the file belonged to, not the new destination subject.
+    assert!(!stdout(&o).contains("SOMEONE_NEW"), "{}", stdout(&o));
     assert!(
         stderr(&o).contains("error: the plan is stale"),
         "{}",
@@ -282,7 +292,13 @@ fn check_is_current_until_a_source_session_changes_and_writes_nothing() {
     assert_eq!(j.status.code(), Some(3));
     let j: Value = serde_json::from_str(&stdout(&j)).unwrap();
     assert_eq!(j["current"], false);
-    assert_eq!(j["changes"][0]["project"], "PILOT", "{j}");
+    assert!(
+        j["changes"][0]["object"]
+            .as_str()
+            .unwrap()
+            .contains("SUB001_MR1"),
+        "{j}"
+    );
     // Nothing was written: the plan has no journal.
     assert!(!w.dir.path().join("plan.yaml.journal").exists());
 }

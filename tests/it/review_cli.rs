@@ -153,3 +153,40 @@ fn missing_credentials_are_bad_input() {
     assert_eq!(a.status.code(), Some(2), "{}", stderr(&a));
     assert!(stderr(&a).contains("no credentials"), "{}", stderr(&a));
 }
+
+#[test]
+fn a_netrc_readable_by_others_gets_a_warning() {
+    use std::os::unix::fs::PermissionsExt;
+    let sim = Sim::start(&["--seed", "demo"]);
+    let dir = tempfile::tempdir().unwrap();
+    let netrc = dir.path().join("netrc");
+    std::fs::write(&netrc, "machine 127.0.0.1 login admin password admin\n").unwrap();
+    std::fs::write(
+        dir.path().join("m.yaml"),
+        format!("version: 1\nservers:\n  local: {{ url: \"{}\" }}\ntransfers:\n  - {{ name: t, mode: copy, from: {{ server: local, project: PILOT }}, to: {{ server: local, project: MAIN }}, policy: {{ conflict: skip }} }}\n", sim.url),
+    )
+    .unwrap();
+    let plan = |mode: u32| {
+        std::fs::set_permissions(&netrc, std::fs::Permissions::from_mode(mode)).unwrap();
+        std::process::Command::new(crate::support::ferry_bin())
+            .args(["plan", "m.yaml", "--json"])
+            .current_dir(dir.path())
+            .env("NETRC", &netrc)
+            .output()
+            .unwrap()
+    };
+    let open = plan(0o644);
+    assert!(
+        matches!(open.status.code(), Some(0 | 3)),
+        "{}",
+        stderr(&open)
+    );
+    let warned = stderr(&open);
+    assert!(
+        warned.contains("holds passwords and can be read by others (mode 644); run `chmod 600"),
+        "{warned}"
+    );
+    assert_eq!(warned.matches("warning:").count(), 1, "{warned}");
+    let closed = plan(0o600);
+    assert!(!stderr(&closed).contains("warning:"), "{}", stderr(&closed));
+}

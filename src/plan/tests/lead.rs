@@ -90,6 +90,7 @@ pub(super) fn manifest(mode: Mode, policy: Policy) -> Manifest {
             user_env: None,
             password_env: None,
             token_env: None,
+            allow_http: false,
         },
     );
     let mut set = BTreeMap::new();
