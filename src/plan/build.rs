@@ -130,8 +130,15 @@ fn draft<'a>(
     let tainted = crate::manifest::phi_check::taint(t, templates).tainted_keys();
     let gate = TransferGate::new(t, policy.anonymization, tainted);
     let mut cands = Vec::new();
+    let mut failed: Vec<(String, String, PlanError)> = Vec::new();
     for p in picked {
-        let mapped = mapper.labels(p.subject, p.session)?;
+        let mapped = match mapper.labels(p.subject, p.session) {
+            Ok(m) => m,
+            Err(e) => {
+                failed.push((p.subject.label.clone(), p.session.label.clone(), e));
+                continue;
+            }
+        };
         let dicom_set = if share {
             BTreeMap::new()
         } else {
@@ -163,6 +170,12 @@ fn draft<'a>(
             picked: p,
         });
     }
+    if let Some(e) = missing_keys(t, input.tables, &failed) {
+        return Err(e);
+    }
+    if let Some((_, _, e)) = failed.into_iter().next() {
+        return Err(e);
+    }
     Ok(Draft {
         t,
         policy,
@@ -173,6 +186,67 @@ fn draft<'a>(
         tally: Tally::default(),
         uid_key: transfer_key_of(&input.manifest.servers, t, KeyUse::Digest),
     })
+}
+
+/// When label templates failed because a table has no row for a source label (`tables.NAME[subject.label]`
+/// or `tables.NAME[session.label]`), one error naming the table and every missing key, so that one
+/// edit of the CSV fixes them all.
+fn missing_keys(
+    t: &Transfer,
+    tables: &BTreeMap<String, Table>,
+    failed: &[(String, String, PlanError)],
+) -> Option<PlanError> {
+    if failed.is_empty() {
+        return None;
+    }
+    for (field, template) in [
+        ("map.subject", t.map.subject_template()),
+        ("map.session", t.map.session_template()),
+    ] {
+        let flat: String = template.chars().filter(|c| !c.is_whitespace()).collect();
+        for (name, table) in tables {
+            for (key_of, by_subject) in [("subject.label", true), ("session.label", false)] {
+                if !flat.contains(&format!("tables.{name}[{key_of}]")) {
+                    continue;
+                }
+                let keys: BTreeSet<&str> = failed
+                    .iter()
+                    .map(|(subj, sess, _)| {
+                        if by_subject {
+                            subj.as_str()
+                        } else {
+                            sess.as_str()
+                        }
+                    })
+                    .filter(|k| !table.contains_key(*k))
+                    .collect();
+                if keys.is_empty() {
+                    continue;
+                }
+                let keys: Vec<&str> = keys.into_iter().collect();
+                return Some(PlanError::Template {
+                    transfer: t.name.clone(),
+                    where_: format!(
+                        "{} selected",
+                        super::render::plural(failed.len() as u64, "session", "sessions")
+                    ),
+                    field: field.to_string(),
+                    template: template.to_string(),
+                    message: format!(
+                        "table `{name}` has no row for {} {}: {}; add them to its CSV",
+                        keys.len(),
+                        if by_subject {
+                            "subject labels"
+                        } else {
+                            "session labels"
+                        },
+                        keys.join(", ")
+                    ),
+                });
+            }
+        }
+    }
+    None
 }
 
 /// Marks every pair of sessions that map onto one destination session label (anywhere in the plan),

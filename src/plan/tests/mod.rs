@@ -7,6 +7,7 @@ mod io_render;
 mod lead;
 mod moves;
 mod selection;
+mod tables;
 
 use super::*;
 use crate::inventory::{
