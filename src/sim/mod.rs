@@ -30,6 +30,7 @@ pub mod routes;
 pub mod seed;
 pub mod store;
 pub mod util;
+pub mod xmldoc;
 mod zipstream;
 
 use std::path::PathBuf;

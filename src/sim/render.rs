@@ -1,5 +1,6 @@
 //! Response shapes XNAT uses: Restlet status pages for errors (the message in `<h3>`), ResultSet
-//! listings as JSON or CSV with string values, and XFT item documents as JSON.
+//! listings as JSON or CSV with string values, and XFT item documents as JSON (their XML form is in
+//! [`super::xmldoc`]).
 
 use super::http::Response;
 use super::util::xml_escape;
@@ -217,43 +218,6 @@ impl Item {
     /// The document `{"items": [item]}`.
     pub fn document(&self) -> Value {
         json!({ "items": [self.to_value()] })
-    }
-
-    /// The item as a small XML document (for clients that ask for `format=xml`).
-    pub fn to_xml(&self) -> String {
-        let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-        self.write_xml(&mut out, true);
-        out
-    }
-
-    fn write_xml(&self, out: &mut String, root: bool) {
-        let tag = if self.xsi_type.is_empty() {
-            "xnat:item".to_string()
-        } else {
-            self.xsi_type.replace("Data", "")
-        };
-        out.push_str(&format!("<{tag}"));
-        if root {
-            out.push_str(
-                " xmlns:xnat=\"http://nrg.wustl.edu/xnat\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\"",
-            );
-        }
-        for (k, v) in &self.fields {
-            if !k.contains('/') {
-                let v = v
-                    .as_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| v.to_string());
-                out.push_str(&format!(" {k}=\"{}\"", xml_escape(&v)));
-            }
-        }
-        out.push_str(">\n");
-        for (_, items) in &self.children {
-            for i in items {
-                i.write_xml(out, false);
-            }
-        }
-        out.push_str(&format!("</{tag}>\n"));
     }
 }
 

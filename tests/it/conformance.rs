@@ -1,6 +1,7 @@
 //! The real Python clients against `ferry sim --seed demo`: xnatpy (`xnat` on PyPI) and pyxnat run the
 //! scripts in `tests/conformance/`, each asserting what it gets back. The virtual environment is created
 //! under `target/conformance-venv` when missing; if PyPI cannot be reached the tests fail (never skip).
+//! xnatctl and copyxnat, in their own environments, are in `conformance_peers`.
 
 use crate::support::Sim;
 use std::path::{Path, PathBuf};
@@ -10,11 +11,7 @@ use std::sync::{Mutex, OnceLock};
 /// Exact versions the suite was written against; pyxnat also imports nibabel and pandas.
 const PACKAGES: &[&str] = &["xnat==0.8.1", "pyxnat==1.6.4", "nibabel", "pandas"];
 
-fn venv_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/conformance-venv")
-}
-
-fn run(cmd: &mut Command, what: &str) {
+pub fn run(cmd: &mut Command, what: &str) {
     let out = cmd
         .output()
         .unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
@@ -27,15 +24,18 @@ fn run(cmd: &mut Command, what: &str) {
     );
 }
 
-/// The venv's python, creating the venv and installing the clients once per test run if needed.
-fn python() -> PathBuf {
-    static READY: OnceLock<Mutex<Option<PathBuf>>> = OnceLock::new();
-    let lock = READY.get_or_init(|| Mutex::new(None));
-    let mut guard = lock.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(p) = guard.as_ref() {
+/// The python of the virtual environment `target/<name>`, created and given `packages` once (kept
+/// across runs; `probe` is Python that succeeds when the right versions are installed).
+pub fn venv(name: &str, packages: &[&str], probe: &str) -> PathBuf {
+    static READY: OnceLock<Mutex<Vec<(String, PathBuf)>>> = OnceLock::new();
+    let lock = READY.get_or_init(|| Mutex::new(Vec::new()));
+    let mut ready = lock.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, p)) = ready.iter().find(|(n, _)| n == name) {
         return p.clone();
     }
-    let dir = venv_dir();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target")
+        .join(name);
     let py = dir.join("bin/python");
     if !py.exists() {
         run(
@@ -44,22 +44,28 @@ fn python() -> PathBuf {
         );
     }
     let present = Command::new(&py)
-        .args([
-            "-c",
-            "import xnat, pyxnat, nibabel, pandas; assert xnat.__version__ == '0.8.1'",
-        ])
+        .args(["-c", probe])
         .output()
         .is_ok_and(|o| o.status.success());
     if !present {
         run(
             Command::new(&py)
                 .args(["-m", "pip", "install", "--disable-pip-version-check", "-q"])
-                .args(PACKAGES),
-            "pip install of the conformance clients (PyPI must be reachable)",
+                .args(packages),
+            &format!("pip install of {packages:?} (PyPI must be reachable)"),
         );
     }
-    *guard = Some(py.clone());
+    ready.push((name.to_string(), py.clone()));
     py
+}
+
+/// The venv's python for xnatpy and pyxnat.
+fn python() -> PathBuf {
+    venv(
+        "conformance-venv",
+        PACKAGES,
+        "import xnat, pyxnat, nibabel, pandas; assert xnat.__version__ == '0.8.1'",
+    )
 }
 
 /// Runs one script against a fresh demo world and checks every step reported `ok`.

@@ -4,6 +4,7 @@
 mod apply;
 mod client;
 mod conformance;
+mod conformance_peers;
 mod demo;
 mod docs;
 mod examples;
@@ -18,5 +19,6 @@ mod review_cli;
 mod sharing;
 mod sim;
 mod sim_cli;
+mod sim_peers;
 mod sim_safety;
 mod support;

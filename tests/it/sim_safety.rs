@@ -101,6 +101,11 @@ fn families() -> Vec<(&'static str, String)> {
             "/data/projects/PILOT/experiments/SUB001_MR1".into(),
         ),
         ("PUT", format!("{s}/projects/PILOT")),
+        ("PUT", format!("{s}/projects/PILOT?primary=true")),
+        (
+            "PUT",
+            "/data/projects/MAIN/subjects/MAIN_002/projects/PILOT?primary=true".into(),
+        ),
         ("PUT", format!("{s}/scans/9")),
         ("DELETE", format!("{s}/scans/1")),
         ("PUT", format!("{s}/scans/1/resources/NEWR")),
@@ -134,12 +139,16 @@ fn walking_up_in_any_path_segment_changes_nothing() {
     let before = snapshot(&outer);
     let mut tried = 0;
     for (method, path) in families() {
+        let (path, query) = path.split_once('?').unwrap_or((&path, ""));
         let segs: Vec<&str> = path.split('/').skip(1).collect();
         for i in 0..segs.len() {
             for walk in WALKS {
                 let mut t = segs.clone();
                 t[i] = walk;
-                let target = format!("/{}", t.join("/"));
+                let mut target = format!("/{}", t.join("/"));
+                if !query.is_empty() {
+                    target = format!("{target}?{query}");
+                }
                 for user in ["admin", "writer"] {
                     let status = raw_status(&sim, method, &target, user, b"payload");
                     assert!(
@@ -200,6 +209,7 @@ fn labels_from_queries_uploads_and_dicom_values_stay_inside() {
         }
     }
     for q in [
+        "primary=true&label=..%2F..%2FPILOT",
         "label=..%2F..%2FPILOT",
         "label=..",
         "label=a%2Fb",

@@ -238,7 +238,9 @@ fn get_project(ctx: &Ctx, p: &str) -> Answer {
         .projects
         .get(p)
         .ok_or_else(|| fail(404, &format!("Unable to identify project {p}")))?;
-    Ok(items::respond(ctx, &items::project(proj)))
+    Ok(items::respond(ctx, &items::project(proj), || {
+        crate::sim::xmldoc::project(proj)
+    }))
 }
 
 fn list_subjects(ctx: &Ctx, p: &str) -> Answer {
@@ -349,7 +351,9 @@ fn subject(ctx: &Ctx, scope: Scope, s: &str) -> Answer {
         "GET" => {
             let store = ctx.read();
             let subj = access::subject(ctx, &store, scope, s)?;
-            Ok(items::respond(ctx, &items::subject(subj)))
+            Ok(items::respond(ctx, &items::subject(subj), || {
+                crate::sim::xmldoc::subject(subj)
+            }))
         }
         "PUT" | "POST" => edit::put_subject(ctx, scope, s),
         "DELETE" => edit::delete_subject(ctx, scope, s),
@@ -362,7 +366,9 @@ fn experiment(ctx: &Ctx, scope: Scope, e: &str) -> Answer {
         "GET" => {
             let store = ctx.read();
             let exp = access::experiment(ctx, &store, scope, e)?;
-            Ok(items::respond(ctx, &items::experiment(&store, exp)))
+            Ok(items::respond(ctx, &items::experiment(&store, exp), || {
+                items::experiment_xml(&store, exp)
+            }))
         }
         "PUT" | "POST" => edit::put_experiment(ctx, scope, e),
         "DELETE" => edit::delete_experiment(ctx, scope, e),

@@ -278,7 +278,9 @@ pub fn share_subject(ctx: &Ctx, scope: Scope, s: &str, d: &str) -> Answer {
     }
     subj.shares.insert(d.into(), label);
     store.put_subject(subj.clone()).map_err(io_fail)?;
-    Ok(items::respond(ctx, &items::subject(&subj)))
+    Ok(items::respond(ctx, &items::subject(&subj), || {
+        crate::sim::xmldoc::subject(&subj)
+    }))
 }
 
 /// Applies XNAT-style field parameters to an experiment.
@@ -456,7 +458,9 @@ pub fn share_experiment(ctx: &Ctx, scope: Scope, key: &str, d: &str) -> Answer {
     }
     e.shares.insert(d.into(), label);
     store.put_experiment(e.clone()).map_err(io_fail)?;
-    Ok(items::respond(ctx, &items::experiment(&store, &e)))
+    Ok(items::respond(ctx, &items::experiment(&store, &e), || {
+        items::experiment_xml(&store, &e)
+    }))
 }
 
 /// Resolves an experiment for a change and checks `need` in its primary project.

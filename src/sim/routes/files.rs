@@ -60,10 +60,44 @@ pub fn session_route(ctx: &Ctx, scope: Scope, key: &str, rest: &[&str]) -> Answe
             files_get(ctx, scope, key, Level::Scans(s.to_string()), None, &[])
         }
         ["resources"] if m == "GET" => list_resources(ctx, scope, key, Level::Session),
+        ["assessors"] | ["reconstructions"] if m == "GET" => {
+            derived_listing(ctx, scope, key, rest[0])
+        }
         ["resources", r, more @ ..] => resource_route(ctx, scope, key, Level::Session, r, more),
         ["scans", ..] | ["resources", ..] => Err(not_allowed()),
         _ => Err(fail(404, "The requested resource was not found.")),
     }
+}
+
+/// `{session}/assessors` and `{session}/reconstructions`: the emulator keeps neither, so both list
+/// nothing (with XNAT's columns) for a session the caller may read.
+fn derived_listing(ctx: &Ctx, scope: Scope, key: &str, what: &str) -> Answer {
+    let store = ctx.read();
+    access::experiment_strict(ctx, &store, scope, key)?;
+    let columns: &[&str] = if what == "assessors" {
+        &[
+            "ID",
+            "label",
+            "xsiType",
+            "date",
+            "project",
+            "insert_date",
+            "URI",
+        ]
+    } else {
+        &["ID", "type", "baseScanType", "xsiType", "URI"]
+    };
+    let table = Table {
+        columns: columns.iter().map(|s| s.to_string()).collect(),
+        rows: Vec::new(),
+    };
+    Ok(table.respond(
+        &ctx.format(),
+        &Meta {
+            total: true,
+            ..Meta::default()
+        },
+    ))
 }
 
 fn resource_route(
@@ -185,7 +219,9 @@ fn get_scan(ctx: &Ctx, scope: Scope, key: &str, s: &str) -> Answer {
         .iter()
         .find(|x| x.id == s)
         .ok_or_else(|| fail(404, &format!("Unable to find scan {s}.")))?;
-    Ok(items::respond(ctx, &items::scan(&store, e, scan)))
+    Ok(items::respond(ctx, &items::scan(&store, e, scan), || {
+        items::scan_xml(&store, e, scan)
+    }))
 }
 
 /// The fixed columns of resource listings.

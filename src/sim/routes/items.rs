@@ -6,6 +6,7 @@ use crate::sim::http::Response;
 use crate::sim::model::{Experiment, Project, Resource, Scan, Subject};
 use crate::sim::render::{json_value, Item};
 use crate::sim::store::Store;
+use crate::sim::xmldoc;
 
 /// The item of a project.
 pub fn project(p: &Project) -> Item {
@@ -137,11 +138,35 @@ pub fn experiment(store: &Store, e: &Experiment) -> Item {
         .child("resources/resource", resources)
 }
 
-/// Answers with an item in the requested format (JSON unless `format=xml`).
-pub fn respond(ctx: &Ctx, item: &Item) -> Response {
+/// Answers with an item in the requested format: JSON, or with `format=xml` the schema's XML document
+/// that `xml` builds (see [`crate::sim::xmldoc`]).
+pub fn respond(ctx: &Ctx, item: &Item, xml: impl FnOnce() -> String) -> Response {
     if ctx.format() == "xml" {
-        Response::bytes(200, "text/xml", item.to_xml().into_bytes())
+        Response::bytes(200, "text/xml", xml().into_bytes())
     } else {
         json_value(200, &item.document())
     }
+}
+
+fn catalog_path(dir: std::path::PathBuf, r: &Resource) -> String {
+    dir.join(&r.label)
+        .join(format!("{}_catalog.xml", r.label))
+        .display()
+        .to_string()
+}
+
+/// The XML document of a scan.
+pub fn scan_xml(store: &Store, e: &Experiment, s: &Scan) -> String {
+    let dir = store.root().join(&e.dir).join("SCANS").join(&s.id);
+    xmldoc::scan(e, s, &|r| catalog_path(dir.clone(), r))
+}
+
+/// The XML document of an imaging session.
+pub fn experiment_xml(store: &Store, e: &Experiment) -> String {
+    let root = store.root().join(&e.dir);
+    xmldoc::experiment(
+        e,
+        &|s, r| catalog_path(root.join("SCANS").join(&s.id), r),
+        &|r| catalog_path(root.join("RESOURCES"), r),
+    )
 }

@@ -34,7 +34,10 @@
 //! | GET, DELETE | `/prearchive/projects/{P}/{TS}/{F}` | session row (`format=zip` for files) / delete |
 //! | GET | `/projects/{P}/prearchive_code` | the project's prearchive code; PUT `/prearchive_code/{n}` sets it |
 //! | GET | `/search/elements[/{type}]` | the data types served (`ELEMENT_NAME`) and their search fields (`FIELD_ID`) |
-//! | GET | `/xapi/siteConfig/buildInfo` | JSON, version 1.8.10 |
+//! | GET | `/xapi/siteConfig/buildInfo`, `/xapi/siteConfig/buildInfo/{property}` | JSON, version 1.8.10; one property as its raw value |
+//! | GET | `/xapi/users/username`, `/xapi/users/{name}` | the caller's login; an account (self or site admin) |
+//! | POST | `/search` | an `xdat:bundle` search (see `search`) |
+//! | PUT, POST | item routes | an XML item document in the body stores its fields (see `xmlput`) |
 //! | GET | `/xapi/schemas`, `/xapi/schemas/{name}` | schema list and our own minimal XSDs |
 //! | GET | `/xapi/access/projects` | the caller's project roles |
 //! | GET, PUT | `/sim/faults` | control (site admin, no faults applied): `latency_ms`, `error_rate`, `late_error_rate`, `drop_rate`, `fail_next`, `late_fail_next`, `drop_next`, `only` (a path fragment the faults aim at), `rng_seed` |
@@ -52,9 +55,11 @@ mod import;
 mod items;
 mod prearchive;
 mod primary;
+mod search;
 mod service;
 pub mod stats;
 mod upload;
+mod xmlput;
 
 use super::auth::{Access, Caller};
 use super::http::{Request, Response};
@@ -184,6 +189,9 @@ fn dispatch(shared: &Shared, req: &Request) -> Response {
             params.extend(form);
         }
     }
+    if item_body(req, &segs) {
+        params.extend(xmlput::fields(req));
+    }
     let caller = {
         let store = shared.store.read().unwrap_or_else(|e| e.into_inner());
         shared.auth.identify(req, &store)
@@ -211,6 +219,23 @@ fn dispatch(shared: &Shared, req: &Request) -> Response {
     shared.stats.count(req.body.len(), resp)
 }
 
+/// Whether a request may carry an item document (a PUT or POST of a project, subject, session or scan,
+/// not a file upload).
+fn item_body(req: &Request, segs: &[String]) -> bool {
+    matches!(req.method.as_str(), "PUT" | "POST")
+        && !req.body.is_empty()
+        && matches!(segs.first().map(String::as_str), Some("data" | "REST"))
+        && segs
+            .iter()
+            .any(|s| matches!(s.as_str(), "projects" | "subjects" | "experiments"))
+        && !segs.iter().any(|s| {
+            matches!(
+                s.as_str(),
+                "files" | "resources" | "services" | "prearchive"
+            )
+        })
+}
+
 /// Answers `401` unless the caller is authenticated.
 fn require_user(ctx: &Ctx) -> Result<(), Response> {
     match ctx.caller {
@@ -224,8 +249,8 @@ fn route(ctx: &Ctx, segs: &[&str]) -> Answer {
     match segs {
         [] => service::root(ctx),
         ["xapi", rest @ ..] => {
-            if rest == ["siteConfig", "buildInfo"] {
-                return service::build_info(ctx);
+            if let ["siteConfig", "buildInfo", property @ ..] = rest {
+                return service::build_info(ctx, property);
             }
             require_user(ctx)?;
             service::xapi(ctx, rest)
@@ -250,6 +275,7 @@ fn api(ctx: &Ctx, segs: &[&str]) -> Answer {
         ["version"] => Err(fail(404, "The requested resource was not found.")),
         ["services", "tokens", rest @ ..] => service::tokens(ctx, rest),
         ["search", "elements", rest @ ..] => service::search_elements(ctx, rest),
+        ["search", rest @ ..] => search::search(ctx, rest),
         ["services", "import"] => import::import(ctx),
         ["services", "archive"] => prearchive::archive_service(ctx),
         ["services", "prearchive", op] => prearchive::batch(ctx, op),

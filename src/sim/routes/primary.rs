@@ -54,6 +54,8 @@ pub fn experiment(ctx: &Ctx, e: Experiment, d: &str) -> Answer {
     }
     let new_dir = format!("archive/{d}/arc001/{label}");
     let (from, to) = (store.root().join(&e.dir), store.root().join(&new_dir));
+    store.guard(&from).map_err(io_fail)?;
+    store.guard(&to).map_err(io_fail)?;
     if from.exists() {
         if to.exists() {
             return Err(fail(

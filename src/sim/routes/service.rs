@@ -142,14 +142,50 @@ fn token_json(alias: &str, secret: &str, user: &str) -> serde_json::Value {
     })
 }
 
-/// `GET /xapi/siteConfig/buildInfo`.
-pub fn build_info(_ctx: &Ctx) -> Answer {
+/// `GET /xapi/siteConfig/buildInfo[/{property}]`: the whole map, or one property's raw value (not
+/// quoted) with an `application/json` content type, as XNAT's SiteConfigApi answers it.
+pub fn build_info(ctx: &Ctx, property: &[&str]) -> Answer {
+    if ctx.method() != "GET" {
+        return Err(not_allowed());
+    }
+    let info = json!({
+        "version": "1.8.10", "buildNumber": "1", "buildDate": "Mon Jan 01 00:00:00 UTC 2024",
+        "sha": "ferrysim", "isDirty": "false", "timestamp": "1704067200000",
+        "hostName": "127.0.0.1", "displayHostName": "ferry sim", "nodeId": "ferry-sim"
+    });
+    match property {
+        [] => Ok(json_value(200, &info)),
+        [name] => match info.get(*name).and_then(|v| v.as_str()) {
+            Some(v) => Ok(crate::sim::http::Response::bytes(
+                200,
+                "application/json",
+                v.as_bytes().to_vec(),
+            )),
+            None => Err(fail(404, &format!("No build property {name}."))),
+        },
+        _ => Err(fail(404, "The requested resource was not found.")),
+    }
+}
+
+/// `GET /xapi/users/{name}`: an account as XNAT's UsersApi shows it, to the account itself or a site
+/// administrator (`403` for others, `404` for unknown names).
+fn user(ctx: &Ctx, name: &str) -> Answer {
+    if ctx.user() != name && !ctx.is_admin() {
+        return Err(fail(403, &format!("Not authorized to view user {name}.")));
+    }
+    let store = ctx.read();
+    let account = store
+        .site
+        .users
+        .get(name)
+        .ok_or_else(|| fail(404, &format!("User {name} not found.")))?;
+    let id = store.site.users.keys().position(|k| k == name).unwrap_or(0) + 1;
     Ok(json_value(
         200,
         &json!({
-            "version": "1.8.10", "buildNumber": "1", "buildDate": "Mon Jan 01 00:00:00 UTC 2024",
-            "sha": "ferrysim", "isDirty": "false", "timestamp": "1704067200000",
-            "hostName": "127.0.0.1", "displayHostName": "ferry sim", "nodeId": "ferry-sim"
+            "id": id, "username": name, "firstName": name, "lastName": "",
+            "email": format!("{name}@localhost"), "enabled": true, "verified": true,
+            "admin": account.admin, "lastSuccessfulLogin": null
         }),
     ))
 }
@@ -176,6 +212,7 @@ pub fn xapi(ctx: &Ctx, rest: &[&str]) -> Answer {
             Ok(json_value(200, &json!(rows)))
         }
         ["users", "username"] => Ok(text(200, ctx.user())),
+        ["users", name] => user(ctx, name),
         _ => Err(fail(404, "The requested resource was not found.")),
     }
 }

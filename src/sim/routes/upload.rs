@@ -195,6 +195,19 @@ fn unzip(bytes: &[u8]) -> Result<Vec<Part>, Response> {
     Ok(out)
 }
 
+/// The name of a body uploaded without one: `upload` with the extension of its content type.
+fn derived_name(content_type: &str) -> String {
+    let ct = content_type.to_ascii_lowercase();
+    let ext = match ct.split(';').next().unwrap_or("").trim() {
+        "application/zip" | "application/x-zip-compressed" | "application/x-zip" => ".zip",
+        "application/xml" | "text/xml" => ".xml",
+        "application/json" => ".json",
+        "text/plain" => ".txt",
+        _ => "",
+    };
+    format!("upload{ext}")
+}
+
 /// The files an upload request carries.
 fn parts_of(ctx: &Ctx, path: &[&str]) -> Result<Vec<Part>, Response> {
     let ct = ctx.req.header("content-type").unwrap_or("");
@@ -213,9 +226,11 @@ fn parts_of(ctx: &Ctx, path: &[&str]) -> Result<Vec<Part>, Response> {
         if ctx.req.body.is_empty() {
             return Err(fail(400, "You didn't provide any data to upload."));
         }
-        let name = path.join("/");
+        let mut name = path.join("/");
         if name.is_empty() {
-            return Err(fail(400, "A file name is required."));
+            // A body PUT to the collection (`.../files`) is named from its type, as XNAT's
+            // SecureResource does (`upload.zip` for a zip), so `extract=true` can unpack it.
+            name = derived_name(ct);
         }
         vec![(name, ctx.req.body.clone())]
     };
@@ -359,6 +374,13 @@ mod tests {
         let parts = multipart("multipart/form-data; boundary=XX", body).unwrap();
         assert_eq!(parts, vec![("x.txt".to_string(), b"hello".to_vec())]);
         assert!(multipart("multipart/form-data; boundary=XX", b"junk").is_none());
+    }
+
+    #[test]
+    fn unnamed_bodies_are_named_from_their_type() {
+        assert_eq!(derived_name("application/zip"), "upload.zip");
+        assert_eq!(derived_name("text/xml; charset=UTF-8"), "upload.xml");
+        assert_eq!(derived_name(""), "upload");
     }
 
     #[test]
