@@ -12,6 +12,7 @@ mod examples;
 mod faults;
 mod manifest;
 mod moves;
+mod phi;
 mod plan;
 mod review;
 mod review_audit;

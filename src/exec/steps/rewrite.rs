@@ -1,8 +1,8 @@
-//! The `rewrite` step: the downloaded zip becomes the upload zip (headers per `dicom.set`, the
-//! anonymization gate on every file), and the facts verification will compare are written beside it.
+//! The `rewrite` step: the downloaded zip becomes the upload zip (the de-identification profile, then
+//! headers per `dicom.set`, then the anonymization gate on every file), and the facts verification will compare are written beside it.
 //! [`upload_zip`] gives later steps the upload zip, rebuilt when the staging folder lost it.
 
-use super::{download, file_blake3, gate, io, local, Ctx, Env};
+use super::{download, file_blake3, io, local, Ctx, Env};
 use crate::exec::pool::{StepContext, StepFailure};
 use crate::exec::verify::SessionFacts;
 use crate::exec::zipfacts;
@@ -18,15 +18,12 @@ pub fn run(env: &Env<'_>, c: &Ctx<'_>) -> Result<Value, StepFailure> {
         download::run(env, c)?;
     }
     let upload = c.dir.join("upload.zip");
-    let r =
-        zipfacts::rewrite_zip(&source, &upload, &c.action.dicom_set, gate(c)).map_err(
-            |e| match e {
-                zipfacts::FactsError::Phi { .. } => {
-                    StepFailure::new(format!("{}: {e}", c.action.source.session))
-                }
-                other => local(other),
-            },
-        )?;
+    let r = zipfacts::rewrite_zip(&source, &upload, &env.file_rules(c)).map_err(|e| match e {
+        zipfacts::FactsError::Phi { .. } => {
+            StepFailure::new(format!("{}: {e}", c.action.source.session))
+        }
+        other => local(other),
+    })?;
     let expected: u64 = c.action.scans.iter().map(|s| s.files).sum();
     if (r.files as u64) < expected {
         return Err(local(format!(

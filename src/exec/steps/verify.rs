@@ -104,7 +104,7 @@ fn compare_session(
             &mut env.on_bytes(),
         )
         .map_err(xnat)?;
-    let (found, phi) = zipfacts::read_facts(&back, &c.action.dicom_set, gate(c)).map_err(local)?;
+    let (found, phi) = zipfacts::read_facts(&back, &env.file_rules(c)).map_err(local)?;
     let _ = std::fs::remove_file(&back);
     let read = verify::compare(&split.read_back, &found, depth);
     Ok((digest::merge(read, &split.verified), phi))
@@ -118,11 +118,13 @@ fn share(env: &Env<'_>, c: &Ctx<'_>) -> Result<Value, StepFailure> {
         .session(&to.project, &c.action.dest.subject, &c.action.dest.session)
         .map_err(xnat)?;
     match seen {
-        Some(s) if s.uid == c.action.source.uid => Ok(json!({
-            "visible": true,
-            "id": s.id,
-            "accession": accession(c, Some(s.id.clone())),
-        })),
+        Some(s) if s.uid.as_deref().map(|u| env.file_rules(c).digest(u)) == c.action.source.uid => {
+            Ok(json!({
+                "visible": true,
+                "id": s.id,
+                "accession": accession(c, Some(s.id.clone())),
+            }))
+        }
         Some(_) => Err(StepFailure::verification(format!(
             "{}/{}: the shared session shows another StudyInstanceUID",
             to.project, c.action.dest.session
