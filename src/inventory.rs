@@ -128,6 +128,10 @@ pub struct Session {
     /// Header of the first DICOM file of the session: keyword -> value as text. Used for `dicom.*`
     /// templates and PHI findings; never written to a plan.
     pub header: BTreeMap<String, String>,
+    /// Every element of that file at any depth (nested sequences, private and repeating groups), for
+    /// the anonymization gate; never written to a plan.
+    #[serde(default)]
+    pub elements: Vec<crate::dicom::Seen>,
 }
 
 /// A scan of a session.

@@ -10,6 +10,7 @@
 //! - [`dicom`] reads and rewrites DICOM headers and hashes pixel data.
 //! - [`dicomedit`] runs XNAT anonymization scripts (a DicomEdit 6 subset); ferry and [`sim`] share it.
 //! - [`sim`] is the XNAT emulator; ferry's client meets it only over HTTP.
+//! - [`rate`] is a token bucket on bytes, used by `exec` (`--bwlimit`) and `sim` (`--bandwidth`).
 
 pub mod audit;
 pub mod cli;
@@ -19,6 +20,7 @@ pub mod exec;
 pub mod inventory;
 pub mod manifest;
 pub mod plan;
+pub mod rate;
 pub mod sim;
 pub mod template;
 pub mod xnat;

@@ -83,11 +83,11 @@ fn compare_resources(p: &Picked<'_>, dest: &Session, f: &mut Found) {
 }
 
 /// Compares a copied session with its counterpart.
-fn compare_copy(p: &Picked<'_>, a: &Action, dest: &Session) -> Found {
+fn compare_copy(p: &Picked<'_>, a: &Action, dest: &Session, uid: &dyn Fn(&str) -> String) -> Found {
     let rewritten: BTreeSet<&str> = a.dicom_set.keys().map(String::as_str).collect();
     let mut f = Found::default();
-    let differs =
-        |x: &Option<String>, y: &Option<String>| matches!((x, y), (Some(x), Some(y)) if x != y);
+    // A source UID is compared as the destination carries it (replaced, when the profile remaps).
+    let differs = |x: &Option<String>, y: &Option<String>| matches!((x, y), (Some(x), Some(y)) if &uid(x) != y);
     if !rewritten.contains("StudyInstanceUID") && differs(&p.session.uid, &dest.uid) {
         f.problems
             .push("StudyInstanceUID differs from the source session's".into());
@@ -156,6 +156,7 @@ fn compare_copy(p: &Picked<'_>, a: &Action, dest: &Session) -> Found {
 
 /// Audits one action of the plan against the destination inventory.
 fn audit_action(
+    uid: &dyn Fn(&str) -> String,
     t: &Transfer,
     p: &Picked<'_>,
     a: &Action,
@@ -211,7 +212,7 @@ fn audit_action(
         }
         f
     } else {
-        compare_copy(p, a, session)
+        compare_copy(p, a, session, uid)
     };
     if subject != a.dest.subject {
         f.problems.push(format!(
@@ -233,7 +234,7 @@ fn audit_action(
 fn extras(
     dest: &Inventory,
     counterparts: &BTreeSet<(String, String)>,
-    studies: &BTreeMap<&str, (String, String)>,
+    studies: &BTreeMap<String, (String, String)>,
 ) -> Vec<Extra> {
     let mut out = Vec::new();
     for subj in dest.subjects.values() {
@@ -304,6 +305,7 @@ pub fn compare(
             sessions: Vec::new(),
             extra: Vec::new(),
         };
+        let uid = |u: &str| crate::manifest::deidentify::destination_uid(t, &manifest.servers, u);
         let mut studies = BTreeMap::new();
         for a in &tp.actions {
             let key = (a.source.subject.as_str(), a.source.session.as_str());
@@ -314,13 +316,14 @@ pub fn compare(
                 continue;
             }
             if t.mode != Mode::Share && !a.dicom_set.contains_key("StudyInstanceUID") {
-                if let Some(uid) = p.session.uid.as_deref() {
+                if let Some(src_uid) = p.session.uid.as_deref() {
                     let source = format!("{}/{}", a.source.subject, a.source.session);
                     let mapped = format!("{}/{}", a.dest.subject, a.dest.session);
-                    studies.insert(uid, (source, mapped));
+                    studies.insert(uid(src_uid), (source, mapped));
                 }
             }
-            ta.sessions.push(audit_action(t, p, a, dest, archives));
+            ta.sessions
+                .push(audit_action(&uid, t, p, a, dest, archives));
         }
         let key = (t.to.server.clone(), t.to.project.clone());
         let none = BTreeSet::new();

@@ -6,6 +6,7 @@
 //! Differences are reported by scan and count, never with a UID or a header value.
 
 use super::{AuditReport, Outcome, SessionAudit};
+use crate::exec::gate::FileRules;
 use crate::exec::verify::{self, Depth, Problem, SessionFacts};
 use crate::exec::zipfacts::{self, Gate};
 use crate::manifest::model::Mode;
@@ -61,23 +62,32 @@ fn summarise(problems: &[Problem]) -> Vec<String> {
     out
 }
 
-/// Downloads one side of a session and reads its facts, reading back only the fields in `set`.
+/// Downloads one side of a session and reads its facts, reading back the fields `rules` set. With
+/// `as_sent`, the facts are those of the files as the rewrite step would send them (the
+/// de-identification profile and `dicom.set` applied; UIDs replaced as the transfer replaces them).
 fn facts(
     client: &Client,
-    project: &str,
-    subject: &str,
-    session: &str,
+    (project, subject, session): (&str, &str, &str),
     scans: &[String],
-    set: &BTreeMap<String, String>,
+    rules: &FileRules,
+    as_sent: bool,
     zip: &Path,
 ) -> Result<SessionFacts, DeepError> {
     client.download_session(project, subject, session, scans, zip, &mut |_| {})?;
-    let (facts, _) = zipfacts::read_facts(zip, set, Gate::Off)?;
+    let facts = if as_sent {
+        let sent = zip.with_extension("sent.zip");
+        let r = zipfacts::rewrite_zip(zip, &sent, rules);
+        let _ = std::fs::remove_file(&sent);
+        r?.facts
+    } else {
+        zipfacts::read_facts(zip, rules)?.0
+    };
     let _ = std::fs::remove_file(zip);
     Ok(facts)
 }
 
 fn deepen_session(
+    plan: &Plan,
     clients: &BTreeMap<String, Client>,
     t: &TransferPlan,
     a: &Action,
@@ -89,13 +99,13 @@ fn deepen_session(
             .get(name)
             .ok_or_else(|| DeepError::Server(name.into()))
     };
+    let rules = FileRules::for_action(plan, t, a, Gate::Off);
     let mut expected = facts(
         client(&t.from.server)?,
-        &t.from.project,
-        &a.source.subject,
-        &a.source.session,
+        (&t.from.project, &a.source.subject, &a.source.session),
         &s.scan_ids,
-        &BTreeMap::new(),
+        &rules,
+        true,
         &dir.join("source.zip"),
     )?;
     // What the destination should hold: the source's pixel data, with the fields the manifest sets.
@@ -107,11 +117,10 @@ fn deepen_session(
     }
     let mut found = facts(
         client(&t.to.server)?,
-        &t.to.project,
-        &a.dest.subject,
-        &a.dest.session,
+        (&t.to.project, &a.dest.subject, &a.dest.session),
         &s.scan_ids,
-        &a.dicom_set,
+        &rules,
+        false,
         &dir.join("dest.zip"),
     )?;
     if a.dicom_set.contains_key("StudyInstanceUID") {
@@ -162,7 +171,7 @@ pub fn deepen(
             {
                 continue;
             }
-            deepen_session(clients, t, a, s, dir)?;
+            deepen_session(plan, clients, t, a, s, dir)?;
         }
     }
     report.tally();

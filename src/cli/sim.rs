@@ -1,6 +1,8 @@
-//! `ferry sim`: runs the XNAT emulator on 127.0.0.1 until Ctrl-C or SIGTERM.
+//! `ferry sim`: runs the XNAT emulator on 127.0.0.1 until Ctrl-C or SIGTERM, then says how many
+//! requests it answered.
 
 use super::{Exit, Failure};
+use crate::exec::throttle::parse_rate;
 use crate::sim::reqlog::RequestLog;
 use crate::sim::{self, FaultSettings, SeedSpec, SimConfig, SimError};
 use std::io::Write;
@@ -25,6 +27,10 @@ pub struct Args {
     /// Delay every answer by this many milliseconds.
     #[arg(long, default_value_t = 0)]
     pub latency_ms: u64,
+    /// Model a link of this many bytes per second (K, M, G suffixes allowed), shared by all
+    /// connections in both directions; with `--latency-ms`, a WAN between two sites.
+    #[arg(long, value_name = "BYTES_PER_S")]
+    pub bandwidth: Option<String>,
     /// Answer this fraction of requests with 500 before doing anything (0..1).
     #[arg(long, default_value_t = 0.0)]
     pub error_rate: f64,
@@ -79,6 +85,10 @@ pub fn run(args: Args) -> Result<(), Failure> {
             return Err(usage(format!("`{name}` must be between 0 and 1")));
         }
     }
+    let bandwidth = match &args.bandwidth {
+        Some(b) => parse_rate(b).map_err(|e| usage(format!("`--bandwidth`: {e}")))?,
+        None => 0,
+    };
     let log = if let Some(path) = &args.log {
         let file = std::fs::OpenOptions::new()
             .create(true)
@@ -110,6 +120,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
         },
         rng_seed: args.rng_seed,
         workers: 0,
+        bandwidth,
         log,
     };
     let (tx, rx) = std::sync::mpsc::channel();
@@ -134,6 +145,12 @@ pub fn run(args: Args) -> Result<(), Failure> {
     }
     let _ = out.flush();
     let _ = rx.recv();
+    let _ = writeln!(
+        out,
+        "stopped after answering {} requests",
+        handle.requests()
+    );
+    let _ = out.flush();
     handle.shutdown();
     Ok(())
 }

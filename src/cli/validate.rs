@@ -14,6 +14,9 @@ pub struct Args {
 pub fn run(args: Args) -> Result<(), Failure> {
     match crate::manifest::load(&args.manifest) {
         Ok(m) => {
+            for w in &m.warnings {
+                eprintln!("warning: {w}");
+            }
             println!(
                 "ok: {} — {} transfer(s), {} server(s), {} table(s)",
                 args.manifest.display(),

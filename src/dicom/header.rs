@@ -24,6 +24,8 @@ pub struct Header {
     pub series_instance_uid: Option<String>,
     /// StudyInstanceUID.
     pub study_instance_uid: Option<String>,
+    /// Every element before PixelData at any depth, for the anonymization gate.
+    pub elements: Vec<super::elements::Seen>,
 }
 
 /// The bytes after the preamble, checked for the `DICM` marker.
@@ -119,6 +121,7 @@ fn header_of(obj: &DefaultDicomObject) -> Header {
         sop_instance_uid: uid("SOPInstanceUID"),
         series_instance_uid: uid("SeriesInstanceUID"),
         study_instance_uid: uid("StudyInstanceUID"),
+        elements: super::elements::elements(obj),
         keywords,
     }
 }

@@ -1,25 +1,31 @@
 //! DICOM for ferry: headers read up to PixelData (for labels, PHI findings and verification), header
 //! rewrites that keep the pixel data bytes exactly as they were, blake3 hashes of pixel data and whole
-//! files, and the list of identifying keywords the anonymization gate looks for.
+//! files, DICOM PS3.15 Annex E as data (`profile`), its de-identification profile applied in the
+//! rewrite, and the anonymization gate (`phi`) over every element at any depth.
 //!
 //! Nothing here prints or returns header values in errors: they may identify a patient.
 
+mod annex_e_table;
+mod deidentify;
 mod edit;
+mod elements;
 mod error;
 mod header;
-mod phi;
+pub mod phi;
+pub mod profile;
 mod rewrite;
 pub mod synth;
 mod walk;
 
+pub use deidentify::Profile;
 pub use edit::{edit_header, EditFailure};
+pub use elements::{seen_from_keywords, Seen};
 pub use error::DicomError;
 pub use header::{
     is_known_keyword, is_standard_keyword, nearest_keyword, read_header_bytes, read_header_path,
     Header,
 };
-pub use phi::{phi_findings, PHI_KEYWORDS};
-pub use rewrite::{content_hash, pixel_hash, rewrite};
+pub use rewrite::{content_hash, pixel_hash, rewrite, rewrite_with};
 
 /// blake3 of a whole file, hex.
 pub fn file_hash(bytes: &[u8]) -> String {

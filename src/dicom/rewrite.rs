@@ -2,12 +2,14 @@
 //! before PixelData is decoded and re-encoded; the preamble and file meta group, and PixelData with
 //! everything after it, are copied byte for byte.
 
+use super::deidentify::{self, Profile};
 use super::header::{after_preamble, settable};
 use super::walk::{explicit_le_header, pixel_start, Encoding};
 use super::DicomError;
 use dicom_core::value::PrimitiveValue;
 use dicom_core::{DataElement, VR};
 use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
+use dicom_object::meta::FileMetaTable;
 use dicom_object::InMemDicomObject;
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 use std::collections::BTreeMap;
@@ -146,6 +148,18 @@ fn value_for(keyword: &str, vr: VR, text: &str) -> Result<PrimitiveValue, DicomE
 /// Sets each keyword of `set` to its value in a copy of the file, creating elements that are absent,
 /// and keeps PixelData and everything after it byte-identical.
 pub fn rewrite(bytes: &[u8], set: &BTreeMap<String, String>) -> Result<Vec<u8>, DicomError> {
+    rewrite_with(bytes, None, set)
+}
+
+/// Applies the de-identification `profile` (when given) to every element before PixelData, then sets
+/// each keyword of `set`. PixelData and everything after it stay byte-identical; the file meta group
+/// is copied as it was, except that its Media Storage SOP Instance UID follows a replaced
+/// SOPInstanceUID.
+pub fn rewrite_with(
+    bytes: &[u8],
+    profile: Option<&Profile>,
+    set: &BTreeMap<String, String>,
+) -> Result<Vec<u8>, DicomError> {
     let mut elements = Vec::with_capacity(set.len());
     for (k, v) in set {
         let (tag, vr) = settable(k)?;
@@ -156,15 +170,49 @@ pub fn rewrite(bytes: &[u8], set: &BTreeMap<String, String>) -> Result<Vec<u8>, 
     let end = l.pixel_start.unwrap_or(bytes.len());
     let mut ds = InMemDicomObject::read_dataset_with_ts(&bytes[l.dataset_start..end], ts)
         .map_err(|e| DicomError::Malformed(e.to_string()))?;
+    let sop_before = sop_uid(&ds);
+    if let Some(p) = profile.filter(|p| p.is_active()) {
+        deidentify::apply(&mut ds, p);
+    }
     for e in elements {
         ds.put(e);
     }
     let mut out = Vec::with_capacity(bytes.len() + 512);
-    out.extend_from_slice(&bytes[..l.dataset_start]);
+    match sop_uid(&ds).filter(|now| Some(now) != sop_before.as_ref()) {
+        Some(now) => meta_with_sop(bytes, l.dataset_start, &now, &mut out)?,
+        None => out.extend_from_slice(&bytes[..l.dataset_start]),
+    }
     ds.write_dataset_with_ts(&mut out, ts)
         .map_err(|e| DicomError::Malformed(e.to_string()))?;
     out.extend_from_slice(&bytes[end..]);
     Ok(out)
+}
+
+fn sop_uid(ds: &InMemDicomObject) -> Option<String> {
+    let e = ds.get(dicom_dictionary_std::tags::SOP_INSTANCE_UID)?;
+    let v = e.to_str().ok()?;
+    Some(v.trim_end_matches(['\0', ' ']).to_string())
+}
+
+/// Writes the preamble and a file meta group whose Media Storage SOP Instance UID is `sop`.
+fn meta_with_sop(
+    bytes: &[u8],
+    dataset_start: usize,
+    sop: &str,
+    out: &mut Vec<u8>,
+) -> Result<(), DicomError> {
+    let bad =
+        |e: dicom_object::meta::Error| DicomError::Malformed(format!("the file meta group: {e}"));
+    let mut meta = FileMetaTable::from_reader(&bytes[128..dataset_start]).map_err(bad)?;
+    let mut uid = sop.to_string();
+    if uid.len() % 2 == 1 {
+        uid.push('\0');
+    }
+    meta.media_storage_sop_instance_uid = uid;
+    meta.update_information_group_length();
+    out.extend_from_slice(&bytes[..132]);
+    meta.write(&mut *out).map_err(bad)?;
+    Ok(())
 }
 
 /// blake3 of an object without PixelData (a structured report, a presentation state), by content: the

@@ -126,6 +126,7 @@ fn mutated_files_never_panic() {
         }
         let _ = read_header_bytes(&m);
         let _ = rewrite(&m, &set(&[("PatientID", "X")]));
+        let _ = rewrite_with(&m, Some(&basic_profile()), &set(&[("PatientID", "X")]));
         let _ = pixel_hash(&m);
     }
 }
@@ -209,4 +210,165 @@ fn inputs_found_by_fuzzing_are_refused_before_parsing() {
     let mut m = bytes.clone();
     m[pos + 8] = m[pos + 8].wrapping_add(2);
     malformed(&m, "announces");
+}
+
+fn basic_profile() -> Profile {
+    Profile {
+        basic: true,
+        options: profile::Options::default(),
+        uid_key: [9; 32],
+        remove_private: true,
+    }
+}
+
+/// A file with identifying data nested in a sequence and in a private group.
+fn nested_file() -> Vec<u8> {
+    use dicom_core::value::{DataSetSequence, PrimitiveValue};
+    use dicom_core::{DataElement, Tag, VR};
+    use dicom_object::{InMemDicomObject, OpenFileOptions};
+    let bytes = synth::file(&Spec::new(11));
+    let mut obj = OpenFileOptions::new().from_reader(&bytes[128..]).unwrap();
+    let mut item = InMemDicomObject::new_empty();
+    item.put(DataElement::new(
+        Tag(0x0010, 0x0020),
+        VR::LO,
+        PrimitiveValue::from("H-NESTED-1"),
+    ));
+    item.put(DataElement::new(
+        Tag(0x0008, 0x1155),
+        VR::UI,
+        PrimitiveValue::from("1.2.3.99"),
+    ));
+    obj.put(DataElement::new(
+        Tag(0x0010, 0x1002),
+        VR::SQ,
+        DataSetSequence::from(vec![item]),
+    ));
+    obj.put(DataElement::new(
+        Tag(0x0029, 0x0010),
+        VR::LO,
+        PrimitiveValue::from("ACME"),
+    ));
+    obj.put(DataElement::new(
+        Tag(0x0029, 0x1001),
+        VR::LO,
+        PrimitiveValue::from("Doe Jane"),
+    ));
+    obj.put(DataElement::new(
+        Tag(0x6000, 0x3000),
+        VR::OW,
+        PrimitiveValue::U16(vec![1u16, 2].into()),
+    ));
+    let mut out = Vec::new();
+    obj.write_all(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn the_header_lists_nested_private_and_overlay_elements() {
+    let h = read_header_bytes(&nested_file()).unwrap();
+    let paths: Vec<&str> = h.elements.iter().map(|e| e.path.as_str()).collect();
+    for p in [
+        "OtherPatientIDsSequence",
+        "OtherPatientIDsSequence/PatientID",
+        "OtherPatientIDsSequence/ReferencedSOPInstanceUID",
+        "(0029,1001)",
+        "(6000,3000)",
+        "PatientName",
+    ] {
+        assert!(paths.contains(&p), "{p} not in {paths:?}");
+    }
+    let nested = h
+        .elements
+        .iter()
+        .find(|e| e.path == "OtherPatientIDsSequence/PatientID")
+        .unwrap();
+    assert!(!nested.top && nested.filled);
+    assert!(h.elements.iter().any(|e| e.is_private()));
+}
+
+#[test]
+fn the_basic_profile_reaches_nested_items_and_replaces_uids_consistently() {
+    let before = nested_file();
+    let p = basic_profile();
+    let after = rewrite_with(&before, Some(&p), &set(&[("PatientID", "MAIN_001")])).unwrap();
+    let h = read_header_bytes(&after).unwrap();
+    // Set on top of the profile; the profile emptied or removed the rest.
+    assert_eq!(h.keywords["PatientID"], "MAIN_001");
+    assert_eq!(h.keywords.get("PatientName").map(String::as_str), Some(""));
+    assert!(h.keywords.get("StudyDate").is_none_or(|v| v.is_empty()));
+    let paths: Vec<&str> = h.elements.iter().map(|e| e.path.as_str()).collect();
+    assert!(
+        !paths
+            .iter()
+            .any(|p| p.starts_with("OtherPatientIDsSequence")),
+        "{paths:?}"
+    );
+    assert!(!h.elements.iter().any(|e| e.is_private()), "{paths:?}");
+    assert!(!paths.contains(&"(6000,3000)"), "overlay data kept");
+    // UIDs: replaced, the same way for the same UID, the file meta group following the instance UID.
+    let spec = Spec::new(11);
+    let study = profile::replacement_uid(&p.uid_key, &spec.study_uid);
+    assert_eq!(h.study_instance_uid.as_deref(), Some(study.as_str()));
+    let sop = profile::replacement_uid(&p.uid_key, &spec.sop_uid);
+    assert_eq!(h.sop_instance_uid.as_deref(), Some(sop.as_str()));
+    let meta = dicom_object::OpenFileOptions::new()
+        .read_until(dicom_dictionary_std::tags::PIXEL_DATA)
+        .from_reader(&after[128..])
+        .unwrap();
+    assert_eq!(meta.meta().media_storage_sop_instance_uid(), sop);
+    assert_eq!(pixel_hash(&after).unwrap(), pixel_hash(&before).unwrap());
+    let text = String::from_utf8_lossy(&after);
+    for v in [
+        "H-NESTED-1",
+        "Doe Jane",
+        "Synthetic",
+        &spec.study_uid,
+        &spec.sop_uid,
+    ] {
+        assert!(!text.contains(v), "{v} survived");
+    }
+    // The gate on the result finds nothing the profile should have handled.
+    let originals = crate::exec::gate::uids_of(&read_header_bytes(&before).unwrap());
+    let none = std::collections::BTreeSet::new();
+    let cleared: std::collections::BTreeSet<String> = ["PatientID".to_string()].into();
+    let rules = phi::GateRules {
+        options: profile::Options::default(),
+        profile: true,
+        private: phi::PrivateData::Remove,
+        cleared: &cleared,
+        tainted: &none,
+        burned_in_ok: false,
+        old_labels: &[],
+        new_labels: &[],
+    };
+    let found = phi::assess(
+        &h.elements,
+        &rules,
+        phi::Stage::Result {
+            original_uids: Some(&originals),
+        },
+    );
+    assert!(found.is_empty(), "{found:?}");
+    // Without the profile, the same gate finds the nested ID, the private group and the UIDs.
+    let plain = rewrite(&before, &set(&[("PatientID", "MAIN_001")])).unwrap();
+    let hp = read_header_bytes(&plain).unwrap();
+    let mut r2 = rules.clone();
+    r2.profile = false;
+    r2.private = phi::PrivateData::Unsaid;
+    let found = phi::assess(
+        &hp.elements,
+        &r2,
+        phi::Stage::Result {
+            original_uids: Some(&originals),
+        },
+    );
+    for f in [
+        "OtherPatientIDsSequence/PatientID",
+        "private group 0029",
+        "StudyInstanceUID",
+        "(6000,3000)",
+    ] {
+        assert!(found.contains(f), "{f} not in {found:?}");
+    }
 }

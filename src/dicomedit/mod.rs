@@ -183,6 +183,20 @@ impl Script {
         out
     }
 
+    /// The tags every run sets or deletes whatever the data set holds (unconditional assignments and
+    /// deletions of one tag; ranges and conditional actions are left out).
+    pub fn sure_tags(&self) -> Vec<Tag> {
+        self.effects()
+            .into_iter()
+            .filter(|e| !e.conditional)
+            .filter_map(|e| match e.action {
+                Action::Assign(t, _) => Some(t),
+                Action::Delete(p) => p.exact(),
+                Action::RemovePrivate => None,
+            })
+            .collect()
+    }
+
     /// Runs the script on a data set; whether anything changed.
     pub fn apply(&self, ds: &mut dyn DataSet, vars: &Vars) -> Result<bool, ScriptError> {
         eval::run(self, ds, vars)

@@ -98,6 +98,10 @@ pub struct SessionResult {
     pub files: u64,
     /// Bytes verified.
     pub bytes: u64,
+    /// DICOM files the destination's listed MD5 vouched for (not read back).
+    pub by_digest: u64,
+    /// DICOM files read back and compared.
+    pub read_back: u64,
     /// Whether the source was deleted after verification.
     pub source_deleted: bool,
     /// Problems (verification failures or step errors).
@@ -397,6 +401,8 @@ pub fn verification_report(
                 status: "not_run".into(),
                 files: 0,
                 bytes: 0,
+                by_digest: 0,
+                read_back: 0,
                 source_deleted: false,
                 problems: Vec::new(),
                 notes: Vec::new(),
@@ -415,6 +421,8 @@ pub fn verification_report(
                             let v = &d["verification"];
                             r.files = v["files"].as_u64().unwrap_or(0);
                             r.bytes = v["bytes"].as_u64().unwrap_or(0);
+                            r.by_digest = v["by_digest"].as_u64().unwrap_or(0);
+                            r.read_back = v["read_back"].as_u64().unwrap_or(0);
                             for n in v["notes"].as_array().into_iter().flatten() {
                                 r.notes.push(n.as_str().unwrap_or_default().to_string());
                             }
@@ -474,6 +482,12 @@ pub fn render_report(report: &VerificationReport) -> String {
             s.files,
             human_bytes(s.bytes)
         );
+        if s.by_digest + s.read_back > 0 {
+            line.push_str(&format!(
+                "  ({} by digest, {} read back)",
+                s.by_digest, s.read_back
+            ));
+        }
         if s.source_deleted {
             line.push_str("  source deleted");
         }

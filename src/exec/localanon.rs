@@ -96,20 +96,14 @@ impl LocalScripts {
     /// Keywords the scripts set or delete on every file (not under a condition): the apply-time PHI
     /// gate treats them like fields `dicom.set` overwrites.
     pub fn overwritten(&self) -> BTreeSet<String> {
-        let sure: Vec<_> = self
-            .scripts
+        self.scripts
             .iter()
-            .flat_map(|(_, s)| s.effects())
-            .filter(|e| !e.conditional)
-            .collect();
-        dicom::PHI_KEYWORDS
-            .iter()
-            .filter(|k| {
+            .flat_map(|(_, s)| s.sure_tags())
+            .filter_map(|t| {
                 StandardDataDictionary
-                    .by_name(k)
-                    .is_some_and(|e| sure.iter().any(|x| x.touches(e.tag())))
+                    .by_tag(t)
+                    .map(|e| e.alias().to_string())
             })
-            .map(|k| k.to_string())
             .collect()
     }
 }

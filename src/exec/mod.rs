@@ -3,7 +3,9 @@
 //! destination copy was verified. It talks to servers only through [`crate::xnat`].
 
 pub mod apply;
+pub mod digest;
 pub mod drift;
+pub mod gate;
 pub mod journal;
 pub mod localanon;
 pub mod pool;

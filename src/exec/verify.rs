@@ -24,6 +24,10 @@ pub struct FileFacts {
     pub file_hash: String,
     /// The values of the keywords ferry set (labels and routing strings, never source PHI).
     pub set_fields: BTreeMap<String, String>,
+    /// MD5 of the file's bytes as ferry uploaded them (hex), to compare with the digest the
+    /// destination lists; empty for files read back.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub md5: String,
 }
 
 /// What is known of one session: StudyInstanceUID, and files by scan ID then SOPInstanceUID.
@@ -211,6 +215,12 @@ pub struct Verification {
     pub problems: Vec<Problem>,
     /// Changes the server made that are not failures.
     pub notes: Vec<String>,
+    /// DICOM files verified by the destination's listed MD5, without reading them back.
+    #[serde(default)]
+    pub by_digest: usize,
+    /// DICOM files read back and compared.
+    #[serde(default)]
+    pub read_back: usize,
 }
 
 impl Verification {
@@ -339,6 +349,7 @@ mod tests {
             pixel_hash: pixel.into(),
             file_hash: whole.into(),
             set_fields: [("PatientID".to_string(), pid.to_string())].into(),
+            md5: String::new(),
         }
     }
 

@@ -7,10 +7,10 @@
 //! IDs), never by the paths a server chose, and are written into the upload zip under names ferry
 //! builds itself, so a hostile entry name cannot escape anything.
 
-use super::localanon::{LocalScripts, ScriptRunError as LocalScriptError};
+use super::gate::{uids_of, FileRules};
 use super::verify::{FileFacts, SessionFacts};
 use crate::dicom;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
@@ -65,10 +65,10 @@ pub enum FactsError {
         /// The zip entry.
         entry: String,
         /// The cause.
-        source: LocalScriptError,
+        source: super::localanon::ScriptRunError,
     },
-    /// Identifying keywords remain filled in under `anonymization: require`.
-    #[error("{files} file(s) still carry identifying DICOM keywords after rewriting: {keywords} (anonymization: require); nothing of this session was uploaded")]
+    /// Identifying data remains after the rewrite under `anonymization: require`.
+    #[error("{files} file(s) still carry identifying DICOM data after rewriting (PS3.15 Annex E): {keywords} (anonymization: require); nothing of this session was uploaded")]
     Phi {
         /// How many files.
         files: usize,
@@ -169,14 +169,15 @@ fn each_entry(
     Ok(())
 }
 
-/// The scan a file belongs to, from its header: its SeriesNumber, as XNAT's importer numbers scans.
-pub fn scan_key(h: &dicom::Header) -> String {
+/// The scan a file belongs to, from its header: its SeriesNumber, as XNAT's importer numbers scans
+/// (or a digest of its SeriesInstanceUID, never the UID itself).
+pub fn scan_key(h: &dicom::Header, rules: &FileRules) -> String {
     match h.keywords.get("SeriesNumber").map(|s| s.trim()) {
         Some(n) if !n.is_empty() => n.to_string(),
         _ => h
             .series_instance_uid
-            .clone()
-            .map(|u| format!("series:{u}"))
+            .as_deref()
+            .map(|u| format!("series:{}", rules.digest(u)))
             .unwrap_or_else(|| "unknown".into()),
     }
 }
@@ -199,6 +200,7 @@ fn facts_of(
             ),
         },
         file_hash: dicom::file_hash(bytes),
+        md5: String::new(),
         set_fields: set
             .keys()
             .map(|k| (k.clone(), h.keywords.get(k).cloned().unwrap_or_default()))
@@ -206,99 +208,98 @@ fn facts_of(
     })
 }
 
-/// The last path component of a zip entry name, with anything odd replaced.
-fn base_name(entry: &str) -> String {
-    let base = entry.rsplit(['/', '\\']).next().unwrap_or(entry);
-    let clean: String = base
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "._-".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    match clean.trim_start_matches('.') {
-        "" => "file".to_string(),
-        s => s.to_string(),
-    }
+fn md5_hex(bytes: &[u8]) -> String {
+    use md5::Digest;
+    md5::Md5::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
-/// Rewrites every DICOM file of `input` per `set` into a new zip at `output` (stored, no compression:
-/// DICOM pixel data does not shrink much and the CPU is better spent elsewhere), applying the gate.
-/// Under [`Gate::Require`] a finding fails the whole session and `output` is removed.
-/// The destination's scripts (`scripts`, empty under `destination_anonymization: server`) run on each
-/// file before `set`.
+/// The SOPInstanceUID digest a file is known by in facts (its entry name when it has none).
+fn sop_key(h: &dicom::Header, name: &str, rules: &FileRules) -> String {
+    h.sop_instance_uid
+        .as_deref()
+        .map(|u| rules.digest(u))
+        .unwrap_or_else(|| name.to_string())
+}
+
+/// Rewrites every DICOM file of `input` per `rules` (de-identification profile, then `dicom.set`)
+/// into a new zip at `output` (stored, no compression: DICOM pixel data does not shrink much and the
+/// CPU is better spent elsewhere), and judges every rewritten file with the anonymization gate. Under
+/// [`Gate::Require`] a finding fails the whole session and `output` is removed. Entries are named
+/// `SCAN/NNNNNN.dcm`: a source file name (often its SOPInstanceUID) never reaches the destination.
 pub fn rewrite_zip(
     input: &Path,
     output: &Path,
-    scripts: &LocalScripts,
-    set: &BTreeMap<String, String>,
-    gate: Gate,
+    rules: &FileRules,
 ) -> Result<Rewritten, FactsError> {
     let out = File::create(output).map_err(io_err("create", output))?;
     let mut zip = zip::ZipWriter::new(BufWriter::new(out));
     let options = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Stored)
         .large_file(false);
-    let mut overwritten: BTreeSet<String> = set.keys().cloned().collect();
-    overwritten.extend(scripts.overwritten());
     let mut result = Rewritten::default();
-    let mut names = BTreeSet::new();
     let mut phi_files = 0usize;
+    let profiled = rules.profile.as_ref().is_some_and(|p| p.is_active());
+    let active = !rules.set.is_empty() || profiled;
+    let no_set = BTreeMap::new();
     each_entry(input, |name, bytes| {
-        let Ok(_) = dicom::read_header_bytes(&bytes) else {
+        let Ok(before) = dicom::read_header_bytes(&bytes) else {
             result.not_dicom.push(name.to_string());
             return Ok(());
         };
-        let bytes = scripts.apply(bytes).map_err(|source| FactsError::Script {
+        let rewrite_err = |source| FactsError::Rewrite {
             entry: name.to_string(),
             source,
-        })?;
-        let new = if set.is_empty() {
+        };
+        // The agreed order: de-identification profile, the destination's scripts, `dicom.set`.
+        let new = if rules.scripts.is_empty() && active {
+            dicom::rewrite_with(&bytes, rules.profile.as_ref(), &rules.set).map_err(rewrite_err)?
+        } else if rules.scripts.is_empty() {
             bytes
         } else {
-            dicom::rewrite(&bytes, set).map_err(|source| FactsError::Rewrite {
-                entry: name.to_string(),
-                source,
-            })?
+            let bytes = if profiled {
+                dicom::rewrite_with(&bytes, rules.profile.as_ref(), &no_set).map_err(rewrite_err)?
+            } else {
+                bytes
+            };
+            let bytes = rules
+                .scripts
+                .apply(bytes)
+                .map_err(|source| FactsError::Script {
+                    entry: name.to_string(),
+                    source,
+                })?;
+            if rules.set.is_empty() {
+                bytes
+            } else {
+                dicom::rewrite_with(&bytes, None, &rules.set).map_err(rewrite_err)?
+            }
         };
-        let h = dicom::read_header_bytes(&new).map_err(|source| FactsError::Rewrite {
-            entry: name.to_string(),
-            source,
-        })?;
-        if gate != Gate::Off {
-            let found = dicom::phi_findings(&h.keywords, &overwritten);
-            if !found.is_empty() {
-                phi_files += 1;
-                for k in found {
-                    *result.phi.entry(k).or_default() += 1;
-                }
+        let h = dicom::read_header_bytes(&new).map_err(rewrite_err)?;
+        let scan = scan_key(&h, rules);
+        let originals = uids_of(&before);
+        let found = rules.findings(&h, &scan, Some(&originals));
+        if !found.is_empty() {
+            phi_files += 1;
+            for k in found {
+                *result.phi.entry(k).or_default() += 1;
             }
         }
-        let scan = scan_key(&h);
-        let sop = h
-            .sop_instance_uid
-            .clone()
-            .unwrap_or_else(|| name.to_string());
-        let mut entry_name = format!("{scan}/{}", base_name(name));
-        while !names.insert(entry_name.clone()) {
-            entry_name = format!("{scan}/{}_{}", names.len(), base_name(name));
-        }
-        let facts = facts_of(&entry_name, &new, &h, set).map_err(|source| FactsError::Rewrite {
-            entry: name.to_string(),
-            source,
-        })?;
+        let entry_name = format!("{scan}/{:06}.dcm", result.files + 1);
+        let mut facts = facts_of(&entry_name, &new, &h, &rules.set).map_err(rewrite_err)?;
+        // The MD5 of exactly the bytes that go into the upload zip (stored, so sent as they are).
+        facts.md5 = md5_hex(&new);
         if result.facts.study_uid.is_none() {
-            result.facts.study_uid = h.study_instance_uid.clone();
+            result.facts.study_uid = h.study_instance_uid.as_deref().map(|u| rules.digest(u));
         }
         if result
             .facts
             .scans
             .entry(scan.clone())
             .or_default()
-            .insert(sop, facts)
+            .insert(sop_key(&h, &entry_name, rules), facts)
             .is_some()
         {
             *result.facts.duplicates.entry(scan).or_default() += 1;
@@ -312,7 +313,7 @@ pub fn rewrite_zip(
     })?;
     let mut w = zip.finish().map_err(zip_err(output))?;
     w.flush().map_err(io_err("write", output))?;
-    if gate == Gate::Require && phi_files > 0 {
+    if rules.gate == Gate::Require && phi_files > 0 {
         let _ = std::fs::remove_file(output);
         return Err(FactsError::Phi {
             files: phi_files,
@@ -322,42 +323,35 @@ pub fn rewrite_zip(
     Ok(result)
 }
 
-/// What a zip sent back by the destination holds: facts per scan and file, and identifying keywords
-/// found (by keyword, with file counts) when `gate` is not off. `set` names the fields to read back.
+/// What a zip sent back by the destination holds: facts per scan and file, and identifying data
+/// found (by where, with file counts) when the gate is not off. UIDs are not judged here (the
+/// originals are not at hand); every file was judged on them before upload.
 pub fn read_facts(
     zip: &Path,
-    set: &BTreeMap<String, String>,
-    gate: Gate,
+    rules: &FileRules,
 ) -> Result<(SessionFacts, BTreeMap<String, usize>), FactsError> {
-    let overwritten: BTreeSet<String> = set.keys().cloned().collect();
     let mut facts = SessionFacts::default();
     let mut phi: BTreeMap<String, usize> = BTreeMap::new();
     each_entry(zip, |name, bytes| {
         let Ok(h) = dicom::read_header_bytes(&bytes) else {
             return Ok(());
         };
-        if gate != Gate::Off {
-            for k in dicom::phi_findings(&h.keywords, &overwritten) {
-                *phi.entry(k).or_default() += 1;
-            }
+        let scan = scan_key(&h, rules);
+        for k in rules.findings(&h, &scan, None) {
+            *phi.entry(k).or_default() += 1;
         }
-        let f = facts_of(name, &bytes, &h, set).map_err(|source| FactsError::Rewrite {
+        let f = facts_of(name, &bytes, &h, &rules.set).map_err(|source| FactsError::Rewrite {
             entry: name.to_string(),
             source,
         })?;
         if facts.study_uid.is_none() {
-            facts.study_uid = h.study_instance_uid.clone();
+            facts.study_uid = h.study_instance_uid.as_deref().map(|u| rules.digest(u));
         }
-        let sop = h
-            .sop_instance_uid
-            .clone()
-            .unwrap_or_else(|| name.to_string());
-        let scan = scan_key(&h);
         if facts
             .scans
             .entry(scan.clone())
             .or_default()
-            .insert(sop, f)
+            .insert(sop_key(&h, name, rules), f)
             .is_some()
         {
             *facts.duplicates.entry(scan).or_default() += 1;
@@ -420,20 +414,11 @@ mod tests {
     }
 
     #[test]
-    fn base_names_cannot_escape() {
-        assert_eq!(base_name("../../etc/passwd"), "passwd");
-        assert_eq!(base_name("/abs/x.dcm"), "x.dcm");
-        assert_eq!(base_name("a\\b\\..\\c.dcm"), "c.dcm");
-        assert_eq!(base_name(".."), "file");
-        assert_eq!(base_name("we ird$.dcm"), "we_ird_.dcm");
-    }
-
-    #[test]
     fn a_zip_with_an_oversized_claim_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.zip");
         std::fs::write(&path, b"not a zip at all").unwrap();
-        let e = read_facts(&path, &BTreeMap::new(), Gate::Off).unwrap_err();
+        let e = read_facts(&path, &FileRules::plain(&BTreeMap::new(), Gate::Off)).unwrap_err();
         assert!(e.to_string().contains("not readable"), "{e}");
     }
 }

@@ -2,10 +2,10 @@
 //! reported at once), then the checks that need more than one field. Every problem becomes a
 //! [`Diagnostic`] naming the file, line, column and path.
 
-use super::check;
 use super::model::{Defaults, Manifest, Server, Transfer};
 use super::positions::Positions;
 use super::yaml;
+use super::{check, phi_check};
 use crate::template::Table;
 use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
@@ -26,6 +26,9 @@ pub struct LoadedManifest {
     pub tables: BTreeMap<String, Table>,
     /// `blake3:<hex>` of the manifest file's bytes.
     pub hash: String,
+    /// What is allowed but worth a look (templates reading identifying attributes under
+    /// `anonymization: warn`).
+    pub warnings: Vec<Diagnostic>,
 }
 
 /// One problem in a manifest or a table.
@@ -381,6 +384,14 @@ pub fn load_bytes(path: &Path, bytes: &[u8]) -> Result<LoadedManifest, Diagnosti
             .unwrap_or_default();
         check::semantics(&mut sink, servers, &policy, &s.transfers, &tables);
     }
+    let mut warnings = Sink::new(path, &pos);
+    if let Some(defaults) = &s.defaults {
+        let templates = crate::template::Templates::new(&tables);
+        for (i, t) in &s.transfers {
+            let p = format!("transfers[{i}]");
+            phi_check::transfer(&mut sink, &mut warnings, &p, t, defaults, &templates);
+        }
+    }
     let (Some(version), Some(servers), Some(defaults), Some(tables_decl), true, true) = (
         s.version,
         s.servers,
@@ -403,5 +414,6 @@ pub fn load_bytes(path: &Path, bytes: &[u8]) -> Result<LoadedManifest, Diagnosti
         },
         tables,
         hash: format!("blake3:{}", blake3::hash(bytes).to_hex()),
+        warnings: warnings.out,
     })
 }

@@ -2,9 +2,11 @@
 //! its validation. This module reads manifest files and their tables; it never talks to a server.
 
 mod check;
+pub mod deidentify;
 pub mod load;
 pub mod model;
 mod moves;
+pub mod phi_check;
 pub mod positions;
 pub mod yaml;
 

@@ -5,6 +5,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+pub use super::deidentify::{Deidentify, DeidentifyProfile, PrivateData, Retain, UidPolicy};
+
 /// A ferry manifest: which servers, which tables, which transfers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -202,6 +204,20 @@ pub struct DicomRewrite {
     /// DICOM keyword -> template, written into every file.
     #[serde(default)]
     pub set: BTreeMap<String, String>,
+    /// A de-identification profile (DICOM PS3.15 Annex E) applied to every file before `set`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deidentify: Option<Deidentify>,
+    /// What to do with private elements (odd groups): `remove`, or `keep` (then `private_reason`
+    /// says why). Unsaid, any private element is an anonymization finding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private: Option<PrivateData>,
+    /// Why private elements are kept (required with `private: keep`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_reason: Option<String>,
+    /// Series whose pixels are known to carry burned-in text and that may pass anyway, as
+    /// `SOURCE_SESSION/SCAN_ID` (Burned In Annotation = YES blocks them under `anonymization: require`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub burned_in_acknowledged: Vec<String>,
 }
 
 /// A policy as written: every key optional, so that a transfer overrides defaults key by key.

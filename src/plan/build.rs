@@ -9,9 +9,11 @@ use super::error::PlanError;
 use super::graph;
 use super::labels::{check_label, Mapper};
 use super::model::{InventoryRef, ManifestRef, Plan, Skipped, FORMAT};
+use super::phi::{self, TransferGate};
 use super::select::Selector;
+use crate::dicom::profile::KeyUse;
 use crate::inventory::Inventory;
-use crate::manifest::model::{Anonymization, Manifest, ResolvedPolicy, Server, Transfer};
+use crate::manifest::model::{Manifest, ResolvedPolicy, Server, Transfer};
 use crate::manifest::LoadedManifest;
 use crate::template::{Table, Templates};
 use std::collections::{BTreeMap, BTreeSet};
@@ -72,6 +74,14 @@ pub(crate) struct Draft<'a> {
     pub cands: Vec<Cand<'a>>,
     pub skipped: Vec<Skipped>,
     pub tally: Tally,
+    /// The key of the transfer's UID digests.
+    pub uid_key: [u8; 32],
+}
+
+/// A transfer's key (see `dicom::profile::transfer_key`).
+fn transfer_key_of(servers: &BTreeMap<String, Server>, t: &Transfer, purpose: KeyUse) -> [u8; 32] {
+    let url = |s: &str| servers.get(s).map(|x| x.url.as_str()).unwrap_or("");
+    crate::dicom::profile::transfer_key(purpose, (url(&t.to.server), &t.to.project))
 }
 
 fn inventory<'a>(
@@ -117,21 +127,16 @@ fn draft<'a>(
     }
     let mapper = Mapper::new(templates, t);
     mapper.check()?;
-    let mut overwritten: BTreeSet<String> = if share {
-        BTreeSet::new()
-    } else {
-        t.dicom.set.keys().cloned().collect()
-    };
+    let tainted = crate::manifest::phi_check::taint(t, templates).tainted_keys();
+    let mut gate = TransferGate::new(t, policy.anonymization, tainted);
     // Fields the destination's scripts (run by ferry before upload) set on every file.
-    overwritten.extend(super::destscripts::overwritten(
-        &super::destscripts::Dest {
+    gate.cleared
+        .extend(super::destscripts::overwritten(&super::destscripts::Dest {
             mode: t.mode,
             policy: &policy,
             set: &t.dicom.set,
             dest,
-        },
-        crate::dicom::PHI_KEYWORDS,
-    ));
+        }));
     let mut cands = Vec::new();
     let mut failed: Vec<(String, String, PlanError)> = Vec::new();
     for p in picked {
@@ -155,11 +160,15 @@ fn draft<'a>(
                 ));
             }
         }
-        let phi = match policy.anonymization {
-            Anonymization::Off => Vec::new(),
-            _ => crate::dicom::phi_findings(&p.session.header, &overwritten),
-        };
+        let (old, new) = phi::labels(t, p.subject, p.session, &mapped.subject, &mapped.session);
+        let scans: Vec<&str> = p.scans.iter().map(|s| s.id.as_str()).collect();
+        let phi = phi::findings(&gate, t, p.session, (&old, &new), &dicom_set, &scans);
+        let dest_uid =
+            p.session.uid.as_deref().map(|u| {
+                crate::manifest::deidentify::destination_uid(t, &input.manifest.servers, u)
+            });
         cands.push(Cand {
+            dest_uid,
             id: format!("{}/{}/{}", t.name, p.subject.label, p.session.label),
             dest_subject: mapped.subject,
             dest_session: mapped.session,
@@ -183,6 +192,7 @@ fn draft<'a>(
         cands,
         skipped,
         tally: Tally::default(),
+        uid_key: transfer_key_of(&input.manifest.servers, t, KeyUse::Digest),
     })
 }
 

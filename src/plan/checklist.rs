@@ -205,12 +205,27 @@ fn dicom_metadata(d: &Draft<'_>, t: &TransferPlan) -> CheckItem {
             parts.push("dicom.set is ignored for shares".into());
             warn = true;
         }
-    } else if d.t.dicom.set.is_empty() {
+    } else if d.t.dicom.set.is_empty() && t.dicom.deidentify.is_none() {
         parts.push("dicom.set rewrites nothing: Patient IDs stay as in the source".into());
         warn = true;
-    } else {
+    } else if !d.t.dicom.set.is_empty() {
         let keys: Vec<&str> = d.t.dicom.set.keys().map(String::as_str).collect();
         parts.push(format!("dicom.set rewrites {}", keys.join(", ")));
+    }
+    if let Some(deid) = &t.dicom.deidentify {
+        parts.insert(
+            0,
+            super::render::deidentify_line(deid, &t.dicom.annex_e_edition),
+        );
+    }
+    match t.dicom.private {
+        Some(crate::manifest::model::PrivateData::Remove) => {
+            parts.push("private elements removed".into())
+        }
+        Some(crate::manifest::model::PrivateData::Keep) => {
+            parts.push("private elements kept (private_reason given)".into())
+        }
+        None => {}
     }
     if tl.missing_uid > 0 {
         parts.push(format!(

@@ -59,6 +59,9 @@ pub(crate) struct Request<'x, 'a> {
     pub share: bool,
     /// The conflict policy.
     pub conflict: Conflict,
+    /// The StudyInstanceUID the destination copy carries (the source's, or its replacement when the
+    /// de-identification profile remaps UIDs).
+    pub study_uid: Option<&'x str>,
 }
 
 fn ids<'s>(it: impl Iterator<Item = &'s str>) -> String {
@@ -114,8 +117,7 @@ impl<'a> DestIndex<'a> {
             Found::Prearchived(entries) => {
                 !req.share
                     && entries.iter().any(|e| {
-                        e.subject == req.dest_subject
-                            && Some(&e.uid) == req.picked.session.uid.as_ref()
+                        e.subject == req.dest_subject && Some(e.uid.as_str()) == req.study_uid
                     })
             }
         }
@@ -164,7 +166,7 @@ impl<'a> DestIndex<'a> {
         let project = &self.inv.project;
         match self.find(label) {
             Found::Archived(subj, sess) => {
-                let study = match (&sess.uid, &req.picked.session.uid) {
+                let study = match (sess.uid.as_deref(), req.study_uid) {
                     (Some(a), Some(b)) if a == b => "the same StudyInstanceUID",
                     (Some(_), Some(_)) => "another StudyInstanceUID",
                     _ => "an unknown StudyInstanceUID",
@@ -204,7 +206,7 @@ impl<'a> DestIndex<'a> {
                 subj.label, req.dest_subject
             ));
         }
-        if req.picked.session.uid.is_none() || sess.uid != req.picked.session.uid {
+        if req.study_uid.is_none() || sess.uid.as_deref() != req.study_uid {
             return Decision::Blocked(format!(
                 "{holder}: StudyInstanceUIDs differ or are unknown; merge refused"
             ));
@@ -293,8 +295,8 @@ fn fresh(req: &Request<'_, '_>, session: String, renamed_from: Option<&str>) -> 
 fn same_copy(req: &Request<'_, '_>, subj: &Subject, sess: &Session) -> bool {
     let p = req.picked;
     subj.label == req.dest_subject
-        && p.session.uid.is_some()
-        && sess.uid == p.session.uid
+        && req.study_uid.is_some()
+        && sess.uid.as_deref() == req.study_uid
         && p.scans.iter().all(|s| {
             sess.scans
                 .get(&s.id)

@@ -8,10 +8,12 @@ use super::conflicts::{Decision, DestIndex, Request};
 use super::error::PlanError;
 use super::labels::Mapper;
 use super::model::{
-    Action, ActionKind, DestRef, PhiFinding, ResourcePlan, ScanPlan, SourceRef, TransferPlan,
+    Action, ActionKind, DestRef, DicomRules, PhiFinding, ResourcePlan, ScanPlan, SourceRef,
+    TransferPlan,
 };
 use super::moves;
 use super::select::Picked;
+use crate::dicom::profile::uid_digest;
 use crate::inventory::Inventory;
 use crate::manifest::model::{Anonymization, Mode};
 use crate::template::Templates;
@@ -31,8 +33,10 @@ pub(crate) struct Cand<'a> {
     pub dicom_set: BTreeMap<String, String>,
     /// Label problems and collisions found before the decision.
     pub problems: Vec<String>,
-    /// Identifying keywords filled in and not overwritten.
+    /// Where identifying data remains after the rewrite (never values).
     pub phi: Vec<String>,
+    /// The StudyInstanceUID the destination copy will carry.
+    pub dest_uid: Option<String>,
 }
 
 impl Cand<'_> {
@@ -98,14 +102,25 @@ fn gates(d: &Draft<'_>, cand: &Cand<'_>, subject_exists: bool, tally: &mut Tally
         tally.access_blocked += 1;
     }
     out.extend(super::destscripts::gates(&super::destscripts::Dest::of(d)));
-    // Shares rewrite nothing and copy nothing: findings are listed on the action, not blocking.
+    // Shares rewrite nothing: what the source carries is what the destination project shows. A
+    // relocation (XNAT's own change of primary project) lists its findings without blocking.
     if !cand.phi.is_empty()
         && d.policy.anonymization == Anonymization::Require
-        && !moves::native(d.t.mode)
+        && d.t.mode != Mode::Relocate
     {
+        let shown: Vec<&str> = cand.phi.iter().take(8).map(String::as_str).collect();
+        let more = match cand.phi.len().saturating_sub(shown.len()) {
+            0 => String::new(),
+            n => format!(" and {n} more"),
+        };
+        let fix = if d.t.mode == Mode::Share {
+            "a share rewrites nothing; copy with dicom.deidentify instead"
+        } else {
+            "not removed or replaced by dicom.deidentify, dicom.private or a clean dicom.set"
+        };
         out.push(format!(
-            "PHI under anonymization: require: {} filled in and not overwritten by dicom.set",
-            cand.phi.join(", ")
+            "identifying data under anonymization: require (PS3.15 Annex E): {}{more}; {fix}",
+            shown.join(", ")
         ));
         tally.phi_blocked += 1;
     }
@@ -169,6 +184,7 @@ fn outcome(
             dest_session: &cand.dest_session,
             share: moves::native(d.t.mode),
             conflict: d.policy.conflict,
+            study_uid: cand.dest_uid.as_deref(),
         };
         match idx.decide(&req, claimed) {
             Decision::Create { session, reason } | Decision::Share { session, reason } => {
@@ -274,12 +290,16 @@ fn action(
             session: p.session.label.clone(),
             session_id: p.session.id.clone(),
             xsi_type: p.session.xsi_type.clone(),
-            uid: p.session.uid.clone(),
+            uid: p.session.uid.as_deref().map(|u| uid_digest(&d.uid_key, u)),
         },
         dest: DestRef {
             subject: cand.dest_subject.clone(),
             session: o.session,
             subject_exists: idx.subject(&cand.dest_subject).is_some(),
+            uid: match (&cand.dest_uid, &p.session.uid) {
+                (Some(a), Some(b)) if a != b => Some(uid_digest(&d.uid_key, a)),
+                _ => None,
+            },
             session_exists,
         },
         scans: o.scans,
@@ -291,6 +311,23 @@ fn action(
         delete,
         source_kept,
     })
+}
+
+fn dicom_rules(d: &Draft<'_>) -> DicomRules {
+    if matches!(d.t.mode, Mode::Share | Mode::Relocate) {
+        return DicomRules::default();
+    }
+    let x = &d.t.dicom;
+    let mut r = DicomRules {
+        deidentify: x.deidentify.clone(),
+        private: x.private,
+        burned_in_acknowledged: x.burned_in_acknowledged.clone(),
+        ..DicomRules::default()
+    };
+    if !r.is_empty() {
+        r.annex_e_edition = crate::dicom::profile::edition().to_string();
+    }
+    r
 }
 
 /// Decides every session of every transfer, in order. Labels other sessions of the plan map onto
@@ -326,6 +363,7 @@ pub(crate) fn transfers(
             from: d.t.from.clone(),
             to: d.t.to.clone(),
             policy: d.policy,
+            dicom: dicom_rules(d),
             actions,
             skipped: d.skipped.clone(),
             destination_scripts: super::destscripts::planned(&super::destscripts::Dest::of(d)),

@@ -136,22 +136,21 @@ fn effects(d: &Dest<'_>) -> Vec<(&'static str, Effect)> {
     out
 }
 
-/// Keywords of `among` that the scripts ferry runs set or delete on every file, whatever the file
-/// holds: the PHI gate treats them like fields `dicom.set` overwrites.
-pub(crate) fn overwritten(d: &Dest<'_>, among: &[&str]) -> BTreeSet<String> {
+/// Keywords the scripts ferry runs set or delete on every file, whatever the file holds: the PHI
+/// gate treats them like fields `dicom.set` overwrites.
+pub(crate) fn overwritten(d: &Dest<'_>) -> BTreeSet<String> {
     if !local(d) {
         return BTreeSet::new();
     }
-    let sure: Vec<Effect> = effects(d)
-        .into_iter()
-        .map(|(_, e)| e)
-        .filter(|e| !e.conditional)
-        .collect();
-    among
-        .iter()
-        .filter(|k| tag_of(k).is_some_and(|t| sure.iter().any(|e| e.touches(t))))
-        .map(|k| k.to_string())
-        .collect()
+    let mut out = BTreeSet::new();
+    for (_, s) in settings(d) {
+        if let ScriptSetting::On(text) = s {
+            if let Ok(script) = Script::parse(text) {
+                out.extend(script.sure_tags().into_iter().map(keyword_of));
+            }
+        }
+    }
+    out
 }
 
 fn describe_effects(d: &Dest<'_>, scope: &str) -> String {

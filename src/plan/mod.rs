@@ -17,6 +17,7 @@ mod labels;
 mod markdown;
 pub mod model;
 mod moves;
+mod phi;
 mod render;
 mod select;
 mod source_lines;

@@ -9,7 +9,7 @@
 //! The plan records what it was computed from (ferry's version, the manifest's hash, each inventory's
 //! fingerprint) so that `apply` can refuse to run against servers that changed since.
 
-use crate::manifest::model::{Endpoint, Mode, ResolvedPolicy, Server};
+use crate::manifest::model::{Deidentify, Endpoint, Mode, PrivateData, ResolvedPolicy, Server};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -147,6 +147,9 @@ pub struct TransferPlan {
     pub to: Endpoint,
     /// The policy after applying the manifest's defaults.
     pub policy: ResolvedPolicy,
+    /// How files are de-identified in the rewrite (absent: not at all).
+    #[serde(default, skip_serializing_if = "DicomRules::is_empty")]
+    pub dicom: DicomRules,
     /// One action per selected source session, sorted by source subject then session label.
     pub actions: Vec<Action>,
     /// Everything in the selected scope that will not be transferred, and why.
@@ -158,6 +161,32 @@ pub struct TransferPlan {
     /// Move: source subjects left with no session (removed when `remove_empty_subjects` is set).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub empty_subjects: Vec<String>,
+}
+
+/// The de-identification a transfer applies in its rewrite step, as the manifest set it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DicomRules {
+    /// The PS3.15 Annex E profile and its options, with the edition of the standard its rules
+    /// come from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deidentify: Option<Deidentify>,
+    /// The edition of DICOM PS3.15 whose Table E.1-1 the gate and the profile apply.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub annex_e_edition: String,
+    /// What happens to private elements.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private: Option<PrivateData>,
+    /// Series (`SOURCE_SESSION/SCAN_ID`) whose Burned In Annotation is acknowledged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub burned_in_acknowledged: Vec<String>,
+}
+
+impl DicomRules {
+    /// Whether nothing is set.
+    pub fn is_empty(&self) -> bool {
+        self == &DicomRules::default()
+    }
 }
 
 /// What happens to one source session.
@@ -254,7 +283,8 @@ pub struct SourceRef {
     pub session_id: String,
     /// The session's XNAT data type.
     pub xsi_type: String,
-    /// StudyInstanceUID, if known.
+    /// The StudyInstanceUID as a keyed digest (`k:` and hex, see `dicom::profile::uid_digest`), if
+    /// known: equal digests mean the same study; the UID itself is never written.
     pub uid: Option<String>,
 }
 
@@ -270,6 +300,17 @@ pub struct DestRef {
     pub subject_exists: bool,
     /// Whether the destination session exists already.
     pub session_exists: bool,
+    /// The digest of the StudyInstanceUID the destination copy carries, when it is not the
+    /// source's (the de-identification profile replaces UIDs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
+}
+
+impl Action {
+    /// The digest of the StudyInstanceUID the destination copy carries.
+    pub fn dest_uid(&self) -> Option<&str> {
+        self.dest.uid.as_deref().or(self.source.uid.as_deref())
+    }
 }
 
 /// One scan to transfer.

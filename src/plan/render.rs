@@ -302,3 +302,30 @@ pub fn serde_plain<T: serde::Serialize>(v: &T) -> String {
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default()
 }
+
+/// One line for a de-identification profile: `deidentify basic (PS3.15 Annex E 2024b; retain …; UIDs
+/// remapped)`.
+pub(crate) fn deidentify_line(d: &crate::manifest::model::Deidentify, edition: &str) -> String {
+    use crate::manifest::model::{Retain, UidPolicy};
+    let retain: Vec<&str> = d
+        .retain
+        .iter()
+        .map(|r| match r {
+            Retain::LongitudinalDates => "longitudinal_dates",
+            Retain::DeviceIdentity => "device_identity",
+            Retain::InstitutionIdentity => "institution_identity",
+            Retain::PatientCharacteristics => "patient_characteristics",
+            Retain::Descriptors => "descriptors",
+        })
+        .collect();
+    let retain = if retain.is_empty() {
+        String::new()
+    } else {
+        format!("; retain {}", retain.join(", "))
+    };
+    let uids = match d.uids {
+        UidPolicy::Remap => "UIDs remapped",
+        UidPolicy::Keep => "UIDs kept",
+    };
+    format!("deidentify basic (PS3.15 Annex E {edition}{retain}; {uids})")
+}

@@ -15,6 +15,7 @@
 //! object. No value holds a DICOM header value or a UID in clear.
 
 use super::model::{Action, ActionKind, TransferPlan};
+use crate::dicom::profile::{transfer_key, uid_digest, KeyUse};
 use crate::inventory::{Inventory, Resource, Session};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -114,12 +115,15 @@ fn dest_objects(action: &Action, inv: &Inventory, out: &mut BTreeMap<String, Str
             format!("{} entries, {}", staged.len(), digest(&staged))
         },
     );
-    let holders: BTreeSet<String> = match &action.source.uid {
+    // The plan holds the study's keyed digest (see `dicom::profile::uid_digest`), under the
+    // destination's key: the destination's UIDs are digested the same way to be compared.
+    let key = transfer_key(KeyUse::Digest, (&inv.server_url, &inv.project));
+    let holders: BTreeSet<String> = match action.dest_uid() {
         Some(uid) => inv
             .subjects
             .values()
             .flat_map(|s| s.sessions.values().map(move |e| (s, e)))
-            .filter(|(_, e)| e.uid.as_ref() == Some(uid))
+            .filter(|(_, e)| e.uid.as_deref().map(|u| uid_digest(&key, u)).as_deref() == Some(uid))
             .map(|(s, e)| format!("{}/{}", s.label, e.label))
             .collect(),
         None => BTreeSet::new(),
@@ -252,9 +256,11 @@ mod tests {
     }
 
     fn action() -> Action {
-        crate::manifest::yaml::from_str(
-            "id: t/S1/S1_MR1\nkind: create\nreason: r\nsource: {subject: S1, subject_id: S_1, session: S1_MR1, session_id: E1, xsi_type: x, uid: '1.2.3'}\ndest: {subject: D1, session: D1_MR1, subject_exists: false, session_exists: false}\nscans: []\nresources: []\ndicom_set: {}\nphi: []\nfiles: 1\nbytes: 10\n",
-        )
+        // Plans hold the study's digest under the destination's key (here: the default inventory's).
+        let uid = uid_digest(&transfer_key(KeyUse::Digest, ("", "")), "1.2.3");
+        crate::manifest::yaml::from_str(&format!(
+            "id: t/S1/S1_MR1\nkind: create\nreason: r\nsource: {{subject: S1, subject_id: S_1, session: S1_MR1, session_id: E1, xsi_type: x, uid: '{uid}'}}\ndest: {{subject: D1, session: D1_MR1, subject_exists: false, session_exists: false}}\nscans: []\nresources: []\ndicom_set: {{}}\nphi: []\nfiles: 1\nbytes: 10\n",
+        ))
         .unwrap()
     }
 

@@ -11,11 +11,28 @@
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+use super::link::{Link, Metered};
+
+/// A connection's read side: metered by the emulator's link, buffered.
+type Reader = BufReader<Metered<TcpStream>>;
+
+/// What every worker shares: the link and the count of requests answered.
+struct Shared {
+    link: Arc<Link>,
+    served: Arc<AtomicU64>,
+}
+
+impl Shared {
+    fn new(link: Arc<Link>, served: Arc<AtomicU64>) -> Shared {
+        Shared { link, served }
+    }
+}
 
 /// Largest request head (request line and headers) accepted, in bytes.
 const MAX_HEAD: usize = 64 * 1024;
@@ -94,6 +111,7 @@ impl Response {
 /// A running server; stopping it waits for the threads to finish.
 pub struct Server {
     stop: Arc<AtomicBool>,
+    served: Arc<AtomicU64>,
     port: u16,
     threads: Vec<JoinHandle<()>>,
 }
@@ -102,20 +120,28 @@ pub struct Server {
 pub type Handler = Arc<dyn Fn(Request) -> Response + Send + Sync>;
 
 impl Server {
-    /// Binds `127.0.0.1:port` (0 = any free port) and starts `workers` worker threads.
-    pub fn start(port: u16, workers: usize, handler: Handler) -> io::Result<Server> {
+    /// Binds `127.0.0.1:port` (0 = any free port) and starts `workers` worker threads; every byte
+    /// of every connection passes `link`.
+    pub fn start(
+        port: u16,
+        workers: usize,
+        handler: Handler,
+        link: Arc<Link>,
+    ) -> io::Result<Server> {
         let listener = TcpListener::bind(("127.0.0.1", port))?;
         let port = listener.local_addr()?.port();
         let stop = Arc::new(AtomicBool::new(false));
+        let served = Arc::new(AtomicU64::new(0));
         let (tx, rx) = sync_channel::<TcpStream>(4096);
         let rx = Arc::new(Mutex::new(rx));
         let mut threads = Vec::new();
         for i in 0..workers.max(1) {
             let (rx, stop, handler) = (rx.clone(), stop.clone(), handler.clone());
+            let shared = Shared::new(link.clone(), served.clone());
             threads.push(
                 std::thread::Builder::new()
                     .name(format!("sim-worker-{i}"))
-                    .spawn(move || worker(rx, stop, handler))?,
+                    .spawn(move || worker(rx, stop, handler, shared))?,
             );
         }
         let stop2 = stop.clone();
@@ -137,9 +163,15 @@ impl Server {
         );
         Ok(Server {
             stop,
+            served,
             port,
             threads,
         })
+    }
+
+    /// Requests answered so far.
+    pub fn requests(&self) -> u64 {
+        self.served.load(Ordering::SeqCst)
     }
 
     /// The port the server listens on.
@@ -171,7 +203,12 @@ impl Drop for Server {
     }
 }
 
-fn worker(rx: Arc<Mutex<Receiver<TcpStream>>>, stop: Arc<AtomicBool>, handler: Handler) {
+fn worker(
+    rx: Arc<Mutex<Receiver<TcpStream>>>,
+    stop: Arc<AtomicBool>,
+    handler: Handler,
+    shared: Shared,
+) {
     loop {
         let conn = {
             let Ok(guard) = rx.lock() else { return };
@@ -188,7 +225,7 @@ fn worker(rx: Arc<Mutex<Receiver<TcpStream>>>, stop: Arc<AtomicBool>, handler: H
             return;
         }
         if let Some(c) = conn {
-            serve_connection(c, &stop, &handler);
+            serve_connection(c, &stop, &handler, &shared);
         }
     }
 }
@@ -201,13 +238,14 @@ enum ReadFail {
     Bad(u16),
 }
 
-fn serve_connection(stream: TcpStream, stop: &AtomicBool, handler: &Handler) {
+fn serve_connection(stream: TcpStream, stop: &AtomicBool, handler: &Handler, conn: &Shared) {
+    let link = &conn.link;
     let _ = stream.set_read_timeout(Some(POLL));
     let _ = stream.set_nodelay(true);
     let Ok(write_half) = stream.try_clone() else {
         return;
     };
-    let mut reader = BufReader::new(stream);
+    let mut reader = BufReader::new(Metered::new(stream, link.clone()));
     let mut writer = write_half;
     loop {
         let req = match read_request(&mut reader, &mut writer, stop) {
@@ -216,14 +254,15 @@ fn serve_connection(stream: TcpStream, stop: &AtomicBool, handler: &Handler) {
             Err(ReadFail::Bad(status)) => {
                 let msg = format!("bad request ({status})");
                 let resp = Response::bytes(status, "text/plain", msg.into_bytes());
-                let _ = write_response(&mut writer, resp, true, false);
+                let _ = write_response(&mut writer, link, resp, true, false);
                 break;
             }
         };
         let (req, keep_alive, head_only) = req;
         let resp = handler(req);
+        conn.served.fetch_add(1, Ordering::Relaxed);
         let close = !keep_alive || resp.drop_body || stop.load(Ordering::SeqCst);
-        match write_response(&mut writer, resp, close, head_only) {
+        match write_response(&mut writer, link, resp, close, head_only) {
             Ok(true) => {}
             _ => break,
         }
@@ -238,7 +277,7 @@ fn serve_connection(stream: TcpStream, stop: &AtomicBool, handler: &Handler) {
 type Parsed = (Request, bool, bool);
 
 fn read_request(
-    reader: &mut BufReader<TcpStream>,
+    reader: &mut Reader,
     writer: &mut TcpStream,
     stop: &AtomicBool,
 ) -> Result<Parsed, ReadFail> {
@@ -310,7 +349,7 @@ fn read_request(
 }
 
 /// Reads up to and including the blank line that ends a request head.
-fn read_head(reader: &mut BufReader<TcpStream>, stop: &AtomicBool) -> Result<Vec<u8>, ReadFail> {
+fn read_head(reader: &mut Reader, stop: &AtomicBool) -> Result<Vec<u8>, ReadFail> {
     let mut head = Vec::new();
     let started = Instant::now();
     loop {
@@ -364,11 +403,7 @@ fn timed_out(e: &io::Error) -> bool {
     )
 }
 
-fn read_exact(
-    reader: &mut BufReader<TcpStream>,
-    len: u64,
-    stop: &AtomicBool,
-) -> Result<Vec<u8>, ReadFail> {
+fn read_exact(reader: &mut Reader, len: u64, stop: &AtomicBool) -> Result<Vec<u8>, ReadFail> {
     let mut body = Vec::with_capacity(len.min(64 * 1024 * 1024) as usize);
     let mut buf = [0u8; 64 * 1024];
     let started = Instant::now();
@@ -388,7 +423,7 @@ fn read_exact(
     Ok(body)
 }
 
-fn read_line(reader: &mut BufReader<TcpStream>, stop: &AtomicBool) -> Result<String, ReadFail> {
+fn read_line(reader: &mut Reader, stop: &AtomicBool) -> Result<String, ReadFail> {
     let mut line = Vec::new();
     let started = Instant::now();
     loop {
@@ -415,7 +450,7 @@ fn read_line(reader: &mut BufReader<TcpStream>, stop: &AtomicBool) -> Result<Str
     }
 }
 
-fn read_chunked(reader: &mut BufReader<TcpStream>, stop: &AtomicBool) -> Result<Vec<u8>, ReadFail> {
+fn read_chunked(reader: &mut Reader, stop: &AtomicBool) -> Result<Vec<u8>, ReadFail> {
     let mut body = Vec::new();
     loop {
         let line = read_line(reader, stop)?;
@@ -461,6 +496,7 @@ fn reason(status: u16) -> &'static str {
 /// Writes a response; `Ok(false)` when the connection must not be reused.
 fn write_response(
     w: &mut TcpStream,
+    link: &Arc<Link>,
     resp: Response,
     close: bool,
     head_only: bool,
@@ -486,7 +522,7 @@ fn write_response(
         head.push_str("Connection: close\r\n");
     }
     head.push_str("\r\n");
-    let mut out = io::BufWriter::with_capacity(64 * 1024, &mut *w);
+    let mut out = io::BufWriter::with_capacity(64 * 1024, Metered::new(&mut *w, link.clone()));
     out.write_all(head.as_bytes())?;
     if head_only {
         out.flush()?;

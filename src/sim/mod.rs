@@ -3,7 +3,7 @@
 //! Every test of ferry and the demo talk to it over HTTP through the same client code that talks to a
 //! real XNAT; xnatpy and pyxnat run against it in the conformance suite.
 //!
-//! Parts: [`http`] (the server and its worker pool), [`routes`] (the route table, documented there),
+//! Parts: [`http`] (the server and its worker pool), [`link`] (the modelled link's rate), [`routes`] (the route table, documented there),
 //! [`store`] and [`model`] (state), [`auth`] (accounts, sessions, tokens, roles), [`faults`],
 //! [`seed`] (the demo world), [`dicomio`] (header reading and routing syntax).
 //!
@@ -23,6 +23,7 @@ pub mod auth;
 pub mod dicomio;
 pub mod faults;
 pub mod http;
+pub mod link;
 pub mod model;
 pub mod paths;
 pub mod render;
@@ -57,6 +58,9 @@ pub struct SimConfig {
     pub rng_seed: u64,
     /// Worker threads (at least 16 are used).
     pub workers: usize,
+    /// The modelled link's rate in bytes per second, shared by every connection in both directions
+    /// (0: unlimited).
+    pub bandwidth: u64,
     /// Where to log each request (method, path, status, time), if anywhere.
     pub log: Option<reqlog::RequestLog>,
 }
@@ -77,6 +81,7 @@ impl std::fmt::Debug for SimConfig {
             )
             .field("faults", &self.faults)
             .field("rng_seed", &self.rng_seed)
+            .field("bandwidth", &self.bandwidth)
             .field("log", &self.log.is_some())
             .finish()
     }
@@ -164,6 +169,11 @@ impl SimHandle {
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// Requests answered so far (benchmarks count round trips with it).
+    pub fn requests(&self) -> u64 {
+        self.server.as_ref().map(|s| s.requests()).unwrap_or(0)
     }
 
     /// The accounts, one line each: login and what it may do (never a password).
@@ -266,16 +276,18 @@ pub fn start(config: SimConfig) -> Result<SimHandle, SimError> {
             }
         })
     };
+    let link = std::sync::Arc::new(link::Link::new(config.bandwidth));
     let workers = if config.workers == 0 {
         64
     } else {
         config.workers.max(16)
     };
-    let server =
-        http::Server::start(config.port, workers, handler).map_err(|source| SimError::Bind {
+    let server = http::Server::start(config.port, workers, handler, link).map_err(|source| {
+        SimError::Bind {
             port: config.port,
             source,
-        })?;
+        }
+    })?;
     let url = format!("http://127.0.0.1:{}", server.port());
     Ok(SimHandle {
         server: Some(server),

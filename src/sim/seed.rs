@@ -363,6 +363,37 @@ fn put(obj: &mut InMemDicomObject, tag: dicom_core::Tag, vr: VR, value: &str) {
     obj.put(DataElement::new(tag, vr, PrimitiveValue::from(value)));
 }
 
+/// Identifying data where a top-level look does not see it: another patient ID inside a sequence, a
+/// private group with a name in it, and pixels flagged as carrying burned-in text.
+fn put_phi_extras(o: &mut InMemDicomObject) {
+    let mut item = InMemDicomObject::new_empty();
+    put(&mut item, tags::PATIENT_ID, VR::LO, "H-ALT-55013");
+    put(
+        &mut item,
+        tags::ISSUER_OF_PATIENT_ID,
+        VR::LO,
+        "ST-ELSEWHERE",
+    );
+    o.put(DataElement::new(
+        tags::OTHER_PATIENT_I_DS_SEQUENCE,
+        VR::SQ,
+        dicom_core::value::DataSetSequence::from(vec![item]),
+    ));
+    put(
+        o,
+        dicom_core::Tag(0x0029, 0x0010),
+        VR::LO,
+        "FERRY SIM PRIVATE",
+    );
+    put(
+        o,
+        dicom_core::Tag(0x0029, 0x1010),
+        VR::LO,
+        "Whitfield Gregory ref",
+    );
+    put(o, tags::BURNED_IN_ANNOTATION, VR::CS, "YES");
+}
+
 /// Builds one MR image: (SOPInstanceUID, file bytes).
 fn dicom_file(
     plan: &SessionPlan,
@@ -403,6 +434,7 @@ fn dicom_file(
     put(&mut o, tags::PATIENT_ID, VR::LO, &pid);
     if plan.phi {
         put(&mut o, tags::PATIENT_BIRTH_DATE, VR::DA, "19780412");
+        put_phi_extras(&mut o);
     }
     let sex = if plan.subject_index % 2 == 1 {
         "F"

@@ -50,7 +50,7 @@ struct SessionRow {
 }
 
 /// The scan ID in a file URI: `…/scans/{ID}/resources/…`.
-fn scan_of(uri: &str) -> Option<String> {
+pub(super) fn scan_of(uri: &str) -> Option<String> {
     let rest = uri.split("/scans/").nth(1)?;
     Some(rest.split('/').next()?.to_string())
 }
@@ -369,7 +369,10 @@ impl Client {
         }
         if headers {
             if let Some((_, uri)) = first_dicom {
-                session.header = self.first_header(&uri, &what("reading the first DICOM file"))?;
+                let (header, elements) =
+                    self.first_header(&uri, &what("reading the first DICOM file"))?;
+                session.header = header;
+                session.elements = elements;
             }
         }
         Ok(session)
@@ -388,7 +391,13 @@ impl Client {
         Ok(())
     }
 
-    fn first_header(&self, uri: &str, what: &str) -> Result<BTreeMap<String, String>, XnatError> {
+    /// The first DICOM file's top-level keywords and every element at any depth.
+    #[allow(clippy::type_complexity)]
+    fn first_header(
+        &self,
+        uri: &str,
+        what: &str,
+    ) -> Result<(BTreeMap<String, String>, Vec<crate::dicom::Seen>), XnatError> {
         let path = if uri.starts_with("/data/") || uri.starts_with("/REST/") {
             uri.to_string()
         } else {
@@ -411,7 +420,7 @@ impl Client {
         // A file the server calls DICOM that does not parse leaves the header empty; the planner
         // then reports that `dicom.*` values are unavailable for the session.
         Ok(crate::dicom::read_header_bytes(&bytes)
-            .map(|h| h.keywords)
+            .map(|h| (h.keywords, h.elements))
             .unwrap_or_default())
     }
 

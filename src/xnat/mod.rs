@@ -6,6 +6,7 @@
 //! session cookie.
 
 pub mod credentials;
+mod digests;
 mod error;
 mod http;
 mod inventory;

@@ -7,6 +7,7 @@ use crate::sim::send;
 use crate::support::{ferry_bin, stderr, stdout, Sim};
 use ferry::manifest::model::Destination;
 use ferry::xnat::{Client, ImportTarget, InventoryOptions, NoProgress, Overwrite};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -39,6 +40,12 @@ fn every_example_is_covered() {
 }
 
 /// A work folder holding one example with its URLs pointed at emulators, its tables, and a netrc.
+/// The UID ferry's `uids: remap` writes for `uid` in transfers into `project` of `sim`.
+fn remapped(sim: &Sim, project: &str, uid: &str) -> String {
+    use ferry::dicom::profile::{replacement_uid, transfer_key, KeyUse};
+    replacement_uid(&transfer_key(KeyUse::Replacement, (&sim.url, project)), uid)
+}
+
 struct Example {
     dir: tempfile::TempDir,
     env: Vec<(String, String)>,
@@ -236,10 +243,16 @@ fn consolidate_example_relabels_two_projects_from_the_table() {
         );
     }
     // The PatientID written is the table's new label; pixel data is untouched.
+    // UIDs are replaced (the example's profile remaps them), one for one.
     let src = files_of(&c, "PILOT_B", "B-01", "B01_MR", &[]);
     let dst = files_of(&c, "MAIN", "MAIN_101", "MAIN_101_20240312", &[]);
     assert_eq!(src.len(), dst.len());
+    let src: BTreeMap<String, _> = src
+        .into_iter()
+        .map(|(sop, v)| (remapped(&sim, "MAIN", &sop), v))
+        .collect();
     for (sop, (_, kw, pixel)) in &dst {
+        assert!(sop.starts_with("2.25."), "{sop} kept");
         assert_eq!(&src[sop].2, pixel, "pixel data changed");
         assert_eq!(kw.get("PatientID").map(String::as_str), Some("MAIN_101"));
     }
@@ -336,11 +349,11 @@ fn move_example_deletes_the_intake_only_after_verification() {
         labels(&c, "INTAKE"),
         owned(&[("INT001", &[]), ("INT002", &["INT002_CT1"])])
     );
+    // The profile replaced every UID, one for one, the same way on every run into STUDY.
     let after = files_of(&c, "STUDY", "INT001", "INT001_MR1", &[]);
-    assert_eq!(
-        before.keys().collect::<Vec<_>>(),
-        after.keys().collect::<Vec<_>>()
-    );
+    let expected: std::collections::BTreeSet<String> =
+        before.keys().map(|u| remapped(&sim, "STUDY", u)).collect();
+    assert_eq!(expected, after.keys().cloned().collect());
 }
 
 #[test]

@@ -23,7 +23,7 @@ fn apply_until_done(w: &Work, max: usize) -> usize {
     panic!("apply did not complete in {max} runs");
 }
 
-fn set_faults(sim: &Sim, query: &str) {
+pub fn set_faults(sim: &Sim, query: &str) {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()

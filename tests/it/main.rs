@@ -3,6 +3,7 @@
 
 mod anonymize;
 mod apply;
+mod bench;
 mod client;
 mod conformance;
 mod conformance_peers;
@@ -12,6 +13,7 @@ mod examples;
 mod faults;
 mod manifest;
 mod moves;
+mod phi;
 mod plan;
 mod review;
 mod review_audit;

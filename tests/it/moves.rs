@@ -13,6 +13,7 @@ use std::path::Path;
 fn manifest(url: &str, mode: &str, select: &str, policy: &str, dicom: bool) -> String {
     let set = if dicom {
         r#"    dicom:
+      deidentify: { profile: basic, retain: [longitudinal_dates, patient_characteristics, descriptors], uids: keep }
       set:
         PatientID: "{{ dest.subject }}"
         PatientName: "{{ dest.subject }}"

@@ -12,7 +12,7 @@ use std::process::{Command, Output};
 const DEMO: &str = include_str!("../../manifests/demo.yaml");
 
 /// A folder with the demo manifest pointed at `sim`, with `edit` applied to its text.
-fn demo_dir(sim: &Sim, edit: impl Fn(String) -> String) -> tempfile::TempDir {
+pub fn demo_dir(sim: &Sim, edit: impl Fn(String) -> String) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let text = edit(DEMO.replace("http://127.0.0.1:8080", &sim.url));
     std::fs::write(dir.path().join("demo.yaml"), text).unwrap();
@@ -20,7 +20,7 @@ fn demo_dir(sim: &Sim, edit: impl Fn(String) -> String) -> tempfile::TempDir {
 }
 
 /// Runs ferry in `dir` as the demo admin.
-fn run(dir: &Path, args: &[&str]) -> Output {
+pub fn run(dir: &Path, args: &[&str]) -> Output {
     Command::new(ferry_bin())
         .args(args)
         .current_dir(dir)
@@ -65,11 +65,24 @@ fn the_demo_world_plans_as_documented_and_exits_3() {
         "= skip    SUB002/SUB002_MR1 -> MAIN_002/MAIN_002_20240203",
         "! blocked SUB003/SUB003_MR1",
         "collision: SUB004/SUB004_MR1 and SUB004/SUB004_MR2 both map onto MAIN/MAIN_004_20240301",
+        "deidentify basic (PS3.15 Annex E 2024b; retain longitudinal_dates, patient_characteristics, descriptors; UIDs remapped)",
     ] {
         assert!(out.contains(line), "missing `{line}` in\n{out}");
     }
     // The plan is written even though it is blocked, so it can be reviewed.
-    let (_, plan) = plan_file(dir.path(), "plan.yaml");
+    let (text, plan) = plan_file(dir.path(), "plan.yaml");
+    // It shows the profile and its options; StudyInstanceUIDs only as keyed digests.
+    let rules = &plan.transfers[0].dicom;
+    assert_eq!(rules.annex_e_edition, "2024b");
+    assert!(rules.deidentify.is_some(), "{text}");
+    for a in &plan.transfers[0].actions {
+        let uid = a.source.uid.as_deref().unwrap_or_default();
+        assert!(uid.starts_with("k:") && uid.len() == 34, "{uid}");
+    }
+    assert!(
+        !text.contains(ferry::sim::seed::UID_ROOT),
+        "a UID in the plan"
+    );
     let kinds: Vec<(String, ActionKind)> = plan.transfers[0]
         .actions
         .iter()
@@ -89,12 +102,11 @@ fn the_demo_world_plans_as_documented_and_exits_3() {
         expect.iter().map(|(s, k)| (s.to_string(), *k)).collect();
     assert_eq!(kinds, expect);
     let phi = plan.action("pilot-into-main/SUB003/SUB003_MR1").unwrap().1;
-    assert!(phi.reason.contains("PatientBirthDate"), "{}", phi.reason);
-    assert!(
-        phi.reason.contains("ReferringPhysicianName"),
-        "{}",
-        phi.reason
-    );
+    // The demo's Basic Profile removes the birth date, the referring physician and the other
+    // patient IDs nested in a sequence; it cannot judge burned-in pixels or private data.
+    assert!(phi.reason.contains("BurnedInAnnotation"), "{}", phi.reason);
+    assert!(phi.reason.contains("private group 0029"), "{}", phi.reason);
+    assert!(!phi.reason.contains("PatientBirthDate"), "{}", phi.reason);
     let s = &plan.summary;
     assert_eq!(
         (s.subjects_created, s.sessions_created, s.sessions_blocked),
@@ -180,7 +192,7 @@ fn a_bad_manifest_is_a_usage_error() {
 }
 
 /// Every identifying value the demo seeds into PILOT's headers, read back through the server.
-fn seeded_phi(sim: &Sim) -> Vec<String> {
+pub fn seeded_phi(sim: &Sim) -> Vec<String> {
     let server = Server {
         url: sim.url.clone(),
         user_env: Some("FERRY_IT_PLAN_USER".into()),
@@ -196,17 +208,45 @@ fn seeded_phi(sim: &Sim) -> Vec<String> {
         .expect("inventory");
     let mut values = Vec::new();
     for (_, s) in inv.sessions() {
-        for k in [
-            "PatientName",
-            "PatientID",
-            "PatientBirthDate",
-            "ReferringPhysicianName",
-        ] {
-            if let Some(v) = s.header.get(k).filter(|v| !v.trim().is_empty()) {
-                values.push(v.clone());
-                // Person names also by component (`Family^Given`).
-                values.extend(v.split('^').filter(|p| p.len() > 2).map(str::to_string));
+        if let Some(uid) = &s.uid {
+            values.push(uid.clone());
+        }
+        // The emulator names each file by its SOPInstanceUID; every one of them counts.
+        for scan in s.scans.values() {
+            values.extend(scan.uid.iter().cloned());
+            for r in scan.resources.values() {
+                values.extend(
+                    r.files
+                        .keys()
+                        .filter_map(|n| n.strip_suffix(".dcm"))
+                        .map(str::to_string),
+                );
             }
+        }
+        for e in &s.elements {
+            let wanted = [
+                "PatientName",
+                "PatientID",
+                "PatientBirthDate",
+                "ReferringPhysicianName",
+                "StudyInstanceUID",
+                "SeriesInstanceUID",
+                "SOPInstanceUID",
+                "OtherPatientIDsSequence/PatientID",
+                "OtherPatientIDsSequence/IssuerOfPatientID",
+                "(0029,1010)",
+            ];
+            if !wanted.contains(&e.path.as_str()) || e.value.trim().is_empty() {
+                continue;
+            }
+            values.push(e.value.clone());
+            // Person names also by component (`Family^Given`).
+            values.extend(
+                e.value
+                    .split(['^', ' '])
+                    .filter(|p| p.len() > 3)
+                    .map(str::to_string),
+            );
         }
     }
     values.sort();
@@ -219,6 +259,8 @@ fn a_plan_of_the_demo_world_carries_no_phi_value() {
     let sim = Sim::start(&["--seed", "demo"]);
     let values = seeded_phi(&sim);
     assert!(values.iter().any(|v| v == "19780412"), "{values:?}");
+    assert!(values.iter().any(|v| v == "H-ALT-55013"), "{values:?}");
+    assert!(values.iter().any(|v| v.starts_with("1.2.")), "{values:?}");
     assert!(values.len() >= 4 * 6, "{values:?}");
     for mode in ["copy", "move", "share"] {
         let dir = demo_dir(&sim, |t| {

@@ -160,7 +160,7 @@ fn audit_finds_missing_sessions_and_duplicate_copies() {
     assert_eq!(o.status.code(), Some(4));
     let out = stdout(&o);
     assert!(
-        out.contains("  MISSING   SUB003/SUB003_MR1 -> MAIN_003/MAIN_003_20240220\n            ! no session `MAIN_003_20240220` in MAIN\n            note: the plan blocks it: PHI under anonymization: require"),
+        out.contains("  MISSING   SUB003/SUB003_MR1 -> MAIN_003/MAIN_003_20240220\n            ! no session `MAIN_003_20240220` in MAIN\n            note: the plan blocks it: identifying data under anonymization: require"),
         "{out}"
     );
     assert!(

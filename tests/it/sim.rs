@@ -1253,3 +1253,79 @@ fn uploads_to_resources() {
     let rows = get(&sim, &format!("{base}/scans?format=json"), "writer").rows();
     assert_eq!(rows.last().unwrap()["type"], "T2w");
 }
+
+#[test]
+fn a_modelled_link_carries_whole_answers_and_bad_rates_are_refused() {
+    let sim = Sim::start(&["--seed", "demo", "--bandwidth", "4M", "--latency-ms", "5"]);
+    let zip = scan_zip(&sim, "SUB001", "SUB001_MR1", "ALL");
+    let archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
+    assert!(archive.len() >= 10, "{} entries", archive.len());
+    let body = zip_with(&[("a.txt", &[7u8; 200_000])]);
+    let r = send(
+        &sim,
+        "PUT",
+        "/data/projects/PILOT/subjects/SUB001/experiments/SUB001_MR1/resources/LINK/files/a.zip?extract=false",
+        Some(("admin", "admin")),
+        &[],
+        body.clone(),
+    );
+    assert!(r.status < 300, "{}", r.status);
+    let back = get(
+        &sim,
+        "/data/projects/PILOT/subjects/SUB001/experiments/SUB001_MR1/resources/LINK/files/a.zip",
+        "admin",
+    );
+    assert_eq!(back.body, body, "bytes up and down the link arrive whole");
+
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("s").display().to_string();
+    let o = crate::support::ferry(&["sim", "--root", &root, "--bandwidth", "fast"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        crate::support::stderr(&o).contains("`--bandwidth`"),
+        "{}",
+        crate::support::stderr(&o)
+    );
+}
+
+#[test]
+fn the_emulator_says_how_many_requests_it_answered_when_stopped() {
+    use std::io::BufRead;
+    /// Kills the emulator if the test fails before it stops on its own.
+    struct Guard(std::process::Child);
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Guard(
+        std::process::Command::new(crate::support::ferry_bin())
+            .args(["sim", "--port", "0", "--seed", "demo", "--root"])
+            .arg(dir.path().join("s"))
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = std::io::BufReader::new(child.0.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let url = first.strip_prefix("listening on ").unwrap().to_string();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    for path in ["/data/projects", "/data/version", "/data/JSESSION"] {
+        agent.get(format!("{url}{path}")).call().unwrap();
+    }
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status()
+        .unwrap();
+    let last = lines
+        .map_while(Result::ok)
+        .find(|l| l.starts_with("stopped"))
+        .unwrap();
+    assert_eq!(last, "stopped after answering 3 requests");
+    assert!(child.0.wait().unwrap().success());
+}

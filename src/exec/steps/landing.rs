@@ -12,6 +12,7 @@
 //! A resumed run (the step started or failed in an earlier run) looks first, with the same rules.
 
 use super::{local, xnat, Ctx, Env};
+use crate::dicom::profile::{transfer_key, uid_digest, KeyUse};
 use crate::exec::pool::StepFailure;
 use crate::exec::verify::SessionFacts;
 use crate::inventory::PrearchiveEntry;
@@ -99,7 +100,10 @@ fn archived(
     else {
         return Ok(None);
     };
-    if s.uid.is_some() && facts.study_uid.is_some() && s.uid != facts.study_uid {
+    // Facts hold the digest of the StudyInstanceUID (see `exec::gate`), under the destination's key.
+    let key = transfer_key(KeyUse::Digest, (client.url(), &to.project));
+    let found = s.uid.as_deref().map(|u| uid_digest(&key, u));
+    if found.is_some() && facts.study_uid.is_some() && found != facts.study_uid {
         return Err(local(format!(
             "{}/{}: a session with another StudyInstanceUID holds this label on {}; refusing to upload into it",
             to.project, c.action.dest.session, to.server
@@ -125,11 +129,13 @@ fn staged(
     let Some(uid) = facts.study_uid.as_deref() else {
         return Ok(Vec::new());
     };
+    // Facts hold the digest of the StudyInstanceUID (see `exec::gate`), under the destination's key.
+    let key = transfer_key(KeyUse::Digest, (client.url(), &c.transfer.to.project));
     Ok(client
         .prearchive_entries(&c.transfer.to.project)
         .map_err(xnat)?
         .into_iter()
-        .filter(|e| e.uid == uid && e.label == c.action.dest.session)
+        .filter(|e| uid_digest(&key, &e.uid) == uid && e.label == c.action.dest.session)
         .filter(|e| e.subject.is_empty() || e.subject == c.action.dest.subject)
         .collect())
 }

@@ -21,6 +21,7 @@ pub mod share_subject;
 pub mod upload;
 pub mod verify;
 
+use super::gate::FileRules;
 use super::pool::StepFailure;
 use super::report::{Event, Reporter};
 use super::throttle::Bandwidth;
@@ -78,6 +79,16 @@ impl Env<'_> {
             c.action.dest.session,
             kind.as_str()
         )
+    }
+
+    /// The anonymization rules of a session's files (profile, `dicom.set`, gate, UID digests).
+    pub fn file_rules(&self, c: &Ctx<'_>) -> FileRules {
+        let mut rules = FileRules::for_action(self.plan, c.transfer, c.action, gate(c));
+        // The rewrite step refuses a script that does not parse; here it only widens what the gate
+        // counts as set by the destination.
+        rules.scripts = crate::exec::localanon::LocalScripts::for_action(c.transfer, c.action)
+            .unwrap_or_default();
+        rules
     }
 
     /// Whether the session's plan deletes its source after verification.

@@ -1,8 +1,8 @@
-//! The `rewrite` step: the downloaded zip becomes the upload zip (the destination's anonymization
-//! scripts the plan recorded, then headers per `dicom.set`, then the anonymization gate on every file), and the facts verification will compare are written beside it.
+//! The `rewrite` step: the downloaded zip becomes the upload zip (the de-identification profile, the
+//! destination's anonymization scripts the plan recorded, then headers per `dicom.set`, then the anonymization gate on every file), and the facts verification will compare are written beside it.
 //! [`upload_zip`] gives later steps the upload zip, rebuilt when the staging folder lost it.
 
-use super::{download, file_blake3, gate, io, local, Ctx, Env};
+use super::{download, file_blake3, io, local, Ctx, Env};
 use crate::exec::localanon::LocalScripts;
 use crate::exec::pool::{StepContext, StepFailure};
 use crate::exec::verify::SessionFacts;
@@ -19,14 +19,14 @@ pub fn run(env: &Env<'_>, c: &Ctx<'_>) -> Result<Value, StepFailure> {
         download::run(env, c)?;
     }
     let upload = c.dir.join("upload.zip");
-    let scripts = LocalScripts::for_action(c.transfer, c.action).map_err(local)?;
-    let r = zipfacts::rewrite_zip(&source, &upload, &scripts, &c.action.dicom_set, gate(c))
-        .map_err(|e| match e {
-            zipfacts::FactsError::Phi { .. } => {
-                StepFailure::new(format!("{}: {e}", c.action.source.session))
-            }
-            other => local(other),
-        })?;
+    let mut rules = env.file_rules(c);
+    rules.scripts = LocalScripts::for_action(c.transfer, c.action).map_err(local)?;
+    let r = zipfacts::rewrite_zip(&source, &upload, &rules).map_err(|e| match e {
+        zipfacts::FactsError::Phi { .. } => {
+            StepFailure::new(format!("{}: {e}", c.action.source.session))
+        }
+        other => local(other),
+    })?;
     let expected: u64 = c.action.scans.iter().map(|s| s.files).sum();
     if (r.files as u64) < expected {
         return Err(local(format!(

@@ -51,7 +51,8 @@ fn check_destination(env: &Env<'_>, c: &Ctx<'_>, resumed: bool) -> Result<(), St
         }
         return Ok(());
     };
-    let same_study = existing_uid.is_some() && existing_uid == c.action.source.uid;
+    let digest = existing_uid.map(|u| env.file_rules(c).digest(&u));
+    let same_study = digest.is_some() && digest.as_deref() == c.action.dest_uid();
     match c.action.kind {
         ActionKind::Merge if same_study => Ok(()),
         ActionKind::Create if resumed && same_study => Ok(()),

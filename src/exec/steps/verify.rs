@@ -1,15 +1,18 @@
-//! The `verify` step: reads the destination back and compares it with what ferry uploaded. Success is
-//! what verification reads back, never an HTTP status. A shared session is verified by being visible
+//! The `verify` step: compares what the destination holds with what ferry uploaded, by the MD5s the
+//! destination lists where they vouch for a scan ([`crate::exec::digest`]) and by reading back the
+//! rest. Success is what that comparison says, never an HTTP status. A shared session is verified by being visible
 //! in the destination project with its StudyInstanceUID.
 
 use super::{gate, local, resources, rewrite, xnat, Ctx, Env};
+use crate::exec::digest;
 use crate::exec::pool::{StepContext, StepFailure};
 use crate::exec::resources as res;
-use crate::exec::verify::{self, Depth};
+use crate::exec::verify::{self, Depth, SessionFacts, Verification};
 use crate::exec::zipfacts::{self, Gate};
 use crate::manifest::model::Verify;
 use crate::plan::{ActionKind, StepKind};
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 
 /// Verifies one session: a copy by content, a share by visibility.
 pub fn run(env: &Env<'_>, c: &Ctx<'_>, ctx: &StepContext<'_>) -> Result<Value, StepFailure> {
@@ -21,24 +24,10 @@ pub fn run(env: &Env<'_>, c: &Ctx<'_>, ctx: &StepContext<'_>) -> Result<Value, S
     }
     let to = &c.transfer.to;
     let (_, expected) = rewrite::upload_zip(env, c, ctx)?;
-    let back = c.dir.join("readback.zip");
-    let scans: Vec<String> = c.action.scans.iter().map(|s| s.id.clone()).collect();
     let client = env.client(&to.server)?;
     if !c.transfer.policy.archives() {
         return staged(env, c, ctx, &expected);
     }
-    client
-        .download_session(
-            &to.project,
-            &c.action.dest.subject,
-            &c.action.dest.session,
-            &scans,
-            &back,
-            &mut env.on_bytes(),
-        )
-        .map_err(xnat)?;
-    let (found, phi) = zipfacts::read_facts(&back, &c.action.dicom_set, gate(c)).map_err(local)?;
-    let _ = std::fs::remove_file(&back);
     let depth = match c.transfer.policy.verify {
         Verify::Full if !c.transfer.policy.destination_anonymization.is_local() => {
             Depth::PixelsAndUids
@@ -46,7 +35,7 @@ pub fn run(env: &Env<'_>, c: &Ctx<'_>, ctx: &StepContext<'_>) -> Result<Value, S
         Verify::Full => Depth::Full,
         Verify::Counts => Depth::Counts,
     };
-    let mut v = verify::compare(&expected, &found, depth);
+    let (mut v, phi) = compare_session(env, c, &expected, depth)?;
     let staged = resources::staged(env, c)?;
     v.problems.extend(res::check(
         client,
@@ -85,6 +74,45 @@ pub fn run(env: &Env<'_>, c: &Ctx<'_>, ctx: &StepContext<'_>) -> Result<Value, S
     Ok(report)
 }
 
+/// Compares the destination's copy with what was uploaded: first by the digests the destination
+/// lists (one request), then by reading back only the scans those do not vouch for. A scan the
+/// digests vouch for holds exactly the bytes the rewrite step wrote and already passed through the
+/// anonymization gate, so identifying values are looked for only in what is read back.
+fn compare_session(
+    env: &Env<'_>,
+    c: &Ctx<'_>,
+    expected: &SessionFacts,
+    depth: Depth,
+) -> Result<(Verification, BTreeMap<String, usize>), StepFailure> {
+    let to = &c.transfer.to;
+    let dest = &c.action.dest;
+    let client = env.client(&to.server)?;
+    let scans: Vec<String> = expected.scans.keys().cloned().collect();
+    let listed = client
+        .scan_digests(&to.project, &dest.subject, &dest.session, &scans)
+        .map_err(xnat)?;
+    let split = digest::split(expected, &listed);
+    if split.read_back.scans.is_empty() {
+        return Ok((split.verified, BTreeMap::new()));
+    }
+    let back = c.dir.join("readback.zip");
+    let scans: Vec<String> = split.read_back.scans.keys().cloned().collect();
+    client
+        .download_session(
+            &to.project,
+            &dest.subject,
+            &dest.session,
+            &scans,
+            &back,
+            &mut env.on_bytes(),
+        )
+        .map_err(xnat)?;
+    let (found, phi) = zipfacts::read_facts(&back, &env.file_rules(c)).map_err(local)?;
+    let _ = std::fs::remove_file(&back);
+    let read = verify::compare(&split.read_back, &found, depth);
+    Ok((digest::merge(read, &split.verified), phi))
+}
+
 /// A shared session must be visible in the destination project, with the source's study.
 fn share(env: &Env<'_>, c: &Ctx<'_>) -> Result<Value, StepFailure> {
     let to = &c.transfer.to;
@@ -93,11 +121,13 @@ fn share(env: &Env<'_>, c: &Ctx<'_>) -> Result<Value, StepFailure> {
         .session(&to.project, &c.action.dest.subject, &c.action.dest.session)
         .map_err(xnat)?;
     match seen {
-        Some(s) if s.uid == c.action.source.uid => Ok(json!({
-            "visible": true,
-            "id": s.id,
-            "accession": accession(c, Some(s.id.clone())),
-        })),
+        Some(s) if s.uid.as_deref().map(|u| env.file_rules(c).digest(u)) == c.action.source.uid => {
+            Ok(json!({
+                "visible": true,
+                "id": s.id,
+                "accession": accession(c, Some(s.id.clone())),
+            }))
+        }
         Some(_) => Err(StepFailure::verification(format!(
             "{}/{}: the shared session shows another StudyInstanceUID",
             to.project, c.action.dest.session

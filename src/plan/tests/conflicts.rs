@@ -20,11 +20,22 @@ fn main_after(plan: &Plan) -> Proj {
             &a.dest.subject,
             &a.dest.session,
             "2024-01-01",
-            a.source.uid.as_deref().unwrap(),
+            &source_uid(&a.source.session),
             &scans,
         );
     }
     p
+}
+
+/// The StudyInstanceUID of a PILOT session (plans hold only its digest).
+fn source_uid(session: &str) -> String {
+    let p = pilot();
+    let uid = p
+        .inv
+        .sessions()
+        .find(|(_, e)| e.label == session)
+        .and_then(|(_, e)| e.uid.clone());
+    uid.unwrap()
 }
 
 fn with_policy(policy: &str, main: Proj) -> Plan {

@@ -149,22 +149,29 @@ fn share_mode_plans_shares_without_rewrites() {
 }
 
 #[test]
-fn share_mode_lists_phi_without_blocking() {
-    // Shares copy and rewrite nothing: findings are listed, and the checklist warns.
+fn share_mode_blocks_identifying_data_under_require() {
+    // Shares rewrite nothing: what the source files carry is what the destination project shows, so
+    // under `require` a share of a session with identifying data is blocked (docs/guide.md).
     let m = manifest("share", "conflict: skip, anonymization: require", "");
     let plan = plan_of(&m, &invs(vec![pilot(), main_project()])).unwrap();
     let a = act(&plan, "SUB001_MR1");
-    assert_eq!(a.kind, ActionKind::Share);
+    assert_eq!(a.kind, ActionKind::Blocked);
+    assert!(
+        a.reason.contains("a share rewrites nothing"),
+        "{}",
+        a.reason
+    );
+    assert!(a.reason.contains("PatientName"), "{}", a.reason);
     assert!(
         a.phi.iter().any(|f| f.keyword == "PatientName"),
         "{:?}",
         a.phi
     );
-    let item = plan
-        .checklist
+    assert!(plan
+        .steps
         .iter()
-        .find(|c| c.item == "anonymization")
-        .unwrap();
-    assert_eq!(item.status, CheckStatus::Warn, "{}", item.detail);
-    assert!(item.detail.contains("shares"), "{}", item.detail);
+        .all(|s| s.action.as_deref() != Some(a.id.as_str())));
+    let warn = manifest("share", "conflict: skip, anonymization: warn", "");
+    let plan = plan_of(&warn, &invs(vec![pilot(), main_project()])).unwrap();
+    assert_eq!(act(&plan, "SUB001_MR1").kind, ActionKind::Share);
 }

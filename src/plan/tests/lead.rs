@@ -128,7 +128,15 @@ pub(super) fn manifest(mode: Mode, policy: Policy) -> Manifest {
                 subject: Some("M_{{ subject.label }}".into()),
                 session: Some("{{ dest.subject }}_{{ session.date | replace('-', '') }}".into()),
             },
-            dicom: DicomRewrite { set },
+            dicom: DicomRewrite {
+                deidentify: (mode != Mode::Share).then(|| Deidentify {
+                    profile: DeidentifyProfile::Basic,
+                    retain: vec![],
+                    uids: UidPolicy::Keep,
+                }),
+                set,
+                ..DicomRewrite::default()
+            },
             policy,
         }],
     }
@@ -357,14 +365,25 @@ fn phi_blocks_under_require_and_is_listed_under_warn() {
         .unwrap()
         .header
         .insert("PatientBirthDate".into(), "19700101".into());
+    // With the Basic Profile, the rewrite removes what the session carries: nothing blocks.
+    let with_profile = manifest(Mode::Copy, policy(Conflict::Fail));
+    let p = plan_of(&with_profile, src.clone(), inv("M", vec![])).unwrap();
+    assert_eq!(p.transfers[0].actions[0].kind, ActionKind::Create);
+    assert!(p.transfers[0].actions[0].phi.is_empty());
+    let without = |policy: Policy| {
+        let mut m = manifest(Mode::Copy, policy);
+        m.transfers[0].dicom.deidentify = None;
+        m
+    };
     let p = plan_of(
-        &manifest(Mode::Copy, policy(Conflict::Fail)),
+        &without(policy(Conflict::Fail)),
         src.clone(),
         inv("M", vec![]),
     )
     .unwrap();
     let a = &p.transfers[0].actions[0];
     assert_eq!(a.kind, ActionKind::Blocked);
+    assert!(a.reason.contains("StudyDate"), "{}", a.reason);
     assert!(a.reason.contains("PatientBirthDate"));
     assert!(
         !a.reason.contains("19700101"),
@@ -376,7 +395,7 @@ fn phi_blocks_under_require_and_is_listed_under_warn() {
         anonymization: Some(Anonymization::Warn),
         ..policy(Conflict::Fail)
     };
-    let p = plan_of(&manifest(Mode::Copy, warn), src, inv("M", vec![])).unwrap();
+    let p = plan_of(&without(warn), src, inv("M", vec![])).unwrap();
     let a = &p.transfers[0].actions[0];
     assert_eq!(a.kind, ActionKind::Create);
     assert_eq!(a.phi[0].keyword, "PatientBirthDate");
@@ -386,12 +405,10 @@ fn phi_blocks_under_require_and_is_listed_under_warn() {
 
 #[test]
 fn share_and_move_have_their_own_graphs() {
-    let share = plan_of(
-        &manifest(Mode::Share, policy(Conflict::Fail)),
-        source(),
-        inv("M", vec![]),
-    )
-    .unwrap();
+    // Shares rewrite nothing: with the gate on, the sessions' PatientName would block them.
+    let mut open = policy(Conflict::Fail);
+    open.anonymization = Some(Anonymization::Off);
+    let share = plan_of(&manifest(Mode::Share, open), source(), inv("M", vec![])).unwrap();
     let kinds: Vec<StepKind> = share
         .steps
         .iter()

@@ -205,7 +205,6 @@ pub(super) fn pilot() -> Proj {
         p = p
             .header(subj, sess, "PatientName", name)
             .header(subj, sess, "PatientID", pid)
-            .header(subj, sess, "PatientSex", "F")
             .header(
                 subj,
                 sess,

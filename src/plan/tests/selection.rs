@@ -198,7 +198,16 @@ fn dicom_keywords_and_tables_feed_labels() {
         ids.insert(format!("SUB00{i}"), format!("P{i}"));
     }
     let tables = BTreeMap::from([("ids".to_string(), ids)]);
-    let invs = invs(vec![pilot(), main_project()]);
+    let invs = invs(vec![
+        (1..=6).fold(pilot(), |p, i| {
+            let subj = format!("SUB00{i}");
+            let sessions: Vec<String> = p.inv.subjects[&subj].sessions.keys().cloned().collect();
+            sessions
+                .iter()
+                .fold(p, |p, s| p.header(&subj, s, "PatientSex", "F"))
+        }),
+        main_project(),
+    ]);
     let plan = build(&PlanInput {
         manifest: &m,
         tables: &tables,
@@ -340,4 +349,39 @@ fn sessions_of_a_data_type_the_destination_lacks_are_skipped_with_why() {
         .transfers[0]
         .actions
         .is_empty());
+}
+
+#[test]
+fn old_source_labels_in_written_text_are_findings() {
+    // The source session label written into a text element survives into the destination file.
+    let mut m = manifest("copy", "conflict: skip, anonymization: require", "");
+    m.transfers[0]
+        .dicom
+        .set
+        .insert("ImageComments".into(), "was {{ session.label }}".into());
+    let plan = plan_of(&m, &invs(vec![pilot(), main_project()])).unwrap();
+    let a = act(&plan, "SUB001_MR1");
+    assert_eq!(a.kind, ActionKind::Blocked);
+    assert!(
+        a.reason.contains("old label in ImageComments"),
+        "{}",
+        a.reason
+    );
+    // Unrewritten, the source's own routing string is an old label too.
+    let mut m = manifest("copy", "conflict: skip, anonymization: require", "");
+    m.transfers[0].dicom.set.remove("PatientComments");
+    m.transfers[0]
+        .dicom
+        .set
+        .insert("PatientComments".into(), "{{ dest.subject }}".into());
+    let plan = plan_of(&m, &invs(vec![pilot(), main_project()])).unwrap();
+    assert_eq!(act(&plan, "SUB001_MR1").kind, ActionKind::Create);
+    m.transfers[0].dicom.set.remove("PatientComments");
+    let plan = plan_of(&m, &invs(vec![pilot(), main_project()])).unwrap();
+    let a = act(&plan, "SUB001_MR1");
+    assert!(
+        a.reason.contains("old label in PatientComments"),
+        "{}",
+        a.reason
+    );
 }

@@ -1,0 +1,385 @@
+//! What `ferry bench` measures and prints. Each figure starts its own emulators (a source that every
+//! sample reads, and a fresh destination per sample), runs its sides interleaved, and prints medians
+//! with ranges and the ratios the goals speak of, with whether each goal was met in this run.
+
+use super::procs::{self, SimProc};
+use super::stats::{interleave, ratio, show_ratio, verdict, Samples};
+use super::{fail, manifest, peers, Link, ROUNDS};
+use crate::cli::Failure;
+use crate::plan::human_bytes;
+use std::cell::Cell;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The destination every sample copies into: the smallest demo world (it has the MAIN project).
+const DST_SEED: &str = "demo:subjects=1,files=1,size=8";
+/// Sessions ferry and the parallel plain copy move at once.
+const JOBS: usize = 4;
+/// The modelled WAN: 50 ms per request and 8 MB/s per site, far below loopback.
+const WAN: Link = Link {
+    latency_ms: 50,
+    bandwidth: 8_000_000,
+};
+
+fn text(f: Failure) -> String {
+    f.render().trim().trim_start_matches("error: ").to_string()
+}
+
+/// A fresh destination emulator for one sample.
+fn fresh_destination(dir: &Path, link: Link) -> Result<SimProc, String> {
+    SimProc::start(dir, "destination", DST_SEED, link).map_err(text)
+}
+
+/// Plans the bench manifest from `src` into `dst` (its own process, not timed); the plan's path and
+/// summary.
+fn plan_copy(
+    dir: &Path,
+    src: &str,
+    dst: &str,
+) -> Result<(std::path::PathBuf, crate::plan::Summary), String> {
+    // Every plan of a run gets its own name, so no journal of an earlier plan is ever found.
+    static PLANS: AtomicUsize = AtomicUsize::new(0);
+    let n = PLANS.fetch_add(1, Ordering::SeqCst);
+    let m = dir.join(format!("bench-{n}.yaml"));
+    std::fs::write(&m, manifest(src, dst)).map_err(|e| e.to_string())?;
+    let p = dir.join(format!("bench-{n}.plan.yaml"));
+    procs::plan(&m, &p)?;
+    let text = std::fs::read_to_string(&p).map_err(|e| e.to_string())?;
+    let plan = crate::plan::from_yaml(&text, &p).map_err(|e| e.to_string())?;
+    Ok((p, plan.summary))
+}
+
+/// Prints the machine the figures were measured on.
+fn machine() {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into());
+    println!("machine: {cpu}, {cores} cores available, load average {load} at the start");
+    println!("every timed side runs {ROUNDS} times, interleaved; figures are median (min–max, n)");
+}
+
+/// Runs every figure.
+pub fn all(dir: &Path, quick: bool, with_peers: bool) -> Result<(), Failure> {
+    println!("ferry bench{}", if quick { " --quick" } else { "" });
+    machine();
+    rates();
+    let python = if with_peers {
+        match peers::python() {
+            Ok(p) => Some(p),
+            Err(e) => {
+                println!("peers: not run: {}", text(e));
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let (big, small) = if quick {
+        (
+            "demo:subjects=4,files=10,size=256",
+            "demo:subjects=4,files=60,size=64",
+        )
+    } else {
+        (
+            "demo:subjects=12,files=20,size=256",
+            "demo:subjects=8,files=150,size=64",
+        )
+    };
+    let loopback = Link::default();
+    let py = python.as_deref();
+    throughput(dir, "1a. loopback, 128 kB files", big, loopback, py)?;
+    throughput(dir, "1b. loopback, 8 kB files", small, loopback, None)?;
+    let wan = format!(
+        "1c. modelled WAN ({} ms, {} MB/s per site), 128 kB files",
+        WAN.latency_ms,
+        WAN.bandwidth as f64 / 1e6
+    );
+    throughput(dir, &wan, big, WAN, py)?;
+    let wan8 = wan.replace("1c.", "1d.").replace("128 kB", "8 kB");
+    throughput(dir, &wan8, small, WAN, None)?;
+    speedup(dir, quick)?;
+    planning(dir, quick)?;
+    memory(dir, quick)?;
+    Ok(())
+}
+
+/// Header parsing and blake3 rates (in this process: pure CPU, nothing copied).
+fn rates() {
+    let mut spec = crate::dicom::synth::Spec::new(1);
+    spec.size = 512;
+    let files: Vec<Vec<u8>> = (0..50)
+        .map(|i| {
+            spec.seed = i;
+            spec.sop_uid = format!("1.2.3.{i}");
+            crate::dicom::synth::file(&spec)
+        })
+        .collect();
+    let total: u64 = files.iter().map(|f| f.len() as u64).sum();
+    let mut parse = || {
+        let t = std::time::Instant::now();
+        let ok = files
+            .iter()
+            .filter(|f| crate::dicom::read_header_bytes(f).is_ok())
+            .count();
+        if ok != files.len() {
+            return Err(format!(
+                "{} of {} headers did not parse",
+                files.len() - ok,
+                files.len()
+            ));
+        }
+        Ok(files.len() as f64 / t.elapsed().as_secs_f64())
+    };
+    let buf = vec![7u8; 64 << 20];
+    let mut hash = || {
+        let t = std::time::Instant::now();
+        std::hint::black_box(blake3::hash(&buf));
+        Ok(buf.len() as f64 / 1e6 / t.elapsed().as_secs_f64())
+    };
+    let s = interleave(ROUNDS, &mut [&mut parse, &mut hash]);
+    println!(
+        "0. header parsing: {} files/s of {} files; blake3: {} MB/s",
+        s[0].show(0, ""),
+        human_bytes(total / files.len() as u64),
+        s[1].show(0, "")
+    );
+}
+
+/// One throughput figure: plain copy one and [`JOBS`] sessions at a time, ferry, and the peers.
+fn throughput(
+    dir: &Path,
+    title: &str,
+    seed: &str,
+    link: Link,
+    python: Option<&Path>,
+) -> Result<(), Failure> {
+    let src = SimProc::start(dir, "source", seed, link)?;
+    let (seq_bytes, par_bytes, ferry_bytes) = (Cell::new(0), Cell::new(0), Cell::new(0));
+    let (py_bytes, ctl_bytes) = (Cell::new(0), Cell::new(0));
+    let plain = |jobs: usize, moved: &Cell<u64>| -> Result<f64, String> {
+        let dst = fresh_destination(dir, link)?;
+        let c = procs::plain_copy(&src.url, &dst.url, jobs, dir)?;
+        moved.set(c.bytes);
+        dst.stop().map_err(text)?;
+        Ok(c.bytes as f64 / 1e6 / c.took.as_secs_f64())
+    };
+    let mut seq = || plain(1, &seq_bytes);
+    let mut par = || plain(JOBS, &par_bytes);
+    let mut ferry = || -> Result<f64, String> {
+        let dst = fresh_destination(dir, link)?;
+        let (plan, summary) = plan_copy(dir, &src.url, &dst.url)?;
+        let bytes = summary.bytes;
+        let ran = procs::apply(&plan, JOBS)?;
+        ferry_bytes.set(bytes);
+        dst.stop().map_err(text)?;
+        Ok(bytes as f64 / 1e6 / ran.took.as_secs_f64())
+    };
+    let mut xnatpy = || -> Result<f64, String> {
+        let py = python.ok_or("not run")?;
+        let dst = fresh_destination(dir, link)?;
+        let (b, secs) = peers::xnatpy(py, dir, &src.url, &dst.url)?;
+        py_bytes.set(b);
+        dst.stop().map_err(text)?;
+        Ok(b as f64 / 1e6 / secs)
+    };
+    let mut xnatctl = || -> Result<f64, String> {
+        let py = python.ok_or("not run")?;
+        let dst = fresh_destination(dir, link)?;
+        let (b, secs) = peers::xnatctl(py, dir, &src.url, &dst)?;
+        ctl_bytes.set(b);
+        dst.stop().map_err(text)?;
+        Ok(b as f64 / 1e6 / secs)
+    };
+    let mut sides: Vec<&mut dyn FnMut() -> Result<f64, String>> =
+        vec![&mut seq, &mut par, &mut ferry];
+    if python.is_some() {
+        sides.push(&mut xnatpy);
+        sides.push(&mut xnatctl);
+    }
+    let s = interleave(ROUNDS, &mut sides);
+    drop(sides);
+    src.stop()?;
+    let moved = |c: &Cell<u64>| human_bytes(c.get());
+    println!("{title} ({seed}), MB/s:");
+    println!(
+        "   plain copy, 1 session at a time:  {}, moved {}",
+        s[0].show(1, ""),
+        moved(&seq_bytes)
+    );
+    println!(
+        "   plain copy, {JOBS} sessions at a time: {}, moved {}",
+        s[1].show(1, ""),
+        moved(&par_bytes)
+    );
+    println!(
+        "   ferry apply --jobs {JOBS} (rewrite, verify: full): {}, moved {}",
+        s[2].show(1, ""),
+        moved(&ferry_bytes)
+    );
+    let limit = if ratio(&s[0], &s[1]).is_some_and(|r| r >= 1.0) {
+        &s[0]
+    } else {
+        &s[1]
+    };
+    let r = ratio(&s[2], limit);
+    let same = seq_bytes.get() == ferry_bytes.get() && par_bytes.get() == ferry_bytes.get();
+    println!(
+        "   ferry / best plain copy = {} (goal >= 0.8: {}){}",
+        show_ratio(r),
+        verdict(r, 0.8, true),
+        if same {
+            ""
+        } else {
+            "; the sides moved different bytes: compare with care"
+        }
+    );
+    if python.is_some() {
+        let r = ratio(&s[2], &s[3]);
+        println!(
+            "   peer: xnatpy script (1 session at a time, no rewrite, no verification): {}, moved {}; ferry / xnatpy = {} (goal >= 1.0: {})",
+            s[3].show(1, ""), moved(&py_bytes), show_ratio(r), verdict(r, 1.0, true)
+        );
+        println!(
+            "   peer: xnatctl project transfer (whole project, its defaults): {}, moved {}; ferry / xnatctl = {}",
+            s[4].show(1, ""), moved(&ctl_bytes), show_ratio(ratio(&s[2], &s[4]))
+        );
+    }
+    Ok(())
+}
+
+/// `--jobs 1` against `--jobs 8` at 50 ms latency.
+fn speedup(dir: &Path, quick: bool) -> Result<(), Failure> {
+    let seed = if quick {
+        "demo:subjects=6,files=3"
+    } else {
+        "demo:subjects=10,files=4"
+    };
+    let link = Link {
+        latency_ms: 50,
+        bandwidth: 0,
+    };
+    let src = SimProc::start(dir, "source", seed, link)?;
+    let run = |jobs: usize| -> Result<f64, String> {
+        let dst = fresh_destination(dir, link)?;
+        let (plan, _) = plan_copy(dir, &src.url, &dst.url)?;
+        let ran = procs::apply(&plan, jobs)?;
+        dst.stop().map_err(text)?;
+        Ok(ran.took.as_secs_f64())
+    };
+    let s = interleave(ROUNDS, &mut [&mut || run(1), &mut || run(8)]);
+    src.stop()?;
+    let r = ratio(&s[0], &s[1]);
+    println!(
+        "2. speed-up at 50 ms latency ({seed}), seconds: --jobs 1 {}, --jobs 8 {}: {}x (goal >= 5: {})",
+        s[0].show(2, ""),
+        s[1].show(2, ""),
+        show_ratio(r),
+        verdict(r, 5.0, true)
+    );
+    Ok(())
+}
+
+/// Planning time and requests per session: `sessions` sessions at `latency_ms`.
+fn plan_samples(dir: &Path, sessions: usize, link: Link) -> Result<(Samples, f64), Failure> {
+    let seed = format!("demo:subjects={sessions},files=1,size=16");
+    let name = format!("plan-{sessions}-{}", link.latency_ms);
+    // Seed once; later samples restart the emulators on the same state.
+    let root = dir.join(&name);
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).map_err(fail)?;
+    let (requests, sessions_seen) = (Cell::new(0u64), Cell::new(0u64));
+    let mut one = || -> Result<f64, String> {
+        let src = SimProc::start_on(&root, "source", &seed, link).map_err(text)?;
+        let dst = SimProc::start_on(&root, "destination", DST_SEED, link).map_err(text)?;
+        let t = std::time::Instant::now();
+        let (_, summary) = plan_copy(&root, &src.url, &dst.url)?;
+        sessions_seen
+            .set(summary.sessions_created + summary.sessions_merged + summary.sessions_skipped);
+        let took = t.elapsed().as_secs_f64();
+        requests.set(src.stop().map_err(text)?);
+        dst.stop().map_err(text)?;
+        Ok(took)
+    };
+    let s = interleave(ROUNDS, &mut [&mut one]);
+    let per = requests.get() as f64 / sessions_seen.get().max(1) as f64;
+    Ok((s.into_iter().next().unwrap_or_default(), per))
+}
+
+/// Planning at scale: many sessions at 50 ms, with the source's requests per session; and the time
+/// per session at two sizes on loopback.
+fn planning(dir: &Path, quick: bool) -> Result<(), Failure> {
+    let big = if quick { 200 } else { 2000 };
+    let (s, per) = plan_samples(
+        dir,
+        big,
+        Link {
+            latency_ms: 50,
+            bandwidth: 0,
+        },
+    )?;
+    println!(
+        "3a. planning {big} subjects' sessions at 50 ms latency (ferry plan, --per-server 4): {} s; {per:.2} source requests per session (goal <= 3)",
+        s.show(1, "")
+    );
+    let (a, b) = if quick { (100, 1000) } else { (200, 2000) };
+    let (sa, _) = plan_samples(dir, a, Link::default())?;
+    let (sb, _) = plan_samples(dir, b, Link::default())?;
+    let per_a = sa.median().map(|m| m / a as f64);
+    let per_b = sb.median().map(|m| m / b as f64);
+    let growth = per_a.zip(per_b).map(|(x, y)| y / x);
+    println!(
+        "3b. planning on loopback: {a} subjects {} s, {b} subjects {} s; time per session grows {}x for 10x the sessions (goal <= 1.0: {})",
+        sa.show(2, ""),
+        sb.show(2, ""),
+        show_ratio(growth),
+        verdict(growth, 1.0, false)
+    );
+    Ok(())
+}
+
+/// Peak RSS of `ferry apply` at two project sizes (one run each: memory, not time).
+fn memory(dir: &Path, quick: bool) -> Result<(), Failure> {
+    let sizes = if quick {
+        [
+            "demo:subjects=2,files=10,size=512",
+            "demo:subjects=6,files=30,size=512",
+        ]
+    } else {
+        [
+            "demo:subjects=20,files=8,size=512",
+            "demo:subjects=20,files=80,size=512",
+        ]
+    };
+    let mut seen = Vec::new();
+    for seed in sizes {
+        let src = SimProc::start(dir, "source", seed, Link::default())?;
+        let dst = SimProc::start(dir, "destination", DST_SEED, Link::default())?;
+        let (plan, summary) = plan_copy(dir, &src.url, &dst.url).map_err(fail)?;
+        let bytes = summary.bytes;
+        let ran = procs::apply(&plan, JOBS).map_err(fail)?;
+        dst.stop()?;
+        src.stop()?;
+        seen.push((bytes, ran.peak_rss));
+    }
+    let r = seen[1].1 as f64 / seen[0].1.max(1) as f64;
+    println!(
+        "4. peak RSS of ferry apply (one run each): {} project {:.1} MB, {} project {:.1} MB: ratio {r:.2} (goal: within 1.2 and under 200 MB: {})",
+        human_bytes(seen[0].0),
+        seen[0].1 as f64 / 1e6,
+        human_bytes(seen[1].0),
+        seen[1].1 as f64 / 1e6,
+        if r <= 1.2 && seen[1].1 < 200_000_000 { "met" } else { "NOT met" }
+    );
+    Ok(())
+}

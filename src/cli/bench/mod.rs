@@ -1,0 +1,116 @@
+//! `ferry bench`: performance figures measured against baselines in the same run. The driver (this
+//! process) only starts, times and stops other processes: every emulator is its own `ferry sim`,
+//! ferry runs as `ferry plan` and `ferry apply`, the limit as `ferry bench --plain-copy`, the peers as
+//! their own programs. Every timed figure runs each side [`ROUNDS`] times interleaved and prints the
+//! median with its range and the ratio of medians; a side that fails is printed as an error.
+//!
+//! Files: [`stats`] (samples and their summary), [`procs`] (the child processes), [`copy`] (the
+//! plain copy), [`peers`] (xnatpy, xnatctl), [`figures`] (what is measured and printed).
+
+mod copy;
+mod figures;
+mod peers;
+mod procs;
+mod stats;
+
+use super::{Exit, Failure};
+use crate::manifest::model::Server;
+use std::path::PathBuf;
+
+/// Samples per side of every timed figure.
+pub const ROUNDS: usize = 5;
+/// The project every figure copies from.
+pub const SRC_PROJECT: &str = "PILOT";
+/// The project every figure copies into.
+pub const DST_PROJECT: &str = "MAIN";
+
+/// Arguments of `ferry bench`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Smaller worlds (a few minutes instead of a quarter of an hour).
+    #[arg(long)]
+    pub quick: bool,
+    /// Keep the work folder here instead of a temporary one.
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Skip the Python peers (they need python3 and PyPI to set up a virtual environment once).
+    #[arg(long)]
+    pub no_peers: bool,
+    /// Run only the plain copy from one emulator to another and print what it moved (the driver
+    /// runs this as its own process).
+    #[arg(long, hide = true, num_args = 2, value_names = ["FROM_URL", "TO_URL"])]
+    pub plain_copy: Option<Vec<String>>,
+    /// Sessions the plain copy moves at once.
+    #[arg(long, hide = true, default_value_t = 1)]
+    pub jobs: usize,
+}
+
+/// The modelled link of an emulator: latency per request and shared bandwidth (0: unlimited).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Link {
+    /// Milliseconds before every answer.
+    pub latency_ms: u64,
+    /// Bytes per second, shared by all connections in both directions; 0 for loopback speed.
+    pub bandwidth: u64,
+}
+
+fn fail(e: impl std::fmt::Display) -> Failure {
+    Failure::msg(Exit::Runtime, format!("benchmark failed: {e}"))
+}
+
+/// A server entry whose credentials come from the bench's environment variables.
+fn server(url: &str) -> Server {
+    Server {
+        url: url.to_string(),
+        user_env: Some("FERRY_BENCH_USER".into()),
+        password_env: Some("FERRY_BENCH_PASS".into()),
+        token_env: None,
+        allow_http: false,
+    }
+}
+
+/// The bench manifest: PILOT on `src` to MAIN on `dst`, localizers left out, headers rewritten,
+/// verified in full.
+fn manifest(src: &str, dst: &str) -> String {
+    format!(
+        r#"version: 1
+servers:
+  source: {{ url: "{src}", user_env: FERRY_BENCH_USER, password_env: FERRY_BENCH_PASS }}
+  destination: {{ url: "{dst}", user_env: FERRY_BENCH_USER, password_env: FERRY_BENCH_PASS }}
+transfers:
+  - name: bench
+    mode: copy
+    from: {{ server: source, project: {SRC_PROJECT} }}
+    to: {{ server: destination, project: {DST_PROJECT} }}
+    select: {{ scan_types: {{ exclude: ["localizer*"] }} }}
+    map:
+      subject: "B_{{{{ subject.label }}}}"
+      session: "B_{{{{ session.label }}}}"
+    dicom:
+      set:
+        PatientID: "{{{{ dest.subject }}}}"
+        PatientName: "{{{{ dest.subject }}}}"
+        StudyDescription: "xnat://{{{{ dest.project }}}}/{{{{ dest.subject }}}}/{{{{ dest.session }}}}"
+    policy: {{ conflict: skip, destination: archive, anonymization: "off", verify: full }}
+"#
+    )
+}
+
+/// Runs `ferry bench`.
+pub fn run(args: Args) -> Result<(), Failure> {
+    std::env::set_var("FERRY_BENCH_USER", "admin");
+    std::env::set_var("FERRY_BENCH_PASS", "admin");
+    let temp = tempfile::tempdir().map_err(fail)?;
+    let dir = args
+        .dir
+        .clone()
+        .unwrap_or_else(|| temp.path().to_path_buf());
+    std::fs::create_dir_all(&dir).map_err(fail)?;
+    if let Some(urls) = &args.plain_copy {
+        let [from, to] = urls.as_slice() else {
+            return Err(fail("`--plain-copy` takes two URLs"));
+        };
+        return copy::run(from, to, args.jobs, &dir);
+    }
+    figures::all(&dir, args.quick, !args.no_peers)
+}
