@@ -9,7 +9,6 @@ use super::DicomError;
 use dicom_core::value::PrimitiveValue;
 use dicom_core::{DataElement, VR};
 use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
-use dicom_object::meta::FileMetaTable;
 use dicom_object::InMemDicomObject;
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 use std::collections::BTreeMap;
@@ -194,24 +193,57 @@ fn sop_uid(ds: &InMemDicomObject) -> Option<String> {
     Some(v.trim_end_matches(['\0', ' ']).to_string())
 }
 
-/// Writes the preamble and a file meta group whose Media Storage SOP Instance UID is `sop`.
+/// Writes the preamble and a file meta group whose Media Storage SOP Instance UID is `sop`. Every other
+/// meta element is copied byte for byte (a re-encoding could change values the walk accepted, and the
+/// group length would then disagree with the bytes); the group length is computed from what is written.
 fn meta_with_sop(
     bytes: &[u8],
     dataset_start: usize,
     sop: &str,
     out: &mut Vec<u8>,
 ) -> Result<(), DicomError> {
-    let bad =
-        |e: dicom_object::meta::Error| DicomError::Malformed(format!("the file meta group: {e}"));
-    let mut meta = FileMetaTable::from_reader(&bytes[128..dataset_start]).map_err(bad)?;
-    let mut uid = sop.to_string();
+    let mut uid = sop.as_bytes().to_vec();
     if uid.len() % 2 == 1 {
-        uid.push('\0');
+        uid.push(0);
     }
-    meta.media_storage_sop_instance_uid = uid;
-    meta.update_information_group_length();
+    let uid_len = u16::try_from(uid.len())
+        .map_err(|_| DicomError::Malformed("the SOP Instance UID is too long".into()))?;
+    let mut sop_element = vec![0x02, 0x00, 0x03, 0x00, b'U', b'I'];
+    sop_element.extend_from_slice(&uid_len.to_le_bytes());
+    sop_element.extend_from_slice(&uid);
+    let mut body = Vec::with_capacity(dataset_start.saturating_sub(132) + uid.len());
+    let mut placed = false;
+    let mut at = 132;
+    while at < dataset_start {
+        let element = u16_le(bytes, at + 2)
+            .ok_or_else(|| DicomError::Truncated("the file meta group is cut off".into()))?;
+        let (header, len) = explicit_le_header(bytes, at)?;
+        let end = (at + header + len as usize).min(dataset_start);
+        if element > 0x0003 && !placed {
+            body.extend_from_slice(&sop_element);
+            placed = true;
+        }
+        match element {
+            0x0000 => {}
+            0x0003 => {
+                if !placed {
+                    body.extend_from_slice(&sop_element);
+                    placed = true;
+                }
+            }
+            _ => body.extend_from_slice(&bytes[at..end]),
+        }
+        at = end;
+    }
+    if !placed {
+        body.extend_from_slice(&sop_element);
+    }
+    let group_len = u32::try_from(body.len())
+        .map_err(|_| DicomError::Malformed("the file meta group is too long".into()))?;
     out.extend_from_slice(&bytes[..132]);
-    meta.write(&mut *out).map_err(bad)?;
+    out.extend_from_slice(&[0x02, 0x00, 0x00, 0x00, b'U', b'L', 0x04, 0x00]);
+    out.extend_from_slice(&group_len.to_le_bytes());
+    out.extend_from_slice(&body);
     Ok(())
 }
 

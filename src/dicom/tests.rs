@@ -212,6 +212,24 @@ fn inputs_found_by_fuzzing_are_refused_before_parsing() {
     malformed(&m, "announces");
 }
 
+/// A file whose meta group holds a name that is not ASCII (found by the fuzzer): a de-identified copy
+/// gets a new Media Storage SOP Instance UID, and its meta group length must still match its elements,
+/// with every other meta element kept byte for byte.
+#[test]
+fn deidentified_meta_group_length_matches_its_elements() {
+    let bytes = include_bytes!("../../fuzz/seeds/dicom_header/meta-version-name-not-ascii.bin");
+    let out = rewrite_with(bytes, Some(&basic_profile()), &BTreeMap::new()).unwrap();
+    assert_eq!(pixel_hash(&out).unwrap(), pixel_hash(bytes).unwrap());
+    let name = [0x46, 0xb6, 0xad, 0xad, 0xa6, 0x5f, 0x53, 0x49, 0x4d, 0x20];
+    assert!(
+        out.windows(name.len()).any(|w| w == name),
+        "a meta element was re-encoded"
+    );
+    let before = read_header_bytes(bytes).unwrap();
+    let after = read_header_bytes(&out).unwrap();
+    assert_ne!(before.sop_instance_uid, after.sop_instance_uid);
+}
+
 fn basic_profile() -> Profile {
     Profile {
         basic: true,
