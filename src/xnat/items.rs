@@ -5,9 +5,9 @@
 //! (ProjSubExptList rewrites `project` and `label`), so ownership is read here, from the item, never
 //! from a listing row.
 
-use super::inventory::s;
+use super::reader::s;
 use super::{enc, Client, XnatError};
-use crate::inventory::SessionMeta;
+use crate::model::inventory::SessionMeta;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -228,12 +228,12 @@ impl Client {
             &format!("{base}/experiments?format=json"),
             &what("listing the experiments"),
         )?;
-        out.experiments = super::inventory::rows(&exps).len() as u64;
+        out.experiments = super::reader::rows(&exps).len() as u64;
         let res = self.http.get_json(
             &format!("{base}/resources?format=json"),
             &what("listing the resources"),
         )?;
-        out.resources = super::inventory::rows(&res).len() as u64;
+        out.resources = super::reader::rows(&res).len() as u64;
         Ok(Some(out))
     }
 

@@ -3,10 +3,10 @@
 //! and streaming uploads that never replace a file the destination already holds.
 
 use super::http::{Payload, Retry};
-use super::inventory::{file_entry, rows, s};
+use super::reader::{file_entry, rows, s};
 use super::transfer::{io_err, Tap};
 use super::{enc, Client, XnatError};
-use crate::inventory::FileEntry;
+use crate::model::inventory::FileEntry;
 use std::fs::File;
 use std::path::Path;
 

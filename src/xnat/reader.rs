@@ -2,7 +2,7 @@
 //! parallelism, into an [`Inventory`].
 
 use super::{enc, Client, InventoryOptions, Progress, XnatError};
-use crate::inventory::{
+use crate::model::inventory::{
     Access, FileEntry, Inventory, PrearchiveEntry, Resource, Scan, Session, Subject,
 };
 use serde_json::Value;
