@@ -10,14 +10,17 @@ mod digests;
 mod error;
 mod http;
 mod items;
+mod json;
 mod moves;
+mod prearchive;
 mod reader;
 mod resources;
+mod session_reader;
 mod settings;
 mod transfer;
 
 pub use error::XnatError;
-pub use items::{ExperimentItem, ScanMeta, SubjectHoldings};
+pub use items::{CatalogRef, ExperimentItem, ScanMeta, SubjectHoldings};
 pub use moves::SessionRef;
 pub use resources::{resource_path_of, FetchedFile, ResourceRef};
 pub use transfer::{Downloaded, ImportOutcome, ImportTarget, Overwrite};
