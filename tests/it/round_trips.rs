@@ -78,3 +78,73 @@ fn planning_reads_each_session_in_at_most_three_requests() {
         sessions_big - sessions
     );
 }
+
+#[test]
+fn the_session_file_listing_holds_scan_files_only_with_all() {
+    let sim = Sim::start(&["--seed", "demo"]);
+    let id = get(
+        &sim,
+        "/data/projects/PILOT/experiments?format=json&label=SUB001_MR1",
+        "admin",
+    )
+    .rows()[0]["ID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let labels = |all: &str| {
+        let rows = get(
+            &sim,
+            &format!("/data/experiments/{id}/files?format=json{all}"),
+            "admin",
+        )
+        .rows();
+        let mut seen: Vec<String> = rows
+            .iter()
+            .map(|r| r["collection"].as_str().unwrap().to_string())
+            .collect();
+        seen.dedup();
+        (rows.len(), seen)
+    };
+    // XNAT's FileList: the session's own resources, and with `all=true` every scan's too.
+    let (own, own_labels) = labels("");
+    assert_eq!(own_labels, vec!["NOTES"]);
+    let (every, every_labels) = labels("&all=true");
+    assert!(every > own, "{every} {own}");
+    assert!(
+        every_labels.contains(&"DICOM".to_string()),
+        "{every_labels:?}"
+    );
+    let item = get(
+        &sim,
+        &format!("/data/experiments/{id}?format=json"),
+        "admin",
+    )
+    .json();
+    let scans = &item["items"][0]["children"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["field"] == "scans/scan")
+        .unwrap()["items"];
+    let dicom_ids: Vec<&str> = scans
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["children"][0]["items"].as_array().unwrap())
+        .map(|r| {
+            r["data_fields"]["xnat_abstractresource_id"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    let rows = get(
+        &sim,
+        &format!("/data/experiments/{id}/files?format=json&all=true"),
+        "admin",
+    )
+    .rows();
+    // Every scan file row names a resource the item lists under its scan.
+    for r in rows.iter().filter(|r| r["collection"] == "DICOM") {
+        assert!(dicom_ids.contains(&r["cat_ID"].as_str().unwrap()), "{r}");
+    }
+}
