@@ -134,7 +134,9 @@ fn files_larger_than_a_chunk_are_copied_and_verified_by_digest() {
     assert_copied(&sim);
     let c = client(&sim);
     let dst = files_of(&c, "MAIN", "MAIN_LARGE", "MAIN_LARGE_MR", &["1".into()]);
-    assert!(dst.values().all(|(_, kw, _)| kw["PatientName"] == "MAIN_LARGE"));
+    assert!(dst
+        .values()
+        .all(|(_, kw, _)| kw["PatientName"] == "MAIN_LARGE"));
 }
 
 #[test]
