@@ -223,20 +223,7 @@ impl Client {
         path: &str,
         what: &str,
     ) -> Result<(BTreeMap<String, String>, Vec<crate::dicom::Seen>), XnatError> {
-        let bytes = self.http.exchange(
-            "GET",
-            path,
-            what,
-            super::http::Retry::Idempotent,
-            super::http::Payload::Empty,
-            |resp| {
-                resp.body_mut()
-                    .with_config()
-                    .limit(2 * 1024 * 1024 * 1024)
-                    .read_to_vec()
-                    .map_err(|e| self.http.read_error(what, &e))
-            },
-        )?;
+        let bytes = self.get_bytes(path, what)?;
         // A file the server calls DICOM that does not parse leaves the header empty; the planner
         // then reports that `dicom.*` values are unavailable for the session.
         Ok(crate::dicom::read_header_bytes(&bytes)
