@@ -66,18 +66,30 @@ impl Probe {
     }
 }
 
-/// One measured run against the source: wall time of `work`, and the source's requests per session
-/// during it.
+/// What one run cost the source: the requests it answered and the sessions its project holds.
+#[derive(Debug, Clone, Copy, Default)]
+struct Cost {
+    requests: u64,
+    sessions: u64,
+}
+
+impl Cost {
+    fn per_session(&self) -> f64 {
+        self.requests as f64 / self.sessions.max(1) as f64
+    }
+}
+
+/// One measured run against the source: wall time of `work`, and what it cost the source.
 fn measured(
     src: &SimProc,
     work: impl FnOnce() -> Result<f64, String>,
-) -> Result<(f64, f64), String> {
+) -> Result<(f64, Cost), String> {
     let probe = Probe::connect(&src.url)?;
-    let sessions = probe.sessions()?.max(1);
+    let sessions = probe.sessions()?;
     let before = probe.requests()?;
     let took = work()?;
-    let sent = probe.requests()? - before;
-    Ok((took, sent as f64 / sessions as f64))
+    let requests = probe.requests()? - before;
+    Ok((took, Cost { requests, sessions }))
 }
 
 /// `ferry plan` of the bench manifest from `src` into `dst`, in its own process; its wall time.
@@ -111,67 +123,100 @@ fn source_root(
     Ok((root, format!("demo:subjects={sessions},files=1,size=8")))
 }
 
-/// Figure 3a: ferry against the plain client, time and requests per session.
-fn against_plain(dir: &Path, sessions: usize) -> Result<(), Failure> {
-    let link = Link {
-        latency_ms: 50,
-        bandwidth: 0,
-    };
+/// The 3a sides: ferry's and the plain client's times, and what each run cost the source.
+struct Against {
+    times: Vec<Samples>,
+    ferry: Samples,
+    plain: Samples,
+}
+
+/// Figure 3a's runs: ferry against the plain client, interleaved.
+fn against_plain(dir: &Path, sessions: usize, link: Link) -> Result<Against, Failure> {
     let (root, seed) = source_root(dir, sessions, link)?;
     let per = RefCell::new((Samples::default(), Samples::default()));
     let mut ferry = || -> Result<f64, String> {
         let src = SimProc::start_on(&root, "source", &seed, link).map_err(text)?;
         let dst = SimProc::start_on(&root, "destination", DST_SEED, link).map_err(text)?;
-        let (took, r) = measured(&src, || ferry_plan(&root, &src.url, &dst.url))?;
-        per.borrow_mut().0.push(Ok(r));
+        let (took, cost) = measured(&src, || ferry_plan(&root, &src.url, &dst.url))?;
+        per.borrow_mut().0.push(Ok(cost.per_session()));
         src.stop().map_err(text)?;
         dst.stop().map_err(text)?;
         Ok(took)
     };
     let mut plain = || -> Result<f64, String> {
         let src = SimProc::start_on(&root, "source", &seed, link).map_err(text)?;
-        let (took, r) = measured(&src, || plain_client(&src.url))?;
-        per.borrow_mut().1.push(Ok(r));
+        let (took, cost) = measured(&src, || plain_client(&src.url))?;
+        per.borrow_mut().1.push(Ok(cost.per_session()));
         src.stop().map_err(text)?;
         Ok(took)
     };
-    let s = interleave(ROUNDS, &mut [&mut ferry, &mut plain]);
-    let (ferry_req, plain_req) = per.into_inner();
-    let r = ratio(&s[0], &s[1]);
-    println!(
-        "3a. planning {sessions} sessions at {} ms latency, {IN_FLIGHT} requests in flight: ferry plan {} s with {} source requests per session; plain client (item, scans, scan files, resources and their files, one DICOM file per session) {} s with {} requests per session; time ferry/plain {} (goal <= {GOAL} requests per session: {})",
-        link.latency_ms,
-        s[0].show(1, ""),
-        ferry_req.show(2, ""),
-        s[1].show(1, ""),
-        plain_req.show(2, ""),
-        show_ratio(r),
-        verdict(ferry_req.median(), GOAL, false),
-    );
-    Ok(())
+    let times = interleave(ROUNDS, &mut [&mut ferry, &mut plain]);
+    let (ferry, plain) = per.into_inner();
+    Ok(Against {
+        times,
+        ferry,
+        plain,
+    })
 }
 
-/// Planning on loopback at two sizes, interleaved: the time of each.
-fn loopback(dir: &Path, a: usize, b: usize) -> Result<Vec<Samples>, Failure> {
+/// Planning on loopback at two sizes, interleaved: the time of each, and what the last run of each
+/// cost the source.
+fn loopback(dir: &Path, a: usize, b: usize) -> Result<(Vec<Samples>, [Cost; 2]), Failure> {
     let link = Link::default();
     let worlds = [source_root(dir, a, link)?, source_root(dir, b, link)?];
-    let one = |(root, seed): &(std::path::PathBuf, String)| -> Result<f64, String> {
+    let costs = RefCell::new([Cost::default(); 2]);
+    let one = |i: usize| -> Result<f64, String> {
+        let (root, seed) = &worlds[i];
         let src = SimProc::start_on(root, "source", seed, link).map_err(text)?;
         let dst = SimProc::start_on(root, "destination", DST_SEED, link).map_err(text)?;
-        let took = ferry_plan(root, &src.url, &dst.url)?;
+        let (took, cost) = measured(&src, || ferry_plan(root, &src.url, &dst.url))?;
+        costs.borrow_mut()[i] = cost;
         src.stop().map_err(text)?;
         dst.stop().map_err(text)?;
         Ok(took)
     };
-    let (mut small, mut big) = (|| one(&worlds[0]), || one(&worlds[1]));
-    Ok(interleave(ROUNDS, &mut [&mut small, &mut big]))
+    let (mut small, mut big) = (|| one(0), || one(1));
+    let s = interleave(ROUNDS, &mut [&mut small, &mut big]);
+    Ok((s, costs.into_inner()))
+}
+
+/// Requests per added session and per run (the project-level constant), from two runs at different
+/// sizes.
+fn slope(c: &[Cost; 2]) -> Option<(f64, f64)> {
+    let sessions = c[1]
+        .sessions
+        .checked_sub(c[0].sessions)
+        .filter(|d| *d > 0)? as f64;
+    let per = (c[1].requests as f64 - c[0].requests as f64) / sessions;
+    Some((per, c[0].requests as f64 - per * c[0].sessions as f64))
 }
 
 /// Runs figure 3.
 pub fn run(dir: &Path, quick: bool) -> Result<(), Failure> {
-    against_plain(dir, if quick { 200 } else { 2000 })?;
+    let sessions = if quick { 200 } else { 2000 };
+    let link = Link {
+        latency_ms: 50,
+        bandwidth: 0,
+    };
+    let x = against_plain(dir, sessions, link)?;
     let (a, b) = if quick { (100, 1000) } else { (200, 2000) };
-    let s = loopback(dir, a, b)?;
+    let (s, costs) = loopback(dir, a, b)?;
+    let fit = slope(&costs);
+    println!(
+        "3a. planning {sessions} sessions at {} ms latency, {IN_FLIGHT} requests in flight: ferry plan {} s with {} source requests per session; plain client (item, scans, scan files, resources and their files, one DICOM file per session) {} s with {} requests per session; time ferry/plain {}",
+        link.latency_ms,
+        x.times[0].show(1, ""),
+        x.ferry.show(2, ""),
+        x.times[1].show(1, ""),
+        x.plain.show(2, ""),
+        show_ratio(ratio(&x.times[0], &x.times[1])),
+    );
+    println!(
+        "    ferry's requests per added session, from 3b's two sizes: {} per session plus {} per run (goal <= {GOAL} per session: {})",
+        fit.map_or("n/a".into(), |(p, _)| format!("{p:.2}")),
+        fit.map_or("n/a".into(), |(_, k)| format!("{k:.0}")),
+        verdict(fit.map(|(p, _)| p), GOAL, false),
+    );
     let (sa, sb) = (&s[0], &s[1]);
     let per_a = sa.median().map(|m| m / a as f64);
     let per_b = sb.median().map(|m| m / b as f64);
@@ -184,4 +229,17 @@ pub fn run(dir: &Path, quick: bool) -> Result<(), Failure> {
         verdict(growth, 1.0, false)
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_per_session_and_per_run_come_from_two_sizes() {
+        let c = |sessions: u64, requests: u64| Cost { requests, sessions };
+        assert_eq!(slope(&[c(100, 312), c(1000, 3012)]), Some((3.0, 12.0)));
+        assert_eq!(slope(&[c(100, 312), c(100, 312)]), None);
+        assert_eq!(c(200, 612).per_session(), 3.06);
+    }
 }
