@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// The destination every sample copies into: the smallest demo world (it has the MAIN project).
 const DST_SEED: &str = "demo:subjects=1,files=1,size=8";
 /// Sessions ferry and the parallel plain copy move at once.
-const JOBS: usize = 4;
+pub(super) const JOBS: usize = 4;
 /// The modelled WAN: 50 ms per request and 8 MB/s per site, far below loopback.
 const WAN: Link = Link {
     latency_ms: 50,
@@ -97,6 +97,9 @@ pub fn all(dir: &Path, quick: bool, with_peers: bool, only: &[u8]) -> Result<(),
     }
     if on(4) {
         memory(dir, quick)?;
+    }
+    if on(5) {
+        super::large::run(dir, quick)?;
     }
     Ok(())
 }

@@ -6,10 +6,12 @@
 //!
 //! Files: [`stats`] (samples and their summary), [`procs`] (the child processes), [`copy`] (the
 //! plain copy), [`peers`] (xnatpy, xnatctl), [`figures`] (what is measured and printed),
-//! [`planning`] (figure 3: planning at scale) with [`plainlist`] (its plain client).
+//! [`planning`] (figure 3: planning at scale) with [`plainlist`] (its plain client), [`large`]
+//! (figure 5: memory against the size of one file).
 
 mod copy;
 mod figures;
+mod large;
 mod peers;
 mod plainlist;
 mod planning;
@@ -39,9 +41,10 @@ pub struct Args {
     /// Skip the Python peers (they need python3 and PyPI to set up a virtual environment once).
     #[arg(long)]
     pub no_peers: bool,
-    /// Run only these figures, by number (0 to 4, comma-separated; all when not given): e.g.
-    /// `--figures 3` for planning at scale.
-    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u8).range(0..=4))]
+    /// Run only these figures, by number (0 to 5, comma-separated; all when not given): e.g.
+    /// `--figures 3` for planning at scale, `--figures 5` for peak memory against the size of one
+    /// file.
+    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u8).range(0..=5))]
     pub figures: Vec<u8>,
     /// Run only the plain copy from one emulator to another and print what it moved (the driver
     /// runs this as its own process).
