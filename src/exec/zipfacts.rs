@@ -67,6 +67,17 @@ pub enum FactsError {
         /// The cause.
         source: super::localanon::ScriptRunError,
     },
+    /// ferry's rewrite changed an element its rules do not change (a defect of ferry, caught before
+    /// upload).
+    #[error("ferry's rewrite {change} the header element {element} of `{entry}`, which no rule of this transfer changes (dicom.set, the de-identification profile, the destination's scripts); this is a defect of ferry: nothing of this session was uploaded")]
+    Unexpected {
+        /// The entry in the upload zip.
+        entry: String,
+        /// Its tag path and keywords (never its value).
+        element: String,
+        /// `added`, `removed` or `changed`.
+        change: &'static str,
+    },
     /// Identifying data remains after the rewrite under `anonymization: require`.
     #[error("{files} file(s) still carry identifying DICOM data after rewriting (PS3.15 Annex E): {keywords} (anonymization: require); nothing of this session was uploaded")]
     Phi {
@@ -187,8 +198,10 @@ fn facts_of(
     bytes: &[u8],
     h: &dicom::Header,
     set: &BTreeMap<String, String>,
+    header: String,
 ) -> Result<FileFacts, dicom::DicomError> {
     Ok(FileFacts {
+        header,
         name: name.to_string(),
         size: bytes.len() as u64,
         pixel_hash: match dicom::pixel_hash(bytes)? {
@@ -254,6 +267,7 @@ pub fn rewrite_zip(
             source,
         };
         // The agreed order: de-identification profile, the destination's scripts, `dicom.set`.
+        let source = super::verify::elements::before_rewrite(&bytes, rules, name)?;
         let new = if rules.scripts.is_empty() && active {
             dicom::rewrite_with(&bytes, rules.profile.as_ref(), &rules.set).map_err(rewrite_err)?
         } else if rules.scripts.is_empty() {
@@ -288,7 +302,9 @@ pub fn rewrite_zip(
             }
         }
         let entry_name = format!("{scan}/{:06}.dcm", result.files + 1);
-        let mut facts = facts_of(&entry_name, &new, &h, &rules.set).map_err(rewrite_err)?;
+        let header =
+            super::verify::elements::check_rewrite(source.as_ref(), &new, rules, &entry_name)?;
+        let mut facts = facts_of(&entry_name, &new, &h, &rules.set, header).map_err(rewrite_err)?;
         // The MD5 of exactly the bytes that go into the upload zip (stored, so sent as they are).
         facts.md5 = md5_hex(&new);
         if result.facts.study_uid.is_none() {
@@ -340,10 +356,13 @@ pub fn read_facts(
         for k in rules.findings(&h, &scan, None) {
             *phi.entry(k).or_default() += 1;
         }
-        let f = facts_of(name, &bytes, &h, &rules.set).map_err(|source| FactsError::Rewrite {
+        let err = |source| FactsError::Rewrite {
             entry: name.to_string(),
             source,
-        })?;
+        };
+        let header =
+            super::verify::elements::header_hash(&bytes, &rules.element_key).map_err(err)?;
+        let f = facts_of(name, &bytes, &h, &rules.set, header).map_err(err)?;
         if facts.study_uid.is_none() {
             facts.study_uid = h.study_instance_uid.as_deref().map(|u| rules.digest(u));
         }
@@ -383,15 +402,15 @@ mod tests {
             [("PatientID".to_string(), "MAIN_001".to_string())].into();
         let b = dicom::rewrite(&a, &set).unwrap();
         let h = dicom::read_header_bytes(&b).unwrap();
-        let fa = facts_of("a", &a, &h, &set).unwrap();
-        let fb = facts_of("b", &b, &h, &set).unwrap();
+        let fa = facts_of("a", &a, &h, &set, String::new()).unwrap();
+        let fb = facts_of("b", &b, &h, &set, String::new()).unwrap();
         assert!(fa.pixel_hash.starts_with(CONTENT), "{}", fa.pixel_hash);
         assert_eq!(fa.pixel_hash, fb.pixel_hash);
         // A change to anything else is a change of content.
         let other: BTreeMap<String, String> =
             [("SeriesDescription".to_string(), "edited".to_string())].into();
         let c = dicom::rewrite(&b, &other).unwrap();
-        let fc = facts_of("c", &c, &h, &set).unwrap();
+        let fc = facts_of("c", &c, &h, &set, String::new()).unwrap();
         assert_ne!(fb.pixel_hash, fc.pixel_hash);
         let mut want = SessionFacts::default();
         want.scans
