@@ -16,6 +16,7 @@ pub mod phi;
 pub mod profile;
 mod rewrite;
 pub mod synth;
+mod tail;
 mod walk;
 
 pub use deidentify::Profile;
@@ -27,7 +28,8 @@ pub use header::{
     is_known_keyword, is_standard_keyword, nearest_keyword, read_header_bytes, read_header_path,
     Header,
 };
-pub use rewrite::{content_hash, pixel_hash, rewrite, rewrite_with};
+pub use rewrite::{content_hash, header_end, pixel_hash, rewrite, rewrite_with};
+pub use tail::PixelTail;
 
 /// blake3 of a whole file, hex.
 pub fn file_hash(bytes: &[u8]) -> String {

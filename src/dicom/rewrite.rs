@@ -31,12 +31,17 @@ fn u32_le(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
 }
 
-/// Walks the file meta group (always explicit VR little endian) element by element.
-fn meta(bytes: &[u8]) -> Result<(usize, String), DicomError> {
+/// Walks the file meta group (always explicit VR little endian) element by element. `complete`: the
+/// bytes are the whole file; when they are only its first part, a group cut off at their end is
+/// reported as truncated rather than as ended.
+fn meta(bytes: &[u8], complete: bool) -> Result<(usize, String), DicomError> {
     after_preamble(bytes)?;
     let mut at = 132;
     let mut ts = None;
     let truncated = || DicomError::Truncated("the file meta group is cut off".into());
+    if !complete && bytes.len() < at + 12 {
+        return Err(truncated());
+    }
     // (0002,0000) announces the length of the rest of the group; parsers trust it, so it must agree
     // with the elements, or the data set would be read from the wrong byte.
     let announced = match (u16_le(bytes, at), u16_le(bytes, at + 2)) {
@@ -52,7 +57,12 @@ fn meta(bytes: &[u8]) -> Result<(usize, String), DicomError> {
         }
         _ => None,
     };
-    while u16_le(bytes, at) == Some(0x0002) {
+    loop {
+        match u16_le(bytes, at) {
+            Some(0x0002) => {}
+            None if !complete => return Err(truncated()),
+            _ => break,
+        }
         let element = u16_le(bytes, at + 2).ok_or_else(truncated)?;
         // The same element reader as the data set's walk: known VR, length field, value size.
         let (header, len) = explicit_le_header(bytes, at).map_err(|e| match e {
@@ -109,7 +119,16 @@ fn transfer_syntax(uid: &str) -> Result<&'static dicom_encoding::TransferSyntax,
 
 /// Where the data set starts, its transfer syntax, and where PixelData starts, from a structural walk.
 pub(crate) fn layout(bytes: &[u8]) -> Result<Layout, DicomError> {
-    let (dataset_start, ts_uid) = meta(bytes)?;
+    layout_of(bytes, true)
+}
+
+/// The transfer syntax UID of a file (or of its header), from its file meta group.
+pub(crate) fn transfer_syntax_uid(bytes: &[u8]) -> Result<String, DicomError> {
+    Ok(meta(bytes, true)?.1)
+}
+
+fn layout_of(bytes: &[u8], complete: bool) -> Result<Layout, DicomError> {
+    let (dataset_start, ts_uid) = meta(bytes, complete)?;
     let enc = Encoding::of(&ts_uid).ok_or_else(|| DicomError::Unsupported(ts_uid.clone()))?;
     let pixel_start = pixel_start(bytes, dataset_start, enc)?;
     Ok(Layout {
@@ -117,6 +136,25 @@ pub(crate) fn layout(bytes: &[u8]) -> Result<Layout, DicomError> {
         transfer_syntax: ts_uid,
         pixel_start,
     })
+}
+
+/// Where the header of a file ends (where PixelData starts, or the end of a file without it), from
+/// its first `prefix.len()` bytes (`complete`: they are the whole file). `Ok(None)` when the prefix
+/// ends before the header does and more of the file is needed. A prefix is walked exactly as the
+/// whole file would be, so the answer, or the error, is the whole file's.
+pub fn header_end(prefix: &[u8], complete: bool) -> Result<Option<usize>, DicomError> {
+    match layout_of(prefix, complete) {
+        Ok(Layout {
+            pixel_start: Some(at),
+            ..
+        }) => Ok(Some(at)),
+        Ok(_) if complete => Ok(Some(prefix.len())),
+        Ok(_) => Ok(None),
+        // Every truncation the walk reports is about the end of the bytes it was given.
+        Err(DicomError::Truncated(_)) if !complete => Ok(None),
+        Err(DicomError::NotDicom) if !complete && prefix.len() < 132 => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 fn value_for(keyword: &str, vr: VR, text: &str) -> Result<PrimitiveValue, DicomError> {

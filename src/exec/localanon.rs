@@ -56,6 +56,16 @@ impl LocalScripts {
         })
     }
 
+    /// One script from its text, with the labels it sees (tests of the rewrite that need no plan).
+    #[cfg(test)]
+    pub(crate) fn from_text(scope: &str, text: &str, vars: Vars) -> LocalScripts {
+        let script = Script::parse(text).expect("a test script parses");
+        LocalScripts {
+            scripts: vec![(scope.to_string(), script)],
+            vars,
+        }
+    }
+
     /// Whether there is nothing to run.
     pub fn is_empty(&self) -> bool {
         self.scripts.iter().all(|(_, s)| s.is_empty())

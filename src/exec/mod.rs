@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod digest;
 pub mod drift;
+pub mod entries;
 pub mod gate;
 pub mod journal;
 pub mod localanon;

@@ -1,26 +1,27 @@
-//! The file work of a session transfer, one zip entry at a time so memory stays flat whatever the size
-//! of the session: rewriting a downloaded zip into the zip that is uploaded (headers per `dicom.set`,
-//! pixel data untouched, the anonymization gate on every file), and reading the facts verification
-//! compares from a zip the destination sent back.
+//! The file work of a session transfer, one zip entry at a time and each entry as a stream, so memory
+//! stays flat whatever the size of the session or of one file: rewriting a downloaded zip into the zip
+//! that is uploaded (headers per `dicom.set`, pixel data untouched, the anonymization gate on every
+//! file), and reading the facts verification compares from a zip the destination sent back. Only the
+//! header of a file (the part before PixelData) is held and rewritten; the rest streams through in
+//! chunks (see [`super::entries`]).
 //!
 //! Entries are matched to scans by their own headers (SeriesNumber, as XNAT's importer assigns scan
 //! IDs), never by the paths a server chose, and are written into the upload zip under names ferry
 //! builds itself, so a hostile entry name cannot escape anything.
 
+use super::entries::{each_entry, Entry, Hashes, Streamed, CHUNK};
 use super::gate::{uids_of, FileRules};
 use super::verify::{FileFacts, SessionFacts};
 use crate::dicom;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufWriter, Write};
 use std::path::Path;
 
-/// The largest single file ferry accepts inside a zip (DICOM files are far smaller).
-pub const MAX_ENTRY_BYTES: u64 = 4 << 30;
+pub use super::entries::{MAX_ENTRIES, MAX_ENTRY_BYTES, MAX_HEADER_BYTES};
+
 /// The prefix of a [`FileFacts::pixel_hash`] that hashes the content of an object without PixelData.
 pub const CONTENT: &str = "content:";
-/// The most entries ferry accepts in one zip.
-pub const MAX_ENTRIES: usize = 1_000_000;
 
 /// Why a zip could not be processed.
 #[derive(Debug, thiserror::Error)]
@@ -132,54 +133,6 @@ fn zip_err<'a>(path: &'a Path) -> impl Fn(zip::result::ZipError) -> FactsError +
     }
 }
 
-/// Calls `f` with the name and bytes of every file entry of a zip, one at a time.
-fn each_entry(
-    path: &Path,
-    mut f: impl FnMut(&str, Vec<u8>) -> Result<(), FactsError>,
-) -> Result<(), FactsError> {
-    let file = File::open(path).map_err(io_err("open", path))?;
-    let mut zip = zip::ZipArchive::new(BufReader::new(file)).map_err(zip_err(path))?;
-    if zip.len() > MAX_ENTRIES {
-        return Err(FactsError::Limits {
-            path: path.display().to_string(),
-            detail: format!("{} entries (at most {MAX_ENTRIES})", zip.len()),
-        });
-    }
-    for i in 0..zip.len() {
-        let mut entry = zip.by_index(i).map_err(zip_err(path))?;
-        if entry.is_dir() {
-            continue;
-        }
-        let name = entry.name().map_err(zip_err(path))?.to_string();
-        if entry.size() > MAX_ENTRY_BYTES {
-            return Err(FactsError::Limits {
-                path: path.display().to_string(),
-                detail: format!("entry `{name}` announces {} bytes", entry.size()),
-            });
-        }
-        let announced = entry.size();
-        let mut bytes = Vec::with_capacity(announced as usize);
-        // Read one byte past the announced size to catch an entry larger than it says.
-        (&mut entry)
-            .take(announced + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| FactsError::Zip {
-                path: path.display().to_string(),
-                detail: format!("entry `{name}`: {e}"),
-            })?;
-        if bytes.len() as u64 != announced {
-            return Err(FactsError::Limits {
-                path: path.display().to_string(),
-                detail: format!(
-                    "entry `{name}` holds more or fewer bytes than the {announced} it announces"
-                ),
-            });
-        }
-        f(&name, bytes)?;
-    }
-    Ok(())
-}
-
 /// The scan a file belongs to, from its header: its SeriesNumber, as XNAT's importer numbers scans
 /// (or a digest of its SeriesInstanceUID, never the UID itself).
 pub fn scan_key(h: &dicom::Header, rules: &FileRules) -> String {
@@ -193,27 +146,31 @@ pub fn scan_key(h: &dicom::Header, rules: &FileRules) -> String {
     }
 }
 
+/// The facts of one file from its name, its header (the bytes before PixelData; the whole file for
+/// an object without PixelData), the header as parsed, and the hashes taken as the file streamed.
 fn facts_of(
     name: &str,
-    bytes: &[u8],
+    header: &[u8],
     h: &dicom::Header,
     set: &BTreeMap<String, String>,
-    header: String,
+    streamed: Streamed,
+    header_hash: String,
 ) -> Result<FileFacts, dicom::DicomError> {
     Ok(FileFacts {
-        header,
+        header: header_hash,
         name: name.to_string(),
-        size: bytes.len() as u64,
-        pixel_hash: match dicom::pixel_hash(bytes)? {
+        size: streamed.size,
+        pixel_hash: match streamed.pixel_hash {
             Some(h) => h,
-            // An object without pixel data is verified by its content, less the fields ferry set.
+            // An object without pixel data is verified by its content, less the fields ferry set;
+            // it is all header, so `header` is the whole file.
             None => format!(
                 "{CONTENT}{}",
-                dicom::content_hash(bytes, &set.keys().cloned().collect())?
+                dicom::content_hash(header, &set.keys().cloned().collect())?
             ),
         },
-        file_hash: dicom::file_hash(bytes),
-        md5: String::new(),
+        file_hash: streamed.file_hash,
+        md5: streamed.md5,
         set_fields: set
             .keys()
             .map(|k| (k.clone(), h.keywords.get(k).cloned().unwrap_or_default()))
@@ -221,12 +178,96 @@ fn facts_of(
     })
 }
 
-fn md5_hex(bytes: &[u8]) -> String {
-    use md5::Digest;
-    md5::Md5::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+/// A header rewritten, as parsed, with the UIDs of the file before the rewrite.
+struct NewHeader {
+    bytes: Vec<u8>,
+    /// The source's header fingerprints, when the rules may change the header.
+    source: Option<crate::dicom::fingerprint::ElementHashes>,
+    parsed: dicom::Header,
+    original_uids: BTreeSet<String>,
+}
+
+/// Rewrites a header per `rules` in the agreed order: de-identification profile, the destination's
+/// scripts, `dicom.set`. The header alone: PixelData and what follows are not part of it and stay as
+/// they are.
+fn rewrite_header(name: &str, header: &[u8], rules: &FileRules) -> Result<Vec<u8>, FactsError> {
+    let rewrite_err = |source| FactsError::Rewrite {
+        entry: name.to_string(),
+        source,
+    };
+    let profiled = rules.profile.as_ref().is_some_and(|p| p.is_active());
+    let active = !rules.set.is_empty() || profiled;
+    if rules.scripts.is_empty() {
+        return if active {
+            dicom::rewrite_with(header, rules.profile.as_ref(), &rules.set).map_err(rewrite_err)
+        } else {
+            Ok(header.to_vec())
+        };
+    }
+    let bytes = if profiled {
+        dicom::rewrite_with(header, rules.profile.as_ref(), &BTreeMap::new())
+            .map_err(rewrite_err)?
+    } else {
+        header.to_vec()
+    };
+    let bytes = rules
+        .scripts
+        .apply(bytes)
+        .map_err(|source| FactsError::Script {
+            entry: name.to_string(),
+            source,
+        })?;
+    if rules.set.is_empty() {
+        Ok(bytes)
+    } else {
+        dicom::rewrite_with(&bytes, None, &rules.set).map_err(rewrite_err)
+    }
+}
+
+/// The rewritten header of an entry; `None` when the entry is not a DICOM file.
+fn new_header(e: &Entry<'_>, rules: &FileRules) -> Result<Option<NewHeader>, FactsError> {
+    let Some(header) = e.header() else {
+        return Ok(None);
+    };
+    let Ok(before) = dicom::read_header_bytes(header) else {
+        return Ok(None);
+    };
+    let source = super::verify::elements::before_rewrite(header, rules, e.name())?;
+    let bytes = rewrite_header(e.name(), header, rules)?;
+    let parsed = dicom::read_header_bytes(&bytes).map_err(|source| FactsError::Rewrite {
+        entry: e.name().to_string(),
+        source,
+    })?;
+    Ok(Some(NewHeader {
+        bytes,
+        source,
+        parsed,
+        original_uids: uids_of(&before),
+    }))
+}
+
+/// Streams the rest of an entry after `header` (the header the file is written with) to `sink`,
+/// hashing the whole file as it passes.
+fn stream_rest(
+    e: &mut Entry<'_>,
+    header: &[u8],
+    md5: bool,
+    mut sink: impl FnMut(&[u8]) -> Result<(), FactsError>,
+) -> Result<Streamed, FactsError> {
+    let hash_err = |name: &str| {
+        let name = name.to_string();
+        move |source| FactsError::Rewrite {
+            entry: name,
+            source,
+        }
+    };
+    let mut hashes = Hashes::new(header, e.has_pixel_data(), md5).map_err(hash_err(e.name()))?;
+    e.stream_rest(|chunk| {
+        sink(chunk)?;
+        hashes.update(chunk);
+        Ok(())
+    })?;
+    hashes.finish().map_err(hash_err(e.name()))
 }
 
 /// The SOPInstanceUID digest a file is known by in facts (its entry name when it has none).
@@ -247,6 +288,16 @@ pub fn rewrite_zip(
     output: &Path,
     rules: &FileRules,
 ) -> Result<Rewritten, FactsError> {
+    rewrite_zip_in(input, output, rules, (CHUNK, MAX_HEADER_BYTES))
+}
+
+/// [`rewrite_zip`] reading entries in `chunk`-byte steps, their headers up to `cap` bytes.
+fn rewrite_zip_in(
+    input: &Path,
+    output: &Path,
+    rules: &FileRules,
+    sizes: (usize, usize),
+) -> Result<Rewritten, FactsError> {
     let out = File::create(output).map_err(io_err("create", output))?;
     let mut zip = zip::ZipWriter::new(BufWriter::new(out));
     let options = zip::write::SimpleFileOptions::default()
@@ -254,47 +305,14 @@ pub fn rewrite_zip(
         .large_file(false);
     let mut result = Rewritten::default();
     let mut phi_files = 0usize;
-    let profiled = rules.profile.as_ref().is_some_and(|p| p.is_active());
-    let active = !rules.set.is_empty() || profiled;
-    let no_set = BTreeMap::new();
-    each_entry(input, |name, bytes| {
-        let Ok(before) = dicom::read_header_bytes(&bytes) else {
-            result.not_dicom.push(name.to_string());
+    each_entry(input, sizes, |e| {
+        let Some(new) = new_header(e, rules)? else {
+            result.not_dicom.push(e.name().to_string());
             return Ok(());
         };
-        let rewrite_err = |source| FactsError::Rewrite {
-            entry: name.to_string(),
-            source,
-        };
-        // The agreed order: de-identification profile, the destination's scripts, `dicom.set`.
-        let source = super::verify::elements::before_rewrite(&bytes, rules, name)?;
-        let new = if rules.scripts.is_empty() && active {
-            dicom::rewrite_with(&bytes, rules.profile.as_ref(), &rules.set).map_err(rewrite_err)?
-        } else if rules.scripts.is_empty() {
-            bytes
-        } else {
-            let bytes = if profiled {
-                dicom::rewrite_with(&bytes, rules.profile.as_ref(), &no_set).map_err(rewrite_err)?
-            } else {
-                bytes
-            };
-            let bytes = rules
-                .scripts
-                .apply(bytes)
-                .map_err(|source| FactsError::Script {
-                    entry: name.to_string(),
-                    source,
-                })?;
-            if rules.set.is_empty() {
-                bytes
-            } else {
-                dicom::rewrite_with(&bytes, None, &rules.set).map_err(rewrite_err)?
-            }
-        };
-        let h = dicom::read_header_bytes(&new).map_err(rewrite_err)?;
-        let scan = scan_key(&h, rules);
-        let originals = uids_of(&before);
-        let found = rules.findings(&h, &scan, Some(&originals));
+        let h = &new.parsed;
+        let scan = scan_key(h, rules);
+        let found = rules.findings(h, &scan, Some(&new.original_uids));
         if !found.is_empty() {
             phi_files += 1;
             for k in found {
@@ -302,11 +320,33 @@ pub fn rewrite_zip(
             }
         }
         let entry_name = format!("{scan}/{:06}.dcm", result.files + 1);
-        let header =
-            super::verify::elements::check_rewrite(source.as_ref(), &new, rules, &entry_name)?;
-        let mut facts = facts_of(&entry_name, &new, &h, &rules.set, header).map_err(rewrite_err)?;
+        let header_hash = super::verify::elements::check_rewrite(
+            new.source.as_ref(),
+            &new.bytes,
+            rules,
+            &entry_name,
+        )?;
+        zip.start_file(entry_name.as_str(), options)
+            .map_err(zip_err(output))?;
+        zip.write_all(&new.bytes).map_err(io_err("write", output))?;
         // The MD5 of exactly the bytes that go into the upload zip (stored, so sent as they are).
-        facts.md5 = md5_hex(&new);
+        let streamed = stream_rest(e, &new.bytes, true, |chunk| {
+            zip.write_all(chunk).map_err(io_err("write", output))
+        })?;
+        result.files += 1;
+        result.bytes += streamed.size;
+        let facts = facts_of(
+            &entry_name,
+            &new.bytes,
+            h,
+            &rules.set,
+            streamed,
+            header_hash,
+        )
+        .map_err(|source| FactsError::Rewrite {
+            entry: e.name().to_string(),
+            source,
+        })?;
         if result.facts.study_uid.is_none() {
             result.facts.study_uid = h.study_instance_uid.as_deref().map(|u| rules.digest(u));
         }
@@ -315,16 +355,11 @@ pub fn rewrite_zip(
             .scans
             .entry(scan.clone())
             .or_default()
-            .insert(sop_key(&h, &entry_name, rules), facts)
+            .insert(sop_key(h, &entry_name, rules), facts)
             .is_some()
         {
             *result.facts.duplicates.entry(scan).or_default() += 1;
         }
-        zip.start_file(entry_name, options)
-            .map_err(zip_err(output))?;
-        zip.write_all(&new).map_err(io_err("write", output))?;
-        result.files += 1;
-        result.bytes += new.len() as u64;
         Ok(())
     })?;
     let mut w = zip.finish().map_err(zip_err(output))?;
@@ -339,6 +374,28 @@ pub fn rewrite_zip(
     Ok(result)
 }
 
+/// The header and facts of one entry as it is (nothing rewritten); `None` when it is not DICOM.
+fn read_entry(
+    e: &mut Entry<'_>,
+    rules: &FileRules,
+) -> Result<Option<(dicom::Header, FileFacts)>, FactsError> {
+    let Some(header) = e.header().map(<[u8]>::to_vec) else {
+        return Ok(None);
+    };
+    let Ok(h) = dicom::read_header_bytes(&header) else {
+        return Ok(None);
+    };
+    let streamed = stream_rest(e, &header, false, |_| Ok(()))?;
+    let err = |source| FactsError::Rewrite {
+        entry: e.name().to_string(),
+        source,
+    };
+    let header_hash =
+        super::verify::elements::header_hash(&header, &rules.element_key).map_err(err)?;
+    let f = facts_of(e.name(), &header, &h, &rules.set, streamed, header_hash).map_err(err)?;
+    Ok(Some((h, f)))
+}
+
 /// What a zip sent back by the destination holds: facts per scan and file, and identifying data
 /// found (by where, with file counts) when the gate is not off. UIDs are not judged here (the
 /// originals are not at hand); every file was judged on them before upload.
@@ -348,21 +405,14 @@ pub fn read_facts(
 ) -> Result<(SessionFacts, BTreeMap<String, usize>), FactsError> {
     let mut facts = SessionFacts::default();
     let mut phi: BTreeMap<String, usize> = BTreeMap::new();
-    each_entry(zip, |name, bytes| {
-        let Ok(h) = dicom::read_header_bytes(&bytes) else {
+    each_entry(zip, (CHUNK, MAX_HEADER_BYTES), |e| {
+        let Some((h, f)) = read_entry(e, rules)? else {
             return Ok(());
         };
         let scan = scan_key(&h, rules);
         for k in rules.findings(&h, &scan, None) {
             *phi.entry(k).or_default() += 1;
         }
-        let err = |source| FactsError::Rewrite {
-            entry: name.to_string(),
-            source,
-        };
-        let header =
-            super::verify::elements::header_hash(&bytes, &rules.element_key).map_err(err)?;
-        let f = facts_of(name, &bytes, &h, &rules.set, header).map_err(err)?;
         if facts.study_uid.is_none() {
             facts.study_uid = h.study_instance_uid.as_deref().map(|u| rules.digest(u));
         }
@@ -370,7 +420,7 @@ pub fn read_facts(
             .scans
             .entry(scan.clone())
             .or_default()
-            .insert(sop_key(&h, name, rules), f)
+            .insert(sop_key(&h, e.name(), rules), f)
             .is_some()
         {
             *facts.duplicates.entry(scan).or_default() += 1;
@@ -381,63 +431,5 @@ pub fn read_facts(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A synthetic file cut before its PixelData: an object without pixel data.
-    fn no_pixels() -> Vec<u8> {
-        let f = dicom::synth::file(&dicom::synth::Spec::new(3));
-        let at = f
-            .windows(4)
-            .rposition(|w| w == [0xE0, 0x7F, 0x10, 0x00])
-            .unwrap();
-        f[..at].to_vec()
-    }
-
-    #[test]
-    fn objects_without_pixel_data_are_compared_by_content_less_what_ferry_set() {
-        let a = no_pixels();
-        assert_eq!(dicom::pixel_hash(&a).unwrap(), None);
-        let set: BTreeMap<String, String> =
-            [("PatientID".to_string(), "MAIN_001".to_string())].into();
-        let b = dicom::rewrite(&a, &set).unwrap();
-        let h = dicom::read_header_bytes(&b).unwrap();
-        let fa = facts_of("a", &a, &h, &set, String::new()).unwrap();
-        let fb = facts_of("b", &b, &h, &set, String::new()).unwrap();
-        assert!(fa.pixel_hash.starts_with(CONTENT), "{}", fa.pixel_hash);
-        assert_eq!(fa.pixel_hash, fb.pixel_hash);
-        // A change to anything else is a change of content.
-        let other: BTreeMap<String, String> =
-            [("SeriesDescription".to_string(), "edited".to_string())].into();
-        let c = dicom::rewrite(&b, &other).unwrap();
-        let fc = facts_of("c", &c, &h, &set, String::new()).unwrap();
-        assert_ne!(fb.pixel_hash, fc.pixel_hash);
-        let mut want = SessionFacts::default();
-        want.scans
-            .entry("1".into())
-            .or_default()
-            .insert("9".into(), fb);
-        let mut got = SessionFacts::default();
-        got.scans
-            .entry("1".into())
-            .or_default()
-            .insert("9".into(), fc);
-        let v = crate::exec::verify::compare(&want, &got, crate::exec::verify::Depth::Full);
-        assert_eq!(
-            v.problems,
-            vec![crate::exec::verify::Problem::Content {
-                scan: "1".into(),
-                sop_uid: "9".into()
-            }]
-        );
-    }
-
-    #[test]
-    fn a_zip_with_an_oversized_claim_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("x.zip");
-        std::fs::write(&path, b"not a zip at all").unwrap();
-        let e = read_facts(&path, &FileRules::plain(&BTreeMap::new(), Gate::Off)).unwrap_err();
-        assert!(e.to_string().contains("not readable"), "{e}");
-    }
-}
+#[path = "zipfacts_tests.rs"]
+mod tests;

@@ -5,7 +5,7 @@
 use super::model::{Defaults, Manifest, Server, Transfer};
 use super::positions::Positions;
 use super::yaml;
-use super::{check, phi_check};
+use super::{check, messages, phi_check};
 use crate::template::Table;
 use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
@@ -155,7 +155,7 @@ fn section<T: DeserializeOwned>(sink: &mut Sink<'_>, prefix: &str, v: &yaml::Val
                 (p, i) => format!("{p}.{i}"),
             };
             let raw = e.into_inner().to_string();
-            let (message, key) = check::explain(&raw);
+            let (message, key) = messages::explain(&raw);
             if key {
                 sink.at_key(&path, message);
             } else {
@@ -218,7 +218,7 @@ fn section_all<T: DeserializeOwned>(
                 (p, i) if i.starts_with('[') => format!("{p}{i}"),
                 (p, i) => format!("{p}.{i}"),
             };
-            let (message, key) = check::explain(&raw);
+            let (message, key) = messages::explain(&raw);
             if key {
                 sink.at_key(&path, message);
             } else {
@@ -261,7 +261,10 @@ fn parse_root<'b>(path: &Path, bytes: &'b [u8]) -> Result<(&'b str, yaml::Value)
             line: e.line(),
             column: e.column(),
             path: String::new(),
-            message: format!("not valid YAML: {}", check::strip_location(&e.to_string())),
+            message: format!(
+                "not valid YAML: {}",
+                messages::strip_location(&e.to_string())
+            ),
         }])
     })?;
     Ok((text, value))
@@ -284,7 +287,7 @@ fn sections(sink: &mut Sink<'_>, map: &yaml::Mapping) -> Sections {
     for k in map.keys() {
         let key = k.as_str().unwrap_or("?");
         if !TOP.contains(&key) {
-            sink.at_key(key, check::unknown_field(key, &TOP));
+            sink.at_key(key, messages::unknown_field(key, &TOP));
         }
     }
     let get = |k: &str| map.get(k);

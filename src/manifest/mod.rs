@@ -4,6 +4,7 @@
 mod check;
 pub mod deidentify;
 pub mod load;
+mod messages;
 pub mod model;
 mod moves;
 pub mod phi_check;

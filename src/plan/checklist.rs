@@ -193,16 +193,14 @@ fn dicom_metadata(d: &Draft<'_>, t: &TransferPlan) -> CheckItem {
     let mut parts = Vec::new();
     let mut warn = false;
     if super::moves::native(d.t.mode) {
-        parts.push(format!(
-            "{} mode: headers stay as they are",
-            if d.t.mode == Mode::Share {
-                "share"
-            } else {
-                "relocate"
-            }
-        ));
+        let mode = if d.t.mode == Mode::Share {
+            "share"
+        } else {
+            "relocate"
+        };
+        parts.push(format!("{mode} mode: headers stay as they are"));
         if !d.t.dicom.set.is_empty() {
-            parts.push("dicom.set is ignored for shares".into());
+            parts.push(format!("dicom.set is ignored in {mode} mode"));
             warn = true;
         }
     } else if d.t.dicom.set.is_empty() && t.dicom.deidentify.is_none() {

@@ -102,12 +102,9 @@ fn gates(d: &Draft<'_>, cand: &Cand<'_>, subject_exists: bool, tally: &mut Tally
         tally.access_blocked += 1;
     }
     out.extend(super::destscripts::gates(&super::destscripts::Dest::of(d)));
-    // Shares rewrite nothing: what the source carries is what the destination project shows. A
-    // relocation (XNAT's own change of primary project) lists its findings without blocking.
-    if !cand.phi.is_empty()
-        && d.policy.anonymization == Anonymization::Require
-        && d.t.mode != Mode::Relocate
-    {
+    // Shares and relocations rewrite nothing: what the source carries is what the destination
+    // project shows, so under `require` their findings block like a copy's.
+    if !cand.phi.is_empty() && d.policy.anonymization == Anonymization::Require {
         let shown: Vec<&str> = cand.phi.iter().take(8).map(String::as_str).collect();
         let more = match cand.phi.len().saturating_sub(shown.len()) {
             0 => String::new(),
@@ -115,6 +112,8 @@ fn gates(d: &Draft<'_>, cand: &Cand<'_>, subject_exists: bool, tally: &mut Tally
         };
         let fix = if d.t.mode == Mode::Share {
             "a share rewrites nothing; copy with dicom.deidentify instead"
+        } else if d.t.mode == Mode::Relocate {
+            "a relocation rewrites nothing; move with dicom.deidentify instead"
         } else {
             "not removed or replaced by dicom.deidentify, dicom.private or a clean dicom.set"
         };

@@ -12,6 +12,7 @@ mod docs;
 mod examples;
 mod faults;
 mod headers;
+mod large_files;
 mod manifest;
 mod moves;
 mod phi;

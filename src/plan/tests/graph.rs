@@ -149,6 +149,27 @@ fn share_mode_plans_shares_without_rewrites() {
 }
 
 #[test]
+fn relocate_mode_blocks_identifying_data_under_require() {
+    // A relocation hands the source files to the destination project as they are: under `require`
+    // its findings block it as they block a share (docs/plan.md, Gates).
+    let m = manifest("relocate", "conflict: skip, anonymization: require", "");
+    let plan = plan_of(&m, &invs(vec![pilot(), main_project()])).unwrap();
+    let a = act(&plan, "SUB001_MR1");
+    assert_eq!(a.kind, ActionKind::Blocked);
+    assert!(
+        a.reason.contains("a relocation rewrites nothing"),
+        "{}",
+        a.reason
+    );
+    assert!(a.reason.contains("PatientName"), "{}", a.reason);
+    let warn = manifest("relocate", "conflict: skip, anonymization: warn", "");
+    let plan = plan_of(&warn, &invs(vec![pilot(), main_project()])).unwrap();
+    let a = act(&plan, "SUB001_MR1");
+    assert_eq!(a.kind, ActionKind::Relocate, "{}", a.reason);
+    assert!(a.phi.iter().any(|f| f.keyword == "PatientName"));
+}
+
+#[test]
 fn share_mode_blocks_identifying_data_under_require() {
     // Shares rewrite nothing: what the source files carry is what the destination project shows, so
     // under `require` a share of a session with identifying data is blocked (docs/guide.md).

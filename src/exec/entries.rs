@@ -1,0 +1,305 @@
+//! The entries of a zip read as streams, so memory does not depend on the size of a file: of each
+//! entry only its header (everything before PixelData) is held, read in growing steps until the
+//! PixelData element or the end of the entry is reached; the rest (PixelData and anything after it)
+//! then passes through in fixed-size chunks, to the upload zip and to the hashers.
+//!
+//! An object without PixelData (a structured report, a presentation state, an encapsulated
+//! document) is all header, so it is held whole: the header cap [`MAX_HEADER_BYTES`] bounds it, and
+//! an entry whose header is larger is refused with its name.
+
+use super::zipfacts::FactsError;
+use crate::dicom;
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::Path;
+
+/// The size of the chunks the part after the header passes through in, and of the first read of
+/// every entry.
+pub const CHUNK: usize = 256 * 1024;
+/// The largest header (the part of a file before PixelData, or the whole of a file without it)
+/// ferry holds in memory.
+pub const MAX_HEADER_BYTES: usize = 64 << 20;
+/// The largest single file ferry accepts inside a zip.
+pub const MAX_ENTRY_BYTES: u64 = 4 << 30;
+/// The most entries ferry accepts in one zip.
+pub const MAX_ENTRIES: usize = 1_000_000;
+
+/// Why the start of an entry could not be read.
+#[derive(Debug)]
+pub(crate) enum HeadError {
+    /// Reading failed.
+    Io(std::io::Error),
+    /// The header does not end within the cap.
+    TooLarge,
+}
+
+/// One entry of a zip, its header read, the rest still to come.
+pub(crate) struct Entry<'a> {
+    name: &'a str,
+    zip: &'a Path,
+    /// The bytes read so far: the header, then the start of what follows it.
+    head: Vec<u8>,
+    /// Where the header ends in `head`; `None` when the entry is not a DICOM file.
+    end: Option<usize>,
+    reader: &'a mut dyn Read,
+    chunk: usize,
+    /// Bytes taken from `reader` so far (with `head`).
+    read: u64,
+    /// Whether the bytes after the header were handed out.
+    streamed: bool,
+}
+
+/// Reads `r` into `bytes` until it holds `target` bytes or `r` ends; whether it ended.
+fn fill(r: &mut dyn Read, bytes: &mut Vec<u8>, target: usize) -> std::io::Result<bool> {
+    let want = target.saturating_sub(bytes.len()) as u64;
+    let got = r.take(want).read_to_end(bytes)? as u64;
+    Ok(got < want)
+}
+
+impl<'a> Entry<'a> {
+    /// Reads the header of the entry `name` of `zip` from `reader`: `chunk` bytes first, then twice
+    /// as many each time the walk needs more, until PixelData starts or the entry ends. More than
+    /// `cap` bytes (the header and the PixelData tag that ends it) are never held.
+    pub(crate) fn start(
+        name: &'a str,
+        zip: &'a Path,
+        reader: &'a mut dyn Read,
+        chunk: usize,
+        cap: usize,
+    ) -> Result<Entry<'a>, HeadError> {
+        let chunk = chunk.max(1);
+        let mut head = Vec::new();
+        let mut target = chunk.min(cap + 1);
+        let end = loop {
+            let eof = fill(reader, &mut head, target).map_err(HeadError::Io)?;
+            match dicom::header_end(&head, eof) {
+                Ok(Some(end)) => break Some(end),
+                Ok(None) if head.len() > cap => return Err(HeadError::TooLarge),
+                Ok(None) => target = target.saturating_mul(2).min(cap + 1),
+                // Whatever the walk refuses is not a DICOM file, as when the whole file was read.
+                Err(_) => break None,
+            }
+        };
+        Ok(Entry {
+            name,
+            zip,
+            read: head.len() as u64,
+            head,
+            end,
+            reader,
+            chunk,
+            streamed: false,
+        })
+    }
+
+    /// The entry's name in its zip.
+    pub(crate) fn name(&self) -> &str {
+        self.name
+    }
+
+    /// The header: the bytes before PixelData, or the whole file when it has none; `None` when the
+    /// entry is not a DICOM file.
+    pub(crate) fn header(&self) -> Option<&[u8]> {
+        self.end.map(|e| &self.head[..e])
+    }
+
+    /// Whether the file goes on after its header (it has PixelData).
+    pub(crate) fn has_pixel_data(&self) -> bool {
+        self.end.is_some_and(|e| e < self.head.len())
+    }
+
+    fn read_error(&self, e: std::io::Error) -> FactsError {
+        FactsError::Zip {
+            path: self.zip.display().to_string(),
+            detail: format!("entry `{}`: {e}", self.name),
+        }
+    }
+
+    /// Hands the bytes after the header to `sink`, chunk by chunk (at most [`CHUNK`] bytes each, or
+    /// the chunk size the entry was started with).
+    pub(crate) fn stream_rest(
+        &mut self,
+        mut sink: impl FnMut(&[u8]) -> Result<(), FactsError>,
+    ) -> Result<(), FactsError> {
+        if self.streamed {
+            return Ok(());
+        }
+        self.streamed = true;
+        let from = self.end.unwrap_or(self.head.len());
+        for piece in self.head[from..].chunks(self.chunk) {
+            sink(piece)?;
+        }
+        // The header stays; what followed it is passed on and dropped.
+        self.head.truncate(from);
+        self.head.shrink_to_fit();
+        let mut buf = vec![0u8; self.chunk];
+        loop {
+            let n = match self.reader.read(&mut buf) {
+                Ok(0) => return Ok(()),
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(self.read_error(e)),
+            };
+            self.read += n as u64;
+            sink(&buf[..n])?;
+        }
+    }
+
+    /// Reads what is left of the entry (to check its size and checksum) and returns how many
+    /// bytes it held in all.
+    fn finish(mut self) -> Result<u64, FactsError> {
+        self.stream_rest(|_| Ok(()))?;
+        Ok(self.read)
+    }
+}
+
+/// `64 MiB`, or `300 bytes` for a size that is not a whole number of MiB.
+fn size_text(n: usize) -> String {
+    if n >= 1 << 20 && n % (1 << 20) == 0 {
+        format!("{} MiB", n >> 20)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+fn zip_err<'a>(path: &'a Path) -> impl Fn(zip::result::ZipError) -> FactsError + 'a {
+    move |e| FactsError::Zip {
+        path: path.display().to_string(),
+        detail: e.to_string(),
+    }
+}
+
+/// Calls `f` with every file entry of the zip at `path`, one at a time, its header read (first
+/// `chunk` bytes, at most `cap`) and the rest to be streamed (see [`Entry::stream_rest`]); what `f`
+/// leaves unread is read after it, and every entry must hold exactly the bytes it announces.
+pub(crate) fn each_entry(
+    path: &Path,
+    (chunk, cap): (usize, usize),
+    mut f: impl FnMut(&mut Entry<'_>) -> Result<(), FactsError>,
+) -> Result<(), FactsError> {
+    let file = File::open(path).map_err(|source| FactsError::Io {
+        action: "open",
+        path: path.display().to_string(),
+        source,
+    })?;
+    let mut zip = zip::ZipArchive::new(BufReader::new(file)).map_err(zip_err(path))?;
+    let limits = |detail: String| FactsError::Limits {
+        path: path.display().to_string(),
+        detail,
+    };
+    if zip.len() > MAX_ENTRIES {
+        return Err(limits(format!(
+            "{} entries (at most {MAX_ENTRIES})",
+            zip.len()
+        )));
+    }
+    for i in 0..zip.len() {
+        let entry = zip.by_index(i).map_err(zip_err(path))?;
+        if entry.is_dir() {
+            continue;
+        }
+        let name = entry.name().map_err(zip_err(path))?.to_string();
+        let announced = entry.size();
+        if announced > MAX_ENTRY_BYTES {
+            return Err(limits(format!(
+                "entry `{name}` announces {announced} bytes"
+            )));
+        }
+        // One byte past the announced size, to catch an entry larger than it says.
+        let mut reader = entry.take(announced + 1);
+        let mut e = Entry::start(&name, path, &mut reader, chunk, cap).map_err(
+            |e| match e {
+                HeadError::Io(e) => FactsError::Zip {
+                    path: path.display().to_string(),
+                    detail: format!("entry `{name}`: {e}"),
+                },
+                HeadError::TooLarge => limits(format!(
+                    "entry `{name}`: its header (the part before PixelData, or the whole of an object without pixel data) is larger than {}; ferry holds at most that much of a file in memory",
+                    size_text(cap)
+                )),
+            },
+        )?;
+        f(&mut e)?;
+        if e.finish()? != announced {
+            return Err(limits(format!(
+                "entry `{name}` holds more or fewer bytes than the {announced} it announces"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The hashes of one file taken as its bytes pass: blake3 of the whole file, of its PixelData value
+/// (as [`dicom::pixel_hash`] defines it), and MD5 when asked for.
+pub(crate) struct Hashes {
+    size: u64,
+    file: blake3::Hasher,
+    pixels: Option<dicom::PixelTail>,
+    md5: Option<md5::Md5>,
+}
+
+/// What [`Hashes`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Streamed {
+    /// Bytes of the whole file.
+    pub size: u64,
+    /// blake3 of the PixelData value, hex; `None` for a file without PixelData.
+    pub pixel_hash: Option<String>,
+    /// blake3 of the whole file, hex.
+    pub file_hash: String,
+    /// MD5 of the whole file, hex, when asked for; else empty.
+    pub md5: String,
+}
+
+impl Hashes {
+    /// Hashes for a file whose header is `header` (fed here); `pixels`: the file goes on with
+    /// PixelData.
+    pub(crate) fn new(header: &[u8], pixels: bool, md5: bool) -> Result<Hashes, dicom::DicomError> {
+        let mut h = Hashes {
+            size: 0,
+            file: blake3::Hasher::new(),
+            pixels: if pixels {
+                Some(dicom::PixelTail::after(header)?)
+            } else {
+                None
+            },
+            md5: md5.then(<md5::Md5 as md5::Digest>::new),
+        };
+        h.size = header.len() as u64;
+        h.file.update(header);
+        if let Some(m) = h.md5.as_mut() {
+            md5::Digest::update(m, header);
+        }
+        Ok(h)
+    }
+
+    /// Feeds the next bytes after the header.
+    pub(crate) fn update(&mut self, chunk: &[u8]) {
+        self.size += chunk.len() as u64;
+        self.file.update(chunk);
+        if let Some(p) = self.pixels.as_mut() {
+            p.update(chunk);
+        }
+        if let Some(m) = self.md5.as_mut() {
+            md5::Digest::update(m, chunk);
+        }
+    }
+
+    /// The hashes, once the whole file was fed.
+    pub(crate) fn finish(self) -> Result<Streamed, dicom::DicomError> {
+        Ok(Streamed {
+            size: self.size,
+            pixel_hash: self.pixels.map(|p| p.finish()).transpose()?,
+            file_hash: self.file.finalize().to_hex().to_string(),
+            md5: self
+                .md5
+                .map(|m| {
+                    md5::Digest::finalize(m)
+                        .iter()
+                        .map(|b| format!("{b:02x}"))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+    }
+}
