@@ -3,7 +3,7 @@
 //! Layers, and the direction of their dependencies:
 //! - [`cli`] knows clap, terminals and file paths; it calls everything else.
 //! - [`manifest`] and [`template`] model what users write.
-//! - [`xnat`] is the only code that speaks HTTP; [`inventory`] is what it reads, as plain data.
+//! - [`xnat`] is the only code that speaks HTTP; [`model`] holds what it reads (the inventory), as plain data.
 //! - [`plan`] is pure: (manifest, inventories) -> plan. It never does I/O.
 //! - [`exec`] runs a plan through [`xnat`], journals it and verifies the result.
 //! - [`audit`] compares source and destination under a manifest's mapping, after the fact.
@@ -17,8 +17,8 @@ pub mod cli;
 pub mod dicom;
 pub mod dicomedit;
 pub mod exec;
-pub mod inventory;
 pub mod manifest;
+pub mod model;
 pub mod plan;
 pub mod rate;
 pub mod sim;

@@ -8,8 +8,8 @@
 //! compared here (file sizes change when headers do; a rewritten UID differs by design).
 
 use super::{AuditReport, Extra, Outcome, SessionAudit, TransferAudit};
-use crate::inventory::{Inventory, Resource, Session};
 use crate::manifest::model::{Manifest, Mode, Transfer};
+use crate::model::inventory::{Inventory, Resource, Session};
 use crate::plan::{is_dicom, Action, ActionKind, Inventories, Picked, Plan, PlanError, Selector};
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -2,8 +2,8 @@
 //! diff and write the plan file.
 
 use super::{Exit, Failure};
-use crate::inventory::Inventory;
 use crate::manifest::{self, LoadedManifest};
+use crate::model::inventory::Inventory;
 use crate::plan::{self, Plan, PlanInput};
 use crate::xnat::{Client, ClientOptions, InventoryOptions, XnatError};
 use std::collections::BTreeMap;

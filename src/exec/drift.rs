@@ -4,7 +4,7 @@
 //! [`crate::plan::watch`]); a change elsewhere in a project is not drift. `apply` refuses a drifted
 //! plan (exit 3) naming each changed object, and `ferry check PLAN` reports it; both call [`check`].
 
-use crate::inventory::Inventory;
+use crate::model::inventory::Inventory;
 use crate::plan::{watch, InventoryRef, Plan};
 use crate::xnat::{Client, InventoryOptions, NoProgress, XnatError};
 use serde::Serialize;
@@ -162,7 +162,7 @@ fn filter(
         &plan.transfers,
         &inv.server,
         &inv.project,
-        &crate::inventory::Inventory::default(),
+        &crate::model::inventory::Inventory::default(),
         Some(only),
     );
     // A session's scans and resources are named below it: `session S/L scan 3`.

@@ -5,7 +5,7 @@
 use super::pool::StepFailure;
 use super::steps::{folder_name, io, landing, local, xnat};
 use super::verify::Problem;
-use crate::inventory::FileEntry;
+use crate::model::inventory::FileEntry;
 use crate::xnat::{Client, ResourceRef};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

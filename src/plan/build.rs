@@ -12,9 +12,9 @@ use super::model::{InventoryRef, ManifestRef, Plan, Skipped, FORMAT};
 use super::phi::{self, TransferGate};
 use super::select::Selector;
 use crate::dicom::profile::KeyUse;
-use crate::inventory::Inventory;
 use crate::manifest::model::{Manifest, ResolvedPolicy, Server, Transfer};
 use crate::manifest::LoadedManifest;
+use crate::model::inventory::Inventory;
 use crate::template::{Table, Templates};
 use std::collections::{BTreeMap, BTreeSet};
 

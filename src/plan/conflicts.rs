@@ -4,8 +4,8 @@
 
 use super::model::{ResourcePlan, ScanPlan};
 use super::select::{scan_counts, Picked};
-use crate::inventory::{Inventory, PrearchiveEntry, Session, Subject};
 use crate::manifest::model::Conflict;
+use crate::model::inventory::{Inventory, PrearchiveEntry, Session, Subject};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The destination project, indexed by session label (labels are unique within a project).

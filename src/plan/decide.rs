@@ -14,8 +14,8 @@ use super::model::{
 use super::moves;
 use super::select::Picked;
 use crate::dicom::profile::uid_digest;
-use crate::inventory::Inventory;
 use crate::manifest::model::{Anonymization, Mode};
+use crate::model::inventory::Inventory;
 use crate::template::Templates;
 use std::collections::{BTreeMap, BTreeSet};
 

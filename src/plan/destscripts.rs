@@ -9,10 +9,10 @@
 use super::build::Draft;
 use super::model::{CheckStatus, TransferPlan};
 use crate::dicomedit::{Action as Edit, Effect, Script};
-use crate::inventory::Inventory;
-use crate::inventory::ScriptSetting;
 use crate::manifest::model::ResolvedPolicy;
 use crate::manifest::model::{Archive, Destination, DestinationAnonymization, Mode};
+use crate::model::inventory::Inventory;
+use crate::model::inventory::ScriptSetting;
 use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
 use dicom_dictionary_std::StandardDataDictionary;
 use serde::{Deserialize, Serialize};

@@ -3,8 +3,8 @@
 //! mode, and XNAT's rule for labels.
 
 use super::error::PlanError;
-use crate::inventory::{Session, Subject};
 use crate::manifest::model::Transfer;
+use crate::model::inventory::{Session, Subject};
 use crate::template::Templates;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;

@@ -61,7 +61,7 @@ pub struct InventoryRef {
     pub server: String,
     /// The project ID.
     pub project: String,
-    /// [`crate::inventory::Inventory::fingerprint`] at planning time.
+    /// The inventory's fingerprint ([`crate::model::inventory::Inventory::fingerprint`]) at planning time.
     pub fingerprint: String,
     /// The objects of this project the plan touches, each with its value at planning time (see
     /// [`super::watch`]): `apply` refuses the plan when one of them changed, and only then. Absent in

@@ -8,8 +8,8 @@
 use super::build::Draft;
 use super::model::{ActionKind, ResourcePlan, ScanPlan, SourceDelete, TransferPlan};
 use super::select::is_dicom;
-use crate::inventory::{Inventory, Session};
 use crate::manifest::model::{DeleteSource, Mode, SharedElsewhere};
+use crate::model::inventory::{Inventory, Session};
 use std::collections::BTreeSet;
 
 /// Whether a mode moves no bytes: XNAT itself makes the session appear in the destination (share)

@@ -5,8 +5,8 @@
 //! source labels that must not survive in text. Pure.
 
 use crate::dicom::phi::{self, GateRules, PrivateData, Stage};
-use crate::inventory::{Session, Subject};
 use crate::manifest::model::{Anonymization, Mode, Transfer};
+use crate::model::inventory::{Session, Subject};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What the gate needs of a transfer, computed once.

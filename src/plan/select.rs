@@ -4,8 +4,8 @@
 
 use super::error::PlanError;
 use super::model::{ResourcePlan, ScanPlan, Skipped};
-use crate::inventory::{Inventory, Resource, Scan, Session, Subject};
 use crate::manifest::model::Transfer;
+use crate::model::inventory::{Inventory, Resource, Scan, Session, Subject};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use std::collections::BTreeSet;
 

@@ -16,7 +16,7 @@
 
 use super::model::{Action, ActionKind, TransferPlan};
 use crate::dicom::profile::{transfer_key, uid_digest, KeyUse};
-use crate::inventory::{Inventory, Resource, Session};
+use crate::model::inventory::{Inventory, Resource, Session};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -217,7 +217,7 @@ pub fn compare(planned: &BTreeMap<String, String>, now: &BTreeMap<String, String
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inventory::{FileEntry, Scan, Subject};
+    use crate::model::inventory::{FileEntry, Scan, Subject};
 
     fn inv() -> Inventory {
         let mut r = Resource {

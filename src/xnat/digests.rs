@@ -2,7 +2,7 @@
 //! MD5 when checksums are on), read in one request so that verification can skip reading back
 //! files the server vouches for.
 
-use super::inventory::{opt, rows, s, scan_of};
+use super::json::{opt, rows, s, scan_of};
 use super::{enc, Client, XnatError};
 use std::collections::BTreeMap;
 

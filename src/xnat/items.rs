@@ -5,9 +5,9 @@
 //! (ProjSubExptList rewrites `project` and `label`), so ownership is read here, from the item, never
 //! from a listing row.
 
-use super::inventory::s;
+use super::json::{rows, s};
 use super::{enc, Client, XnatError};
-use crate::inventory::SessionMeta;
+use crate::model::inventory::SessionMeta;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -32,10 +32,37 @@ pub struct ExperimentItem {
     pub scans: BTreeMap<String, ScanMeta>,
     /// Session resources by label with their file counts.
     pub resources: BTreeMap<String, u64>,
+    /// Every resource of the session and of its scans, with the numeric ID file listings name it by.
+    pub catalogs: Vec<CatalogRef>,
     /// Image assessors.
     pub assessors: u64,
     /// Reconstructions.
     pub reconstructions: u64,
+}
+
+/// A resource of a session or of one of its scans, as the session's item lists it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CatalogRef {
+    /// XNAT's numeric resource ID (`xnat_abstractresource_id`), the `cat_ID` of file rows.
+    pub id: String,
+    /// The scan the resource belongs to; `None` for a session resource.
+    pub scan: Option<String>,
+    /// The resource label (`DICOM`, `NOTES`, ...).
+    pub label: String,
+    /// The resource format as stored in XNAT.
+    pub format: String,
+}
+
+impl CatalogRef {
+    fn of(r: &Value, scan: Option<&str>) -> CatalogRef {
+        let d = &r["data_fields"];
+        CatalogRef {
+            id: s(d, "xnat_abstractresource_id"),
+            scan: scan.map(str::to_string),
+            label: s(d, "label"),
+            format: s(d, "format"),
+        }
+    }
 }
 
 /// The curated fields of a scan.
@@ -123,8 +150,13 @@ pub fn parse_experiment(doc: &Value) -> Option<ExperimentItem> {
     }
     for sc in children(item, "scans/scan") {
         let d = &sc["data_fields"];
+        let id = s(d, "ID");
+        // A scan's resources are its `file` children (xnat:imageScanData/file).
+        for r in children(sc, "file") {
+            out.catalogs.push(CatalogRef::of(r, Some(&id)));
+        }
         out.scans.insert(
-            s(d, "ID"),
+            id,
             ScanMeta {
                 xsi_type: s(&sc["meta"], "xsi:type"),
                 scan_type: s(d, "type"),
@@ -138,6 +170,7 @@ pub fn parse_experiment(doc: &Value) -> Option<ExperimentItem> {
         let d = &r["data_fields"];
         let n = s(d, "file_count").parse().unwrap_or(0);
         out.resources.insert(s(d, "label"), n);
+        out.catalogs.push(CatalogRef::of(r, None));
     }
     Some(out)
 }
@@ -228,12 +261,12 @@ impl Client {
             &format!("{base}/experiments?format=json"),
             &what("listing the experiments"),
         )?;
-        out.experiments = super::inventory::rows(&exps).len() as u64;
+        out.experiments = rows(&exps).len() as u64;
         let res = self.http.get_json(
             &format!("{base}/resources?format=json"),
             &what("listing the resources"),
         )?;
-        out.resources = super::inventory::rows(&res).len() as u64;
+        out.resources = rows(&res).len() as u64;
         Ok(Some(out))
     }
 

@@ -3,10 +3,10 @@
 //! and streaming uploads that never replace a file the destination already holds.
 
 use super::http::{Payload, Retry};
-use super::inventory::{file_entry, rows, s};
+use super::json::{file_entry, rows, s};
 use super::transfer::{io_err, Tap};
 use super::{enc, Client, XnatError};
-use crate::inventory::FileEntry;
+use crate::model::inventory::FileEntry;
 use std::fs::File;
 use std::path::Path;
 
@@ -40,7 +40,13 @@ pub fn resource_path_of(uri: &str) -> Option<String> {
     let at = uri.find("/resources/")?;
     let rest = &uri[at + "/resources/".len()..];
     let (_, path) = rest.split_once("/files/")?;
-    let path = percent_encoding::percent_decode_str(path.split('?').next().unwrap_or(path))
+    safe_relative(path)
+}
+
+/// A URI tail (`a/b%20c.json`, a query cut off) decoded, if it is a safe relative path: no empty,
+/// `.` or `..` component, no backslash.
+pub(super) fn safe_relative(tail: &str) -> Option<String> {
+    let path = percent_encoding::percent_decode_str(tail.split('?').next().unwrap_or(tail))
         .decode_utf8_lossy()
         .into_owned();
     let safe = !path.is_empty()

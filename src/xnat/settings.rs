@@ -7,7 +7,7 @@
 
 use super::http::{Payload, Retry};
 use super::{enc, Client, XnatError};
-use crate::inventory::{ProjectSettings, ScriptSetting};
+use crate::model::inventory::{ProjectSettings, ScriptSetting};
 
 impl Client {
     /// Reads a project's prearchive code and its site-wide and project anonymization scripts.

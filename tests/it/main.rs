@@ -20,6 +20,7 @@ mod plan;
 mod review;
 mod review_audit;
 mod review_cli;
+mod round_trips;
 mod sharing;
 mod sim;
 mod sim_cli;

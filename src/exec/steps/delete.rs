@@ -111,7 +111,7 @@ fn check_still_ours(
     t: &TransferPlan,
     a: &Action,
     plan: &SourceDelete,
-    now: &crate::inventory::Session,
+    now: &crate::model::inventory::Session,
 ) -> Result<(), StepFailure> {
     let src = &t.from.project;
     if let Some(owner) = &now.shared_from {

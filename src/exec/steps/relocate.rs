@@ -8,7 +8,7 @@
 
 use super::{local, xnat, Ctx, Env};
 use crate::exec::pool::StepFailure;
-use crate::inventory::Session;
+use crate::model::inventory::Session;
 use crate::plan::{Action, TransferPlan};
 use crate::xnat::{Client, SessionRef, XnatError};
 use serde_json::{json, Value};

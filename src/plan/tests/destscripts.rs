@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::dicomedit::XNAT_DEFAULT_SCRIPT;
-use crate::inventory::ScriptSetting;
+use crate::model::inventory::ScriptSetting;
 
 fn main_with(site: ScriptSetting, project: ScriptSetting, code: Option<u8>) -> Proj {
     let mut p = main_project();

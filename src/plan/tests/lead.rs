@@ -2,8 +2,8 @@
 //! graphs, template failures, and determinism whatever order things were listed in.
 
 use super::*;
-use crate::inventory::{Access, FileEntry, Inventory, Resource, Scan, Session, Subject};
 use crate::manifest::model::*;
+use crate::model::inventory::{Access, FileEntry, Inventory, Resource, Scan, Session, Subject};
 use std::collections::BTreeMap;
 
 pub(super) fn session(

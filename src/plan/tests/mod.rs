@@ -11,10 +11,10 @@ mod selection;
 mod tables;
 
 use super::*;
-use crate::inventory::{
+use crate::manifest::model::Manifest;
+use crate::model::inventory::{
     Access, FileEntry, Inventory, PrearchiveEntry, Resource, Scan, Session, Subject,
 };
-use crate::manifest::model::Manifest;
 use std::collections::BTreeMap;
 
 /// Builds an inventory session by session.

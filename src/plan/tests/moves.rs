@@ -3,8 +3,8 @@
 
 use super::lead::{inv, manifest, plan_of, policy, session, source};
 use super::*;
-use crate::inventory::{FileEntry, Resource};
 use crate::manifest::model::*;
+use crate::model::inventory::{FileEntry, Resource};
 
 fn move_plan(p: Policy, src: Inventory) -> Plan {
     plan_of(&manifest(Mode::Move, p), src, inv("M", vec![])).unwrap()
@@ -13,7 +13,7 @@ fn move_plan(p: Policy, src: Inventory) -> Plan {
 fn with(
     mut src: Inventory,
     subject: &str,
-    f: impl FnOnce(&mut crate::inventory::Session),
+    f: impl FnOnce(&mut crate::model::inventory::Session),
 ) -> Inventory {
     let s = src.subjects.get_mut(subject).unwrap();
     f(s.sessions.values_mut().next().unwrap());

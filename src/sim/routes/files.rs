@@ -1,12 +1,11 @@
-//! Routes under a session: scans, resources, file listings, single files, zip downloads, catalogs,
-//! and the session's `status` and `projects`. Uploads and deletions of files are in [`super::upload`],
-//! downloads, zips and catalogs in [`super::download`].
+//! Routes under a session: scans, resources, the session's `status` and `projects`. File listings,
+//! single files and zips are in [`super::filelist`], uploads and deletions of files in
+//! [`super::upload`], zips and catalogs in [`super::download`].
 
-use super::access::{self, label_in, Scope};
-use super::{download, edit, fail, items, not_allowed, upload, Answer, Ctx};
+use super::access::{self, Scope};
+use super::{download, edit, fail, filelist, items, not_allowed, upload, Answer, Ctx};
 use crate::sim::model::{Experiment, FileEntry, Resource, Scan};
 use crate::sim::render::{text, Meta, Table};
-use crate::sim::util::percent_encode;
 use serde_json::{Map, Value};
 use std::path::PathBuf;
 
@@ -57,9 +56,10 @@ pub fn session_route(ctx: &Ctx, scope: Scope, key: &str, rest: &[&str]) -> Answe
             resource_route(ctx, scope, key, Level::Scans(s.to_string()), r, more)
         }
         ["scans", s, "files"] if m == "GET" => {
-            files_get(ctx, scope, key, Level::Scans(s.to_string()), None, &[])
+            filelist::files_get(ctx, scope, key, Level::Scans(s.to_string()), None, &[])
         }
         ["resources"] if m == "GET" => list_resources(ctx, scope, key, Level::Session),
+        ["files"] if m == "GET" => filelist::session_files(ctx, scope, key),
         ["assessors"] | ["reconstructions"] if m == "GET" => {
             derived_listing(ctx, scope, key, rest[0])
         }
@@ -113,7 +113,7 @@ fn resource_route(
         ("GET", []) => download::catalog(ctx, scope, key, level, r),
         ("PUT" | "POST", []) => upload::create_resource(ctx, scope, key, level, r),
         ("DELETE", []) => upload::delete_resource(ctx, scope, key, level, r),
-        ("GET", ["files", path @ ..]) => files_get(ctx, scope, key, level, Some(r), path),
+        ("GET", ["files", path @ ..]) => filelist::files_get(ctx, scope, key, level, Some(r), path),
         ("PUT" | "POST", ["files", path @ ..]) => upload::upload(ctx, scope, key, level, r, path),
         ("DELETE", ["files", path @ ..]) if !path.is_empty() => {
             upload::delete_file(ctx, scope, key, level, r, path)
@@ -331,111 +331,6 @@ pub fn collect_files(
         }
     }
     out
-}
-
-fn files_get(
-    ctx: &Ctx,
-    scope: Scope,
-    key: &str,
-    level: Level,
-    res: Option<&str>,
-    path: &[&str],
-) -> Answer {
-    let path = path.join("/");
-    let (files, base, label, root) = {
-        let store = ctx.read();
-        let e = access::experiment_strict(ctx, &store, scope, key)?;
-        if let Some(r) = res {
-            let exists = match &level {
-                Level::Scans(spec) => select_scans(e, spec)
-                    .iter()
-                    .any(|s| !select_resources(&s.resources, Some(r)).is_empty()),
-                Level::Session => !select_resources(&e.resources, Some(r)).is_empty(),
-            };
-            if !exists {
-                return Err(fail(404, &format!("Unable to find resource {r}.")));
-            }
-        }
-        let label = scope
-            .project()
-            .map(|p| label_in(e, p))
-            .unwrap_or(e.label.clone());
-        (
-            collect_files(&store, e, &level, res, &path),
-            base_uri(scope, e),
-            label,
-            store.root().to_path_buf(),
-        )
-    };
-    let format = ctx.format();
-    if format == "zip" {
-        if files.is_empty() {
-            return Err(fail(404, "No matching files."));
-        }
-        return Ok(download::zip_response(ctx, &label, files));
-    }
-    let single = !path.is_empty() && !path.ends_with('/') && !path.ends_with('*');
-    if single {
-        let f = files
-            .into_iter()
-            .find(|f| f.path == path)
-            .ok_or_else(|| fail(404, "Unable to find file."))?;
-        return download::send_file(&root, &f);
-    }
-    let rows = files.iter().map(|f| file_row(&base, f)).collect();
-    let table = Table {
-        columns: FILE_COLUMNS.iter().map(|s| s.to_string()).collect(),
-        rows,
-    };
-    let meta = Meta {
-        title: Some("Files"),
-        total: false,
-        uri_columns: true,
-    };
-    Ok(table.respond(&format, &meta))
-}
-
-/// The columns of a file listing, as XNAT names them.
-const FILE_COLUMNS: [&str; 9] = [
-    "Name",
-    "Size",
-    "URI",
-    "collection",
-    "file_tags",
-    "file_format",
-    "file_content",
-    "cat_ID",
-    "digest",
-];
-
-/// One row of a file listing, its URI below the session's `base`, each path segment encoded.
-fn file_row(base: &str, f: &FileRef) -> Vec<String> {
-    let path = f
-        .path
-        .split('/')
-        .map(percent_encode)
-        .collect::<Vec<_>>()
-        .join("/");
-    let uri = match &f.scan {
-        Some((id, _)) => format!(
-            "{base}/scans/{}/resources/{}/files/{path}",
-            percent_encode(id),
-            f.res_id
-        ),
-        None => format!("{base}/resources/{}/files/{path}", f.res_id),
-    };
-    let name = f.path.rsplit('/').next().unwrap_or(&f.path).to_string();
-    vec![
-        name,
-        f.entry.size.to_string(),
-        uri,
-        f.res_label.clone(),
-        String::new(),
-        f.entry.format.clone(),
-        String::new(),
-        f.res_id.to_string(),
-        f.entry.digest.clone(),
-    ]
 }
 
 fn session_projects(ctx: &Ctx, scope: Scope, key: &str) -> Answer {

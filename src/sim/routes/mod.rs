@@ -24,7 +24,7 @@
 //! | PUT, DELETE | `{session}/scans/{S}` | create / delete a scan |
 //! | GET | `{session}/scans/{S}/resources`, `{session}/resources` | resource ResultSet |
 //! | GET, PUT, DELETE | `.../resources/{R}` | catalog XML / create / delete |
-//! | GET | `.../resources/{R}/files`, `{session}/scans/{S}/files` | file ResultSet, or `format=zip` (streamed) |
+//! | GET | `.../resources/{R}/files`, `{session}/scans/{S}/files`, `{session}/files` (`all=true`: with every scan's) | file ResultSet, or `format=zip` (streamed) |
 //! | GET, PUT, POST, DELETE | `.../resources/{R}/files/{path}` | one file / upload (raw or multipart, `overwrite`, `extract`) / delete |
 //! | GET | `{session}/status`, `{session}/projects` | `active` / the projects of the session |
 //! | POST | `/services/import` | DICOM-zip import into prearchive or archive (`text/uri-list`) |
@@ -45,7 +45,7 @@
 //! | PUT | `/sim/projects/{P}/users/{U}?role=owner|member|collaborator|none` | control: change a role at run time |
 //! | PUT | `/sim/datatypes/{T}?enabled=true|false` | control: switch a data type off (as if its plugin were missing) or on |
 //! | PUT | `/sim/anonymize?site_switch_admin_only=true|false` | control: whether reading `/xapi/anonymize/site/enabled` needs a site administrator, as in XNAT before 1.8 |
-//! | GET | `/sim/stats` | control: `file_bytes_served` (file and archive bodies) and `bytes_received` (request bodies) so far |
+//! | GET | `/sim/stats` | control: `file_bytes_served` (file and archive bodies), `bytes_received` (request bodies) and `requests` (API requests answered) so far |
 
 mod access;
 mod anonymize;
@@ -53,6 +53,7 @@ mod archive;
 mod archiver;
 mod download;
 mod edit;
+mod filelist;
 mod files;
 mod import;
 mod items;

@@ -1,0 +1,319 @@
+//! Reading one session in two requests asked at once, plus one header read:
+//! - its item (`GET /data/experiments/{ID}?format=json`): owning project, shares, curated fields,
+//!   scans with type, quality, UID, series description and note, and every resource with its numeric
+//!   ID;
+//! - one listing of every file of the session (`GET /data/experiments/{ID}/files?format=json&all=true`:
+//!   session, scan, reconstruction and assessor resources), each row naming its resource by `cat_ID`;
+//! - when templates or PHI findings need it, the header of the session's first DICOM file.
+//!
+//! [`assemble`] turns the two answers into a [`Session`] without I/O; nothing is read twice.
+
+use super::items::{parse_experiment, CatalogRef, ExperimentItem};
+use super::json::{file_entry, joined, opt, rows, s, scan_of};
+use super::resources::{resource_path_of, safe_relative};
+use super::{enc, Client, XnatError};
+use crate::model::inventory::{Resource, Scan, Session};
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+
+/// A session row of the project listing (its label there, which for a shared session is the label
+/// in the listing's project), before its details are read.
+#[derive(Debug, Clone, Default)]
+pub(super) struct SessionRow {
+    pub id: String,
+    pub label: String,
+    pub subject: String,
+    pub xsi_type: String,
+    pub date: Option<String>,
+    pub uid: Option<String>,
+}
+
+/// Where a file row belongs: the scan (`None` for a session resource) and the resource label. The
+/// resource ID of the row (`cat_ID`) decides when the item lists it; otherwise the URI does, and files
+/// of assessors and reconstructions belong nowhere.
+fn home_of(r: &Value, by_id: &HashMap<&str, &CatalogRef>) -> Option<(Option<String>, String)> {
+    if let Some(c) = by_id.get(s(r, "cat_ID").as_str()) {
+        return Some((c.scan.clone(), c.label.clone()));
+    }
+    let uri = s(r, "URI");
+    let label = s(r, "collection");
+    match scan_of(&uri) {
+        Some(scan) => Some((Some(scan), label)),
+        None if !uri.contains("/assessors/") && !uri.contains("/reconstructions/") => {
+            Some((None, label))
+        }
+        None => None,
+    }
+}
+
+/// The path of a file row inside its resource: what follows `/{cat_ID}/files/` in its URI (or
+/// `/resources/{R}/files/`), decoded and checked to be a safe relative path.
+fn path_in_resource(r: &Value) -> Option<String> {
+    let uri = s(r, "URI");
+    let cat = s(r, "cat_ID");
+    let marker = format!("/{cat}/files/");
+    match uri.find(&marker).filter(|_| !cat.is_empty()) {
+        Some(at) => safe_relative(&uri[at + marker.len()..]),
+        None => resource_path_of(&uri),
+    }
+}
+
+/// The request path of one scan file, built from IDs (the documented route), whatever form of URI
+/// the listing gave.
+fn scan_file_path(session: &str, scan: &str, r: &Value) -> String {
+    let resource = opt(r, "cat_ID").unwrap_or_else(|| s(r, "collection"));
+    let inside = path_in_resource(r).unwrap_or_else(|| s(r, "Name"));
+    let inside: Vec<String> = inside.split('/').map(enc).collect();
+    format!(
+        "/data/experiments/{}/scans/{}/resources/{}/files/{}",
+        enc(session),
+        enc(scan),
+        enc(&resource),
+        inside.join("/")
+    )
+}
+
+/// Numeric scan IDs sort numerically, others after them by text.
+fn scan_sort_key(id: &str) -> String {
+    match id.parse::<u64>() {
+        Ok(n) => format!("0{n:020}"),
+        Err(_) => format!("1{id}"),
+    }
+}
+
+/// The session a project listing row, its item and its file listing describe, and the request path
+/// of its first DICOM file (lowest scan, then name), if it has one.
+///
+/// Scan files are keyed by file name, a scan resource's format is its first file's and a scan's UID is
+/// left out, as the planner and the drift watch have always recorded them; session resources come from the item (empty ones
+/// included) and their files are keyed by their path inside the resource.
+pub(super) fn assemble(
+    project: &str,
+    row: &SessionRow,
+    item: &ExperimentItem,
+    files: &Value,
+) -> (Session, Option<String>) {
+    let mut session = Session {
+        id: row.id.clone(),
+        label: row.label.clone(),
+        date: row.date.clone(),
+        xsi_type: row.xsi_type.clone(),
+        uid: row.uid.clone(),
+        shared_from: (!item.project.is_empty() && item.project != project)
+            .then(|| item.project.clone()),
+        shares: item.shares.clone(),
+        meta: item.meta.clone(),
+        assessors: item.assessors,
+        reconstructions: item.reconstructions,
+        ..Session::default()
+    };
+    for (id, m) in &item.scans {
+        let scan = Scan {
+            id: id.clone(),
+            scan_type: m.scan_type.clone(),
+            series_description: m.series_description.clone(),
+            // The scan listing ferry read before (default columns) never carried the
+            // SeriesInstanceUID, so plans and the drift watch have always recorded none; the item
+            // does carry it (`UID`), and filling it in would change every scan's recorded digest.
+            uid: None,
+            xsi_type: m.xsi_type.clone(),
+            quality: m.quality.clone(),
+            note: m.note.clone(),
+            resources: BTreeMap::new(),
+        };
+        session.scans.insert(id.clone(), scan);
+    }
+    for c in item.catalogs.iter().filter(|c| c.scan.is_none()) {
+        let res = Resource {
+            label: c.label.clone(),
+            format: c.format.clone(),
+            files: BTreeMap::new(),
+        };
+        session.resources.insert(c.label.clone(), res);
+    }
+    let by_id: HashMap<&str, &CatalogRef> = item
+        .catalogs
+        .iter()
+        .filter(|c| !c.id.is_empty())
+        .map(|c| (c.id.as_str(), c))
+        .collect();
+    let mut first: Option<((String, String), String)> = None;
+    for r in rows(files) {
+        let Some((scan_id, label)) = home_of(r, &by_id) else {
+            continue;
+        };
+        let Some(scan_id) = scan_id else {
+            let res = session
+                .resources
+                .entry(label.clone())
+                .or_insert_with(|| Resource {
+                    label: label.clone(),
+                    ..Resource::default()
+                });
+            let name = path_in_resource(r).unwrap_or_else(|| s(r, "Name"));
+            res.files.insert(name.clone(), file_entry(r, name));
+            continue;
+        };
+        let Some(scan) = session.scans.get_mut(&scan_id) else {
+            continue;
+        };
+        let name = s(r, "Name");
+        let res = scan
+            .resources
+            .entry(label.clone())
+            .or_insert_with(|| Resource {
+                label: label.clone(),
+                format: s(r, "file_format"),
+                files: BTreeMap::new(),
+            });
+        res.files.insert(name.clone(), file_entry(r, name.clone()));
+        if label == "DICOM" {
+            let key = (scan_sort_key(&scan_id), name);
+            if first.as_ref().is_none_or(|(k, _)| key < *k) {
+                first = Some((key, scan_file_path(&row.id, &scan_id, r)));
+            }
+        }
+    }
+    (session, first.map(|(_, path)| path))
+}
+
+impl Client {
+    /// Reads a session's details: its item (unless the caller already has it) and its file listing
+    /// at once, then, with `headers`, its first DICOM file's header.
+    pub(super) fn session_details(
+        &self,
+        project: &str,
+        row: &SessionRow,
+        item: Option<ExperimentItem>,
+        headers: bool,
+    ) -> Result<Session, XnatError> {
+        let what = |x: &str| format!("{x} of session {} in project {project}", row.label);
+        let files_path = format!(
+            "/data/experiments/{}/files?format=json&all=true",
+            enc(&row.id)
+        );
+        let (item, files) = std::thread::scope(|scope| {
+            let files = scope.spawn(|| self.http.get_json(&files_path, &what("listing the files")));
+            let item = match item {
+                Some(i) => Ok(i),
+                None => self.experiment_item(&row.id),
+            };
+            let fail = || XnatError::BadResponse {
+                server: self.name().to_string(),
+                what: what("reading"),
+                detail: "a reader thread failed".into(),
+            };
+            (item, joined(files, fail))
+        });
+        let (item, files) = (item?, files?);
+        let (mut session, first) = assemble(project, row, &item, &files);
+        if let Some(path) = first.filter(|_| headers) {
+            let (header, elements) =
+                self.first_header(&path, &what("reading the first DICOM file"))?;
+            session.header = header;
+            session.elements = elements;
+        }
+        Ok(session)
+    }
+
+    /// The first DICOM file's top-level keywords and every element at any depth.
+    #[allow(clippy::type_complexity)]
+    fn first_header(
+        &self,
+        path: &str,
+        what: &str,
+    ) -> Result<(BTreeMap<String, String>, Vec<crate::dicom::Seen>), XnatError> {
+        let bytes = self.http.exchange(
+            "GET",
+            path,
+            what,
+            super::http::Retry::Idempotent,
+            super::http::Payload::Empty,
+            |resp| {
+                resp.body_mut()
+                    .with_config()
+                    .limit(2 * 1024 * 1024 * 1024)
+                    .read_to_vec()
+                    .map_err(|e| self.http.read_error(what, &e))
+            },
+        )?;
+        // A file the server calls DICOM that does not parse leaves the header empty; the planner
+        // then reports that `dicom.*` values are unavailable for the session.
+        Ok(crate::dicom::read_header_bytes(&bytes)
+            .map(|h| (h.keywords, h.elements))
+            .unwrap_or_default())
+    }
+
+    /// One session of a project by subject and session label, without headers, in two requests;
+    /// `None` when absent.
+    pub fn session(
+        &self,
+        project: &str,
+        subject: &str,
+        session: &str,
+    ) -> Result<Option<Session>, XnatError> {
+        let what = format!("reading session {session} of {project}");
+        let v = match self
+            .http
+            .get_json(&self.session_item_path(project, subject, session), &what)
+        {
+            Ok(v) => v,
+            Err(XnatError::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let doc = &v["items"][0];
+        let fields = &doc["data_fields"];
+        let row = SessionRow {
+            id: s(fields, "ID"),
+            label: s(fields, "label"),
+            subject: subject.to_string(),
+            xsi_type: s(&doc["meta"], "xsi:type"),
+            date: opt(fields, "date"),
+            uid: opt(fields, "UID"),
+        };
+        let item = parse_experiment(&v).filter(|_| !row.id.is_empty());
+        let Some(item) = item else {
+            return Err(XnatError::BadResponse {
+                server: self.name().to_string(),
+                what,
+                detail: "the answer has no session ID".into(),
+            });
+        };
+        self.session_details(project, &row, Some(item), false)
+            .map(Some)
+    }
+
+    /// Whether a session exists under a subject, with its accession ID and StudyInstanceUID, in one
+    /// request; `None` when absent.
+    pub fn session_uid(
+        &self,
+        project: &str,
+        subject: &str,
+        session: &str,
+    ) -> Result<Option<(String, Option<String>)>, XnatError> {
+        match self.http.get_json(
+            &self.session_item_path(project, subject, session),
+            &format!("reading session {session} of {project}"),
+        ) {
+            Ok(v) => {
+                let fields = &v["items"][0]["data_fields"];
+                Ok(Some((s(fields, "ID"), opt(fields, "UID"))))
+            }
+            Err(XnatError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn session_item_path(&self, project: &str, subject: &str, session: &str) -> String {
+        format!(
+            "/data/projects/{}/subjects/{}/experiments/{}?format=json",
+            enc(project),
+            enc(subject),
+            enc(session)
+        )
+    }
+}
+
+#[cfg(test)]
+#[path = "session_reader_tests.rs"]
+mod tests;

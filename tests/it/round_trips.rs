@@ -1,0 +1,150 @@
+//! How many requests `ferry plan` sends to read its inventories, counted by the emulator
+//! (`/sim/stats` `requests`): at most three per imaging session (the session's item, its file
+//! listing, one DICOM header) plus a constant per project. A count, not a timing.
+
+use crate::plan::{demo_dir, run};
+use crate::sim::get;
+use crate::support::{stderr, stdout, Sim};
+use std::path::Path;
+
+/// Project-level requests of one inventory: the project, roles, subjects, sessions, prearchive, data
+/// types, prearchive code and the three anonymization settings.
+const PER_PROJECT: u64 = 10;
+/// Requests of a connection that belong to no project (log in, log out).
+const PER_SERVER: u64 = 2;
+
+fn requests(sim: &Sim) -> u64 {
+    get(sim, "/sim/stats", "admin").json()["requests"]
+        .as_u64()
+        .expect("requests counter")
+}
+
+/// The projects a plan read (its `inventories`) and their imaging sessions.
+fn planned(sim: &Sim, path: &Path) -> (u64, u64) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let plan = ferry::plan::from_yaml(&text, path).unwrap();
+    let projects: Vec<&String> = plan.inventories.iter().map(|i| &i.project).collect();
+    let sessions = projects
+        .iter()
+        .map(|p| {
+            get(
+                sim,
+                &format!("/data/projects/{p}/experiments?format=json"),
+                "admin",
+            )
+            .rows()
+            .iter()
+            .filter(|r| r["xsiType"].as_str().unwrap_or("").ends_with("SessionData"))
+            .count() as u64
+        })
+        .sum();
+    (projects.len() as u64, sessions)
+}
+
+/// Plans the demo manifest against a world seeded with `seed`: requests sent while planning,
+/// projects read, sessions in them.
+fn plan_and_count(seed: &str) -> (u64, u64, u64) {
+    let sim = Sim::start(&["--seed", seed]);
+    let dir = demo_dir(&sim, |t| t);
+    let before = requests(&sim);
+    let o = run(dir.path(), &["plan", "demo.yaml", "--out", "plan.yaml"]);
+    let sent = requests(&sim) - before;
+    let path = dir.path().join("plan.yaml");
+    assert!(path.exists(), "no plan: {}\n{}", stdout(&o), stderr(&o));
+    let (projects, sessions) = planned(&sim, &path);
+    (sent, projects, sessions)
+}
+
+#[test]
+fn planning_reads_each_session_in_at_most_three_requests() {
+    let (small, projects, sessions) = plan_and_count("demo");
+    assert!(sessions > 0 && projects == 2, "{projects} {sessions}");
+    assert!(
+        small <= 3 * sessions + PER_PROJECT * projects + PER_SERVER,
+        "{small} requests for {sessions} sessions in {projects} projects"
+    );
+    // Every session added costs at most three more requests, whatever the constants.
+    let (big, projects_big, sessions_big) = plan_and_count("demo:subjects=30,files=1");
+    assert_eq!(projects_big, projects);
+    assert!(sessions_big >= sessions + 20, "{sessions_big}");
+    assert!(
+        big <= 3 * sessions_big + PER_PROJECT * projects + PER_SERVER,
+        "{big} requests for {sessions_big} sessions"
+    );
+    assert!(
+        big - small <= 3 * (sessions_big - sessions),
+        "{} more requests for {} more sessions",
+        big - small,
+        sessions_big - sessions
+    );
+}
+
+#[test]
+fn the_session_file_listing_holds_scan_files_only_with_all() {
+    let sim = Sim::start(&["--seed", "demo"]);
+    let id = get(
+        &sim,
+        "/data/projects/PILOT/experiments?format=json&label=SUB001_MR1",
+        "admin",
+    )
+    .rows()[0]["ID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let labels = |all: &str| {
+        let rows = get(
+            &sim,
+            &format!("/data/experiments/{id}/files?format=json{all}"),
+            "admin",
+        )
+        .rows();
+        let mut seen: Vec<String> = rows
+            .iter()
+            .map(|r| r["collection"].as_str().unwrap().to_string())
+            .collect();
+        seen.dedup();
+        (rows.len(), seen)
+    };
+    // XNAT's FileList: the session's own resources, and with `all=true` every scan's too.
+    let (own, own_labels) = labels("");
+    assert_eq!(own_labels, vec!["NOTES"]);
+    let (every, every_labels) = labels("&all=true");
+    assert!(every > own, "{every} {own}");
+    assert!(
+        every_labels.contains(&"DICOM".to_string()),
+        "{every_labels:?}"
+    );
+    let item = get(
+        &sim,
+        &format!("/data/experiments/{id}?format=json"),
+        "admin",
+    )
+    .json();
+    let scans = &item["items"][0]["children"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["field"] == "scans/scan")
+        .unwrap()["items"];
+    let dicom_ids: Vec<&str> = scans
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["children"][0]["items"].as_array().unwrap())
+        .map(|r| {
+            r["data_fields"]["xnat_abstractresource_id"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    let rows = get(
+        &sim,
+        &format!("/data/experiments/{id}/files?format=json&all=true"),
+        "admin",
+    )
+    .rows();
+    // Every scan file row names a resource the item lists under its scan.
+    for r in rows.iter().filter(|r| r["collection"] == "DICOM") {
+        assert!(dicom_ids.contains(&r["cat_ID"].as_str().unwrap()), "{r}");
+    }
+}
