@@ -10,7 +10,7 @@ use crate::dicom::{self, DicomError};
 use crate::dicomedit::Script;
 use crate::exec::gate::FileRules;
 use crate::exec::zipfacts::{FactsError, MAX_ENTRY_BYTES};
-use crate::inventory::{ProjectSettings, ScriptSetting};
+use crate::model::inventory::{ProjectSettings, ScriptSetting};
 use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
 use dicom_core::Tag;
 use dicom_dictionary_std::StandardDataDictionary;
