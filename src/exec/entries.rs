@@ -8,30 +8,21 @@
 //! an entry whose header is larger is refused with its name.
 
 use super::zipfacts::FactsError;
-use crate::dicom;
+use crate::dicom::{self, HeadError};
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
 
 /// The size of the chunks the part after the header passes through in, and of the first read of
 /// every entry.
-pub const CHUNK: usize = 256 * 1024;
+pub const CHUNK: usize = dicom::HEAD_CHUNK;
 /// The largest header (the part of a file before PixelData, or the whole of a file without it)
 /// ferry holds in memory.
-pub const MAX_HEADER_BYTES: usize = 64 << 20;
+pub const MAX_HEADER_BYTES: usize = dicom::MAX_HEADER_BYTES;
 /// The largest single file ferry accepts inside a zip.
 pub const MAX_ENTRY_BYTES: u64 = 4 << 30;
 /// The most entries ferry accepts in one zip.
 pub const MAX_ENTRIES: usize = 1_000_000;
-
-/// Why the start of an entry could not be read.
-#[derive(Debug)]
-pub(crate) enum HeadError {
-    /// Reading failed.
-    Io(std::io::Error),
-    /// The header does not end within the cap.
-    TooLarge,
-}
 
 /// One entry of a zip, its header read, the rest still to come.
 pub(crate) struct Entry<'a> {
@@ -49,13 +40,6 @@ pub(crate) struct Entry<'a> {
     streamed: bool,
 }
 
-/// Reads `r` into `bytes` until it holds `target` bytes or `r` ends; whether it ended.
-fn fill(r: &mut dyn Read, bytes: &mut Vec<u8>, target: usize) -> std::io::Result<bool> {
-    let want = target.saturating_sub(bytes.len()) as u64;
-    let got = r.take(want).read_to_end(bytes)? as u64;
-    Ok(got < want)
-}
-
 impl<'a> Entry<'a> {
     /// Reads the header of the entry `name` of `zip` from `reader`: `chunk` bytes first, then twice
     /// as many each time the walk needs more, until PixelData starts or the entry ends. More than
@@ -68,18 +52,7 @@ impl<'a> Entry<'a> {
         cap: usize,
     ) -> Result<Entry<'a>, HeadError> {
         let chunk = chunk.max(1);
-        let mut head = Vec::new();
-        let mut target = chunk.min(cap + 1);
-        let end = loop {
-            let eof = fill(reader, &mut head, target).map_err(HeadError::Io)?;
-            match dicom::header_end(&head, eof) {
-                Ok(Some(end)) => break Some(end),
-                Ok(None) if head.len() > cap => return Err(HeadError::TooLarge),
-                Ok(None) => target = target.saturating_mul(2).min(cap + 1),
-                // Whatever the walk refuses is not a DICOM file, as when the whole file was read.
-                Err(_) => break None,
-            }
-        };
+        let dicom::Head { bytes: head, end } = dicom::read_head(reader, chunk, cap)?;
         Ok(Entry {
             name,
             zip,

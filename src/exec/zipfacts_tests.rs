@@ -4,7 +4,8 @@
 
 use super::*;
 use crate::dicom::synth::{self, Spec};
-use crate::exec::entries::{Entry, HeadError};
+use crate::dicom::HeadError;
+use crate::exec::entries::Entry;
 use crate::exec::localanon::LocalScripts;
 use std::io::{Cursor, Read};
 

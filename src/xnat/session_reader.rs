@@ -223,25 +223,22 @@ impl Client {
         path: &str,
         what: &str,
     ) -> Result<(BTreeMap<String, String>, Vec<crate::dicom::Seen>), XnatError> {
-        let bytes = self.http.exchange(
+        // Only the header is read (the part before PixelData), never the whole file.
+        let header = self.http.exchange(
             "GET",
             path,
             what,
             super::http::Retry::Idempotent,
             super::http::Payload::Empty,
             |resp| {
-                resp.body_mut()
-                    .with_config()
-                    .limit(2 * 1024 * 1024 * 1024)
-                    .read_to_vec()
+                let mut body = resp.body_mut().with_config().limit(u64::MAX).reader();
+                crate::dicom::read_header_stream(&mut body)
                     .map_err(|e| self.http.read_error(what, &e))
             },
         )?;
         // A file the server calls DICOM that does not parse leaves the header empty; the planner
         // then reports that `dicom.*` values are unavailable for the session.
-        Ok(crate::dicom::read_header_bytes(&bytes)
-            .map(|h| (h.keywords, h.elements))
-            .unwrap_or_default())
+        Ok(header.map(|h| (h.keywords, h.elements)).unwrap_or_default())
     }
 
     /// One session of a project by subject and session label, without headers, in two requests;

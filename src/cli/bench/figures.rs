@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// The destination every sample copies into: the smallest demo world (it has the MAIN project).
 const DST_SEED: &str = "demo:subjects=1,files=1,size=8";
 /// Sessions ferry and the parallel plain copy move at once.
-const JOBS: usize = 4;
+pub(super) const JOBS: usize = 4;
 /// The modelled WAN: 50 ms per request and 8 MB/s per site, far below loopback.
 const WAN: Link = Link {
     latency_ms: 50,
@@ -69,11 +69,43 @@ fn machine() {
     println!("every timed side runs {ROUNDS} times, interleaved; figures are median (min–max, n)");
 }
 
-/// Runs every figure.
-pub fn all(dir: &Path, quick: bool, with_peers: bool) -> Result<(), Failure> {
-    println!("ferry bench{}", if quick { " --quick" } else { "" });
+/// Runs the figures numbered in `only` (every figure when it is empty).
+pub fn all(dir: &Path, quick: bool, with_peers: bool, only: &[u8]) -> Result<(), Failure> {
+    let on = |n: u8| only.is_empty() || only.contains(&n);
+    let list: Vec<String> = only.iter().map(u8::to_string).collect();
+    println!(
+        "ferry bench{}{}",
+        if quick { " --quick" } else { "" },
+        if list.is_empty() {
+            String::new()
+        } else {
+            format!(" --figures {}", list.join(","))
+        }
+    );
     machine();
-    rates();
+    if on(0) {
+        rates();
+    }
+    if on(1) {
+        throughputs(dir, quick, with_peers)?;
+    }
+    if on(2) {
+        speedup(dir, quick)?;
+    }
+    if on(3) {
+        planning(dir, quick)?;
+    }
+    if on(4) {
+        memory(dir, quick)?;
+    }
+    if on(5) {
+        super::large::run(dir, quick)?;
+    }
+    Ok(())
+}
+
+/// Figures 1a to 1d: throughput on loopback and on the modelled WAN, large and small files.
+fn throughputs(dir: &Path, quick: bool, with_peers: bool) -> Result<(), Failure> {
     let python = if with_peers {
         match peers::python() {
             Ok(p) => Some(p),
@@ -107,11 +139,7 @@ pub fn all(dir: &Path, quick: bool, with_peers: bool) -> Result<(), Failure> {
     );
     throughput(dir, &wan, big, WAN, py)?;
     let wan8 = wan.replace("1c.", "1d.").replace("128 kB", "8 kB");
-    throughput(dir, &wan8, small, WAN, None)?;
-    speedup(dir, quick)?;
-    planning(dir, quick)?;
-    memory(dir, quick)?;
-    Ok(())
+    throughput(dir, &wan8, small, WAN, None)
 }
 
 /// Header parsing and blake3 rates (in this process: pure CPU, nothing copied).

@@ -5,10 +5,12 @@
 //! median with its range and the ratio of medians; a side that fails is printed as an error.
 //!
 //! Files: [`stats`] (samples and their summary), [`procs`] (the child processes), [`copy`] (the
-//! plain copy), [`peers`] (xnatpy, xnatctl), [`figures`] (what is measured and printed).
+//! plain copy), [`peers`] (xnatpy, xnatctl), [`figures`] (what is measured and printed), [`large`]
+//! (figure 5: memory against the size of one file).
 
 mod copy;
 mod figures;
+mod large;
 mod peers;
 mod procs;
 mod stats;
@@ -36,6 +38,10 @@ pub struct Args {
     /// Skip the Python peers (they need python3 and PyPI to set up a virtual environment once).
     #[arg(long)]
     pub no_peers: bool,
+    /// Run only these figures, by number (0 to 5, comma-separated; all when not given): e.g.
+    /// `--figures 5` for peak memory against the size of one file.
+    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u8).range(0..=5))]
+    pub figures: Vec<u8>,
     /// Run only the plain copy from one emulator to another and print what it moved (the driver
     /// runs this as its own process).
     #[arg(long, hide = true, num_args = 2, value_names = ["FROM_URL", "TO_URL"])]
@@ -112,5 +118,5 @@ pub fn run(args: Args) -> Result<(), Failure> {
         };
         return copy::run(from, to, args.jobs, &dir);
     }
-    figures::all(&dir, args.quick, !args.no_peers)
+    figures::all(&dir, args.quick, !args.no_peers, &args.figures)
 }
