@@ -9,7 +9,7 @@ use crate::dicom::fingerprint::{element_hashes, Change, ElementHashes, ElementPa
 use crate::dicom::{self, DicomError};
 use crate::dicomedit::Script;
 use crate::exec::gate::FileRules;
-use crate::exec::zipfacts::{FactsError, MAX_ENTRY_BYTES};
+use crate::exec::zipfacts::FactsError;
 use crate::model::inventory::{ProjectSettings, ScriptSetting};
 use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
 use dicom_core::Tag;
@@ -193,31 +193,19 @@ impl HeaderSource for ZipHeaders {
     }
 }
 
-/// The bytes of a DICOM file up to its PixelData (all of it when it has none), read in steps so a
-/// large file is never read whole.
+/// The bytes of a DICOM file up to its PixelData (all of it when it has none), read in growing
+/// steps ([`dicom::read_head`]) so a large file is never read whole.
 pub fn header_prefix(mut r: impl Read) -> Result<Vec<u8>, String> {
-    const STEP: usize = 64 * 1024;
-    let mut buf = Vec::with_capacity(STEP);
-    loop {
-        let before = buf.len();
-        (&mut r)
-            .take(STEP as u64)
-            .read_to_end(&mut buf)
-            .map_err(|e| e.to_string())?;
-        let eof = buf.len() - before < STEP;
-        match dicom::pixel_data_offset(&buf) {
-            Ok(Some(at)) => {
-                buf.truncate(at);
-                return Ok(buf);
-            }
-            Ok(None) | Err(DicomError::Truncated(_)) if !eof => {}
-            Ok(None) => return Ok(buf),
-            Err(e) => return Err(e.to_string()),
-        }
-        if buf.len() as u64 > MAX_ENTRY_BYTES {
-            return Err("the header is larger than ferry accepts".into());
-        }
-    }
+    let head = dicom::read_head(&mut r, dicom::HEAD_CHUNK, dicom::MAX_HEADER_BYTES).map_err(
+        |e| match e {
+            dicom::HeadError::Io(e) => e.to_string(),
+            dicom::HeadError::TooLarge => "the header is larger than ferry accepts".into(),
+        },
+    )?;
+    let end = head.end.ok_or("not a DICOM file")?;
+    let mut bytes = head.bytes;
+    bytes.truncate(end);
+    Ok(bytes)
 }
 
 #[cfg(test)]
