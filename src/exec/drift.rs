@@ -108,11 +108,21 @@ pub fn check_scope(
         if planned.as_ref().is_some_and(|p| p.is_empty()) && scope.actions.is_some() {
             continue;
         }
-        work.push((inv, client, planned));
+        // A plan that records its objects needs the details of its own sessions only; the rest of
+        // each project is read from its listings.
+        let only = planned.as_ref().map(|_| {
+            watch::sessions_read(
+                &plan.transfers,
+                &inv.server,
+                &inv.project,
+                scope.actions.as_ref(),
+            )
+        });
+        work.push((inv, client, planned, only));
     }
     let results = read_all(&work);
     let mut report = DriftReport::default();
-    for ((inv, _, planned), now) in work.iter().zip(results) {
+    for ((inv, _, planned, _), now) in work.iter().zip(results) {
         let now = now?;
         match planned {
             None if now.fingerprint() != inv.fingerprint => report.changes.push(Change {
@@ -180,10 +190,13 @@ fn filter(
         .collect()
 }
 
+/// One inventory to re-read: the plan's record of it, its client, the objects it watches, and the
+/// sessions to read in detail (all when `None`).
 type Work<'a> = (
     &'a InventoryRef,
     &'a Arc<Client>,
     Option<BTreeMap<String, String>>,
+    Option<BTreeSet<(String, String)>>,
 );
 
 /// Reads every inventory at once; each client keeps its own limit on requests in flight.
@@ -191,11 +204,12 @@ fn read_all(work: &[Work<'_>]) -> Vec<Result<Inventory, XnatError>> {
     std::thread::scope(|scope| {
         let handles: Vec<_> = work
             .iter()
-            .map(|(inv, client, _)| {
+            .map(|(inv, client, _, only)| {
                 scope.spawn(move || {
-                    client.inventory(
+                    client.inventory_of(
                         &inv.project,
                         &InventoryOptions { headers: true },
+                        only.as_ref(),
                         &NoProgress,
                     )
                 })

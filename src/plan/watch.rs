@@ -175,6 +175,34 @@ pub fn watched(
     out
 }
 
+/// The sessions whose details (scans, files, header) the watched objects of `inv`'s project depend
+/// on, as (subject label, session label): each runnable action's source session in its source
+/// project and its destination session in its destination project. Every other watched value reads
+/// only listing-level facts (subjects, session labels and StudyInstanceUIDs, prearchive entries), so
+/// the drift check reads the rest of a project from its listings alone.
+pub fn sessions_read(
+    transfers: &[TransferPlan],
+    server: &str,
+    project: &str,
+    only: Option<&BTreeSet<String>>,
+) -> BTreeSet<(String, String)> {
+    let mut out = BTreeSet::new();
+    for t in transfers {
+        for a in t.actions.iter().filter(|a| runs(a)) {
+            if only.is_some_and(|o| !o.contains(&a.id)) {
+                continue;
+            }
+            if t.from.server == server && t.from.project == project {
+                out.insert((a.source.subject.clone(), a.source.session.clone()));
+            }
+            if t.to.server == server && t.to.project == project {
+                out.insert((a.dest.subject.clone(), a.dest.session.clone()));
+            }
+        }
+    }
+    out
+}
+
 /// One watched object that changed: its name and what changed, in one line.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Changed {

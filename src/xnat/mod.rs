@@ -146,6 +146,30 @@ impl Client {
     pub fn logout(&self) {
         self.http.logout();
     }
+
+    /// The JSON answer of any path on the server (`/data/...`, `/sim/stats`), for plain clients
+    /// such as the bench's baselines; ferry itself reads through the typed methods.
+    pub fn get_json(&self, path: &str, what: &str) -> Result<serde_json::Value, XnatError> {
+        self.http.get_json(path, what)
+    }
+
+    /// The whole body of any path on the server (a file), retried like every idempotent read.
+    pub fn get_bytes(&self, path: &str, what: &str) -> Result<Vec<u8>, XnatError> {
+        self.http.exchange(
+            "GET",
+            path,
+            what,
+            http::Retry::Idempotent,
+            http::Payload::Empty,
+            |resp| {
+                resp.body_mut()
+                    .with_config()
+                    .limit(2 * 1024 * 1024 * 1024)
+                    .read_to_vec()
+                    .map_err(|e| self.http.read_error(what, &e))
+            },
+        )
+    }
 }
 
 #[cfg(test)]

@@ -102,6 +102,20 @@ impl Client {
         opts: &InventoryOptions,
         progress: &dyn Progress,
     ) -> Result<Inventory, XnatError> {
+        self.inventory_of(project, opts, None, progress)
+    }
+
+    /// [`Client::inventory`], reading the details (scans, resources, files, header, owner, shares) of
+    /// only the sessions `only` names by (subject label, session label) when it is given; the other
+    /// sessions keep what the project listing says of them (ID, label, date, type, StudyInstanceUID).
+    /// For checks that compare some sessions only, such as the drift check.
+    pub fn inventory_of(
+        &self,
+        project: &str,
+        opts: &InventoryOptions,
+        only: Option<&BTreeSet<(String, String)>>,
+        progress: &dyn Progress,
+    ) -> Result<Inventory, XnatError> {
         // Fails with 403/404 naming the project when it cannot be read.
         self.http.get_json(
             &format!("/data/projects/{}?format=json", enc(project)),
@@ -110,8 +124,14 @@ impl Client {
         let l = self.listings(project)?;
         let mut subjects = subjects_of(project, &l.subjects);
         let sessions = session_rows(&l.experiments, &mut subjects);
+        let wanted =
+            |r: &SessionRow| only.is_none_or(|o| o.contains(&(r.subject.clone(), r.label.clone())));
+        let (sessions, listed): (Vec<SessionRow>, Vec<SessionRow>) =
+            sessions.into_iter().partition(|r| wanted(r));
         progress.total(sessions.len() as u64);
-        let read = self.sessions(project, &sessions, opts, progress)?;
+        let mut read = self.sessions(project, &sessions, opts, progress)?;
+        read.extend(listed.iter().map(SessionRow::listed));
+        let sessions: Vec<SessionRow> = sessions.into_iter().chain(listed).collect();
         let subject_of: HashMap<&str, &str> = sessions
             .iter()
             .map(|r| (r.id.as_str(), r.subject.as_str()))

@@ -28,6 +28,20 @@ pub(super) struct SessionRow {
     pub uid: Option<String>,
 }
 
+impl SessionRow {
+    /// The session as the project listing describes it, without details.
+    pub(super) fn listed(&self) -> Session {
+        Session {
+            id: self.id.clone(),
+            label: self.label.clone(),
+            date: self.date.clone(),
+            xsi_type: self.xsi_type.clone(),
+            uid: self.uid.clone(),
+            ..Session::default()
+        }
+    }
+}
+
 /// Where a file row belongs: the scan (`None` for a session resource) and the resource label. The
 /// resource ID of the row (`cat_ID`) decides when the item lists it; otherwise the URI does, and files
 /// of assessors and reconstructions belong nowhere.
@@ -94,18 +108,13 @@ pub(super) fn assemble(
     files: &Value,
 ) -> (Session, Option<String>) {
     let mut session = Session {
-        id: row.id.clone(),
-        label: row.label.clone(),
-        date: row.date.clone(),
-        xsi_type: row.xsi_type.clone(),
-        uid: row.uid.clone(),
         shared_from: (!item.project.is_empty() && item.project != project)
             .then(|| item.project.clone()),
         shares: item.shares.clone(),
         meta: item.meta.clone(),
         assessors: item.assessors,
         reconstructions: item.reconstructions,
-        ..Session::default()
+        ..row.listed()
     };
     for (id, m) in &item.scans {
         let scan = Scan {

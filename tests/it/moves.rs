@@ -233,11 +233,15 @@ fn a_relocation_keeps_the_accession_id_and_moves_no_bytes() {
     assert!(out.contains("30 files"), "{out}");
     let s2 = stats(&sim);
     // Planning reads the first DICOM file of each session (for templates and PHI findings), and
-    // apply reads the inventories again to detect drift: exactly that, and not one byte more.
-    assert_eq!(
-        n(&s2, "file_bytes_served") - n(&s1, "file_bytes_served"),
+    // apply's drift check reads it again for the sessions the plan touches only: never more than
+    // planning read.
+    let (planned, applied) = (
         n(&s1, "file_bytes_served") - n(&s0, "file_bytes_served"),
-        "apply served file bytes beyond its drift check"
+        n(&s2, "file_bytes_served") - n(&s1, "file_bytes_served"),
+    );
+    assert!(
+        0 < applied && applied <= planned,
+        "apply served {applied} file bytes, planning {planned}: beyond its drift check"
     );
     assert!(
         n(&s2, "file_bytes_served") - n(&s1, "file_bytes_served") < old.byte_count() / 2,

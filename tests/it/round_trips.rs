@@ -148,3 +148,26 @@ fn the_session_file_listing_holds_scan_files_only_with_all() {
         assert!(dicom_ids.contains(&r["cat_ID"].as_str().unwrap()), "{r}");
     }
 }
+
+#[test]
+fn the_drift_check_reads_in_detail_only_the_sessions_the_plan_touches() {
+    let sim = Sim::start(&["--seed", "demo:subjects=30,files=1"]);
+    // One subject selected: one source session, one destination label.
+    let dir = demo_dir(&sim, |t| {
+        t.replace(r#"subjects: ["SUB*"]"#, r#"subjects: ["SUB001"]"#)
+    });
+    let o = run(dir.path(), &["plan", "demo.yaml", "--out", "plan.yaml"]);
+    let path = dir.path().join("plan.yaml");
+    assert!(path.exists(), "no plan: {}\n{}", stdout(&o), stderr(&o));
+    let (projects, sessions) = planned(&sim, &path);
+    assert!(sessions > 30, "{sessions}");
+    let before = requests(&sim);
+    let o = run(dir.path(), &["check", "plan.yaml"]);
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+    let sent = requests(&sim) - before;
+    // Two sessions in detail at most (the source session; the destination label does not exist).
+    assert!(
+        sent <= 3 * 2 + PER_PROJECT * projects + PER_SERVER,
+        "{sent} requests to check a plan touching one session of {sessions}"
+    );
+}

@@ -3,7 +3,7 @@
 //! with ranges and the ratios the goals speak of, with whether each goal was met in this run.
 
 use super::procs::{self, SimProc};
-use super::stats::{interleave, ratio, show_ratio, verdict, Samples};
+use super::stats::{interleave, ratio, show_ratio, verdict};
 use super::{fail, manifest, peers, Link, ROUNDS};
 use crate::cli::Failure;
 use crate::plan::human_bytes;
@@ -93,7 +93,7 @@ pub fn all(dir: &Path, quick: bool, with_peers: bool, only: &[u8]) -> Result<(),
         speedup(dir, quick)?;
     }
     if on(3) {
-        planning(dir, quick)?;
+        super::planning::run(dir, quick)?;
     }
     if on(4) {
         memory(dir, quick)?;
@@ -314,64 +314,6 @@ fn speedup(dir: &Path, quick: bool) -> Result<(), Failure> {
         s[1].show(2, ""),
         show_ratio(r),
         verdict(r, 5.0, true)
-    );
-    Ok(())
-}
-
-/// Planning time and requests per session: `sessions` sessions at `latency_ms`.
-fn plan_samples(dir: &Path, sessions: usize, link: Link) -> Result<(Samples, f64), Failure> {
-    let seed = format!("demo:subjects={sessions},files=1,size=16");
-    let name = format!("plan-{sessions}-{}", link.latency_ms);
-    // Seed once; later samples restart the emulators on the same state.
-    let root = dir.join(&name);
-    let _ = std::fs::remove_dir_all(&root);
-    std::fs::create_dir_all(&root).map_err(fail)?;
-    let (requests, sessions_seen) = (Cell::new(0u64), Cell::new(0u64));
-    let mut one = || -> Result<f64, String> {
-        let src = SimProc::start_on(&root, "source", &seed, link).map_err(text)?;
-        let dst = SimProc::start_on(&root, "destination", DST_SEED, link).map_err(text)?;
-        let t = std::time::Instant::now();
-        let (_, summary) = plan_copy(&root, &src.url, &dst.url)?;
-        sessions_seen
-            .set(summary.sessions_created + summary.sessions_merged + summary.sessions_skipped);
-        let took = t.elapsed().as_secs_f64();
-        requests.set(src.stop().map_err(text)?);
-        dst.stop().map_err(text)?;
-        Ok(took)
-    };
-    let s = interleave(ROUNDS, &mut [&mut one]);
-    let per = requests.get() as f64 / sessions_seen.get().max(1) as f64;
-    Ok((s.into_iter().next().unwrap_or_default(), per))
-}
-
-/// Planning at scale: many sessions at 50 ms, with the source's requests per session; and the time
-/// per session at two sizes on loopback.
-fn planning(dir: &Path, quick: bool) -> Result<(), Failure> {
-    let big = if quick { 200 } else { 2000 };
-    let (s, per) = plan_samples(
-        dir,
-        big,
-        Link {
-            latency_ms: 50,
-            bandwidth: 0,
-        },
-    )?;
-    println!(
-        "3a. planning {big} subjects' sessions at 50 ms latency (ferry plan, --per-server 4): {} s; {per:.2} source requests per session (goal <= 3)",
-        s.show(1, "")
-    );
-    let (a, b) = if quick { (100, 1000) } else { (200, 2000) };
-    let (sa, _) = plan_samples(dir, a, Link::default())?;
-    let (sb, _) = plan_samples(dir, b, Link::default())?;
-    let per_a = sa.median().map(|m| m / a as f64);
-    let per_b = sb.median().map(|m| m / b as f64);
-    let growth = per_a.zip(per_b).map(|(x, y)| y / x);
-    println!(
-        "3b. planning on loopback: {a} subjects {} s, {b} subjects {} s; time per session grows {}x for 10x the sessions (goal <= 1.0: {})",
-        sa.show(2, ""),
-        sb.show(2, ""),
-        show_ratio(growth),
-        verdict(growth, 1.0, false)
     );
     Ok(())
 }

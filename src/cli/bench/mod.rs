@@ -5,13 +5,16 @@
 //! median with its range and the ratio of medians; a side that fails is printed as an error.
 //!
 //! Files: [`stats`] (samples and their summary), [`procs`] (the child processes), [`copy`] (the
-//! plain copy), [`peers`] (xnatpy, xnatctl), [`figures`] (what is measured and printed), [`large`]
+//! plain copy), [`peers`] (xnatpy, xnatctl), [`figures`] (what is measured and printed),
+//! [`planning`] (figure 3: planning at scale) with [`plainlist`] (its plain client), [`large`]
 //! (figure 5: memory against the size of one file).
 
 mod copy;
 mod figures;
 mod large;
 mod peers;
+mod plainlist;
+mod planning;
 mod procs;
 mod stats;
 
@@ -39,14 +42,19 @@ pub struct Args {
     #[arg(long)]
     pub no_peers: bool,
     /// Run only these figures, by number (0 to 5, comma-separated; all when not given): e.g.
-    /// `--figures 5` for peak memory against the size of one file.
+    /// `--figures 3` for planning at scale, `--figures 5` for peak memory against the size of one
+    /// file.
     #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u8).range(0..=5))]
     pub figures: Vec<u8>,
     /// Run only the plain copy from one emulator to another and print what it moved (the driver
     /// runs this as its own process).
     #[arg(long, hide = true, num_args = 2, value_names = ["FROM_URL", "TO_URL"])]
     pub plain_copy: Option<Vec<String>>,
-    /// Sessions the plain copy moves at once.
+    /// Run only the plain inventory of the planning figure against one emulator and print what it
+    /// read (the driver runs this as its own process).
+    #[arg(long, hide = true, value_name = "URL")]
+    pub plain_inventory: Option<String>,
+    /// Sessions the plain copy (or the plain inventory) handles at once.
     #[arg(long, hide = true, default_value_t = 1)]
     pub jobs: usize,
 }
@@ -117,6 +125,9 @@ pub fn run(args: Args) -> Result<(), Failure> {
             return Err(fail("`--plain-copy` takes two URLs"));
         };
         return copy::run(from, to, args.jobs, &dir);
+    }
+    if let Some(url) = &args.plain_inventory {
+        return plainlist::run(url, args.jobs);
     }
     figures::all(&dir, args.quick, !args.no_peers, &args.figures)
 }

@@ -101,7 +101,7 @@ pub struct Ran {
 }
 
 /// Runs a child to completion, timing it and sampling its peak RSS; its stdout is returned.
-fn run_child(mut cmd: Command, what: &str) -> Result<(Ran, String), String> {
+pub(super) fn run_child(mut cmd: Command, what: &str) -> Result<(Ran, String), String> {
     let t = Instant::now();
     let mut child = cmd
         .stdout(Stdio::piped())
