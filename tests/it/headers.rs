@@ -67,7 +67,7 @@ fn apply_as(sim: &Sim, user: &str) -> (crate::apply::Work, Output) {
     (w, a)
 }
 
-fn report(w: &crate::apply::Work) -> String {
+fn report_of(w: &crate::apply::Work) -> String {
     std::fs::read_to_string(w.dir.path().join("plan.yaml.verification.json")).unwrap()
 }
 
@@ -86,13 +86,13 @@ fn a_header_change_ferry_did_not_make_fails_verification_naming_the_element() {
             && out.contains("after upload"),
         "{out}"
     );
-    let report = report(&w);
+    let report = report_of(&w);
     assert!(
         report.contains("header element (0008,1090) `ManufacturerModelName` of `k:"),
         "{report}"
     );
     assert!(
-        report.contains("site (") && report.contains("could not be read"),
+        report.contains("anonymization scripts could not be read: the site script ("),
         "{report}"
     );
     // Never the value, anywhere ferry writes.
@@ -113,6 +113,27 @@ fn a_header_change_ferry_did_not_make_fails_verification_naming_the_element() {
         assert!(!text.windows(32).any(|x| x == key), "{name}");
         assert!(!String::from_utf8_lossy(&text).contains(&hex), "{name}");
     }
+    // Once ferry may read the scripts again (as on XNAT 1.8), the resumed run verifies with the
+    // same key, the change is the script's, and the staging folder goes, key and all.
+    let r = admin_put(&sim, "/sim/anonymize?site_switch_admin_only=false", "");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let again = run_as(
+        w.dir.path(),
+        "writer",
+        &["apply", "plan.yaml", "--skip-blocked"],
+    );
+    assert!(
+        again.status.success(),
+        "{}\n{}",
+        stdout(&again),
+        stderr(&again)
+    );
+    assert!(
+        report_of(&w).contains("anonymization scripts rewrote ManufacturerModelName"),
+        "{}",
+        report_of(&w)
+    );
+    assert!(!w.dir.path().join("plan.yaml.staging").exists());
 }
 
 #[test]
@@ -120,7 +141,7 @@ fn a_change_the_destination_scripts_are_known_to_make_is_a_note() {
     let sim = setup();
     let (w, a) = apply_as(&sim, "writer");
     assert!(a.status.success(), "{}\n{}", stdout(&a), stderr(&a));
-    let report = report(&w);
+    let report = report_of(&w);
     assert!(
         report.contains("anonymization scripts rewrote ManufacturerModelName"),
         "{report}"

@@ -140,7 +140,7 @@ fn compare_session(
     let mut read = read.map_err(|e| local(format!("cannot read back a header: {e}")))?;
     if depth == Depth::PixelsAndUids && !server.unknown.is_empty() {
         read.notes.push(format!(
-            "the destination's {} anonymization script {UNREAD}: changes it makes count as changes ferry did not make",
+            "the destination's anonymization scripts {UNREAD}: {}; changes they make count as changes ferry did not make",
             server.unknown.join(", ")
         ));
     }
