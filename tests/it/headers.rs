@@ -22,9 +22,39 @@ fn admin_put(sim: &Sim, path: &str, body: &str) -> Reply {
     )
 }
 
-/// The demo world with the site script above, and `writer` a member of both projects (not a site administrator).
+/// A file of SUB001_MR1's study without PixelData (as a structured report or a presentation state
+/// is), as scan 9 of that source session.
+fn add_object_without_pixel_data(sim: &Sim) {
+    let zip = crate::sim::scan_zip(sim, "SUB001", "SUB001_MR1", "2");
+    let mut z = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
+    let mut first = Vec::new();
+    std::io::Read::read_to_end(&mut z.by_index(0).unwrap(), &mut first).unwrap();
+    let study = ferry::dicom::read_header_bytes(&first)
+        .unwrap()
+        .study_instance_uid
+        .unwrap();
+    let mut spec = ferry::dicom::synth::Spec::new(90);
+    spec.study_uid = study;
+    spec.series_uid = "1.2.826.0.1.3680043.10.1137.99.9".into();
+    spec.sop_uid = "1.2.826.0.1.3680043.10.1137.99.9.1".into();
+    spec.series_number = 9;
+    let whole = ferry::dicom::synth::file(&spec);
+    let at = ferry::dicom::pixel_data_offset(&whole).unwrap().unwrap();
+    let body = crate::sim::zip_with(&[("report.dcm", &whole[..at])]);
+    let r = crate::sim::import(
+        sim,
+        "admin",
+        "project=PILOT&subject=SUB001&session=SUB001_MR1&dest=/archive&prevent_anon=true",
+        body,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
+/// The demo world with an object without pixel data in SUB001_MR1, the site script above, and
+/// `writer` a member of both projects (not a site administrator).
 fn setup() -> Sim {
     let sim = Sim::start(&["--seed", "demo"]);
+    add_object_without_pixel_data(&sim);
     assert_eq!(
         admin_put(&sim, "/xapi/anonymize/site", SITE_SCRIPT).status,
         200
@@ -86,9 +116,16 @@ fn a_header_change_ferry_did_not_make_fails_verification_naming_the_element() {
             && out.contains("after upload"),
         "{out}"
     );
+    // The object without pixel data is compared element by element too, and named the same way.
+    assert!(
+        out.contains(
+            "scan `9`: header element (0008,1090) `ManufacturerModelName` was added after upload in 1 file(s)"
+        ),
+        "{out}"
+    );
     let report = report_of(&w);
     assert!(
-        report.contains("header element (0008,1090) `ManufacturerModelName` of `k:"),
+        report.contains("header element (0008,1090) `ManufacturerModelName` was added after upload in 10 file(s)"),
         "{report}"
     );
     assert!(

@@ -57,7 +57,7 @@ pub fn run(env: &Env<'_>, c: &Ctx<'_>, ctx: &StepContext<'_>) -> Result<Value, S
         .map(|(id, _)| id);
     let report = json!({ "verification": v, "phi": phi, "accession": accession(c, dest_id) });
     if !v.passed() {
-        let mut first: Vec<String> = v.problems.iter().take(3).map(|p| p.to_string()).collect();
+        let mut first: Vec<String> = verify::summary(&v.problems).into_iter().take(5).collect();
         // Why a change could not be told the destination's own (its scripts could not be read).
         first.extend(v.notes.iter().filter(|n| n.contains(UNREAD)).cloned());
         return Err(StepFailure::verification(format!(
