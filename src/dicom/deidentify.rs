@@ -25,6 +25,21 @@ impl Profile {
     pub fn is_active(&self) -> bool {
         self.basic || self.remove_private
     }
+
+    /// Whether applying the profile may change the element at `path` (its tags from the top level
+    /// down): a private tag anywhere on the path when private elements are removed, or, under the
+    /// Basic Profile, a tag on the path whose rule does not keep it (a sequence that is removed or
+    /// emptied takes everything inside it along). Static: what the profile may do, not what it did.
+    pub fn may_change(&self, path: &[Tag]) -> bool {
+        path.iter().any(|t| {
+            if t.group() % 2 == 1 && t.group() > 0x0008 {
+                return self.remove_private;
+            }
+            self.basic
+                && profile::rule_for(t.group(), t.element())
+                    .is_some_and(|r| r.action(&self.options) != Action::Keep)
+        })
+    }
 }
 
 fn empty(tag: Tag, vr: VR) -> DataElement<InMemDicomObject> {
@@ -93,5 +108,53 @@ pub fn apply(obj: &mut InMemDicomObject, p: &Profile) {
             }
         };
         obj.put(replaced);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn may_change_follows_the_rules_options_and_private_setting() {
+        let basic = Profile {
+            basic: true,
+            options: Options::default(),
+            uid_key: [0; 32],
+            remove_private: false,
+        };
+        let birth = Tag(0x0010, 0x0030);
+        let rows = Tag(0x0028, 0x0010);
+        let refs = Tag(0x0008, 0x1140);
+        let ref_uid = Tag(0x0008, 0x1155);
+        let private = Tag(0x0029, 0x1010);
+        assert!(basic.may_change(&[birth]));
+        assert!(!basic.may_change(&[rows]), "Rows has no rule");
+        assert!(
+            basic.may_change(&[refs, ref_uid]),
+            "a UID inside a sequence is replaced"
+        );
+        assert!(
+            !basic.may_change(&[private]),
+            "private elements are kept unless removed"
+        );
+        let keep_dates = Profile {
+            options: Options {
+                longitudinal_dates: true,
+                ..Options::default()
+            },
+            ..basic.clone()
+        };
+        assert!(
+            !keep_dates.may_change(&[Tag(0x0008, 0x0020)]),
+            "StudyDate kept"
+        );
+        let private_only = Profile {
+            basic: false,
+            remove_private: true,
+            ..basic
+        };
+        assert!(private_only.may_change(&[rows, private]));
+        assert!(!private_only.may_change(&[birth]));
     }
 }

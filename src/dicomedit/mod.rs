@@ -197,6 +197,20 @@ impl Script {
             .collect()
     }
 
+    /// Whether running the script may change the element at `path` (its tags from the top level
+    /// down), whatever the data set holds: an assignment or deletion of the path's top-level tag
+    /// (a sequence goes with everything inside it), conditional or not, or `removeAllPrivateTags`
+    /// when a tag on the path is private. Static: what the script may do, read from its text.
+    pub fn may_touch(&self, path: &[Tag]) -> bool {
+        let Some(top) = path.first() else {
+            return false;
+        };
+        self.effects().iter().any(|e| match e.action {
+            Action::RemovePrivate => path.iter().any(|t| e.touches(*t)),
+            _ => e.touches(*top),
+        })
+    }
+
     /// Runs the script on a data set; whether anything changed.
     pub fn apply(&self, ds: &mut dyn DataSet, vars: &Vars) -> Result<bool, ScriptError> {
         eval::run(self, ds, vars)

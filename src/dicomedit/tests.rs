@@ -259,3 +259,22 @@ fn in_memory_data_sets_keep_vrs_and_strip_private_tags_in_sequences() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn may_touch_reports_what_a_script_can_change_statically() {
+    let s = Script::parse(
+        "version \"6.1\"\n(0010,0010) := subject\n(0008,0060) = \"MR\" ? - (0008,1030)\n- (0018,10xx)\n",
+    )
+    .unwrap();
+    assert!(s.may_touch(&[NAME]));
+    assert!(s.may_touch(&[STUDY_DESC]), "conditional actions count");
+    assert!(s.may_touch(&[Tag(0x0018, 0x1020)]), "ranges count");
+    assert!(!s.may_touch(&[ID]));
+    // Inside a sequence, only the top-level tag decides: the script acts on whole sequences.
+    assert!(!s.may_touch(&[Tag(0x0008, 0x1140), NAME]));
+    assert!(s.may_touch(&[NAME, Tag(0x0008, 0x0100)]));
+    let private = Script::parse("version \"6.1\"\nremoveAllPrivateTags\n").unwrap();
+    assert!(private.may_touch(&[Tag(0x0008, 0x1140), Tag(0x0029, 0x1010)]));
+    assert!(!private.may_touch(&[Tag(0x0008, 0x1140), NAME]));
+    assert!(!private.may_touch(&[]));
+}

@@ -1,8 +1,8 @@
 //! Verification by the destination's digest, before any read-back: XNAT lists an MD5 per file when
 //! checksums are on. A scan whose listed digests are exactly the MD5s of the files ferry uploaded
 //! (one listed file per uploaded file, the same multiset of digests) holds byte-identical copies, so
-//! everything a read-back would compare (pixel data, the fields ferry set, the study) is equal without
-//! reading a byte. A scan with a missing digest, a different one (the server rewrote a file, say by
+//! everything a read-back would compare (pixel data, the fields ferry set, the study, every header
+//! element: equal bytes have equal fingerprints) is equal without reading a byte. A scan with a missing digest, a different one (the server rewrote a file, say by
 //! its anonymization script), or another count, or whose source repeats a SOPInstanceUID, is read
 //! back and compared as before. Pure: no I/O.
 

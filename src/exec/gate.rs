@@ -33,6 +33,21 @@ pub struct FileRules {
     /// The destination's anonymization scripts, run after the profile and before `set`
     /// (`destination_anonymization: local`); the rewrite step fills them in from the plan.
     pub scripts: super::localanon::LocalScripts,
+    /// The key of header fingerprints ([`crate::dicom::fingerprint`]): random unless set; the
+    /// executor sets its run's key from the staging folder ([`super::verify::key`]).
+    pub element_key: [u8; 32],
+}
+
+/// A fresh random key (for a comparison made within one process, such as the deep audit).
+fn random_key() -> [u8; 32] {
+    let mut k = [0u8; 32];
+    if getrandom::fill(&mut k).is_err() {
+        // Without the system's generator: the process and the time, hashed (the key never leaves
+        // this process).
+        let seed = format!("{:?} {}", std::time::SystemTime::now(), std::process::id());
+        k = *blake3::hash(seed.as_bytes()).as_bytes();
+    }
+    k
 }
 
 impl FileRules {
@@ -88,6 +103,7 @@ impl FileRules {
             new_labels: pairs.iter().map(|(_, y)| y.to_string()).collect(),
             digest_key: transfer_key(KeyUse::Digest, to),
             scripts: Default::default(),
+            element_key: random_key(),
         }
     }
 
@@ -103,6 +119,7 @@ impl FileRules {
             new_labels: Vec::new(),
             digest_key: [0; 32],
             scripts: Default::default(),
+            element_key: [0; 32],
         }
     }
 

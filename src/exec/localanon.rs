@@ -103,6 +103,11 @@ impl LocalScripts {
         }
     }
 
+    /// Whether a script may change the element at `path` (its tags from the top level down).
+    pub fn may_touch(&self, path: &[Tag]) -> bool {
+        self.scripts.iter().any(|(_, s)| s.may_touch(path))
+    }
+
     /// Keywords the scripts set or delete on every file (not under a condition): the apply-time PHI
     /// gate treats them like fields `dicom.set` overwrites.
     pub fn overwritten(&self) -> BTreeSet<String> {

@@ -68,6 +68,17 @@ pub enum FactsError {
         /// The cause.
         source: super::localanon::ScriptRunError,
     },
+    /// ferry's rewrite changed an element its rules do not change (a defect of ferry, caught before
+    /// upload).
+    #[error("ferry's rewrite {change} the header element {element} of `{entry}`, which no rule of this transfer changes (dicom.set, the de-identification profile, the destination's scripts); this is a defect of ferry: nothing of this session was uploaded")]
+    Unexpected {
+        /// The entry in the upload zip.
+        entry: String,
+        /// Its tag path and keywords (never its value).
+        element: String,
+        /// `added`, `removed` or `changed`.
+        change: &'static str,
+    },
     /// Identifying data remains after the rewrite under `anonymization: require`.
     #[error("{files} file(s) still carry identifying DICOM data after rewriting (PS3.15 Annex E): {keywords} (anonymization: require); nothing of this session was uploaded")]
     Phi {
@@ -143,8 +154,10 @@ fn facts_of(
     h: &dicom::Header,
     set: &BTreeMap<String, String>,
     streamed: Streamed,
+    header_hash: String,
 ) -> Result<FileFacts, dicom::DicomError> {
     Ok(FileFacts {
+        header: header_hash,
         name: name.to_string(),
         size: streamed.size,
         pixel_hash: match streamed.pixel_hash {
@@ -168,6 +181,8 @@ fn facts_of(
 /// A header rewritten, as parsed, with the UIDs of the file before the rewrite.
 struct NewHeader {
     bytes: Vec<u8>,
+    /// The source's header fingerprints, when the rules may change the header.
+    source: Option<crate::dicom::fingerprint::ElementHashes>,
     parsed: dicom::Header,
     original_uids: BTreeSet<String>,
 }
@@ -217,6 +232,7 @@ fn new_header(e: &Entry<'_>, rules: &FileRules) -> Result<Option<NewHeader>, Fac
     let Ok(before) = dicom::read_header_bytes(header) else {
         return Ok(None);
     };
+    let source = super::verify::elements::before_rewrite(header, rules, e.name())?;
     let bytes = rewrite_header(e.name(), header, rules)?;
     let parsed = dicom::read_header_bytes(&bytes).map_err(|source| FactsError::Rewrite {
         entry: e.name().to_string(),
@@ -224,6 +240,7 @@ fn new_header(e: &Entry<'_>, rules: &FileRules) -> Result<Option<NewHeader>, Fac
     })?;
     Ok(Some(NewHeader {
         bytes,
+        source,
         parsed,
         original_uids: uids_of(&before),
     }))
@@ -303,6 +320,12 @@ fn rewrite_zip_in(
             }
         }
         let entry_name = format!("{scan}/{:06}.dcm", result.files + 1);
+        let header_hash = super::verify::elements::check_rewrite(
+            new.source.as_ref(),
+            &new.bytes,
+            rules,
+            &entry_name,
+        )?;
         zip.start_file(entry_name.as_str(), options)
             .map_err(zip_err(output))?;
         zip.write_all(&new.bytes).map_err(io_err("write", output))?;
@@ -312,13 +335,18 @@ fn rewrite_zip_in(
         })?;
         result.files += 1;
         result.bytes += streamed.size;
-        let facts =
-            facts_of(&entry_name, &new.bytes, h, &rules.set, streamed).map_err(|source| {
-                FactsError::Rewrite {
-                    entry: e.name().to_string(),
-                    source,
-                }
-            })?;
+        let facts = facts_of(
+            &entry_name,
+            &new.bytes,
+            h,
+            &rules.set,
+            streamed,
+            header_hash,
+        )
+        .map_err(|source| FactsError::Rewrite {
+            entry: e.name().to_string(),
+            source,
+        })?;
         if result.facts.study_uid.is_none() {
             result.facts.study_uid = h.study_instance_uid.as_deref().map(|u| rules.digest(u));
         }
@@ -358,12 +386,13 @@ fn read_entry(
         return Ok(None);
     };
     let streamed = stream_rest(e, &header, false, |_| Ok(()))?;
-    let f = facts_of(e.name(), &header, &h, &rules.set, streamed).map_err(|source| {
-        FactsError::Rewrite {
-            entry: e.name().to_string(),
-            source,
-        }
-    })?;
+    let err = |source| FactsError::Rewrite {
+        entry: e.name().to_string(),
+        source,
+    };
+    let header_hash =
+        super::verify::elements::header_hash(&header, &rules.element_key).map_err(err)?;
+    let f = facts_of(e.name(), &header, &h, &rules.set, streamed, header_hash).map_err(err)?;
     Ok(Some((h, f)))
 }
 

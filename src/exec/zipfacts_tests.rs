@@ -50,6 +50,8 @@ fn whole_facts(
         },
         file_hash: dicom::file_hash(bytes),
         md5: if md5 { md5_hex(bytes) } else { String::new() },
+        // The plain rules of these tests key fingerprints with zeros.
+        header: crate::exec::verify::elements::header_hash(bytes, &[0; 32])?,
         set_fields: set
             .keys()
             .map(|k| (k.clone(), h.keywords.get(k).cloned().unwrap_or_default()))
@@ -118,7 +120,15 @@ fn streamed_rewrite(
         Ok(())
     })
     .map_err(|x| x.to_string())?;
-    let f = facts_of("e.dcm", &new.bytes, &new.parsed, &rules.set, s).map_err(|x| x.to_string())?;
+    let header = crate::exec::verify::elements::check_rewrite(
+        new.source.as_ref(),
+        &new.bytes,
+        rules,
+        "e.dcm",
+    )
+    .map_err(|x| x.to_string())?;
+    let f = facts_of("e.dcm", &new.bytes, &new.parsed, &rules.set, s, header)
+        .map_err(|x| x.to_string())?;
     Ok(Some((out, f)))
 }
 

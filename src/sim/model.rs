@@ -83,6 +83,10 @@ pub struct SiteAnon {
     pub script: String,
     /// Whether imports run it (`enableSitewideAnonymizationScript`, default true).
     pub enabled: bool,
+    /// Whether reading `site/enabled` needs a site administrator, as in XNAT releases before 1.8
+    /// (`restrictTo = Admin` in `AnonymizeApi`); set through `/sim/anonymize`.
+    #[serde(default)]
+    pub switch_admin_only: bool,
 }
 
 impl Default for SiteAnon {
@@ -90,6 +94,7 @@ impl Default for SiteAnon {
         SiteAnon {
             script: crate::dicomedit::XNAT_DEFAULT_SCRIPT.to_string(),
             enabled: true,
+            switch_admin_only: false,
         }
     }
 }

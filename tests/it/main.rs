@@ -11,6 +11,7 @@ mod demo;
 mod docs;
 mod examples;
 mod faults;
+mod headers;
 mod large_files;
 mod manifest;
 mod moves;

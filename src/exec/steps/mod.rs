@@ -91,6 +91,14 @@ impl Env<'_> {
         rules
     }
 
+    /// The run's key of header fingerprints, from the staging folder (created by the first step that
+    /// needs it; a resumed run reads the same one).
+    pub fn element_key(&self) -> Result<[u8; 32], StepFailure> {
+        let path = crate::exec::verify::key::path_in(&self.staging);
+        crate::exec::verify::key::load_or_create(&self.staging)
+            .map_err(|e| io("read or create", &path, e))
+    }
+
     /// Whether the session's plan deletes its source after verification.
     pub fn has_delete(&self, c: &Ctx<'_>) -> bool {
         self.steps

@@ -21,8 +21,9 @@ pub fn run(env: &Env<'_>, c: &Ctx<'_>) -> Result<Value, StepFailure> {
     let upload = c.dir.join("upload.zip");
     let mut rules = env.file_rules(c);
     rules.scripts = LocalScripts::for_action(c.transfer, c.action).map_err(local)?;
+    rules.element_key = env.element_key()?;
     let r = zipfacts::rewrite_zip(&source, &upload, &rules).map_err(|e| match e {
-        zipfacts::FactsError::Phi { .. } => {
+        zipfacts::FactsError::Phi { .. } | zipfacts::FactsError::Unexpected { .. } => {
             StepFailure::new(format!("{}: {e}", c.action.source.session))
         }
         other => local(other),
@@ -47,6 +48,7 @@ pub fn run(env: &Env<'_>, c: &Ctx<'_>) -> Result<Value, StepFailure> {
         "bytes": r.bytes,
         "zip_blake3": hash,
         "facts_blake3": blake3::hash(&facts).to_hex().to_string(),
+        "facts_keyless_blake3": keyless_hash(&r.facts)?,
         "not_dicom": r.not_dicom,
         "phi": r.phi,
     }))
@@ -70,10 +72,17 @@ pub fn upload_zip(
             return Ok((upload, read_facts_file(&facts_path)?));
         }
     }
-    // Rebuild. The facts of the rebuilt zip must equal the recorded ones, or the source changed.
+    // Rebuild. The facts of the rebuilt zip must equal the recorded ones, or the source changed. A
+    // lost staging folder took the run's fingerprint key with it, so header hashes are keyed anew:
+    // the facts are compared without them (the MD5 of every rewritten file still covers its header).
     let d = run(env, c)?;
     if let Some(r) = recorded {
-        if r["facts_blake3"] != d["facts_blake3"] {
+        let field = if r.get("facts_keyless_blake3").is_some() {
+            "facts_keyless_blake3"
+        } else {
+            "facts_blake3"
+        };
+        if r[field] != d[field] {
             return Err(local(format!(
                 "{}: the source session changed since it was first downloaded; plan again",
                 c.action.source.session
@@ -81,6 +90,16 @@ pub fn upload_zip(
         }
     }
     Ok((upload, read_facts_file(&facts_path)?))
+}
+
+/// blake3 of the facts without their keyed header hashes.
+fn keyless_hash(facts: &SessionFacts) -> Result<String, StepFailure> {
+    let mut f = facts.clone();
+    for file in f.scans.values_mut().flat_map(|m| m.values_mut()) {
+        file.header.clear();
+    }
+    let bytes = serde_json::to_vec(&f).map_err(local)?;
+    Ok(blake3::hash(&bytes).to_hex().to_string())
 }
 
 fn read_facts_file(path: &Path) -> Result<SessionFacts, StepFailure> {

@@ -7,12 +7,17 @@ use super::{gate, local, resources, rewrite, xnat, Ctx, Env};
 use crate::exec::digest;
 use crate::exec::pool::{StepContext, StepFailure};
 use crate::exec::resources as res;
+use crate::exec::verify::elements::{ServerScripts, ZipHeaders};
 use crate::exec::verify::{self, Depth, SessionFacts, Verification};
 use crate::exec::zipfacts::{self, Gate};
 use crate::manifest::model::Verify;
 use crate::plan::{ActionKind, StepKind};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
+use std::path::Path;
+
+/// What a note says of a destination script ferry could not read.
+const UNREAD: &str = "could not be read";
 
 /// Verifies one session: a copy by content, a share by visibility.
 pub fn run(env: &Env<'_>, c: &Ctx<'_>, ctx: &StepContext<'_>) -> Result<Value, StepFailure> {
@@ -23,7 +28,7 @@ pub fn run(env: &Env<'_>, c: &Ctx<'_>, ctx: &StepContext<'_>) -> Result<Value, S
         return super::relocate::verify(env, c);
     }
     let to = &c.transfer.to;
-    let (_, expected) = rewrite::upload_zip(env, c, ctx)?;
+    let (upload, expected) = rewrite::upload_zip(env, c, ctx)?;
     let client = env.client(&to.server)?;
     if !c.transfer.policy.archives() {
         return staged(env, c, ctx, &expected);
@@ -35,7 +40,7 @@ pub fn run(env: &Env<'_>, c: &Ctx<'_>, ctx: &StepContext<'_>) -> Result<Value, S
         Verify::Full => Depth::Full,
         Verify::Counts => Depth::Counts,
     };
-    let (mut v, phi) = compare_session(env, c, &expected, depth)?;
+    let (mut v, phi) = compare_session(env, c, (&upload, &expected), depth)?;
     let staged = resources::staged(env, c)?;
     v.problems.extend(res::check(
         client,
@@ -52,7 +57,9 @@ pub fn run(env: &Env<'_>, c: &Ctx<'_>, ctx: &StepContext<'_>) -> Result<Value, S
         .map(|(id, _)| id);
     let report = json!({ "verification": v, "phi": phi, "accession": accession(c, dest_id) });
     if !v.passed() {
-        let first: Vec<String> = v.problems.iter().take(3).map(|p| p.to_string()).collect();
+        let mut first: Vec<String> = v.problems.iter().take(3).map(|p| p.to_string()).collect();
+        // Why a change could not be told the destination's own (its scripts could not be read).
+        first.extend(v.notes.iter().filter(|n| n.contains(UNREAD)).cloned());
         return Err(StepFailure::verification(format!(
             "{}/{}: verification failed ({} problem(s)): {}",
             to.project,
@@ -77,11 +84,13 @@ pub fn run(env: &Env<'_>, c: &Ctx<'_>, ctx: &StepContext<'_>) -> Result<Value, S
 /// Compares the destination's copy with what was uploaded: first by the digests the destination
 /// lists (one request), then by reading back only the scans those do not vouch for. A scan the
 /// digests vouch for holds exactly the bytes the rewrite step wrote and already passed through the
-/// anonymization gate, so identifying values are looked for only in what is read back.
+/// anonymization gate, so identifying values are looked for only in what is read back. Where a file
+/// read back has another header hash than the one uploaded, both are read again element by element
+/// (the upload zip is still in the staging folder) to name what changed.
 fn compare_session(
     env: &Env<'_>,
     c: &Ctx<'_>,
-    expected: &SessionFacts,
+    (upload, expected): (&Path, &SessionFacts),
     depth: Depth,
 ) -> Result<(Verification, BTreeMap<String, usize>), StepFailure> {
     let to = &c.transfer.to;
@@ -107,9 +116,34 @@ fn compare_session(
             &mut env.on_bytes(),
         )
         .map_err(xnat)?;
-    let (found, phi) = zipfacts::read_facts(&back, &env.file_rules(c)).map_err(local)?;
+    let key = env.element_key()?;
+    let mut rules = env.file_rules(c);
+    rules.element_key = key;
+    let (found, phi) = zipfacts::read_facts(&back, &rules).map_err(local)?;
+    // What the destination's own scripts may change, when it runs them.
+    let server = if depth == Depth::PixelsAndUids {
+        let settings = client.project_settings(&to.project).map_err(xnat)?;
+        ServerScripts::of(&settings)
+    } else {
+        ServerScripts::default()
+    };
+    let headers = ZipHeaders::open(upload, &back, key).map_err(local)?;
+    let touches = |path: &[dicom_core::Tag]| server.touches(path);
+    let judge = verify::Judge {
+        depth,
+        headers: Some(&headers),
+        server_touches: &touches,
+    };
+    let read = verify::compare_with(&split.read_back, &found, &judge);
+    drop(headers);
     let _ = std::fs::remove_file(&back);
-    let read = verify::compare(&split.read_back, &found, depth);
+    let mut read = read.map_err(|e| local(format!("cannot read back a header: {e}")))?;
+    if depth == Depth::PixelsAndUids && !server.unknown.is_empty() {
+        read.notes.push(format!(
+            "the destination's {} anonymization script {UNREAD}: changes it makes count as changes ferry did not make",
+            server.unknown.join(", ")
+        ));
+    }
     Ok((digest::merge(read, &split.verified), phi))
 }
 

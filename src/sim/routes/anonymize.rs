@@ -5,7 +5,7 @@
 //! |---|---|---|---|
 //! | GET | `/xapi/anonymize/default` | any user | XNAT's default script |
 //! | GET, PUT | `/xapi/anonymize/site` | any user / site admin | the site-wide script |
-//! | GET, PUT | `/xapi/anonymize/site/enabled` | any user / site admin | `true`/`false`; PUT reads `?enable=` (default true) |
+//! | GET, PUT | `/xapi/anonymize/site/enabled` | any user (site admins only after `PUT /sim/anonymize?site_switch_admin_only=true`, as before XNAT 1.8) / site admin | `true`/`false`; PUT reads `?enable=` (default true) |
 //! | GET, PUT | `/xapi/anonymize/projects/{P}` | readers / owners | the project script; GET `204` when blank |
 //! | GET, PUT | `/xapi/anonymize/projects/{P}/enabled` | readers / owners | as for the site |
 
@@ -43,6 +43,23 @@ fn script_body(ctx: &Ctx) -> Result<String, Response> {
     String::from_utf8(ctx.req.body.clone()).map_err(|_| fail(400, "The script is not UTF-8 text."))
 }
 
+/// `PUT /sim/anonymize?site_switch_admin_only=true|false`: whether reading `site/enabled` needs a
+/// site administrator, as in XNAT before 1.8.
+pub fn control(ctx: &Ctx) -> Answer {
+    if !matches!(ctx.method(), "PUT" | "POST") {
+        return Err(not_allowed());
+    }
+    let on = match ctx.param("site_switch_admin_only") {
+        Some("true") => true,
+        Some("false") => false,
+        _ => return Err(fail(400, "site_switch_admin_only must be true or false")),
+    };
+    let mut store = ctx.write();
+    store.site.anon.switch_admin_only = on;
+    store.save_site().map_err(io_fail)?;
+    Ok(text(200, ""))
+}
+
 /// Routes `rest` after `/xapi/anonymize`.
 pub fn route(ctx: &Ctx, rest: &[&str]) -> Answer {
     match (ctx.method(), rest) {
@@ -56,7 +73,16 @@ pub fn route(ctx: &Ctx, rest: &[&str]) -> Answer {
             store.save_site().map_err(io_fail)?;
             Ok(text(200, ""))
         }
-        ("GET", ["site", "enabled"]) => Ok(json_value(200, &json!(ctx.read().site.anon.enabled))),
+        ("GET", ["site", "enabled"]) => {
+            let anon = ctx.read().site.anon.clone();
+            if anon.switch_admin_only && !ctx.is_admin() {
+                return Err(fail(
+                    403,
+                    "Insufficient permissions to read the site-wide anonymization setting.",
+                ));
+            }
+            Ok(json_value(200, &json!(anon.enabled)))
+        }
         ("PUT", ["site", "enabled"]) => {
             admin(ctx)?;
             let on = enable(ctx)?;

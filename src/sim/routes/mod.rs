@@ -44,6 +44,7 @@
 //! | GET, PUT | `/sim/faults` | control (site admin, no faults applied): `latency_ms`, `error_rate`, `late_error_rate`, `drop_rate`, `fail_next`, `late_fail_next`, `drop_next`, `only` (a path fragment the faults aim at), `rng_seed` |
 //! | PUT | `/sim/projects/{P}/users/{U}?role=owner|member|collaborator|none` | control: change a role at run time |
 //! | PUT | `/sim/datatypes/{T}?enabled=true|false` | control: switch a data type off (as if its plugin were missing) or on |
+//! | PUT | `/sim/anonymize?site_switch_admin_only=true|false` | control: whether reading `/xapi/anonymize/site/enabled` needs a site administrator, as in XNAT before 1.8 |
 //! | GET | `/sim/stats` | control: `file_bytes_served` (file and archive bodies), `bytes_received` (request bodies) and `requests` (API requests answered) so far |
 
 mod access;

@@ -234,6 +234,7 @@ pub fn control(ctx: &Ctx, rest: &[&str]) -> Answer {
             &ctx.shared.stats.to_json(),
         )),
         ["projects", project, "users", user] => set_role(ctx, project, user),
+        ["anonymize"] => super::anonymize::control(ctx),
         ["datatypes", t] if ELEMENTS.contains(t) && matches!(ctx.method(), "PUT" | "POST") => {
             let enabled = match ctx.param("enabled") {
                 Some("true") => true,

@@ -1,0 +1,351 @@
+//! Keyed fingerprints of a file's header, element by element: what verification compares between
+//! the source, ferry's rewrite and the destination's copy, without keeping a single value.
+//!
+//! Every element before PixelData is named by its tag path (`(0010,0030)`, or
+//! `(0008,1140)[0]/(0008,1155)` for an element inside the first item of a sequence) and hashed with
+//! blake3 keyed by a secret the caller holds (a random key per plan run): without the key a hash
+//! cannot be brute-forced back to a birth date or a short name. A path never carries a value.
+//!
+//! What is hashed is the value as DICOM means it, not its bytes: text is split into its values and
+//! each is trimmed of padding (trailing spaces and NULs; leading spaces too, except in LT, ST and UT),
+//! numbers are hashed little endian whatever the transfer syntax, a sequence by its number of items
+//! (its items' elements have entries of their own). So a writer that pads, re-encodes a character set
+//! or switches a sequence between defined and undefined length changes nothing here, and a changed
+//! value always does.
+//!
+//! Left out, because writers change them without changing the object: group lengths (`gggg,0000`),
+//! Data Set Trailing Padding `(FFFC,FFFC)`, and the file meta elements that describe the writer, not
+//! the object: File Meta Information Group Length `(0002,0000)`, Implementation Class UID
+//! `(0002,0012)`, Implementation Version Name `(0002,0013)` and Source Application Entity Title
+//! `(0002,0016)` (see docs/xnat-compat.md, "Header elements XNAT's writers change"). The rest of the
+//! file meta group (SOP class and instance, transfer syntax) is compared like any element.
+
+use super::rewrite::layout;
+use super::walk::explicit_le_header;
+use super::DicomError;
+use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
+use dicom_core::header::Header as _;
+use dicom_core::value::{PrimitiveValue, Value};
+use dicom_core::{Tag, VR};
+use dicom_dictionary_std::StandardDataDictionary;
+use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
+use dicom_object::InMemDicomObject;
+use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
+use std::collections::BTreeMap;
+
+/// File meta elements that name the writer, not the object: writers set them on their own.
+pub const WRITER_META: [u16; 4] = [0x0000, 0x0012, 0x0013, 0x0016];
+
+/// One step of an element's path: its tag, and the item of the sequence it is in, if it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct Step {
+    group: u16,
+    element: u16,
+    /// The item (0-based) of this sequence element the next step is in.
+    item: Option<u32>,
+}
+
+/// Where an element is: tags from the top level down, with the item of each sequence passed through.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ElementPath(Vec<Step>);
+
+impl ElementPath {
+    fn top(tag: Tag) -> ElementPath {
+        ElementPath(vec![Step {
+            group: tag.group(),
+            element: tag.element(),
+            item: None,
+        }])
+    }
+
+    fn child(&self, item: u32, tag: Tag) -> ElementPath {
+        let mut steps = self.0.clone();
+        if let Some(last) = steps.last_mut() {
+            last.item = Some(item);
+        }
+        steps.push(Step {
+            group: tag.group(),
+            element: tag.element(),
+            item: None,
+        });
+        ElementPath(steps)
+    }
+
+    /// The tags along the path, from the top level down.
+    pub fn tags(&self) -> Vec<Tag> {
+        self.0.iter().map(|s| Tag(s.group, s.element)).collect()
+    }
+
+    /// The top-level tag the path starts at.
+    pub fn first(&self) -> Tag {
+        self.0
+            .first()
+            .map(|s| Tag(s.group, s.element))
+            .unwrap_or(Tag(0, 0))
+    }
+
+    /// The path by keywords where the standard dictionary has one (private and unknown tags as
+    /// `(gggg,eeee)`), e.g. `ReferencedImageSequence[0]/ReferencedSOPInstanceUID`.
+    pub fn keywords(&self) -> String {
+        self.render(|s| {
+            let private = s.group % 2 == 1;
+            match StandardDataDictionary.by_tag(Tag(s.group, s.element)) {
+                Some(e) if !private => e.alias().to_string(),
+                _ => format!("({:04X},{:04X})", s.group, s.element),
+            }
+        })
+    }
+
+    fn render(&self, name: impl Fn(&Step) -> String) -> String {
+        let mut out = String::new();
+        for (i, s) in self.0.iter().enumerate() {
+            if i > 0 {
+                out.push('/');
+            }
+            out.push_str(&name(s));
+            if let Some(item) = s.item {
+                out.push_str(&format!("[{item}]"));
+            }
+        }
+        out
+    }
+}
+
+impl std::fmt::Display for ElementPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.render(|s| format!("({:04X},{:04X})", s.group, s.element)))
+    }
+}
+
+/// How an element differs between two headers.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    /// Present in the second header only.
+    Added,
+    /// Present in the first header only.
+    Removed,
+    /// Present in both with other values.
+    Changed,
+}
+
+impl Change {
+    /// `added`, `removed` or `changed`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Change::Added => "added",
+            Change::Removed => "removed",
+            Change::Changed => "changed",
+        }
+    }
+}
+
+/// The keyed hash of every element of one header.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ElementHashes {
+    map: BTreeMap<ElementPath, u64>,
+}
+
+impl ElementHashes {
+    /// How many elements were hashed.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether no element was hashed.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// One keyed hash of the whole header (every path with its element hash), 32 hex digits: equal
+    /// for two headers exactly when every element is.
+    pub fn header_hash(&self, key: &[u8; 32]) -> String {
+        let mut h = blake3::Hasher::new_keyed(key);
+        h.update(b"xnat-ferry header v1\0");
+        for (path, v) in &self.map {
+            let p = path.to_string();
+            h.update(&(p.len() as u32).to_le_bytes());
+            h.update(p.as_bytes());
+            h.update(&v.to_le_bytes());
+        }
+        h.finalize().to_hex()[..32].to_string()
+    }
+
+    /// Every element that differs from `self` to `other`, in path order.
+    pub fn changes(&self, other: &ElementHashes) -> Vec<(ElementPath, Change)> {
+        let mut out = Vec::new();
+        for (p, v) in &self.map {
+            match other.map.get(p) {
+                None => out.push((p.clone(), Change::Removed)),
+                Some(w) if w != v => out.push((p.clone(), Change::Changed)),
+                Some(_) => {}
+            }
+        }
+        for p in other.map.keys().filter(|p| !self.map.contains_key(*p)) {
+            out.push((p.clone(), Change::Added));
+        }
+        out.sort();
+        out
+    }
+}
+
+/// The keyed hash of every element of a file's header: the file meta group (less what names the
+/// writer) and the data set before PixelData at any depth. `bytes` may be the whole file or only its
+/// part before PixelData.
+pub fn element_hashes(bytes: &[u8], key: &[u8; 32]) -> Result<ElementHashes, DicomError> {
+    let l = layout(bytes)?;
+    let mut out = ElementHashes::default();
+    meta(bytes, l.dataset_start, key, &mut out)?;
+    let ts = TransferSyntaxRegistry
+        .get(&l.transfer_syntax)
+        .ok_or_else(|| DicomError::Unsupported(l.transfer_syntax.clone()))?;
+    let end = l.pixel_start.unwrap_or(bytes.len());
+    let ds = InMemDicomObject::read_dataset_with_ts(&bytes[l.dataset_start..end], ts)
+        .map_err(|e| DicomError::Malformed(e.to_string()))?;
+    walk(&ds, None, key, &mut out);
+    Ok(out)
+}
+
+/// Where PixelData starts in `bytes` (`None` when the file has none, or when `bytes` ends before it
+/// at an element boundary); [`DicomError::Truncated`] when `bytes` ends inside an element.
+pub fn pixel_data_offset(bytes: &[u8]) -> Result<Option<usize>, DicomError> {
+    Ok(layout(bytes)?.pixel_start)
+}
+
+fn element_hash(key: &[u8; 32], path: &ElementPath, value: &[u8]) -> u64 {
+    let mut h = blake3::Hasher::new_keyed(key);
+    let p = path.to_string();
+    h.update(p.as_bytes());
+    h.update(&[0]);
+    h.update(value);
+    let b = h.finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&b.as_bytes()[..8]);
+    u64::from_le_bytes(first)
+}
+
+fn meta(
+    bytes: &[u8],
+    end: usize,
+    key: &[u8; 32],
+    out: &mut ElementHashes,
+) -> Result<(), DicomError> {
+    let mut at = 132;
+    while at < end {
+        let tag = |o: usize| {
+            bytes
+                .get(at + o..at + o + 2)
+                .map(|b| u16::from_le_bytes([b[0], b[1]]))
+        };
+        let (Some(group), Some(element)) = (tag(0), tag(2)) else {
+            break;
+        };
+        let (header, len) = explicit_le_header(bytes, at)?;
+        let stop = (at + header + len as usize).min(end);
+        if group == 0x0002 && !WRITER_META.contains(&element) {
+            let value = &bytes[(at + header).min(stop)..stop];
+            let value = if element == 0x0001 {
+                value
+            } else {
+                trim_padding(value)
+            };
+            let path = ElementPath::top(Tag(group, element));
+            let h = element_hash(key, &path, value);
+            out.map.insert(path, h);
+        }
+        at = stop;
+    }
+    Ok(())
+}
+
+fn trim_padding(v: &[u8]) -> &[u8] {
+    let mut end = v.len();
+    while end > 0 && matches!(v[end - 1], b' ' | 0) {
+        end -= 1;
+    }
+    &v[..end]
+}
+
+fn walk(
+    obj: &InMemDicomObject,
+    parent: Option<(&ElementPath, u32)>,
+    key: &[u8; 32],
+    out: &mut ElementHashes,
+) {
+    for e in obj.iter() {
+        let tag = e.tag();
+        if tag.element() == 0x0000 || tag == Tag(0xFFFC, 0xFFFC) {
+            continue;
+        }
+        if parent.is_none() && tag == dicom_dictionary_std::tags::PIXEL_DATA {
+            break;
+        }
+        let path = match parent {
+            Some((p, item)) => p.child(item, tag),
+            None => ElementPath::top(tag),
+        };
+        let value = match e.value() {
+            Value::Sequence(seq) => {
+                let items = seq.items();
+                for (i, item) in items.iter().enumerate() {
+                    walk(item, Some((&path, i as u32)), key, out);
+                }
+                let mut v = b"SQ".to_vec();
+                v.extend_from_slice(&(items.len() as u32).to_le_bytes());
+                v
+            }
+            Value::Primitive(p) => canonical(e.vr(), p),
+            Value::PixelSequence(_) => b"fragments".to_vec(),
+        };
+        let h = element_hash(key, &path, &value);
+        out.map.insert(path, h);
+    }
+}
+
+/// A value as DICOM means it, independent of padding, character set and byte order.
+fn canonical(vr: VR, p: &PrimitiveValue) -> Vec<u8> {
+    fn le<T: Copy, const N: usize>(xs: &[T], f: impl Fn(T) -> [u8; N]) -> Vec<u8> {
+        xs.iter().flat_map(|x| f(*x)).collect()
+    }
+    match p {
+        PrimitiveValue::Empty => Vec::new(),
+        PrimitiveValue::U8(x) => x.to_vec(),
+        PrimitiveValue::I16(x) => le(x, i16::to_le_bytes),
+        PrimitiveValue::U16(x) => le(x, u16::to_le_bytes),
+        PrimitiveValue::I32(x) => le(x, i32::to_le_bytes),
+        PrimitiveValue::U32(x) => le(x, u32::to_le_bytes),
+        PrimitiveValue::I64(x) => le(x, i64::to_le_bytes),
+        PrimitiveValue::U64(x) => le(x, u64::to_le_bytes),
+        PrimitiveValue::F32(x) => le(x, |f: f32| f.to_bits().to_le_bytes()),
+        PrimitiveValue::F64(x) => le(x, |f: f64| f.to_bits().to_le_bytes()),
+        PrimitiveValue::Tags(x) => x
+            .iter()
+            .flat_map(|t| {
+                let mut b = t.group().to_le_bytes().to_vec();
+                b.extend_from_slice(&t.element().to_le_bytes());
+                b
+            })
+            .collect(),
+        other => {
+            let text = other.to_str();
+            let keep_leading = matches!(vr, VR::LT | VR::ST | VR::UT);
+            text.split('\\')
+                .map(|v| {
+                    let v = v.trim_end_matches([' ', '\0']);
+                    if keep_leading {
+                        v
+                    } else {
+                        v.trim_start_matches(' ')
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\\")
+                .into_bytes()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,125 @@
+//! Tests of header fingerprints.
+
+use super::*;
+use crate::dicom::synth::{file, Spec};
+use std::collections::BTreeMap as Map;
+
+const KEY: [u8; 32] = [7; 32];
+
+fn set(bytes: &[u8], k: &str, v: &str) -> Vec<u8> {
+    let m: Map<String, String> = [(k.to_string(), v.to_string())].into();
+    crate::dicom::rewrite(bytes, &m).unwrap()
+}
+
+#[test]
+fn a_rewrite_that_changes_one_element_changes_only_its_hash() {
+    let a = file(&Spec::new(3));
+    let b = set(&a, "StudyDate", "19990101");
+    let (ha, hb) = (
+        element_hashes(&a, &KEY).unwrap(),
+        element_hashes(&b, &KEY).unwrap(),
+    );
+    assert!(ha.len() > 10, "{}", ha.len());
+    let changes = ha.changes(&hb);
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0].0.to_string(), "(0008,0020)");
+    assert_eq!(changes[0].0.keywords(), "StudyDate");
+    assert_eq!(changes[0].1, Change::Changed);
+    assert_ne!(ha.header_hash(&KEY), hb.header_hash(&KEY));
+    // Re-encoding alone (the same value set again) changes nothing.
+    let c = set(&b, "StudyDate", "19990101");
+    assert_eq!(element_hashes(&c, &KEY).unwrap(), hb);
+}
+
+#[test]
+fn added_and_removed_elements_are_told_apart() {
+    let a = file(&Spec::new(4));
+    let b = set(&a, "ClinicalTrialSiteName", "X");
+    let ha = element_hashes(&a, &KEY).unwrap();
+    let hb = element_hashes(&b, &KEY).unwrap();
+    assert_eq!(
+        ha.changes(&hb)
+            .iter()
+            .map(|(p, c)| (p.keywords(), *c))
+            .collect::<Vec<_>>(),
+        [("ClinicalTrialSiteName".to_string(), Change::Added)]
+    );
+    assert_eq!(hb.changes(&ha)[0].1, Change::Removed);
+}
+
+#[test]
+fn hashes_are_keyed_and_cut_before_pixel_data() {
+    let a = file(&Spec::new(5));
+    let h1 = element_hashes(&a, &KEY).unwrap();
+    let h2 = element_hashes(&a, &[8; 32]).unwrap();
+    assert_ne!(h1.header_hash(&KEY), h2.header_hash(&[8; 32]));
+    assert_ne!(h1, h2);
+    let at = a
+        .windows(4)
+        .rposition(|w| w == [0xE0, 0x7F, 0x10, 0x00])
+        .unwrap();
+    assert_eq!(
+        element_hashes(&a[..at], &KEY).unwrap(),
+        h1,
+        "the header alone suffices"
+    );
+}
+
+#[test]
+fn padding_and_writer_meta_are_not_content() {
+    assert_eq!(trim_padding(b"1.2.3\0"), b"1.2.3");
+    assert_eq!(
+        canonical(
+            VR::CS,
+            &PrimitiveValue::Strs([" A ".into(), "B\0".into()].into())
+        ),
+        b"A\\B"
+    );
+    assert_eq!(canonical(VR::LT, &PrimitiveValue::from("  x ")), b"  x");
+    let a = file(&Spec::new(6));
+    let h = element_hashes(&a, &KEY).unwrap();
+    let paths: Vec<String> = h.map.keys().map(|p| p.to_string()).collect();
+    assert!(paths.contains(&"(0002,0010)".to_string()), "{paths:?}");
+    assert!(!paths
+        .iter()
+        .any(|p| p == "(0002,0000)" || p == "(0002,0012)"));
+}
+
+fn with_reference(bytes: &[u8], uid: &str) -> Vec<u8> {
+    use dicom_core::value::DataSetSequence;
+    use dicom_core::DataElement;
+    crate::dicom::edit_header(bytes, |ds| {
+        let mut item = InMemDicomObject::new_empty();
+        item.put(DataElement::new(
+            Tag(0x0008, 0x1155),
+            VR::UI,
+            PrimitiveValue::from(uid),
+        ));
+        ds.put(DataElement::new(
+            Tag(0x0008, 0x1140),
+            VR::SQ,
+            Value::from(DataSetSequence::from(vec![item])),
+        ));
+        Ok(true)
+    })
+    .unwrap()
+    .unwrap()
+}
+
+#[test]
+fn elements_inside_sequences_are_named_by_path_and_item() {
+    let a = with_reference(&file(&Spec::new(9)), "1.2.3");
+    let b = with_reference(&a, "1.2.4");
+    let changes = element_hashes(&a, &KEY)
+        .unwrap()
+        .changes(&element_hashes(&b, &KEY).unwrap());
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    let (path, change) = &changes[0];
+    assert_eq!(path.to_string(), "(0008,1140)[0]/(0008,1155)");
+    assert_eq!(
+        path.keywords(),
+        "ReferencedImageSequence[0]/ReferencedSOPInstanceUID"
+    );
+    assert_eq!(path.tags(), [Tag(0x0008, 0x1140), Tag(0x0008, 0x1155)]);
+    assert_eq!(*change, Change::Changed);
+}
