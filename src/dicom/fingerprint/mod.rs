@@ -71,6 +71,17 @@ impl ElementPath {
         ElementPath(steps)
     }
 
+    /// The path as bytes for hashing: its length, then per step group, element and item (`u32::MAX`
+    /// for none), little endian; no two paths encode alike.
+    fn encode(&self, h: &mut blake3::Hasher) {
+        h.update(&(self.0.len() as u32).to_le_bytes());
+        for s in &self.0 {
+            h.update(&s.group.to_le_bytes());
+            h.update(&s.element.to_le_bytes());
+            h.update(&s.item.unwrap_or(u32::MAX).to_le_bytes());
+        }
+    }
+
     /// The tags along the path, from the top level down.
     pub fn tags(&self) -> Vec<Tag> {
         self.0.iter().map(|s| Tag(s.group, s.element)).collect()
@@ -165,9 +176,7 @@ impl ElementHashes {
         let mut h = blake3::Hasher::new_keyed(key);
         h.update(b"xnat-ferry header v1\0");
         for (path, v) in &self.map {
-            let p = path.to_string();
-            h.update(&(p.len() as u32).to_le_bytes());
-            h.update(p.as_bytes());
+            path.encode(&mut h);
             h.update(&v.to_le_bytes());
         }
         h.finalize().to_hex()[..32].to_string()
@@ -216,9 +225,7 @@ pub fn pixel_data_offset(bytes: &[u8]) -> Result<Option<usize>, DicomError> {
 
 fn element_hash(key: &[u8; 32], path: &ElementPath, value: &[u8]) -> u64 {
     let mut h = blake3::Hasher::new_keyed(key);
-    let p = path.to_string();
-    h.update(p.as_bytes());
-    h.update(&[0]);
+    path.encode(&mut h);
     h.update(value);
     let b = h.finalize();
     let mut first = [0u8; 8];

@@ -57,7 +57,7 @@ pub fn run(env: &Env<'_>, c: &Ctx<'_>, ctx: &StepContext<'_>) -> Result<Value, S
         .map(|(id, _)| id);
     let report = json!({ "verification": v, "phi": phi, "accession": accession(c, dest_id) });
     if !v.passed() {
-        let mut first: Vec<String> = v.problems.iter().take(3).map(|p| p.to_string()).collect();
+        let mut first: Vec<String> = verify::summary(&v.problems).into_iter().take(5).collect();
         // Why a change could not be told the destination's own (its scripts could not be read).
         first.extend(v.notes.iter().filter(|n| n.contains(UNREAD)).cloned());
         return Err(StepFailure::verification(format!(
@@ -140,7 +140,7 @@ fn compare_session(
     let mut read = read.map_err(|e| local(format!("cannot read back a header: {e}")))?;
     if depth == Depth::PixelsAndUids && !server.unknown.is_empty() {
         read.notes.push(format!(
-            "the destination's {} anonymization script {UNREAD}: changes it makes count as changes ferry did not make",
+            "the destination's anonymization scripts {UNREAD}: {}; changes they make count as changes ferry did not make",
             server.unknown.join(", ")
         ));
     }

@@ -129,9 +129,11 @@ impl ServerScripts {
                 ScriptSetting::Off => {}
                 ScriptSetting::On(text) => match Script::parse(text) {
                     Ok(p) => out.scripts.push(p),
-                    Err(e) => out.unknown.push(format!("{scope} ({e})")),
+                    Err(e) => out.unknown.push(format!("the {scope} script ({e})")),
                 },
-                ScriptSetting::Unreadable(why) => out.unknown.push(format!("{scope} ({why})")),
+                ScriptSetting::Unreadable(why) => {
+                    out.unknown.push(format!("the {scope} script ({why})"))
+                }
             }
         }
         out
@@ -281,7 +283,7 @@ mod tests {
         let s = ServerScripts::of(&settings);
         assert!(s.touches(&[Tag(0x0010, 0x0010)]));
         assert!(!s.touches(&[Tag(0x0008, 0x0080)]));
-        assert_eq!(s.unknown, ["project (403)"]);
+        assert_eq!(s.unknown, ["the project script (403)"]);
     }
 
     #[test]

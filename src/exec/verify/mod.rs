@@ -20,7 +20,7 @@ pub mod elements;
 pub mod key;
 mod problem;
 
-pub use problem::Problem;
+pub use problem::{summary, Problem};
 
 pub use elements::HeaderSource;
 

@@ -3,6 +3,7 @@
 
 use crate::dicom::fingerprint::Change;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// One reason verification failed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -172,4 +173,35 @@ impl std::fmt::Display for Problem {
             ),
         }
     }
+}
+
+/// Problems as lines for a one-line failure: each problem as it reads, except that header element
+/// problems are grouped by scan, element and change with their file count (a destination that
+/// changes one element changes it in every file).
+pub fn summary(problems: &[Problem]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut groups: BTreeMap<(&str, &str, &str, Change), usize> = BTreeMap::new();
+    for p in problems {
+        match p {
+            Problem::Element {
+                scan,
+                element,
+                keyword,
+                change,
+                ..
+            } => {
+                *groups
+                    .entry((scan.as_str(), element.as_str(), keyword.as_str(), *change))
+                    .or_default() += 1
+            }
+            other => out.push(other.to_string()),
+        }
+    }
+    let elements = groups.into_iter().map(|((scan, element, keyword, change), n)| {
+        format!(
+            "scan `{scan}`: header element {element} `{keyword}` was {} after upload in {n} file(s), a change ferry did not make",
+            change.as_str()
+        )
+    });
+    elements.chain(out).collect()
 }

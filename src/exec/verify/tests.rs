@@ -371,3 +371,28 @@ fn an_object_without_pixel_data_is_named_by_element_when_headers_are_known() {
         v.problems
     );
 }
+
+#[test]
+fn a_summary_groups_element_problems_by_scan_element_and_change() {
+    let element = |scan: &str, sop: &str| Problem::Element {
+        scan: scan.into(),
+        sop_uid: sop.into(),
+        element: "(0008,1090)".into(),
+        keyword: "ManufacturerModelName".into(),
+        change: Change::Added,
+    };
+    let lines = summary(&[
+        element("2", "a"),
+        element("2", "b"),
+        Problem::MissingScan { scan: "5".into() },
+        element("9", "c"),
+    ]);
+    assert_eq!(
+        lines,
+        [
+            "scan `2`: header element (0008,1090) `ManufacturerModelName` was added after upload in 2 file(s), a change ferry did not make",
+            "scan `9`: header element (0008,1090) `ManufacturerModelName` was added after upload in 1 file(s), a change ferry did not make",
+            "scan `5` is missing",
+        ]
+    );
+}
