@@ -140,6 +140,13 @@ pub(super) fn assemble(
         };
         session.resources.insert(c.label.clone(), res);
     }
+    let first = place_files(&mut session, item, files);
+    (session, first)
+}
+
+/// Puts every file row of `files` into its scan's or session resource of `session` (see
+/// [`home_of`]); the request path of the first DICOM file (lowest scan, then name), if any.
+fn place_files(session: &mut Session, item: &ExperimentItem, files: &Value) -> Option<String> {
     let by_id: HashMap<&str, &CatalogRef> = item
         .catalogs
         .iter()
@@ -179,11 +186,11 @@ pub(super) fn assemble(
         if label == "DICOM" {
             let key = (scan_sort_key(&scan_id), name);
             if first.as_ref().is_none_or(|(k, _)| key < *k) {
-                first = Some((key, scan_file_path(&row.id, &scan_id, r)));
+                first = Some((key, scan_file_path(&session.id, &scan_id, r)));
             }
         }
     }
-    (session, first.map(|(_, path)| path))
+    first.map(|(_, path)| path)
 }
 
 impl Client {
