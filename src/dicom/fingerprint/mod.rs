@@ -8,6 +8,7 @@
 //!
 //! What is hashed is the value as DICOM means it, not its bytes: text is split into its values and
 //! each is trimmed of padding (trailing spaces and NULs; leading spaces too, except in LT, ST and UT),
+//! bytes (OB, UN) are taken without the NUL that pads an odd length to even,
 //! numbers are hashed little endian whatever the transfer syntax, a sequence by its number of items
 //! (its items' elements have entries of their own). So a writer that pads, re-encodes a character set
 //! or switches a sequence between defined and undefined length changes nothing here, and a changed
@@ -318,6 +319,10 @@ fn canonical(vr: VR, p: &PrimitiveValue) -> Vec<u8> {
     }
     match p {
         PrimitiveValue::Empty => Vec::new(),
+        // Bytes of odd length are padded to even with one NUL when written: not content.
+        PrimitiveValue::U8(x) if x.len() % 2 == 0 && x.last() == Some(&0) => {
+            x[..x.len() - 1].to_vec()
+        }
         PrimitiveValue::U8(x) => x.to_vec(),
         PrimitiveValue::I16(x) => le(x, i16::to_le_bytes),
         PrimitiveValue::U16(x) => le(x, u16::to_le_bytes),

@@ -76,6 +76,14 @@ fn padding_and_writer_meta_are_not_content() {
         b"A\\B"
     );
     assert_eq!(canonical(VR::LT, &PrimitiveValue::from("  x ")), b"  x");
+    // An odd-length byte value and the same padded to even are one value.
+    let odd = PrimitiveValue::U8(b"abc".to_vec().into());
+    let padded = PrimitiveValue::U8(b"abc\0".to_vec().into());
+    assert_eq!(canonical(VR::UN, &odd), canonical(VR::UN, &padded));
+    assert_ne!(
+        canonical(VR::UN, &odd),
+        canonical(VR::UN, &PrimitiveValue::U8(b"abd\0".to_vec().into()))
+    );
     let a = file(&Spec::new(6));
     let h = element_hashes(&a, &KEY).unwrap();
     let paths: Vec<String> = h.map.keys().map(|p| p.to_string()).collect();

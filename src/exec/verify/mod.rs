@@ -184,13 +184,21 @@ pub fn compare_with(
     Ok(v)
 }
 
-/// The tags of the keywords ferry set.
-fn set_tags(set: &BTreeMap<String, String>) -> BTreeSet<Tag> {
+/// The tag of a standard keyword.
+fn tag_of(keyword: &str) -> Option<Tag> {
     use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
-    set.keys()
-        .filter_map(|k| dicom_dictionary_std::StandardDataDictionary.by_name(k))
+    dicom_dictionary_std::StandardDataDictionary
+        .by_name(keyword)
         .map(|e| e.tag())
-        .collect()
+}
+
+/// What the files of one scan add up to in notes.
+#[derive(Default)]
+struct ScanNotes {
+    /// Files whose header changed where header hashes were not recorded.
+    header_changed: usize,
+    /// Elements the destination's scripts rewrote (by keyword path).
+    rewritten: BTreeSet<String>,
 }
 
 fn compare_files(
@@ -200,9 +208,7 @@ fn compare_files(
     judge: &Judge<'_>,
     v: &mut Verification,
 ) -> Result<(), String> {
-    let server = judge.depth == Depth::PixelsAndUids;
-    let mut header_changed = 0usize;
-    let mut rewritten: BTreeSet<String> = Default::default();
+    let mut notes = ScanNotes::default();
     for (sop, w) in want {
         let Some(g) = got.get(sop) else {
             v.problems.push(Problem::MissingFile {
@@ -213,61 +219,7 @@ fn compare_files(
         };
         v.files += 1;
         v.bytes += g.size;
-        let by_header = judge
-            .headers
-            .filter(|_| !w.header.is_empty() && !g.header.is_empty());
-        let content = w.pixel_hash.starts_with(super::zipfacts::CONTENT);
-        // An object without pixel data is compared by its content; with header hashes at hand the
-        // elements below name what differs instead.
-        if w.pixel_hash != g.pixel_hash && content && by_header.is_none() {
-            v.problems.push(Problem::Content {
-                scan: scan.into(),
-                sop_uid: sop.clone(),
-            });
-        } else if w.pixel_hash != g.pixel_hash && !content {
-            v.problems.push(Problem::PixelData {
-                scan: scan.into(),
-                sop_uid: sop.clone(),
-            });
-        }
-        for (k, val) in &w.set_fields {
-            if g.set_fields.get(k) == Some(val) {
-                continue;
-            }
-            let touched = set_tags(&[(k.clone(), String::new())].into())
-                .iter()
-                .any(|t| (judge.server_touches)(&[*t]));
-            // Before ferry knew what the scripts touch (no header hashes), every set field was theirs.
-            if server && (touched || by_header.is_none()) {
-                rewritten.insert(k.clone());
-            } else {
-                v.problems.push(Problem::Field {
-                    scan: scan.into(),
-                    sop_uid: sop.clone(),
-                    keyword: k.clone(),
-                });
-            }
-        }
-        match by_header {
-            Some(source) if w.header != g.header => {
-                let set = set_tags(&w.set_fields);
-                for (path, change) in source.changes(scan, w, g)? {
-                    if set.contains(&path.first()) {
-                        continue; // judged by value above
-                    }
-                    if server && (judge.server_touches)(&path.tags()) {
-                        rewritten.insert(path.keywords());
-                    } else {
-                        v.problems.push(element_problem(scan, sop, &path, change));
-                    }
-                }
-            }
-            Some(_) => {}
-            None if w.file_hash != g.file_hash && w.pixel_hash == g.pixel_hash => {
-                header_changed += 1;
-            }
-            None => {}
-        }
+        compare_file((scan, sop), (w, g), judge, &mut notes, v)?;
     }
     for sop in got.keys().filter(|s| !want.contains_key(*s)) {
         v.problems.push(Problem::UnexpectedFile {
@@ -275,16 +227,82 @@ fn compare_files(
             sop_uid: sop.clone(),
         });
     }
-    if !rewritten.is_empty() {
-        let kw = rewritten.into_iter().collect::<Vec<_>>().join(", ");
+    if !notes.rewritten.is_empty() {
+        let kw = notes.rewritten.into_iter().collect::<Vec<_>>().join(", ");
         v.notes.push(format!(
             "scan `{scan}`: the server's anonymization scripts rewrote {kw} (destination_anonymization: server); pixel data and UIDs are intact"
         ));
     }
-    if header_changed > 0 {
+    if notes.header_changed > 0 {
         v.notes.push(format!(
-            "scan `{scan}`: the server changed other header fields of {header_changed} file(s) on import; pixel data and the fields ferry set are intact"
+            "scan `{scan}`: the server changed other header fields of {} file(s) on import; pixel data and the fields ferry set are intact",
+            notes.header_changed
         ));
+    }
+    Ok(())
+}
+
+/// Compares one file with its destination copy: pixel data (or content), the fields ferry set, and
+/// the header element by element where both header hashes are known and differ.
+fn compare_file(
+    (scan, sop): (&str, &str),
+    (w, g): (&FileFacts, &FileFacts),
+    judge: &Judge<'_>,
+    notes: &mut ScanNotes,
+    v: &mut Verification,
+) -> Result<(), String> {
+    let server = judge.depth == Depth::PixelsAndUids;
+    let by_header = judge
+        .headers
+        .filter(|_| !w.header.is_empty() && !g.header.is_empty());
+    let content = w.pixel_hash.starts_with(super::zipfacts::CONTENT);
+    // An object without pixel data is compared by its content; with header hashes at hand the
+    // elements below name what differs instead.
+    if w.pixel_hash != g.pixel_hash && content && by_header.is_none() {
+        v.problems.push(Problem::Content {
+            scan: scan.into(),
+            sop_uid: sop.into(),
+        });
+    } else if w.pixel_hash != g.pixel_hash && !content {
+        v.problems.push(Problem::PixelData {
+            scan: scan.into(),
+            sop_uid: sop.into(),
+        });
+    }
+    for (k, val) in &w.set_fields {
+        if g.set_fields.get(k) == Some(val) {
+            continue;
+        }
+        let touched = tag_of(k).is_some_and(|t| (judge.server_touches)(&[t]));
+        // Before ferry knew what the scripts touch (no header hashes), every set field was theirs.
+        if server && (touched || by_header.is_none()) {
+            notes.rewritten.insert(k.clone());
+        } else {
+            v.problems.push(Problem::Field {
+                scan: scan.into(),
+                sop_uid: sop.into(),
+                keyword: k.clone(),
+            });
+        }
+    }
+    match by_header {
+        Some(source) if w.header != g.header => {
+            let set: BTreeSet<Tag> = w.set_fields.keys().filter_map(|k| tag_of(k)).collect();
+            for (path, change) in source.changes(scan, w, g)? {
+                if set.contains(&path.first()) {
+                    continue; // judged by value above
+                }
+                if server && (judge.server_touches)(&path.tags()) {
+                    notes.rewritten.insert(path.keywords());
+                } else {
+                    v.problems.push(element_problem(scan, sop, &path, change));
+                }
+            }
+        }
+        None if w.file_hash != g.file_hash && w.pixel_hash == g.pixel_hash => {
+            notes.header_changed += 1;
+        }
+        _ => {}
     }
     Ok(())
 }
