@@ -482,3 +482,50 @@ fn a_zip_with_an_oversized_claim_is_refused() {
     let e = read_facts(&path, &FileRules::plain(&BTreeMap::new(), Gate::Off)).unwrap_err();
     assert!(e.to_string().contains("not readable"), "{e}");
 }
+
+/// A stored zip of one entry whose headers announce `delta` bytes more (or fewer) than it holds.
+fn zip_announcing(path: &Path, bytes: &[u8], delta: i64) {
+    zip_of(path, &[("scans/1/a.dcm", bytes)]);
+    let mut z = std::fs::read(path).unwrap();
+    let real = bytes.len() as u32;
+    let said = (i64::from(real) + delta) as u32;
+    let mut patched = 0;
+    // The uncompressed size in the local header (offset 22) and in the central directory (24).
+    for (sig, off) in [
+        ([0x50, 0x4B, 0x03, 0x04], 22),
+        ([0x50, 0x4B, 0x01, 0x02], 24),
+    ] {
+        let at = z.windows(4).position(|w| w == sig).unwrap() + off;
+        assert_eq!(z[at..at + 4], real.to_le_bytes());
+        z[at..at + 4].copy_from_slice(&said.to_le_bytes());
+        patched += 1;
+    }
+    assert_eq!(patched, 2);
+    std::fs::write(path, z).unwrap();
+}
+
+#[test]
+fn an_entry_that_holds_other_than_it_announces_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = synth::file(&Spec::new(5));
+    let rules = FileRules::plain(&BTreeMap::new(), Gate::Off);
+    // Fewer bytes announced than held: the zip reader stops at the announced size; more announced
+    // than held: ferry counts what it read.
+    for (delta, want) in [
+        (-1, "larger than its declared uncompressed size"),
+        (1, "holds more or fewer bytes than the"),
+    ] {
+        let input = dir.path().join("in.zip");
+        zip_announcing(&input, &f, delta);
+        for e in [
+            rewrite_zip(&input, &dir.path().join("o.zip"), &rules).unwrap_err(),
+            read_facts(&input, &rules).unwrap_err(),
+        ] {
+            let msg = e.to_string();
+            assert!(
+                msg.contains("`scans/1/a.dcm`") && msg.contains(want),
+                "{delta}: {msg}"
+            );
+        }
+    }
+}
