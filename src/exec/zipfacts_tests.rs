@@ -529,3 +529,38 @@ fn an_entry_that_holds_other_than_it_announces_is_refused() {
         }
     }
 }
+
+#[test]
+fn hostile_entry_names_never_reach_the_upload_or_the_file_system() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    let input = work.join("in.zip");
+    let (a, b, c) = (
+        synth::file(&Spec::new(1)),
+        synth::file(&Spec::new(2)),
+        synth::file(&Spec::new(3)),
+    );
+    zip_of(
+        &input,
+        &[
+            ("../../evil.dcm", &a),
+            ("/etc/evil.dcm", &b),
+            ("scans\\..\\..\\evil.dcm", &c),
+        ],
+    );
+    let rules = FileRules::plain(&BTreeMap::new(), Gate::Off);
+    let out = work.join("out.zip");
+    let r = rewrite_zip(&input, &out, &rules).unwrap();
+    assert_eq!(r.files, 3);
+    let names: Vec<String> = unzip(&out).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["1/000001.dcm", "1/000002.dcm", "1/000003.dcm"]);
+    // Nothing was written beside the zips or above them.
+    let mut beside: Vec<String> = std::fs::read_dir(&work)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    beside.sort();
+    assert_eq!(beside, ["in.zip", "out.zip"]);
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
