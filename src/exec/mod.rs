@@ -11,6 +11,7 @@ pub mod journal;
 pub mod localanon;
 pub mod pool;
 pub mod queue;
+pub mod readback;
 pub mod report;
 pub mod resources;
 pub mod runner;

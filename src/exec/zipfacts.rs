@@ -1,9 +1,9 @@
 //! The file work of a session transfer, one zip entry at a time and each entry as a stream, so memory
 //! stays flat whatever the size of the session or of one file: rewriting a downloaded zip into the zip
 //! that is uploaded (headers per `dicom.set`, pixel data untouched, the anonymization gate on every
-//! file), and reading the facts verification compares from a zip the destination sent back. Only the
-//! header of a file (the part before PixelData) is held and rewritten; the rest streams through in
-//! chunks (see [`super::entries`]).
+//! file), and the facts of each file that verification compares (read back from the destination's zip
+//! by [`super::readback`] with the same pieces). Only the header of a file (the part before PixelData)
+//! is held and rewritten; the rest streams through in chunks (see [`super::entries`]).
 //!
 //! Entries are matched to scans by their own headers (SeriesNumber, as XNAT's importer assigns scan
 //! IDs), never by the paths a server chose, and are written into the upload zip under names ferry
@@ -19,6 +19,9 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 pub use super::entries::{MAX_ENTRIES, MAX_ENTRY_BYTES, MAX_HEADER_BYTES};
+#[cfg(test)]
+use super::readback::read_entry;
+pub use super::readback::read_facts;
 
 /// The prefix of a [`FileFacts::pixel_hash`] that hashes the content of an object without PixelData.
 pub const CONTENT: &str = "content:";
@@ -148,7 +151,7 @@ pub fn scan_key(h: &dicom::Header, rules: &FileRules) -> String {
 
 /// The facts of one file from its name, its header (the bytes before PixelData; the whole file for
 /// an object without PixelData), the header as parsed, and the hashes taken as the file streamed.
-fn facts_of(
+pub(super) fn facts_of(
     name: &str,
     header: &[u8],
     h: &dicom::Header,
@@ -248,7 +251,7 @@ fn new_header(e: &Entry<'_>, rules: &FileRules) -> Result<Option<NewHeader>, Fac
 
 /// Streams the rest of an entry after `header` (the header the file is written with) to `sink`,
 /// hashing the whole file as it passes.
-fn stream_rest(
+pub(super) fn stream_rest(
     e: &mut Entry<'_>,
     header: &[u8],
     md5: bool,
@@ -271,7 +274,7 @@ fn stream_rest(
 }
 
 /// The SOPInstanceUID digest a file is known by in facts (its entry name when it has none).
-fn sop_key(h: &dicom::Header, name: &str, rules: &FileRules) -> String {
+pub(super) fn sop_key(h: &dicom::Header, name: &str, rules: &FileRules) -> String {
     h.sop_instance_uid
         .as_deref()
         .map(|u| rules.digest(u))
@@ -372,62 +375,6 @@ fn rewrite_zip_in(
         });
     }
     Ok(result)
-}
-
-/// The header and facts of one entry as it is (nothing rewritten); `None` when it is not DICOM.
-fn read_entry(
-    e: &mut Entry<'_>,
-    rules: &FileRules,
-) -> Result<Option<(dicom::Header, FileFacts)>, FactsError> {
-    let Some(header) = e.header().map(<[u8]>::to_vec) else {
-        return Ok(None);
-    };
-    let Ok(h) = dicom::read_header_bytes(&header) else {
-        return Ok(None);
-    };
-    let streamed = stream_rest(e, &header, false, |_| Ok(()))?;
-    let err = |source| FactsError::Rewrite {
-        entry: e.name().to_string(),
-        source,
-    };
-    let header_hash =
-        super::verify::elements::header_hash(&header, &rules.element_key).map_err(err)?;
-    let f = facts_of(e.name(), &header, &h, &rules.set, streamed, header_hash).map_err(err)?;
-    Ok(Some((h, f)))
-}
-
-/// What a zip sent back by the destination holds: facts per scan and file, and identifying data
-/// found (by where, with file counts) when the gate is not off. UIDs are not judged here (the
-/// originals are not at hand); every file was judged on them before upload.
-pub fn read_facts(
-    zip: &Path,
-    rules: &FileRules,
-) -> Result<(SessionFacts, BTreeMap<String, usize>), FactsError> {
-    let mut facts = SessionFacts::default();
-    let mut phi: BTreeMap<String, usize> = BTreeMap::new();
-    each_entry(zip, (CHUNK, MAX_HEADER_BYTES), |e| {
-        let Some((h, f)) = read_entry(e, rules)? else {
-            return Ok(());
-        };
-        let scan = scan_key(&h, rules);
-        for k in rules.findings(&h, &scan, None) {
-            *phi.entry(k).or_default() += 1;
-        }
-        if facts.study_uid.is_none() {
-            facts.study_uid = h.study_instance_uid.as_deref().map(|u| rules.digest(u));
-        }
-        if facts
-            .scans
-            .entry(scan.clone())
-            .or_default()
-            .insert(sop_key(&h, e.name(), rules), f)
-            .is_some()
-        {
-            *facts.duplicates.entry(scan).or_default() += 1;
-        }
-        Ok(())
-    })?;
-    Ok((facts, phi))
 }
 
 #[cfg(test)]

@@ -1,0 +1,67 @@
+//! The facts of a zip the destination sent back, read entry by entry as streams (see
+//! [`super::entries`]): per scan and SOPInstanceUID what verification compares with the facts of the
+//! upload, and the identifying data the anonymization gate finds in what came back.
+
+use super::entries::{each_entry, Entry, CHUNK, MAX_HEADER_BYTES};
+use super::gate::FileRules;
+use super::verify::{FileFacts, SessionFacts};
+use super::zipfacts::{facts_of, scan_key, sop_key, stream_rest, FactsError};
+use crate::dicom;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The header and facts of one entry as it is (nothing rewritten); `None` when it is not DICOM.
+pub(super) fn read_entry(
+    e: &mut Entry<'_>,
+    rules: &FileRules,
+) -> Result<Option<(dicom::Header, FileFacts)>, FactsError> {
+    let Some(header) = e.header().map(<[u8]>::to_vec) else {
+        return Ok(None);
+    };
+    let Ok(h) = dicom::read_header_bytes(&header) else {
+        return Ok(None);
+    };
+    let streamed = stream_rest(e, &header, false, |_| Ok(()))?;
+    let err = |source| FactsError::Rewrite {
+        entry: e.name().to_string(),
+        source,
+    };
+    let header_hash =
+        super::verify::elements::header_hash(&header, &rules.element_key).map_err(err)?;
+    let f = facts_of(e.name(), &header, &h, &rules.set, streamed, header_hash).map_err(err)?;
+    Ok(Some((h, f)))
+}
+
+/// What a zip sent back by the destination holds: facts per scan and file, and identifying data
+/// found (by where, with file counts) when the gate is not off. UIDs are not judged here (the
+/// originals are not at hand); every file was judged on them before upload.
+pub fn read_facts(
+    zip: &Path,
+    rules: &FileRules,
+) -> Result<(SessionFacts, BTreeMap<String, usize>), FactsError> {
+    let mut facts = SessionFacts::default();
+    let mut phi: BTreeMap<String, usize> = BTreeMap::new();
+    each_entry(zip, (CHUNK, MAX_HEADER_BYTES), |e| {
+        let Some((h, f)) = read_entry(e, rules)? else {
+            return Ok(());
+        };
+        let scan = scan_key(&h, rules);
+        for k in rules.findings(&h, &scan, None) {
+            *phi.entry(k).or_default() += 1;
+        }
+        if facts.study_uid.is_none() {
+            facts.study_uid = h.study_instance_uid.as_deref().map(|u| rules.digest(u));
+        }
+        if facts
+            .scans
+            .entry(scan.clone())
+            .or_default()
+            .insert(sop_key(&h, e.name(), rules), f)
+            .is_some()
+        {
+            *facts.duplicates.entry(scan).or_default() += 1;
+        }
+        Ok(())
+    })?;
+    Ok((facts, phi))
+}
