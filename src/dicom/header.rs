@@ -189,20 +189,6 @@ fn settable_keywords() -> &'static [&'static str] {
     })
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
-    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for i in 1..=a.len() {
-        let mut cur = vec![i; b.len() + 1];
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
 /// The settable keyword nearest to a misspelt one (case ignored; at most a quarter of its letters,
 /// and at least two, differ), for a "did you mean" hint.
 pub fn nearest_keyword(keyword: &str) -> Option<&'static str> {
@@ -210,7 +196,7 @@ pub fn nearest_keyword(keyword: &str) -> Option<&'static str> {
     let limit = (keyword.len() / 4).max(2);
     settable_keywords()
         .iter()
-        .map(|k| (edit_distance(&lower, &k.to_ascii_lowercase()), *k))
+        .map(|k| (strsim::levenshtein(&lower, &k.to_ascii_lowercase()), *k))
         .filter(|(d, _)| *d <= limit)
         .min()
         .map(|(_, k)| k)

@@ -13,26 +13,11 @@ fn unquote_list(s: &str) -> String {
     s.replace('`', "")
 }
 
-fn distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for i in 1..=a.len() {
-        let mut cur = vec![i; b.len() + 1];
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
 /// `unknown field "x", did you mean "y"?` or `…, expected one of …`.
 pub fn unknown_field(key: &str, expected: &[&str]) -> String {
     let best = expected
         .iter()
-        .map(|e| (distance(key, e), *e))
+        .map(|e| (strsim::levenshtein(key, e), *e))
         .min()
         .filter(|(d, _)| *d <= 2);
     match best {

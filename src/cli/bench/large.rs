@@ -167,19 +167,11 @@ pub fn run(dir: &Path, quick: bool) -> Result<(), Failure> {
 mod tests {
     use super::*;
 
-    fn of(v: &[f64]) -> Samples {
-        let mut s = Samples::default();
-        for x in v {
-            s.push(Ok(*x));
-        }
-        s
-    }
-
     #[test]
     fn memory_is_flat_only_within_the_margin() {
-        let small = of(&[30.0, 31.0, 29.0]);
-        assert_eq!(flat(&small, &of(&[40.0, 50.0, 62.0])), "met");
-        assert_eq!(flat(&small, &of(&[70.0, 52.0, 53.0])), "NOT met");
+        let small = Samples::of(&[30.0, 31.0, 29.0]);
+        assert_eq!(flat(&small, &Samples::of(&[40.0, 50.0, 62.0])), "met");
+        assert_eq!(flat(&small, &Samples::of(&[70.0, 52.0, 53.0])), "NOT met");
         let mut failed = Samples::default();
         failed.push(Err("apply failed".into()));
         assert_eq!(flat(&small, &failed), "not measured");

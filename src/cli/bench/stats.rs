@@ -10,6 +10,16 @@ pub struct Samples {
 }
 
 impl Samples {
+    /// Samples of the given values, all successes.
+    #[cfg(test)]
+    pub(crate) fn of(v: &[f64]) -> Samples {
+        let mut s = Samples::default();
+        for x in v {
+            s.push(Ok(*x));
+        }
+        s
+    }
+
     /// Records one run's value or error.
     pub fn push(&mut self, r: Result<f64, String>) {
         match r {
@@ -108,21 +118,13 @@ pub fn interleave(
 mod tests {
     use super::*;
 
-    fn of(v: &[f64]) -> Samples {
-        let mut s = Samples::default();
-        for x in v {
-            s.push(Ok(*x));
-        }
-        s
-    }
-
     #[test]
     fn medians_ranges_and_ratios() {
-        let a = of(&[3.0, 1.0, 2.0, 10.0, 4.0]);
+        let a = Samples::of(&[3.0, 1.0, 2.0, 10.0, 4.0]);
         assert_eq!(a.median(), Some(3.0));
         assert_eq!(a.range(), Some((1.0, 10.0)));
-        assert_eq!(of(&[1.0, 2.0]).median(), Some(1.5));
-        assert_eq!(ratio(&a, &of(&[6.0])), Some(0.5));
+        assert_eq!(Samples::of(&[1.0, 2.0]).median(), Some(1.5));
+        assert_eq!(ratio(&a, &Samples::of(&[6.0])), Some(0.5));
         assert_eq!(a.show(1, " s"), "3.0 s (1.0–10.0, n=5)");
         assert_eq!(verdict(Some(0.79), 0.8, true), "NOT met");
         assert_eq!(verdict(Some(0.8), 0.8, true), "met");
@@ -131,11 +133,11 @@ mod tests {
 
     #[test]
     fn a_failed_side_is_an_error_not_a_figure() {
-        let mut s = of(&[1.0]);
+        let mut s = Samples::of(&[1.0]);
         s.push(Err("peer failed".into()));
         assert_eq!(s.median(), None);
         assert_eq!(s.show(1, ""), "error: peer failed");
-        assert_eq!(ratio(&of(&[1.0]), &s), None);
+        assert_eq!(ratio(&Samples::of(&[1.0]), &s), None);
     }
 
     #[test]
