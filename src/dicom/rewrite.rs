@@ -257,19 +257,13 @@ fn meta_with_sop(
             .ok_or_else(|| DicomError::Truncated("the file meta group is cut off".into()))?;
         let (header, len) = explicit_le_header(bytes, at)?;
         let end = (at + header + len as usize).min(dataset_start);
-        if element > 0x0003 && !placed {
-            body.extend_from_slice(&sop_element);
-            placed = true;
-        }
-        match element {
-            0x0000 => {}
-            0x0003 => {
-                if !placed {
-                    body.extend_from_slice(&sop_element);
-                    placed = true;
-                }
+        // The old group length and UID are dropped; the new UID goes where the order puts it.
+        if element != 0x0000 && element != 0x0003 {
+            if element > 0x0003 && !placed {
+                body.extend_from_slice(&sop_element);
+                placed = true;
             }
-            _ => body.extend_from_slice(&bytes[at..end]),
+            body.extend_from_slice(&bytes[at..end]);
         }
         at = end;
     }
