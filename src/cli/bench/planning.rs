@@ -13,7 +13,6 @@ use crate::cli::Failure;
 use crate::xnat::{Client, ClientOptions};
 use std::cell::RefCell;
 use std::path::Path;
-use std::process::Command;
 
 /// The destination of every plan: the smallest demo world (it has the MAIN project).
 const DST_SEED: &str = "demo:subjects=1,files=1,size=8";
@@ -102,8 +101,7 @@ fn ferry_plan(dir: &Path, src: &str, dst: &str) -> Result<f64, String> {
 
 /// The plain client (`ferry bench --plain-inventory URL --jobs N`) in its own process.
 fn plain_client(src: &str) -> Result<f64, String> {
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let mut cmd = Command::new(exe);
+    let mut cmd = procs::ferry_command().map_err(|e| e.render())?;
     cmd.args(["bench", "--plain-inventory", src, "--jobs"])
         .arg(IN_FLIGHT.to_string());
     let (ran, _) = procs::run_child(cmd, "the plain inventory")?;

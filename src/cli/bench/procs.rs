@@ -5,12 +5,17 @@
 use super::{fail, Link};
 use crate::cli::Failure;
 use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn ferry() -> Result<PathBuf, Failure> {
-    std::env::current_exe().map_err(fail)
+/// A command running this same `ferry` binary. Backtrace capture is switched off for it: with
+/// `RUST_BACKTRACE` set in the driver's environment, every error a dependency builds internally (and
+/// drops) would capture a backtrace, a cost a user's run does not pay.
+pub(super) fn ferry_command() -> Result<Command, Failure> {
+    let mut cmd = Command::new(std::env::current_exe().map_err(fail)?);
+    cmd.env_remove("RUST_BACKTRACE").env_remove("RUST_LIB_BACKTRACE");
+    Ok(cmd)
 }
 
 /// A running `ferry sim` in its own process; stopped (with SIGTERM) on [`SimProc::stop`] or drop.
@@ -32,7 +37,7 @@ impl SimProc {
     /// [`SimProc::start`] on the state folder `dir/name` as it is (seeded only if empty).
     pub fn start_on(dir: &Path, name: &str, seed: &str, link: Link) -> Result<SimProc, Failure> {
         let root = dir.join(name);
-        let mut cmd = Command::new(ferry()?);
+        let mut cmd = ferry_command()?;
         cmd.args(["sim", "--port", "0", "--root"]).arg(&root);
         // The emulator seeds only an empty folder (and refuses `--seed` on one that holds state).
         let empty = std::fs::read_dir(&root).map_or(true, |mut d| d.next().is_none());
@@ -156,14 +161,14 @@ pub(super) fn run_child(mut cmd: Command, what: &str) -> Result<(Ran, String), S
 
 /// `ferry plan MANIFEST --out PLAN` in its own process.
 pub fn plan(manifest: &Path, out: &Path) -> Result<Ran, String> {
-    let mut cmd = Command::new(ferry().map_err(|e| e.render())?);
+    let mut cmd = ferry_command().map_err(|e| e.render())?;
     cmd.arg("plan").arg(manifest).arg("--out").arg(out);
     run_child(cmd, "ferry plan").map(|(r, _)| r)
 }
 
 /// `ferry apply PLAN --jobs N --per-server N` in its own process.
 pub fn apply(plan: &Path, jobs: usize) -> Result<Ran, String> {
-    let mut cmd = Command::new(ferry().map_err(|e| e.render())?);
+    let mut cmd = ferry_command().map_err(|e| e.render())?;
     cmd.arg("apply").arg(plan).args([
         "--jobs",
         &jobs.to_string(),
@@ -184,7 +189,7 @@ pub struct Copied {
 
 /// `ferry bench --plain-copy FROM TO --jobs N` in its own process.
 pub fn plain_copy(from: &str, to: &str, jobs: usize, work: &Path) -> Result<Copied, String> {
-    let mut cmd = Command::new(ferry().map_err(|e| e.render())?);
+    let mut cmd = ferry_command().map_err(|e| e.render())?;
     cmd.args([
         "bench",
         "--plain-copy",
