@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 /// drops) would capture a backtrace, a cost a user's run does not pay.
 pub(super) fn ferry_command() -> Result<Command, Failure> {
     let mut cmd = Command::new(std::env::current_exe().map_err(fail)?);
-    cmd.env_remove("RUST_BACKTRACE").env_remove("RUST_LIB_BACKTRACE");
+    cmd.env_remove("RUST_BACKTRACE")
+        .env_remove("RUST_LIB_BACKTRACE");
     Ok(cmd)
 }
 
