@@ -6,7 +6,7 @@ use dicom_core::header::Header as _;
 use dicom_core::{Tag, VR};
 use dicom_dictionary_std::{tags, StandardDataDictionary};
 use dicom_object::file::ReadPreamble;
-use dicom_object::{DefaultDicomObject, OpenFileOptions};
+use dicom_object::{InMemDicomObject, OpenFileOptions};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -41,7 +41,7 @@ pub(crate) fn after_preamble(bytes: &[u8]) -> Result<&[u8], DicomError> {
     }
 }
 
-fn classify(e: impl std::fmt::Display) -> DicomError {
+pub(super) fn classify(e: impl std::fmt::Display) -> DicomError {
     let text = e.to_string();
     let lower = text.to_ascii_lowercase();
     if lower.contains("eof") || lower.contains("end of file") || lower.contains("fill whole buffer")
@@ -52,17 +52,9 @@ fn classify(e: impl std::fmt::Display) -> DicomError {
     }
 }
 
-/// Parses a DICOM Part 10 file held in memory, stopping at PixelData.
+/// Parses a DICOM Part 10 file held in memory (or its part before PixelData), stopping at PixelData.
 pub fn read_header_bytes(bytes: &[u8]) -> Result<Header, DicomError> {
-    after_preamble(bytes)?;
-    let layout = super::rewrite::layout(bytes)?;
-    let body = &bytes[128..layout.pixel_start.unwrap_or(bytes.len())];
-    let obj = OpenFileOptions::new()
-        .read_preamble(ReadPreamble::Never)
-        .read_until(tags::PIXEL_DATA)
-        .from_reader(body)
-        .map_err(classify)?;
-    Ok(header_of(&obj))
+    Ok(super::Parsed::read(bytes)?.header())
 }
 
 /// Parses a DICOM Part 10 file on disk, reading only up to PixelData.
@@ -86,7 +78,7 @@ pub fn read_header_path(path: &Path) -> Result<Header, DicomError> {
         .read_until(tags::PIXEL_DATA)
         .open_file(path)
         .map_err(classify)?;
-    Ok(header_of(&obj))
+    Ok(header_of(&obj, obj.meta().transfer_syntax()))
 }
 
 fn is_text_vr(vr: VR) -> bool {
@@ -96,7 +88,8 @@ fn is_text_vr(vr: VR) -> bool {
     )
 }
 
-fn header_of(obj: &DefaultDicomObject) -> Header {
+/// The header of a data set read up to PixelData, in the transfer syntax `ts`.
+pub(super) fn header_of(obj: &InMemDicomObject, ts: &str) -> Header {
     let dict = StandardDataDictionary;
     let mut keywords = BTreeMap::new();
     for e in obj.iter() {
@@ -113,11 +106,7 @@ fn header_of(obj: &DefaultDicomObject) -> Header {
     }
     let uid = |k: &str| keywords.get(k).filter(|v| !v.is_empty()).cloned();
     Header {
-        transfer_syntax: obj
-            .meta()
-            .transfer_syntax()
-            .trim_end_matches('\0')
-            .to_string(),
+        transfer_syntax: ts.trim_end_matches('\0').to_string(),
         sop_instance_uid: uid("SOPInstanceUID"),
         series_instance_uid: uid("SeriesInstanceUID"),
         study_instance_uid: uid("StudyInstanceUID"),

@@ -7,12 +7,12 @@
 
 mod annex_e_table;
 mod deidentify;
-mod edit;
 mod elements;
 mod error;
 pub mod fingerprint;
 mod head;
 mod header;
+mod parsed;
 pub mod phi;
 pub mod profile;
 mod rewrite;
@@ -21,7 +21,6 @@ mod tail;
 mod walk;
 
 pub use deidentify::Profile;
-pub use edit::{edit_header, EditFailure};
 pub use elements::{seen_from_keywords, Seen};
 pub use error::DicomError;
 pub use fingerprint::pixel_data_offset;
@@ -30,6 +29,7 @@ pub use header::{
     is_known_keyword, is_standard_keyword, nearest_keyword, read_header_bytes, read_header_path,
     Header,
 };
+pub use parsed::Parsed;
 pub use rewrite::{content_hash, header_end, pixel_hash, rewrite, rewrite_with};
 pub use tail::PixelTail;
 

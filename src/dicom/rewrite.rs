@@ -2,12 +2,12 @@
 //! before PixelData is decoded and re-encoded; the preamble and file meta group, and PixelData with
 //! everything after it, are copied byte for byte.
 
-use super::deidentify::{self, Profile};
+use super::deidentify::Profile;
 use super::header::{after_preamble, settable};
 use super::walk::{explicit_le_header, pixel_start, Encoding};
 use super::DicomError;
 use dicom_core::value::PrimitiveValue;
-use dicom_core::{DataElement, VR};
+use dicom_core::VR;
 use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
 use dicom_object::InMemDicomObject;
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
@@ -157,7 +157,7 @@ pub fn header_end(prefix: &[u8], complete: bool) -> Result<Option<usize>, DicomE
     }
 }
 
-fn value_for(keyword: &str, vr: VR, text: &str) -> Result<PrimitiveValue, DicomError> {
+pub(super) fn value_for(keyword: &str, vr: VR, text: &str) -> Result<PrimitiveValue, DicomError> {
     let bad = || DicomError::BadValue {
         keyword: keyword.to_string(),
         vr: vr.to_string().to_string(),
@@ -197,44 +197,16 @@ pub fn rewrite_with(
     profile: Option<&Profile>,
     set: &BTreeMap<String, String>,
 ) -> Result<Vec<u8>, DicomError> {
-    let mut elements = Vec::with_capacity(set.len());
-    for (k, v) in set {
-        let (tag, vr) = settable(k)?;
-        elements.push(DataElement::new(tag, vr, value_for(k, vr, v)?));
-    }
-    let l = layout(bytes)?;
-    let ts = transfer_syntax(&l.transfer_syntax)?;
-    let end = l.pixel_start.unwrap_or(bytes.len());
-    let mut ds = InMemDicomObject::read_dataset_with_ts(&bytes[l.dataset_start..end], ts)
-        .map_err(|e| DicomError::Malformed(e.to_string()))?;
-    let sop_before = sop_uid(&ds);
-    if let Some(p) = profile.filter(|p| p.is_active()) {
-        deidentify::apply(&mut ds, p);
-    }
-    for e in elements {
-        ds.put(e);
-    }
-    let mut out = Vec::with_capacity(bytes.len() + 512);
-    match sop_uid(&ds).filter(|now| Some(now) != sop_before.as_ref()) {
-        Some(now) => meta_with_sop(bytes, l.dataset_start, &now, &mut out)?,
-        None => out.extend_from_slice(&bytes[..l.dataset_start]),
-    }
-    ds.write_dataset_with_ts(&mut out, ts)
-        .map_err(|e| DicomError::Malformed(e.to_string()))?;
-    out.extend_from_slice(&bytes[end..]);
-    Ok(out)
-}
-
-fn sop_uid(ds: &InMemDicomObject) -> Option<String> {
-    let e = ds.get(dicom_dictionary_std::tags::SOP_INSTANCE_UID)?;
-    let v = e.to_str().ok()?;
-    Some(v.trim_end_matches(['\0', ' ']).to_string())
+    let mut p = super::Parsed::read(bytes)?;
+    p.deidentify(profile);
+    p.set(set)?;
+    p.encode()
 }
 
 /// Writes the preamble and a file meta group whose Media Storage SOP Instance UID is `sop`. Every other
 /// meta element is copied byte for byte (a re-encoding could change values the walk accepted, and the
 /// group length would then disagree with the bytes); the group length is computed from what is written.
-fn meta_with_sop(
+pub(super) fn meta_with_sop(
     bytes: &[u8],
     dataset_start: usize,
     sop: &str,

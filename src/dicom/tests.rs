@@ -347,7 +347,7 @@ fn the_basic_profile_reaches_nested_items_and_replaces_uids_consistently() {
         assert!(!text.contains(v), "{v} survived");
     }
     // The gate on the result finds nothing the profile should have handled.
-    let originals = crate::exec::gate::uids_of(&read_header_bytes(&before).unwrap());
+    let originals = super::Parsed::read(&before).unwrap().uids();
     let none = std::collections::BTreeSet::new();
     let cleared: std::collections::BTreeSet<String> = ["PatientID".to_string()].into();
     let rules = phi::GateRules {

@@ -156,13 +156,3 @@ impl FileRules {
         phi::assess(&h.elements, &rules, Stage::Result { original_uids })
     }
 }
-
-/// Every UID value of a file (UI elements at any depth).
-pub fn uids_of(h: &Header) -> BTreeSet<String> {
-    h.elements
-        .iter()
-        .filter(|e| e.vr == "UI")
-        .flat_map(|e| e.value.split('\\').map(|u| u.trim().to_string()))
-        .filter(|u| !u.is_empty())
-        .collect()
-}

@@ -3,12 +3,13 @@
 //! destination labels, before `dicom.set`. The upload then carries `prevent_anon=true`, so the
 //! destination stores exactly the bytes ferry hashed for verification.
 
-use crate::dicom::{self, EditFailure};
+use crate::dicom;
 use crate::dicomedit::{DataSet, Script, Vars};
 use crate::plan::{Action, TransferPlan};
 use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
 use dicom_core::Tag;
 use dicom_dictionary_std::StandardDataDictionary;
+use dicom_object::InMemDicomObject;
 use std::collections::BTreeSet;
 
 /// The scripts of one action, parsed, with the labels they see.
@@ -76,31 +77,27 @@ impl LocalScripts {
         if self.is_empty() {
             return Ok(bytes);
         }
-        let mut failed = None;
-        let edited = dicom::edit_header(&bytes, |ds| {
-            let mut vars = self.vars.clone();
-            vars.modality_label = DataSet::value(ds, Tag(0x0008, 0x0060)).unwrap_or_default();
-            let mut changed = false;
-            for (scope, script) in &self.scripts {
-                match script.apply(ds, &vars) {
-                    Ok(c) => changed |= c,
-                    Err(e) => {
-                        failed = Some(scope.clone());
-                        return Err(e.to_string());
-                    }
-                }
-            }
-            Ok(changed)
-        });
-        match edited {
-            Ok(Some(new)) => Ok(new),
-            Ok(None) => Ok(bytes),
-            Err(EditFailure::Refused(message)) => Err(ScriptRunError::Script {
-                scope: failed.unwrap_or_default(),
-                message,
-            }),
-            Err(EditFailure::Dicom(e)) => Err(e.into()),
+        let mut p = dicom::Parsed::read(&bytes)?;
+        if !self.apply_to(p.dataset_mut())? {
+            return Ok(bytes);
         }
+        Ok(p.encode()?)
+    }
+
+    /// Runs every script on a decoded data set; whether any changed it.
+    pub fn apply_to(&self, ds: &mut InMemDicomObject) -> Result<bool, ScriptRunError> {
+        let mut vars = self.vars.clone();
+        vars.modality_label = DataSet::value(ds, Tag(0x0008, 0x0060)).unwrap_or_default();
+        let mut changed = false;
+        for (scope, script) in &self.scripts {
+            changed |= script
+                .apply(ds, &vars)
+                .map_err(|e| ScriptRunError::Script {
+                    scope: scope.clone(),
+                    message: e.to_string(),
+                })?;
+        }
+        Ok(changed)
     }
 
     /// Whether a script may change the element at `path` (its tags from the top level down).

@@ -18,16 +18,19 @@ pub(super) fn read_entry(
     let Some(header) = e.header().map(<[u8]>::to_vec) else {
         return Ok(None);
     };
-    let Ok(h) = dicom::read_header_bytes(&header) else {
+    let Ok(parsed) = dicom::Parsed::read(&header) else {
         return Ok(None);
     };
-    let streamed = stream_rest(e, &header, false, |_| Ok(()))?;
+    let h = parsed.header();
+    let name = e.name().to_string();
     let err = |source| FactsError::Rewrite {
-        entry: e.name().to_string(),
+        entry: name.clone(),
         source,
     };
     let header_hash =
-        super::verify::elements::header_hash(&header, &rules.element_key).map_err(err)?;
+        super::verify::elements::header_hash(&parsed, &rules.element_key).map_err(err)?;
+    drop(parsed);
+    let streamed = stream_rest(e, &header, false, |_| Ok(()))?;
     let f = facts_of(e.name(), &header, &h, &rules.set, streamed, header_hash).map_err(err)?;
     Ok(Some((h, f)))
 }

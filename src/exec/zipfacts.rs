@@ -10,9 +10,10 @@
 //! builds itself, so a hostile entry name cannot escape anything.
 
 use super::entries::{each_entry, Entry, Hashes, Streamed, CHUNK};
-use super::gate::{uids_of, FileRules};
+use super::gate::FileRules;
 use super::verify::{FileFacts, SessionFacts};
 use crate::dicom;
+use crate::dicom::fingerprint::{self, ElementHashes};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -185,67 +186,74 @@ pub(super) fn facts_of(
 struct NewHeader {
     bytes: Vec<u8>,
     /// The source's header fingerprints, when the rules may change the header.
-    source: Option<crate::dicom::fingerprint::ElementHashes>,
+    source: Option<ElementHashes>,
+    /// The rewritten header's fingerprints.
+    after: ElementHashes,
     parsed: dicom::Header,
     original_uids: BTreeSet<String>,
 }
 
-/// Rewrites a header per `rules` in the agreed order: de-identification profile, the destination's
-/// scripts, `dicom.set`. The header alone: PixelData and what follows are not part of it and stay as
-/// they are.
-fn rewrite_header(name: &str, header: &[u8], rules: &FileRules) -> Result<Vec<u8>, FactsError> {
+/// Rewrites a decoded header per `rules` in the agreed order: de-identification profile, the
+/// destination's scripts, `dicom.set`; `None` when nothing changed it. The header alone: PixelData
+/// and what follows are not part of it and stay as they are.
+fn rewrite_header(
+    name: &str,
+    p: &mut dicom::Parsed<'_>,
+    rules: &FileRules,
+) -> Result<Option<Vec<u8>>, FactsError> {
     let rewrite_err = |source| FactsError::Rewrite {
         entry: name.to_string(),
         source,
     };
-    let profiled = rules.profile.as_ref().is_some_and(|p| p.is_active());
-    let active = !rules.set.is_empty() || profiled;
-    if rules.scripts.is_empty() {
-        return if active {
-            dicom::rewrite_with(header, rules.profile.as_ref(), &rules.set).map_err(rewrite_err)
-        } else {
-            Ok(header.to_vec())
-        };
+    let mut changed = p.deidentify(rules.profile.as_ref());
+    if !rules.scripts.is_empty() {
+        changed |=
+            rules
+                .scripts
+                .apply_to(p.dataset_mut())
+                .map_err(|source| FactsError::Script {
+                    entry: name.to_string(),
+                    source,
+                })?;
     }
-    let bytes = if profiled {
-        dicom::rewrite_with(header, rules.profile.as_ref(), &BTreeMap::new())
-            .map_err(rewrite_err)?
+    if !rules.set.is_empty() {
+        p.set(&rules.set).map_err(rewrite_err)?;
+        changed = true;
+    }
+    if changed {
+        p.encode().map(Some).map_err(rewrite_err)
     } else {
-        header.to_vec()
-    };
-    let bytes = rules
-        .scripts
-        .apply(bytes)
-        .map_err(|source| FactsError::Script {
-            entry: name.to_string(),
-            source,
-        })?;
-    if rules.set.is_empty() {
-        Ok(bytes)
-    } else {
-        dicom::rewrite_with(&bytes, None, &rules.set).map_err(rewrite_err)
+        Ok(None)
     }
 }
 
-/// The rewritten header of an entry; `None` when the entry is not a DICOM file.
+/// The rewritten header of an entry; `None` when the entry is not a DICOM file. Each side is decoded
+/// once: the source for its element hashes, its UIDs and the rewrite, the result (from the bytes
+/// that are uploaded) for its header and its element hashes.
 fn new_header(e: &Entry<'_>, rules: &FileRules) -> Result<Option<NewHeader>, FactsError> {
     let Some(header) = e.header() else {
         return Ok(None);
     };
-    let Ok(before) = dicom::read_header_bytes(header) else {
+    let Ok(mut source) = dicom::Parsed::read(header) else {
         return Ok(None);
     };
-    let source = super::verify::elements::before_rewrite(header, rules, e.name())?;
-    let bytes = rewrite_header(e.name(), header, rules)?;
-    let parsed = dicom::read_header_bytes(&bytes).map_err(|source| FactsError::Rewrite {
+    let hashes = super::verify::elements::before_rewrite(&source, rules, e.name())?;
+    let original_uids = source.uids();
+    let bytes = rewrite_header(e.name(), &mut source, rules)?.unwrap_or_else(|| header.to_vec());
+    let rewrite_err = |source| FactsError::Rewrite {
         entry: e.name().to_string(),
         source,
-    })?;
+    };
+    let parsed = dicom::Parsed::read(&bytes).map_err(rewrite_err)?;
+    let after = fingerprint::of_parsed(&parsed, &rules.element_key).map_err(rewrite_err)?;
+    let h = parsed.header();
+    drop(parsed);
     Ok(Some(NewHeader {
+        source: hashes,
+        after,
+        parsed: h,
+        original_uids,
         bytes,
-        source,
-        parsed,
-        original_uids: uids_of(&before),
     }))
 }
 
@@ -325,7 +333,7 @@ fn rewrite_zip_in(
         let entry_name = format!("{scan}/{:06}.dcm", result.files + 1);
         let header_hash = super::verify::elements::check_rewrite(
             new.source.as_ref(),
-            &new.bytes,
+            &new.after,
             rules,
             &entry_name,
         )?;

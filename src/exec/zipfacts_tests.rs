@@ -51,7 +51,7 @@ fn whole_facts(
         file_hash: dicom::file_hash(bytes),
         md5: if md5 { md5_hex(bytes) } else { String::new() },
         // The plain rules of these tests key fingerprints with zeros.
-        header: crate::exec::verify::elements::header_hash(bytes, &[0; 32])?,
+        header: crate::exec::verify::elements::header_hash(&dicom::Parsed::read(bytes)?, &[0; 32])?,
         set_fields: set
             .keys()
             .map(|k| (k.clone(), h.keywords.get(k).cloned().unwrap_or_default()))
@@ -122,7 +122,7 @@ fn streamed_rewrite(
     .map_err(|x| x.to_string())?;
     let header = crate::exec::verify::elements::check_rewrite(
         new.source.as_ref(),
-        &new.bytes,
+        &new.after,
         rules,
         "e.dcm",
     )

@@ -21,17 +21,14 @@
 //! `(0002,0016)` (see docs/xnat-compat.md, "Header elements XNAT's writers change"). The rest of the
 //! file meta group (SOP class and instance, transfer syntax) is compared like any element.
 
-use super::rewrite::layout;
 use super::walk::explicit_le_header;
-use super::DicomError;
+use super::{DicomError, Parsed};
 use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
 use dicom_core::header::Header as _;
 use dicom_core::value::{PrimitiveValue, Value};
 use dicom_core::{Tag, VR};
 use dicom_dictionary_std::StandardDataDictionary;
-use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
 use dicom_object::InMemDicomObject;
-use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 use std::collections::BTreeMap;
 
 /// File meta elements that name the writer, not the object: writers set them on their own.
@@ -74,12 +71,12 @@ impl ElementPath {
 
     /// The path as bytes for hashing: its length, then per step group, element and item (`u32::MAX`
     /// for none), little endian; no two paths encode alike.
-    fn encode(&self, h: &mut blake3::Hasher) {
-        h.update(&(self.0.len() as u32).to_le_bytes());
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&(self.0.len() as u32).to_le_bytes());
         for s in &self.0 {
-            h.update(&s.group.to_le_bytes());
-            h.update(&s.element.to_le_bytes());
-            h.update(&s.item.unwrap_or(u32::MAX).to_le_bytes());
+            out.extend_from_slice(&s.group.to_le_bytes());
+            out.extend_from_slice(&s.element.to_le_bytes());
+            out.extend_from_slice(&s.item.unwrap_or(u32::MAX).to_le_bytes());
         }
     }
 
@@ -176,9 +173,12 @@ impl ElementHashes {
     pub fn header_hash(&self, key: &[u8; 32]) -> String {
         let mut h = blake3::Hasher::new_keyed(key);
         h.update(b"xnat-ferry header v1\0");
+        let mut buf = Vec::with_capacity(64);
         for (path, v) in &self.map {
-            path.encode(&mut h);
-            h.update(&v.to_le_bytes());
+            buf.clear();
+            path.encode(&mut buf);
+            buf.extend_from_slice(&v.to_le_bytes());
+            h.update(&buf);
         }
         h.finalize().to_hex()[..32].to_string()
     }
@@ -205,30 +205,28 @@ impl ElementHashes {
 /// writer) and the data set before PixelData at any depth. `bytes` may be the whole file or only its
 /// part before PixelData.
 pub fn element_hashes(bytes: &[u8], key: &[u8; 32]) -> Result<ElementHashes, DicomError> {
-    let l = layout(bytes)?;
+    of_parsed(&Parsed::read(bytes)?, key)
+}
+
+/// [`element_hashes`] of a header already decoded.
+pub fn of_parsed(p: &Parsed<'_>, key: &[u8; 32]) -> Result<ElementHashes, DicomError> {
     let mut out = ElementHashes::default();
-    meta(bytes, l.dataset_start, key, &mut out)?;
-    let ts = TransferSyntaxRegistry
-        .get(&l.transfer_syntax)
-        .ok_or_else(|| DicomError::Unsupported(l.transfer_syntax.clone()))?;
-    let end = l.pixel_start.unwrap_or(bytes.len());
-    let ds = InMemDicomObject::read_dataset_with_ts(&bytes[l.dataset_start..end], ts)
-        .map_err(|e| DicomError::Malformed(e.to_string()))?;
-    walk(&ds, None, key, &mut out);
+    let mut scratch = Vec::with_capacity(256);
+    meta(p.bytes(), p.dataset_start(), key, &mut scratch, &mut out)?;
+    walk(p.dataset(), None, key, &mut scratch, &mut out);
     Ok(out)
 }
 
 /// Where PixelData starts in `bytes` (`None` when the file has none, or when `bytes` ends before it
 /// at an element boundary); [`DicomError::Truncated`] when `bytes` ends inside an element.
 pub fn pixel_data_offset(bytes: &[u8]) -> Result<Option<usize>, DicomError> {
-    Ok(layout(bytes)?.pixel_start)
+    Ok(super::rewrite::layout(bytes)?.pixel_start)
 }
 
-fn element_hash(key: &[u8; 32], path: &ElementPath, value: &[u8]) -> u64 {
-    let mut h = blake3::Hasher::new_keyed(key);
-    path.encode(&mut h);
-    h.update(value);
-    let b = h.finalize();
+/// The keyed hash of one element: its path, then its value, hashed as one message (`scratch` holds
+/// the path's encoding followed by the value, which [`canonical`] or the caller wrote after `at`).
+fn element_hash(key: &[u8; 32], scratch: &[u8]) -> u64 {
+    let b = blake3::keyed_hash(key, scratch);
     let mut first = [0u8; 8];
     first.copy_from_slice(&b.as_bytes()[..8]);
     u64::from_le_bytes(first)
@@ -238,6 +236,7 @@ fn meta(
     bytes: &[u8],
     end: usize,
     key: &[u8; 32],
+    scratch: &mut Vec<u8>,
     out: &mut ElementHashes,
 ) -> Result<(), DicomError> {
     let mut at = 132;
@@ -260,8 +259,10 @@ fn meta(
                 trim_padding(value)
             };
             let path = ElementPath::top(Tag(group, element));
-            let h = element_hash(key, &path, value);
-            out.map.insert(path, h);
+            scratch.clear();
+            path.encode(scratch);
+            scratch.extend_from_slice(value);
+            out.map.insert(path, element_hash(key, scratch));
         }
         at = stop;
     }
@@ -280,6 +281,7 @@ fn walk(
     obj: &InMemDicomObject,
     parent: Option<(&ElementPath, u32)>,
     key: &[u8; 32],
+    scratch: &mut Vec<u8>,
     out: &mut ElementHashes,
 ) {
     for e in obj.iter() {
@@ -294,67 +296,68 @@ fn walk(
             Some((p, item)) => p.child(item, tag),
             None => ElementPath::top(tag),
         };
-        let value = match e.value() {
-            Value::Sequence(seq) => {
-                let items = seq.items();
-                for (i, item) in items.iter().enumerate() {
-                    walk(item, Some((&path, i as u32)), key, out);
-                }
-                let mut v = b"SQ".to_vec();
-                v.extend_from_slice(&(items.len() as u32).to_le_bytes());
-                v
+        if let Value::Sequence(seq) = e.value() {
+            for (i, item) in seq.items().iter().enumerate() {
+                walk(item, Some((&path, i as u32)), key, scratch, out);
             }
-            Value::Primitive(p) => canonical(e.vr(), p),
-            Value::PixelSequence(_) => b"fragments".to_vec(),
-        };
-        let h = element_hash(key, &path, &value);
-        out.map.insert(path, h);
+        }
+        scratch.clear();
+        path.encode(scratch);
+        match e.value() {
+            Value::Sequence(seq) => {
+                scratch.extend_from_slice(b"SQ");
+                scratch.extend_from_slice(&(seq.items().len() as u32).to_le_bytes());
+            }
+            Value::Primitive(p) => canonical(e.vr(), p, scratch),
+            Value::PixelSequence(_) => scratch.extend_from_slice(b"fragments"),
+        }
+        out.map.insert(path, element_hash(key, scratch));
     }
 }
 
-/// A value as DICOM means it, independent of padding, character set and byte order.
-fn canonical(vr: VR, p: &PrimitiveValue) -> Vec<u8> {
-    fn le<T: Copy, const N: usize>(xs: &[T], f: impl Fn(T) -> [u8; N]) -> Vec<u8> {
-        xs.iter().flat_map(|x| f(*x)).collect()
+/// Appends a value as DICOM means it to `out`, independent of padding, character set and byte order.
+fn canonical(vr: VR, p: &PrimitiveValue, out: &mut Vec<u8>) {
+    fn le<T: Copy, const N: usize>(out: &mut Vec<u8>, xs: &[T], f: impl Fn(T) -> [u8; N]) {
+        for x in xs {
+            out.extend_from_slice(&f(*x));
+        }
     }
     match p {
-        PrimitiveValue::Empty => Vec::new(),
+        PrimitiveValue::Empty => {}
         // Bytes of odd length are padded to even with one NUL when written: not content.
         PrimitiveValue::U8(x) if x.len() % 2 == 0 && x.last() == Some(&0) => {
-            x[..x.len() - 1].to_vec()
+            out.extend_from_slice(&x[..x.len() - 1])
         }
-        PrimitiveValue::U8(x) => x.to_vec(),
-        PrimitiveValue::I16(x) => le(x, i16::to_le_bytes),
-        PrimitiveValue::U16(x) => le(x, u16::to_le_bytes),
-        PrimitiveValue::I32(x) => le(x, i32::to_le_bytes),
-        PrimitiveValue::U32(x) => le(x, u32::to_le_bytes),
-        PrimitiveValue::I64(x) => le(x, i64::to_le_bytes),
-        PrimitiveValue::U64(x) => le(x, u64::to_le_bytes),
-        PrimitiveValue::F32(x) => le(x, |f: f32| f.to_bits().to_le_bytes()),
-        PrimitiveValue::F64(x) => le(x, |f: f64| f.to_bits().to_le_bytes()),
-        PrimitiveValue::Tags(x) => x
-            .iter()
-            .flat_map(|t| {
-                let mut b = t.group().to_le_bytes().to_vec();
-                b.extend_from_slice(&t.element().to_le_bytes());
-                b
-            })
-            .collect(),
+        PrimitiveValue::U8(x) => out.extend_from_slice(x),
+        PrimitiveValue::I16(x) => le(out, x, i16::to_le_bytes),
+        PrimitiveValue::U16(x) => le(out, x, u16::to_le_bytes),
+        PrimitiveValue::I32(x) => le(out, x, i32::to_le_bytes),
+        PrimitiveValue::U32(x) => le(out, x, u32::to_le_bytes),
+        PrimitiveValue::I64(x) => le(out, x, i64::to_le_bytes),
+        PrimitiveValue::U64(x) => le(out, x, u64::to_le_bytes),
+        PrimitiveValue::F32(x) => le(out, x, |f: f32| f.to_bits().to_le_bytes()),
+        PrimitiveValue::F64(x) => le(out, x, |f: f64| f.to_bits().to_le_bytes()),
+        PrimitiveValue::Tags(x) => {
+            for t in x.iter() {
+                out.extend_from_slice(&t.group().to_le_bytes());
+                out.extend_from_slice(&t.element().to_le_bytes());
+            }
+        }
         other => {
             let text = other.to_str();
             let keep_leading = matches!(vr, VR::LT | VR::ST | VR::UT);
-            text.split('\\')
-                .map(|v| {
-                    let v = v.trim_end_matches([' ', '\0']);
-                    if keep_leading {
-                        v
-                    } else {
-                        v.trim_start_matches(' ')
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join("\\")
-                .into_bytes()
+            for (i, v) in text.split('\\').enumerate() {
+                if i > 0 {
+                    out.push(b'\\');
+                }
+                let v = v.trim_end_matches([' ', '\0']);
+                let v = if keep_leading {
+                    v
+                } else {
+                    v.trim_start_matches(' ')
+                };
+                out.extend_from_slice(v.as_bytes());
+            }
         }
     }
 }

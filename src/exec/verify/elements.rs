@@ -5,8 +5,8 @@
 //! destination sent back).
 
 use super::FileFacts;
-use crate::dicom::fingerprint::{element_hashes, Change, ElementHashes, ElementPath};
-use crate::dicom::{self, DicomError};
+use crate::dicom::fingerprint::{self, element_hashes, Change, ElementHashes, ElementPath};
+use crate::dicom::{self, DicomError, Parsed};
 use crate::dicomedit::Script;
 use crate::exec::gate::FileRules;
 use crate::exec::zipfacts::FactsError;
@@ -54,10 +54,9 @@ pub fn ferry_may_change(rules: &FileRules, path: &[Tag]) -> bool {
 }
 
 /// The element hashes of a file before the rewrite, when the rewrite may change it (`None` when
-/// ferry's rules for the session change nothing). `bytes` may be the whole file or its part before
-/// PixelData.
+/// ferry's rules for the session change nothing).
 pub fn before_rewrite(
-    bytes: &[u8],
+    source: &Parsed<'_>,
     rules: &FileRules,
     entry: &str,
 ) -> Result<Option<ElementHashes>, FactsError> {
@@ -65,7 +64,7 @@ pub fn before_rewrite(
     if rules.set.is_empty() && !profiled && rules.scripts.is_empty() {
         return Ok(None);
     }
-    element_hashes(bytes, &rules.element_key)
+    fingerprint::of_parsed(source, &rules.element_key)
         .map(Some)
         .map_err(|source| FactsError::Rewrite {
             entry: entry.to_string(),
@@ -74,24 +73,19 @@ pub fn before_rewrite(
 }
 
 /// Checks that the rewrite changed only elements ferry's rules may change (`before`: the source's
-/// elements from [`before_rewrite`]; `after`: the rewritten file or its part before PixelData), and
-/// returns the header hash of the rewritten file for the facts. Any other change is a defect of
+/// elements from [`before_rewrite`]; `after`: the elements of the rewritten file, decoded from the
+/// bytes that are uploaded), and returns the header hash of the rewritten file for the facts. Any other change is a defect of
 /// ferry's own rewrite: the session stops before anything is uploaded, naming the element (never
 /// its value).
 pub fn check_rewrite(
     before: Option<&ElementHashes>,
-    after: &[u8],
+    after: &ElementHashes,
     rules: &FileRules,
     entry: &str,
 ) -> Result<String, FactsError> {
-    let key = &rules.element_key;
-    let new = element_hashes(after, key).map_err(|source| FactsError::Rewrite {
-        entry: entry.to_string(),
-        source,
-    })?;
     if let Some((path, change)) = before
         .into_iter()
-        .flat_map(|old| old.changes(&new))
+        .flat_map(|old| old.changes(after))
         .find(|(p, _)| !ferry_may_change(rules, &p.tags()))
     {
         return Err(FactsError::Unexpected {
@@ -100,12 +94,12 @@ pub fn check_rewrite(
             change: change.as_str(),
         });
     }
-    Ok(new.header_hash(key))
+    Ok(after.header_hash(&rules.element_key))
 }
 
 /// The header hash of a file for its facts.
-pub fn header_hash(bytes: &[u8], key: &[u8; 32]) -> Result<String, DicomError> {
-    Ok(element_hashes(bytes, key)?.header_hash(key))
+pub fn header_hash(header: &Parsed<'_>, key: &[u8; 32]) -> Result<String, DicomError> {
+    Ok(fingerprint::of_parsed(header, key)?.header_hash(key))
 }
 
 /// What the destination's anonymization scripts may touch, read from the destination when it runs
@@ -234,14 +228,16 @@ mod tests {
     fn a_rewrite_may_change_only_what_its_rules_change() {
         let source = file(&Spec::new(7));
         let r = rules(&[("PatientID", "MAIN_001")]);
-        let before = before_rewrite(&source, &r, "src.dcm").unwrap();
+        let parsed = |b| Parsed::read(b).unwrap();
+        let before = before_rewrite(&parsed(&source), &r, "src.dcm").unwrap();
         assert!(before.is_some());
         let good = edited(&source, "PatientID", "MAIN_001");
-        let hash = check_rewrite(before.as_ref(), &good, &r, "1/000001.dcm").unwrap();
-        assert_eq!(hash, header_hash(&good, &r.element_key).unwrap());
+        let after = |b| fingerprint::of_parsed(&parsed(b), &r.element_key).unwrap();
+        let hash = check_rewrite(before.as_ref(), &after(&good), &r, "1/000001.dcm").unwrap();
+        assert_eq!(hash, header_hash(&parsed(&good), &r.element_key).unwrap());
         // A rewrite that also changed another element is a defect of ferry, named without its value.
         let bad = edited(&good, "StudyDate", "19990101");
-        let e = check_rewrite(before.as_ref(), &bad, &r, "1/000001.dcm").unwrap_err();
+        let e = check_rewrite(before.as_ref(), &after(&bad), &r, "1/000001.dcm").unwrap_err();
         let msg = e.to_string();
         assert!(
             msg.contains("changed the header element (0008,0020) `StudyDate` of `1/000001.dcm`"),
@@ -249,7 +245,9 @@ mod tests {
         );
         assert!(!msg.contains("1999"), "{msg}");
         // Rules that change nothing skip the check.
-        assert!(before_rewrite(&source, &rules(&[]), "x").unwrap().is_none());
+        assert!(before_rewrite(&parsed(&source), &rules(&[]), "x")
+            .unwrap()
+            .is_none());
     }
 
     #[test]

@@ -1,0 +1,164 @@
+//! A header parsed once. The rewrite of a file needs, from its source header, the keyed element
+//! hashes (to check the rewrite), its UIDs (for the anonymization gate) and a data set to edit; and
+//! from the rewritten header, its keywords and elements (the gate, scan and file keys) and its keyed
+//! element hashes again. Each side is decoded once into a [`Parsed`] and everything is taken from it.
+//!
+//! The structural walk ([`super::rewrite::layout`]) runs first, so a data set is only decoded from
+//! bytes whose file meta group and element lengths were checked.
+
+use super::deidentify::{self, Profile};
+use super::header::{after_preamble, classify, header_of, settable, Header};
+use super::rewrite::{layout, meta_with_sop, value_for, Layout};
+use super::DicomError;
+use dicom_core::header::Header as _;
+use dicom_core::value::Value;
+use dicom_core::{DataElement, VR};
+use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
+use dicom_encoding::TransferSyntax;
+use dicom_object::InMemDicomObject;
+use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A file (or the part of it before PixelData) with its data set before PixelData decoded.
+pub struct Parsed<'a> {
+    bytes: &'a [u8],
+    layout: Layout,
+    ts: &'static TransferSyntax,
+    ds: InMemDicomObject,
+    /// SOPInstanceUID as read, before any edit.
+    sop_before: Option<String>,
+}
+
+impl<'a> Parsed<'a> {
+    /// Walks and decodes `bytes`: a whole DICOM Part 10 file or its part before PixelData.
+    pub fn read(bytes: &'a [u8]) -> Result<Parsed<'a>, DicomError> {
+        after_preamble(bytes)?;
+        let layout = layout(bytes)?;
+        let ts = TransferSyntaxRegistry
+            .get(&layout.transfer_syntax)
+            .ok_or_else(|| DicomError::Unsupported(layout.transfer_syntax.clone()))?;
+        let end = layout.pixel_start.unwrap_or(bytes.len());
+        let ds = InMemDicomObject::read_dataset_with_ts(&bytes[layout.dataset_start..end], ts)
+            .map_err(classify)?;
+        let sop_before = sop_uid(&ds);
+        Ok(Parsed {
+            bytes,
+            layout,
+            ts,
+            ds,
+            sop_before,
+        })
+    }
+
+    /// The bytes it was read from.
+    pub fn bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// Where the data set starts (after the preamble and the file meta group).
+    pub fn dataset_start(&self) -> usize {
+        self.layout.dataset_start
+    }
+
+    /// The data set before PixelData.
+    pub fn dataset(&self) -> &InMemDicomObject {
+        &self.ds
+    }
+
+    /// The data set before PixelData, to edit; [`Parsed::encode`] writes the result.
+    pub fn dataset_mut(&mut self) -> &mut InMemDicomObject {
+        &mut self.ds
+    }
+
+    /// Its keywords, UIDs and elements (as [`super::read_header_bytes`] reads them).
+    pub fn header(&self) -> Header {
+        header_of(&self.ds, &self.layout.transfer_syntax)
+    }
+
+    /// Every UID value in the data set, at any depth (UI elements, split into their values).
+    pub fn uids(&self) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        collect_uids(&self.ds, &mut out);
+        out
+    }
+
+    /// Applies the de-identification profile when it is active; whether it was.
+    pub fn deidentify(&mut self, profile: Option<&Profile>) -> bool {
+        match profile.filter(|p| p.is_active()) {
+            Some(p) => {
+                deidentify::apply(&mut self.ds, p);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Sets each keyword of `set` to its value, creating elements that are absent.
+    pub fn set(&mut self, set: &BTreeMap<String, String>) -> Result<(), DicomError> {
+        for e in elements_for(set)? {
+            self.ds.put(e);
+        }
+        Ok(())
+    }
+
+    /// The file as edited: the preamble and file meta group as they were (its Media Storage SOP
+    /// Instance UID following a changed SOPInstanceUID), the data set re-encoded, and PixelData with
+    /// everything after it byte for byte.
+    pub fn encode(&self) -> Result<Vec<u8>, DicomError> {
+        let (start, end) = (
+            self.layout.dataset_start,
+            self.layout.pixel_start.unwrap_or(self.bytes.len()),
+        );
+        let mut out = Vec::with_capacity(self.bytes.len() + 512);
+        match sop_uid(&self.ds).filter(|now| Some(now) != self.sop_before.as_ref()) {
+            Some(now) => meta_with_sop(self.bytes, start, &now, &mut out)?,
+            None => out.extend_from_slice(&self.bytes[..start]),
+        }
+        self.ds
+            .write_dataset_with_ts(&mut out, self.ts)
+            .map_err(|e| DicomError::Malformed(e.to_string()))?;
+        out.extend_from_slice(&self.bytes[end..]);
+        Ok(out)
+    }
+}
+
+/// The elements `set` puts, each checked against the dictionary (settable, value fits its VR).
+fn elements_for(
+    set: &BTreeMap<String, String>,
+) -> Result<Vec<DataElement<InMemDicomObject>>, DicomError> {
+    set.iter()
+        .map(|(k, v)| {
+            let (tag, vr) = settable(k)?;
+            Ok(DataElement::new(tag, vr, value_for(k, vr, v)?))
+        })
+        .collect()
+}
+
+fn sop_uid(ds: &InMemDicomObject) -> Option<String> {
+    let e = ds.get(dicom_dictionary_std::tags::SOP_INSTANCE_UID)?;
+    let v = e.to_str().ok()?;
+    Some(v.trim_end_matches(['\0', ' ']).to_string())
+}
+
+fn collect_uids(obj: &InMemDicomObject, out: &mut BTreeSet<String>) {
+    for e in obj.iter() {
+        if e.tag() >= dicom_dictionary_std::tags::PIXEL_DATA {
+            break;
+        }
+        match e.value() {
+            Value::Sequence(seq) => seq.items().iter().for_each(|i| collect_uids(i, out)),
+            Value::Primitive(_) if e.vr() == VR::UI => {
+                if let Ok(v) = e.to_str() {
+                    let v = v.trim_matches(|c: char| c == '\0' || c.is_whitespace());
+                    out.extend(
+                        v.split('\\')
+                            .map(str::trim)
+                            .filter(|u| !u.is_empty())
+                            .map(str::to_string),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+}
