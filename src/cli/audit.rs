@@ -5,7 +5,7 @@
 use super::{Exit, Failure};
 use crate::audit::{self, deep};
 use crate::plan::{self, PlanInput};
-use crate::xnat::{Client, ClientOptions};
+use crate::xnat::Client;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -31,13 +31,7 @@ pub struct Args {
 
 /// Runs `ferry audit`.
 pub fn run(args: Args) -> Result<(), Failure> {
-    if args.per_server == 0 {
-        return Err(Failure::msg(Exit::Usage, "--per-server must be at least 1"));
-    }
-    let opts = ClientOptions {
-        max_in_flight: args.per_server,
-        ..ClientOptions::default()
-    };
+    let opts = super::plan::client_options(args.per_server)?;
     let loaded = super::plan::load_manifest(&args.manifest)?;
     let inventories = super::plan::read_inventories(&loaded, &opts)?;
     let path = args.manifest.display().to_string();

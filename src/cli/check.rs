@@ -6,7 +6,6 @@
 use super::{Exit, Failure};
 use crate::exec::apply::connect;
 use crate::exec::drift::{self, DriftError, DriftReport};
-use crate::xnat::ClientOptions;
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -37,14 +36,8 @@ struct CheckResult<'a> {
 
 /// Runs `ferry check`.
 pub fn run(args: Args) -> Result<(), Failure> {
-    if args.per_server == 0 {
-        return Err(Failure::msg(Exit::Usage, "--per-server must be at least 1"));
-    }
+    let opts = super::plan::client_options(args.per_server)?;
     let (plan, _) = super::show::load_plan(&args.plan, "check")?;
-    let opts = ClientOptions {
-        max_in_flight: args.per_server,
-        ..ClientOptions::default()
-    };
     let clients = connect(&plan, &opts).map_err(super::plan::xnat_failure)?;
     let checked = drift::check(&plan, &clients);
     for c in clients.values() {

@@ -221,15 +221,21 @@ pub fn summary_json(plan: &Plan, out: Option<&Path>) -> String {
     })
 }
 
-/// Runs `ferry plan`.
-pub fn run(args: Args) -> Result<(), Failure> {
-    if args.per_server == 0 {
+/// The client options of a command that reads servers with `--per-server` requests in flight each;
+/// a usage error when it is 0.
+pub fn client_options(per_server: usize) -> Result<ClientOptions, Failure> {
+    if per_server == 0 {
         return Err(Failure::msg(Exit::Usage, "--per-server must be at least 1"));
     }
-    let opts = ClientOptions {
-        max_in_flight: args.per_server,
+    Ok(ClientOptions {
+        max_in_flight: per_server,
         ..ClientOptions::default()
-    };
+    })
+}
+
+/// Runs `ferry plan`.
+pub fn run(args: Args) -> Result<(), Failure> {
+    let opts = client_options(args.per_server)?;
     let plan = make_plan(&args.manifest, &opts)?;
     if let Some(out) = &args.out {
         write_plan(out, &plan)?;

@@ -19,70 +19,52 @@ pub struct Deidentify {
     pub uids: UidPolicy,
 }
 
-/// A de-identification profile.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum DeidentifyProfile {
-    /// The Basic Application Level Confidentiality Profile.
-    Basic,
+keyword! {
+    /// A de-identification profile.
+    pub enum DeidentifyProfile {
+        /// The Basic Application Level Confidentiality Profile.
+        Basic,
+    }
 }
 
-/// A retain option of PS3.15 Annex E.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Retain {
-    /// Retain Longitudinal Temporal Information with Full Dates.
-    LongitudinalDates,
-    /// Retain Device Identity.
-    DeviceIdentity,
-    /// Retain Institution Identity.
-    InstitutionIdentity,
-    /// Retain Patient Characteristics.
-    PatientCharacteristics,
-    /// Keep descriptors (Study and Series Description, Protocol Name, comments: the attributes the
-    /// standard's Clean Descriptors Option cleans) as they are. ferry does not clean them: it keeps
-    /// them, still searched for old labels; what else they say is for the reviewer.
-    Descriptors,
+keyword! {
+    /// A retain option of PS3.15 Annex E.
+    pub enum Retain {
+        /// Retain Longitudinal Temporal Information with Full Dates.
+        LongitudinalDates,
+        /// Retain Device Identity.
+        DeviceIdentity,
+        /// Retain Institution Identity.
+        InstitutionIdentity,
+        /// Retain Patient Characteristics.
+        PatientCharacteristics,
+        /// Keep descriptors (Study and Series Description, Protocol Name, comments: the attributes the
+        /// standard's Clean Descriptors Option cleans) as they are. ferry does not clean them: it keeps
+        /// them, still searched for old labels; what else they say is for the reviewer.
+        Descriptors,
+    }
 }
 
-/// What the profile does with UIDs.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    Default,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum UidPolicy {
-    /// Replace each UID, consistently across the transfer.
-    #[default]
-    Remap,
-    /// Keep UIDs as they are.
-    Keep,
+keyword! {
+    /// What the profile does with UIDs.
+    #[derive(Default)]
+    pub enum UidPolicy {
+        /// Replace each UID, consistently across the transfer.
+        #[default]
+        Remap,
+        /// Keep UIDs as they are.
+        Keep,
+    }
 }
 
-/// What to do with private elements.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum PrivateData {
-    /// Remove them in the rewrite.
-    Remove,
-    /// Keep them (say why in `private_reason`).
-    Keep,
+keyword! {
+    /// What to do with private elements.
+    pub enum PrivateData {
+        /// Remove them in the rewrite.
+        Remove,
+        /// Keep them (say why in `private_reason`).
+        Keep,
+    }
 }
 
 impl Deidentify {

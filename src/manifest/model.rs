@@ -83,21 +83,19 @@ pub struct Transfer {
     pub policy: Policy,
 }
 
-/// Transfer modes.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    /// Download, optionally rewrite headers, upload through the import service, verify.
-    Copy,
-    /// XNAT's native sharing: no bytes move.
-    Share,
-    /// Copy, verify, then delete from the source exactly what was copied and verified.
-    Move,
-    /// One server, no header rewrite: XNAT changes the session's primary project itself (accession
-    /// IDs, scans, resources, assessors and shares kept; no bytes move).
-    Relocate,
+keyword! {
+    /// Transfer modes.
+    pub enum Mode {
+        /// Download, optionally rewrite headers, upload through the import service, verify.
+        Copy,
+        /// XNAT's native sharing: no bytes move.
+        Share,
+        /// Copy, verify, then delete from the source exactly what was copied and verified.
+        Move,
+        /// One server, no header rewrite: XNAT changes the session's primary project itself (accession
+        /// IDs, scans, resources, assessors and shares kept; no bytes move).
+        Relocate,
+    }
 }
 
 /// A server name (a key of `servers`) and a project ID on it.
@@ -132,28 +130,16 @@ pub struct Select {
     pub shared: Option<Shared>,
 }
 
-/// Whether to select data the source project only shares.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    Default,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Shared {
-    /// Skip it, naming its owning project.
-    #[default]
-    Exclude,
-    /// Transfer it like owned data (it is never deleted).
-    Include,
+keyword! {
+    /// Whether to select data the source project only shares.
+    #[derive(Default)]
+    pub enum Shared {
+        /// Skip it, naming its owning project.
+        #[default]
+        Exclude,
+        /// Transfer it like owned data (it is never deleted).
+        Include,
+    }
 }
 
 /// Include and exclude globs on scan types.
@@ -255,134 +241,98 @@ pub struct Policy {
     pub remove_empty_subjects: Option<bool>,
 }
 
-/// Move: a source session shared into other projects.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    Default,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum SharedElsewhere {
-    /// The plan blocks the session and names the projects that would lose it.
-    #[default]
-    Block,
-    /// Copy it; leave the source and its shares in place.
-    CopyOnly,
-    /// Delete it after verification, which removes it from those projects too.
-    Delete,
+keyword! {
+    /// Move: a source session shared into other projects.
+    #[derive(Default)]
+    pub enum SharedElsewhere {
+        /// The plan blocks the session and names the projects that would lose it.
+        #[default]
+        Block,
+        /// Copy it; leave the source and its shares in place.
+        CopyOnly,
+        /// Delete it after verification, which removes it from those projects too.
+        Delete,
+    }
 }
 
-/// Conflict policies, per destination session.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Conflict {
-    /// The plan is blocked.
-    Fail,
-    /// Leave the existing session, note it.
-    Skip,
-    /// Add the scans that are missing, never replace a file; refuse if StudyInstanceUIDs differ.
-    Merge,
-    /// Pick a fresh label with a `_2`, `_3` … suffix.
-    Rename,
+keyword! {
+    /// Conflict policies, per destination session.
+    pub enum Conflict {
+        /// The plan is blocked.
+        Fail,
+        /// Leave the existing session, note it.
+        Skip,
+        /// Add the scans that are missing, never replace a file; refuse if StudyInstanceUIDs differ.
+        Merge,
+        /// Pick a fresh label with a `_2`, `_3` … suffix.
+        Rename,
+    }
 }
 
-/// Where uploads land.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Destination {
-    /// The destination project's prearchive.
-    Prearchive,
-    /// Straight into the archive.
-    Archive,
+keyword! {
+    /// Where uploads land.
+    pub enum Destination {
+        /// The destination project's prearchive.
+        Prearchive,
+        /// Straight into the archive.
+        Archive,
+    }
 }
 
-/// Archiving from the prearchive.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Archive {
-    /// Archive after the checks pass.
-    Auto,
-    /// Leave sessions in the prearchive for review.
-    Manual,
+keyword! {
+    /// Archiving from the prearchive.
+    pub enum Archive {
+        /// Archive after the checks pass.
+        Auto,
+        /// Leave sessions in the prearchive for review.
+        Manual,
+    }
 }
 
-/// The anonymization gate.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Anonymization {
-    /// Identifying fields block the session.
-    Require,
-    /// Identifying fields are reported, not blocking.
-    Warn,
-    /// No check.
-    Off,
+keyword! {
+    /// The anonymization gate.
+    pub enum Anonymization {
+        /// Identifying fields block the session.
+        Require,
+        /// Identifying fields are reported, not blocking.
+        Warn,
+        /// No check.
+        Off,
+    }
 }
 
-/// Verification depth.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Verify {
-    /// Counts, sizes, checksums and UIDs.
-    Full,
-    /// Scan and file counts only.
-    Counts,
+keyword! {
+    /// Verification depth.
+    pub enum Verify {
+        /// Counts, sizes, checksums and UIDs.
+        Full,
+        /// Scan and file counts only.
+        Counts,
+    }
 }
 
-/// Deleting source data.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum DeleteSource {
-    /// Never delete.
-    Never,
-    /// Delete a source session once its destination copy is verified.
-    AfterVerify,
+keyword! {
+    /// Deleting source data.
+    pub enum DeleteSource {
+        /// Never delete.
+        Never,
+        /// Delete a source session once its destination copy is verified.
+        AfterVerify,
+    }
 }
 
-/// Who runs the destination's anonymization scripts (site-wide and project) on copied files.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    Default,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum DestinationAnonymization {
-    /// ferry reads the scripts, runs them before `dicom.set` and uploads with `prevent_anon`, so the
-    /// destination stores exactly what ferry verified; a script construct ferry cannot run blocks.
-    #[default]
-    Local,
-    /// XNAT runs the scripts on import; ferry verifies pixel data and UIDs and reports the header
-    /// changes it sees.
-    Server,
+keyword! {
+    /// Who runs the destination's anonymization scripts (site-wide and project) on copied files.
+    #[derive(Default)]
+    pub enum DestinationAnonymization {
+        /// ferry reads the scripts, runs them before `dicom.set` and uploads with `prevent_anon`, so the
+        /// destination stores exactly what ferry verified; a script construct ferry cannot run blocks.
+        #[default]
+        Local,
+        /// XNAT runs the scripts on import; ferry verifies pixel data and UIDs and reports the header
+        /// changes it sees.
+        Server,
+    }
 }
 
 impl DestinationAnonymization {

@@ -43,29 +43,23 @@ pub fn check(
             "a relocation leaves nothing behind to delete: XNAT moves the session itself",
         );
     } else if deletes && t.mode != Mode::Share {
-        if policy.verify == Verify::Counts {
-            let at = source_of(
-                p,
-                t.policy.verify.is_some(),
-                defaults.verify.is_some(),
-                "verify",
-            );
-            sink.at(
-                &at,
+        // Each requirement: whether it fails, where the key deciding it was written, and why.
+        let needs = [
+            (
+                policy.verify == Verify::Counts,
+                (t.policy.verify.is_some(), defaults.verify.is_some(), "verify"),
                 format!("transfer `{}` deletes source data, so it needs verify: full (counts alone do not show that the files arrived intact)", t.name),
-            );
-        }
-        if !policy.archives() {
-            let at = source_of(
-                p,
-                t.policy.archive.is_some(),
-                defaults.archive.is_some(),
-                "archive",
-            );
-            sink.at(
-                &at,
+            ),
+            (
+                !policy.archives(),
+                (t.policy.archive.is_some(), defaults.archive.is_some(), "archive"),
                 format!("transfer `{}` deletes source data only after the archived copy is verified, and archive: manual leaves it in the prearchive, so the delete could never run; use archive: auto or destination: archive", t.name),
-            );
+            ),
+        ];
+        for (fails, (own, default, key), why) in needs {
+            if fails {
+                sink.at(&source_of(p, own, default, key), why);
+            }
         }
     }
     if t.mode == Mode::Relocate {

@@ -81,15 +81,19 @@ fn reads(
     out
 }
 
-/// The identifying variables each template of `t` reads, following `dest.subject` into
-/// `map.session` and both into `dicom.set`.
-pub fn taint(t: &Transfer, templates: &Templates) -> Taint {
-    let options = t
-        .dicom
+/// What the transfer's `dicom.deidentify` profile keeps (the defaults when it names none).
+fn profile_options(t: &Transfer) -> Options {
+    t.dicom
         .deidentify
         .as_ref()
         .map(|d| d.options())
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// The identifying variables each template of `t` reads, following `dest.subject` into
+/// `map.session` and both into `dicom.set`.
+pub fn taint(t: &Transfer, templates: &Templates) -> Taint {
+    let options = profile_options(t);
     let none = BTreeMap::new();
     let subject = reads(templates, t.map.subject_template(), &options, &none);
     let mut dest: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
@@ -126,12 +130,7 @@ pub fn transfer<'a>(
         Anonymization::Warn => warnings,
         Anonymization::Off => return,
     };
-    let options = t
-        .dicom
-        .deidentify
-        .as_ref()
-        .map(|d| d.options())
-        .unwrap_or_default();
+    let options = profile_options(t);
     let taint = taint(t, templates);
     let word = if gate == Anonymization::Require {
         "anonymization: require refuses it"

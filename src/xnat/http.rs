@@ -375,35 +375,38 @@ impl Http {
         }
     }
 
+    /// A GET, retried like every idempotent read; `read` takes the answer as in [`Self::exchange`].
+    pub fn get<T>(
+        &self,
+        path: &str,
+        what: &str,
+        read: impl FnMut(&mut ureq::http::Response<ureq::Body>) -> Result<T, XnatError>,
+    ) -> Result<T, XnatError> {
+        self.exchange("GET", path, what, Retry::Idempotent, Payload::Empty, read)
+    }
+
     /// A GET whose answer is JSON.
     pub fn get_json(&self, path: &str, what: &str) -> Result<serde_json::Value, XnatError> {
-        self.exchange(
-            "GET",
-            path,
-            what,
-            Retry::Idempotent,
-            Payload::Empty,
-            |resp| {
-                let text = resp
-                    .body_mut()
-                    .with_config()
-                    .limit(512 * 1024 * 1024)
-                    .read_to_string()
-                    .map_err(|e| self.network(what, 1, &e))?;
-                if text.trim_start().starts_with('<') {
-                    return Err(XnatError::BadResponse {
-                        server: self.name.clone(),
-                        what: what.to_string(),
-                        detail: "an HTML page instead of JSON".into(),
-                    });
-                }
-                serde_json::from_str(&text).map_err(|e| XnatError::BadResponse {
+        self.get(path, what, |resp| {
+            let text = resp
+                .body_mut()
+                .with_config()
+                .limit(512 * 1024 * 1024)
+                .read_to_string()
+                .map_err(|e| self.network(what, 1, &e))?;
+            if text.trim_start().starts_with('<') {
+                return Err(XnatError::BadResponse {
                     server: self.name.clone(),
                     what: what.to_string(),
-                    detail: format!("not JSON: {e}"),
-                })
-            },
-        )
+                    detail: "an HTML page instead of JSON".into(),
+                });
+            }
+            serde_json::from_str(&text).map_err(|e| XnatError::BadResponse {
+                server: self.name.clone(),
+                what: what.to_string(),
+                detail: format!("not JSON: {e}"),
+            })
+        })
     }
 
     /// A request whose answer body does not matter.

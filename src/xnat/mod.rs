@@ -155,20 +155,13 @@ impl Client {
 
     /// The whole body of any path on the server (a file), retried like every idempotent read.
     pub fn get_bytes(&self, path: &str, what: &str) -> Result<Vec<u8>, XnatError> {
-        self.http.exchange(
-            "GET",
-            path,
-            what,
-            http::Retry::Idempotent,
-            http::Payload::Empty,
-            |resp| {
-                resp.body_mut()
-                    .with_config()
-                    .limit(2 * 1024 * 1024 * 1024)
-                    .read_to_vec()
-                    .map_err(|e| self.http.read_error(what, &e))
-            },
-        )
+        self.http.get(path, what, |resp| {
+            resp.body_mut()
+                .with_config()
+                .limit(2 * 1024 * 1024 * 1024)
+                .read_to_vec()
+                .map_err(|e| self.http.read_error(what, &e))
+        })
     }
 }
 

@@ -5,7 +5,6 @@
 //! A setting the server will not show (`403` on older XNATs for accounts that are not site
 //! administrators, `404` where the API is missing) is recorded as unreadable with why, never as off.
 
-use super::http::{Payload, Retry};
 use super::json::joined;
 use super::{enc, Client, XnatError};
 use crate::model::inventory::{ProjectSettings, ScriptSetting};
@@ -54,20 +53,13 @@ impl Client {
     /// A GET whose text answer matters: a cut body is a transient failure and retried, never
     /// taken as an empty answer.
     fn text(&self, path: &str, what: &str) -> Result<String, XnatError> {
-        self.http.exchange(
-            "GET",
-            path,
-            what,
-            Retry::Idempotent,
-            Payload::Empty,
-            |resp| {
-                resp.body_mut()
-                    .with_config()
-                    .limit(4 * 1024 * 1024)
-                    .read_to_string()
-                    .map_err(|e| self.http.read_error(what, &e))
-            },
-        )
+        self.http.get(path, what, |resp| {
+            resp.body_mut()
+                .with_config()
+                .limit(4 * 1024 * 1024)
+                .read_to_string()
+                .map_err(|e| self.http.read_error(what, &e))
+        })
     }
 
     fn script(&self, enabled: &str, text: &str, what: &str) -> Result<ScriptSetting, XnatError> {

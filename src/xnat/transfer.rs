@@ -155,47 +155,40 @@ impl Client {
         on_bytes: &mut dyn FnMut(u64),
     ) -> Result<Streamed, XnatError> {
         let part = part_path(dest);
-        let got = self.http.exchange(
-            "GET",
-            path,
-            what,
-            Retry::Idempotent,
-            Payload::Empty,
-            |resp| {
-                let mut file = File::create(&part).map_err(io_err("create", &part))?;
-                let mut b3 = blake3::Hasher::new();
-                let mut m5 = with_md5.then(<md5::Md5 as md5::Digest>::new);
-                let mut reader = resp.body_mut().with_config().limit(u64::MAX).reader();
-                let mut buf = vec![0u8; 256 * 1024];
-                let mut total = 0u64;
-                loop {
-                    let n = reader
-                        .read(&mut buf)
-                        .map_err(|e| self.http.read_error(what, &e))?;
-                    if n == 0 {
-                        break;
-                    }
-                    b3.update(&buf[..n]);
-                    if let Some(m) = m5.as_mut() {
-                        md5::Digest::update(m, &buf[..n]);
-                    }
-                    file.write_all(&buf[..n]).map_err(io_err("write", &part))?;
-                    total += n as u64;
-                    on_bytes(n as u64);
+        let got = self.http.get(path, what, |resp| {
+            let mut file = File::create(&part).map_err(io_err("create", &part))?;
+            let mut b3 = blake3::Hasher::new();
+            let mut m5 = with_md5.then(<md5::Md5 as md5::Digest>::new);
+            let mut reader = resp.body_mut().with_config().limit(u64::MAX).reader();
+            let mut buf = vec![0u8; 256 * 1024];
+            let mut total = 0u64;
+            loop {
+                let n = reader
+                    .read(&mut buf)
+                    .map_err(|e| self.http.read_error(what, &e))?;
+                if n == 0 {
+                    break;
                 }
-                file.sync_all().map_err(io_err("write", &part))?;
-                Ok(Streamed {
-                    bytes: total,
-                    blake3: b3.finalize().to_hex().to_string(),
-                    md5: m5.map(|m| {
-                        md5::Digest::finalize(m)
-                            .iter()
-                            .map(|b| format!("{b:02x}"))
-                            .collect()
-                    }),
-                })
-            },
-        )?;
+                b3.update(&buf[..n]);
+                if let Some(m) = m5.as_mut() {
+                    md5::Digest::update(m, &buf[..n]);
+                }
+                file.write_all(&buf[..n]).map_err(io_err("write", &part))?;
+                total += n as u64;
+                on_bytes(n as u64);
+            }
+            file.sync_all().map_err(io_err("write", &part))?;
+            Ok(Streamed {
+                bytes: total,
+                blake3: b3.finalize().to_hex().to_string(),
+                md5: m5.map(|m| {
+                    md5::Digest::finalize(m)
+                        .iter()
+                        .map(|b| format!("{b:02x}"))
+                        .collect()
+                }),
+            })
+        })?;
         std::fs::rename(&part, dest).map_err(io_err("rename", dest))?;
         Ok(got)
     }

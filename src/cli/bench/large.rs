@@ -8,7 +8,7 @@
 
 use super::procs::{self, SimProc};
 use super::stats::{interleave, Samples};
-use super::{fail, server, Link, DST_PROJECT, ROUNDS, SRC_PROJECT};
+use super::{fail, server, Link, ROUNDS, SRC_PROJECT};
 use crate::cli::Failure;
 use crate::dicom::synth::{self, Spec};
 use crate::manifest::model::Destination;
@@ -90,25 +90,10 @@ fn source(dir: &Path, mb: u64) -> Result<(SimProc, u64), Failure> {
 
 /// The manifest of the figure: the one session, relabelled, headers rewritten, verified in full.
 fn manifest(src: &str, dst: &str) -> String {
-    format!(
-        r#"version: 1
-servers:
-  source: {{ url: "{src}", user_env: FERRY_BENCH_USER, password_env: FERRY_BENCH_PASS }}
-  destination: {{ url: "{dst}", user_env: FERRY_BENCH_USER, password_env: FERRY_BENCH_PASS }}
-transfers:
-  - name: large
-    mode: copy
-    from: {{ server: source, project: {SRC_PROJECT} }}
-    to: {{ server: destination, project: {DST_PROJECT} }}
-    select: {{ subjects: ["{SUBJECT}"] }}
-    map: {{ subject: "B_{SUBJECT}", session: "B_{SESSION}" }}
-    dicom:
-      set:
-        PatientID: "{{{{ dest.subject }}}}"
-        PatientName: "{{{{ dest.subject }}}}"
-    policy: {{ conflict: skip, destination: archive, anonymization: "off", verify: full }}
-"#
-    )
+    let selection = format!(
+        "    select: {{ subjects: [\"{SUBJECT}\"] }}\n    map: {{ subject: \"B_{SUBJECT}\", session: \"B_{SESSION}\" }}\n"
+    );
+    super::copy_manifest(src, dst, "large", &selection, "")
 }
 
 /// One sample: plans and applies the copy from `src` into a fresh destination; the peak RSS of

@@ -86,26 +86,40 @@ fn server(url: &str) -> Server {
 /// The bench manifest: PILOT on `src` to MAIN on `dst`, localizers left out, headers rewritten,
 /// verified in full.
 fn manifest(src: &str, dst: &str) -> String {
+    copy_manifest(
+        src,
+        dst,
+        "bench",
+        r#"    select: { scan_types: { exclude: ["localizer*"] } }
+    map:
+      subject: "B_{{ subject.label }}"
+      session: "B_{{ session.label }}"
+"#,
+        r#"        StudyDescription: "xnat://{{ dest.project }}/{{ dest.subject }}/{{ dest.session }}"
+"#,
+    )
+}
+
+/// A bench manifest of one copy transfer `name` from SRC_PROJECT on `src` to DST_PROJECT on `dst`
+/// with bench credentials: `selection` (its `select:` and `map:` lines) picks and labels the data,
+/// Patient ID and Name become the destination subject, `more_set` adds `dicom.set` lines; conflicts
+/// are skipped, sessions archived, and every file verified.
+fn copy_manifest(src: &str, dst: &str, name: &str, selection: &str, more_set: &str) -> String {
     format!(
         r#"version: 1
 servers:
   source: {{ url: "{src}", user_env: FERRY_BENCH_USER, password_env: FERRY_BENCH_PASS }}
   destination: {{ url: "{dst}", user_env: FERRY_BENCH_USER, password_env: FERRY_BENCH_PASS }}
 transfers:
-  - name: bench
+  - name: {name}
     mode: copy
     from: {{ server: source, project: {SRC_PROJECT} }}
     to: {{ server: destination, project: {DST_PROJECT} }}
-    select: {{ scan_types: {{ exclude: ["localizer*"] }} }}
-    map:
-      subject: "B_{{{{ subject.label }}}}"
-      session: "B_{{{{ session.label }}}}"
-    dicom:
+{selection}    dicom:
       set:
         PatientID: "{{{{ dest.subject }}}}"
         PatientName: "{{{{ dest.subject }}}}"
-        StudyDescription: "xnat://{{{{ dest.project }}}}/{{{{ dest.subject }}}}/{{{{ dest.session }}}}"
-    policy: {{ conflict: skip, destination: archive, anonymization: "off", verify: full }}
+{more_set}    policy: {{ conflict: skip, destination: archive, anonymization: "off", verify: full }}
 "#
     )
 }
