@@ -51,18 +51,13 @@ pub fn run(
                         (l.uri, true)
                     }
                 };
-                let n = resources::attach(env, c)?;
-                let fields = metadata::carry(env, c)?;
-                return Ok(json!({
-                    "uri": archived,
-                    "fields_carried": fields,
-                    "attempts": attempts,
-                    "found_complete": !reimported,
-                    "reimported": reimported,
-                    "leftovers_removed": removed,
-                    "resumed": resumed,
-                    "resource_files_uploaded": n,
-                }));
+                let more = [
+                    ("found_complete", json!(!reimported)),
+                    ("reimported", json!(reimported)),
+                    ("leftovers_removed", json!(removed)),
+                    ("resumed", json!(resumed)),
+                ];
+                return finish(env, c, &archived, attempts, more);
             }
             Err(e) => return Err(xnat(e)),
         };
@@ -86,20 +81,30 @@ pub fn run(
             &c.action.dest.session,
             overwrite,
         ) {
-            Ok(archived) => {
-                let n = resources::attach(env, c)?;
-                let fields = metadata::carry(env, c)?;
-                return Ok(json!({
-                    "uri": archived,
-                    "fields_carried": fields,
-                    "attempts": attempts,
-                    "resource_files_uploaded": n,
-                }));
-            }
+            Ok(archived) => return finish(env, c, &archived, attempts, []),
             Err(e) if landing::may_have_landed(&e) && attempts < landing::ATTEMPTS => {
                 std::thread::sleep(landing::pause(attempts));
             }
             Err(e) => return Err(xnat(e)),
         }
     }
+}
+
+/// The end of an archived session: attaches its resources and carries its fields, then the step's
+/// detail (where it landed, after how many attempts, `more`, and the counts).
+fn finish<const N: usize>(
+    env: &Env<'_>,
+    c: &Ctx<'_>,
+    uri: &str,
+    attempts: u32,
+    more: [(&str, Value); N],
+) -> Result<Value, StepFailure> {
+    let n = resources::attach(env, c)?;
+    let fields = metadata::carry(env, c)?;
+    let mut detail = json!({ "uri": uri, "fields_carried": fields, "attempts": attempts });
+    for (key, value) in more {
+        detail[key] = value;
+    }
+    detail["resource_files_uploaded"] = json!(n);
+    Ok(detail)
 }
