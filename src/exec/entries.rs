@@ -36,6 +36,8 @@ pub(crate) struct Entry<'a> {
     chunk: usize,
     /// Bytes taken from `reader` so far (with `head`).
     read: u64,
+    /// The most bytes `reader` gives in all, when known.
+    total: Option<u64>,
     /// Whether the bytes after the header were handed out.
     streamed: bool,
 }
@@ -61,8 +63,16 @@ impl<'a> Entry<'a> {
             end,
             reader,
             chunk,
+            total: None,
             streamed: false,
         })
+    }
+
+    /// Tells the entry that its reader gives at most `total` bytes in all, so the buffer the rest
+    /// passes through is no larger than what is left (a small file does not get a chunk-sized one).
+    pub(crate) fn bounded(mut self, total: u64) -> Self {
+        self.total = Some(total);
+        self
     }
 
     /// The entry's name in its zip.
@@ -105,7 +115,8 @@ impl<'a> Entry<'a> {
         // The header stays; what followed it is passed on and dropped.
         self.head.truncate(from);
         self.head.shrink_to_fit();
-        let mut buf = vec![0u8; self.chunk];
+        let left = self.total.map_or(u64::MAX, |t| t.saturating_sub(self.read));
+        let mut buf = vec![0u8; left.clamp(1, self.chunk as u64) as usize];
         loop {
             let n = match self.reader.read(&mut buf) {
                 Ok(0) => return Ok(()),
@@ -191,7 +202,8 @@ pub(crate) fn each_entry(
                     size_text(cap)
                 )),
             },
-        )?;
+        )?
+        .bounded(announced + 1);
         f(&mut e)?;
         if e.finish()? != announced {
             return Err(limits(format!(

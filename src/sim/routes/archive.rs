@@ -2,7 +2,7 @@
 //! of scan, resource and file routes under a session.
 
 use super::access::{self, label_in, subject_label_in, Scope};
-use super::{edit, fail, files, items, not_allowed, Answer, Ctx};
+use super::{edit, fail, files, items, not_allowed, share, Answer, Ctx};
 use crate::sim::auth::Access;
 use crate::sim::render::{Meta, Table};
 use crate::sim::util::wildcard_match;
@@ -23,7 +23,7 @@ pub fn route(ctx: &Ctx, segs: &[&str]) -> Answer {
         ["projects", p, "subjects"] => only_get(m).and_then(|_| list_subjects(ctx, p)),
         ["projects", p, "subjects", s] => subject(ctx, Scope::Project(p), s),
         ["projects", p, "subjects", s, "projects", d] => {
-            edit::share_subject(ctx, Scope::Project(p), s, d)
+            share::subject(ctx, Scope::Project(p), s, d)
         }
         ["projects", p, "subjects", s, "experiments"] => {
             only_get(m).and_then(|_| list_experiments(ctx, p, Some(s)))
@@ -32,7 +32,7 @@ pub fn route(ctx: &Ctx, segs: &[&str]) -> Answer {
             experiment(ctx, Scope::ProjectSubject(p, s), e)
         }
         ["projects", p, "subjects", s, "experiments", e, "projects", d] => {
-            edit::share_experiment(ctx, Scope::ProjectSubject(p, s), e, d)
+            share::experiment(ctx, Scope::ProjectSubject(p, s), e, d)
         }
         ["projects", p, "subjects", s, "experiments", e, rest @ ..] => {
             files::session_route(ctx, Scope::ProjectSubject(p, s), e, rest)
@@ -47,7 +47,7 @@ pub fn route(ctx: &Ctx, segs: &[&str]) -> Answer {
         ["projects", p, "experiments"] => only_get(m).and_then(|_| list_experiments(ctx, p, None)),
         ["projects", p, "experiments", e] => experiment(ctx, Scope::Project(p), e),
         ["projects", p, "experiments", e, "projects", d] => {
-            edit::share_experiment(ctx, Scope::Project(p), e, d)
+            share::experiment(ctx, Scope::Project(p), e, d)
         }
         ["projects", p, "experiments", e, "resources", ..]
         | ["projects", p, "experiments", e, "status"]
@@ -65,11 +65,11 @@ pub fn route(ctx: &Ctx, segs: &[&str]) -> Answer {
         },
         ["projects", _, "resources"] => only_get(m).map(|_| empty_resources(ctx)),
         ["subjects", s] => subject(ctx, Scope::Site, s),
-        ["subjects", s, "projects", d] => edit::share_subject(ctx, Scope::Site, s, d),
+        ["subjects", s, "projects", d] => share::subject(ctx, Scope::Site, s, d),
         ["subjects", s, ..] => subject(ctx, Scope::Site, s),
         ["experiments"] => only_get(m).and_then(|_| list_all_experiments(ctx)),
         ["experiments", e] => experiment(ctx, Scope::Site, e),
-        ["experiments", e, "projects", d] => edit::share_experiment(ctx, Scope::Site, e, d),
+        ["experiments", e, "projects", d] => share::experiment(ctx, Scope::Site, e, d),
         ["experiments", e, rest @ ..] => files::session_route(ctx, Scope::Site, e, rest),
         _ => Err(fail(404, "The requested resource was not found.")),
     }

@@ -1,9 +1,9 @@
-//! Creating, changing, sharing and deleting projects, subjects, experiments and scans, with XNAT's
-//! answers: `201` + new ID, `200` + existing ID, `409` for labels in use or repeated shares, `403`
-//! without the needed role.
+//! Creating, changing and deleting projects, subjects, experiments and scans, with XNAT's answers:
+//! `201` + new ID, `200` + existing ID, `409` for labels in use, `403` without the needed role.
+//! Sharing is in [`super::share`].
 
 use super::access::{self, Scope};
-use super::{fail, items, not_allowed, Answer, Ctx};
+use super::{fail, not_allowed, Answer, Ctx};
 use crate::sim::auth::Access;
 use crate::sim::http::Response;
 use crate::sim::model::{
@@ -22,7 +22,8 @@ pub fn field<'c>(ctx: &'c Ctx, name: &str) -> Option<&'c str> {
         .map(|(_, v)| v.as_str())
 }
 
-fn io_fail(_: std::io::Error) -> Response {
+/// The answer when the emulator cannot save its state.
+pub(super) fn io_fail(_: std::io::Error) -> Response {
     fail(500, "The server could not save its state.")
 }
 
@@ -239,50 +240,6 @@ pub fn delete_subject(ctx: &Ctx, scope: Scope, s: &str) -> Answer {
     Ok(text(200, ""))
 }
 
-/// Shares or unshares (DELETE) a subject into `d`.
-pub fn share_subject(ctx: &Ctx, scope: Scope, s: &str, d: &str) -> Answer {
-    let mut store = ctx.write();
-    let mut subj = access::subject(ctx, &store, scope, s)?.clone();
-    if !store.projects.contains_key(d) {
-        return Err(fail(404, &format!("Unable to identify project {d}")));
-    }
-    match ctx.method() {
-        "PUT" | "POST" if ctx.param("primary") == Some("true") => {
-            drop(store);
-            return super::primary::subject(ctx, subj, d);
-        }
-        "PUT" | "POST" => {}
-        "DELETE" => {
-            access::project(ctx, &store, d, Access::Delete)?;
-            if subj.shares.remove(d).is_none() {
-                return Err(fail(404, &format!("Subject is not shared into {d}.")));
-            }
-            store.put_subject(subj).map_err(io_fail)?;
-            return Ok(text(200, ""));
-        }
-        _ => return Err(not_allowed()),
-    }
-    access::project(ctx, &store, d, Access::Edit)?;
-    let label = ctx.param("label").filter(|l| !l.is_empty());
-    let current = subj.shares.get(d).cloned();
-    if subj.project == d || (current.is_some() && (label.is_none() || current.as_deref() == label))
-    {
-        return Err(fail(409, &format!("Already assigned to project:{d}")));
-    }
-    let label = label.unwrap_or(&subj.label).to_string();
-    if store.subject_label_taken(d, &label) {
-        return Err(fail(409, &format!("Label already in use:{label}")));
-    }
-    if !valid_id(&label) {
-        return Err(fail(400, "Identifiers cannot use special characters."));
-    }
-    subj.shares.insert(d.into(), label);
-    store.put_subject(subj.clone()).map_err(io_fail)?;
-    Ok(items::respond(ctx, &items::subject(&subj), || {
-        crate::sim::xmldoc::subject(&subj)
-    }))
-}
-
 /// Applies XNAT-style field parameters to an experiment.
 fn apply_experiment_fields(ctx: &Ctx, e: &mut Experiment) {
     for (name, slot) in [
@@ -418,49 +375,6 @@ pub fn delete_experiment(ctx: &Ctx, scope: Scope, key: &str) -> Answer {
     }
     drop_experiment_from(&mut store, &e.id, &p, ctx.flag("removeFiles"))?;
     Ok(text(200, ""))
-}
-
-/// Shares or unshares (DELETE) an experiment into `d`.
-pub fn share_experiment(ctx: &Ctx, scope: Scope, key: &str, d: &str) -> Answer {
-    let mut store = ctx.write();
-    let mut e = access::experiment(ctx, &store, scope, key)?.clone();
-    if !store.projects.contains_key(d) {
-        return Err(fail(404, &format!("Unable to identify project {d}")));
-    }
-    match ctx.method() {
-        "PUT" | "POST" if ctx.param("primary") == Some("true") => {
-            drop(store);
-            return super::primary::experiment(ctx, e, d);
-        }
-        "PUT" | "POST" => {}
-        "DELETE" => {
-            access::project(ctx, &store, d, Access::Delete)?;
-            if e.shares.remove(d).is_none() {
-                return Err(fail(404, &format!("Experiment is not shared into {d}.")));
-            }
-            store.put_experiment(e).map_err(io_fail)?;
-            return Ok(text(200, ""));
-        }
-        _ => return Err(not_allowed()),
-    }
-    access::project(ctx, &store, d, Access::Edit)?;
-    let label = ctx.param("label").filter(|l| !l.is_empty());
-    let current = e.shares.get(d).cloned();
-    if e.project == d || (current.is_some() && (label.is_none() || current.as_deref() == label)) {
-        return Err(fail(409, &format!("Already assigned to project:{d}")));
-    }
-    let label = label.unwrap_or(&e.label).to_string();
-    if store.experiment_label_taken(d, &label) {
-        return Err(fail(409, &format!("Label already in use:{label}")));
-    }
-    if !valid_id(&label) {
-        return Err(fail(400, "Identifiers cannot use special characters."));
-    }
-    e.shares.insert(d.into(), label);
-    store.put_experiment(e.clone()).map_err(io_fail)?;
-    Ok(items::respond(ctx, &items::experiment(&store, &e), || {
-        items::experiment_xml(&store, &e)
-    }))
 }
 
 /// Resolves an experiment for a change and checks `need` in its primary project.
