@@ -246,12 +246,19 @@ pub fn connect(
         }
     }
     if let Some(e) = failed {
-        for c in out.values() {
-            c.logout();
-        }
+        logout(&out);
         return Err(e);
     }
     Ok(out)
+}
+
+/// Ends every server's login session, all at once.
+fn logout(clients: &BTreeMap<String, Arc<Client>>) {
+    std::thread::scope(|scope| {
+        for c in clients.values() {
+            scope.spawn(|| c.logout());
+        }
+    });
 }
 
 /// Refuses a plan when an object it touches changed since it was made, naming each changed object.
@@ -370,9 +377,7 @@ pub fn apply(
         bytes: plan.summary.bytes,
     });
     let summary = pool::run(queue, journal, &prior, &runner, opts.jobs, reporter, stop)?;
-    for c in clients.values() {
-        c.logout();
-    }
+    logout(&clients);
     let after = journal::read(&journal_path, &hash)?;
     let mut report = verification_report(&plan, &hash, &after);
     report.run = Some(RunInfo {
