@@ -200,17 +200,56 @@ pub fn report_for(plan: &Path) -> PathBuf {
     PathBuf::from(p)
 }
 
-/// Connects to every server the plan names.
+/// Connects to every server the plan names, logging in to all of them at once (each login is one
+/// request to its own server).
 pub fn connect(
     plan: &Plan,
     opts: &ClientOptions,
 ) -> Result<BTreeMap<String, Arc<Client>>, XnatError> {
+    let logins: Vec<(String, Result<Client, XnatError>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = plan
+            .servers
+            .iter()
+            .map(|(name, server)| {
+                (
+                    name,
+                    scope.spawn(move || Client::connect(name, server, opts.clone())),
+                )
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|(name, h)| {
+                let r = h.join().unwrap_or_else(|_| {
+                    Err(XnatError::BadResponse {
+                        server: name.clone(),
+                        what: "logging in".into(),
+                        detail: "a login thread failed".into(),
+                    })
+                });
+                (name.clone(), r)
+            })
+            .collect()
+    });
+    // In the plan's order of servers, so the first failure named is the same on every run; the
+    // logins that succeeded are ended when another failed.
     let mut out = BTreeMap::new();
-    for (name, server) in &plan.servers {
-        out.insert(
-            name.clone(),
-            Arc::new(Client::connect(name, server, opts.clone())?),
-        );
+    let mut failed = None;
+    for (name, r) in logins {
+        match r {
+            Ok(c) => {
+                out.insert(name, Arc::new(c));
+            }
+            Err(e) => {
+                failed.get_or_insert(e);
+            }
+        }
+    }
+    if let Some(e) = failed {
+        for c in out.values() {
+            c.logout();
+        }
+        return Err(e);
     }
     Ok(out)
 }

@@ -206,12 +206,14 @@ fn read_all(work: &[Work<'_>]) -> Vec<Result<Inventory, XnatError>> {
             .iter()
             .map(|(inv, client, _, only)| {
                 scope.spawn(move || {
-                    client.inventory_of(
-                        &inv.project,
-                        &InventoryOptions { headers: true },
-                        only.as_ref(),
-                        &NoProgress,
-                    )
+                    let opts = InventoryOptions { headers: true };
+                    match only {
+                        // Only what the watched objects depend on.
+                        Some(only) => client.watched_inventory(&inv.project, &opts, only),
+                        // A plan of an earlier version is compared by the whole inventory's
+                        // fingerprint.
+                        None => client.inventory_of(&inv.project, &opts, None, &NoProgress),
+                    }
                 })
             })
             .collect();

@@ -16,6 +16,23 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
+/// Which project-level facts are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Extent {
+    /// Everything an inventory holds (for planning).
+    Full,
+    /// What watched objects depend on: subjects, sessions, prearchive (for the drift check).
+    Watched,
+}
+
+/// The answer of a listing that was perhaps not asked for; the default when it was not.
+fn optional<T: Default>(
+    h: Option<std::thread::ScopedJoinHandle<'_, Result<T, XnatError>>>,
+    err: impl FnOnce() -> XnatError,
+) -> Result<T, XnatError> {
+    h.map_or_else(|| Ok(T::default()), |h| joined(h, err))
+}
+
 /// The project-level answers an inventory starts from, read at once.
 struct Listings {
     access: Access,
@@ -116,12 +133,33 @@ impl Client {
         only: Option<&BTreeSet<(String, String)>>,
         progress: &dyn Progress,
     ) -> Result<Inventory, XnatError> {
-        // Fails with 403/404 naming the project when it cannot be read.
-        self.http.get_json(
-            &format!("/data/projects/{}?format=json", enc(project)),
-            &format!("reading project {project}"),
-        )?;
-        let l = self.listings(project)?;
+        let l = self.listings(project, Extent::Full)?;
+        self.assemble(project, l, opts, only, progress)
+    }
+
+    /// What the objects a plan watches are read from (see [`crate::plan::watch`]): the project's
+    /// subjects, sessions and prearchive, and the details of the sessions `only` names. The roles,
+    /// data types and upload settings of a full inventory are not read (they stay at their defaults):
+    /// no watched object depends on them. Four project-level requests, sent at once.
+    pub fn watched_inventory(
+        &self,
+        project: &str,
+        opts: &InventoryOptions,
+        only: &BTreeSet<(String, String)>,
+    ) -> Result<Inventory, XnatError> {
+        let l = self.listings(project, Extent::Watched)?;
+        self.assemble(project, l, opts, Some(only), &super::NoProgress)
+    }
+
+    /// Reads the sessions of the listings and builds the inventory.
+    fn assemble(
+        &self,
+        project: &str,
+        l: Listings,
+        opts: &InventoryOptions,
+        only: Option<&BTreeSet<(String, String)>>,
+        progress: &dyn Progress,
+    ) -> Result<Inventory, XnatError> {
         let mut subjects = subjects_of(project, &l.subjects);
         let sessions = session_rows(&l.experiments, &mut subjects);
         let wanted =
@@ -153,10 +191,12 @@ impl Client {
         })
     }
 
-    /// The project-level listings, asked for at once: they do not depend on each other (the client's
-    /// in-flight limit still applies).
-    fn listings(&self, project: &str) -> Result<Listings, XnatError> {
+    /// The project and its listings, asked for at once: they do not depend on each other (the
+    /// client's in-flight limit still applies). When the project cannot be read, its own error
+    /// (403/404 naming the project) is the one returned.
+    fn listings(&self, project: &str, extent: Extent) -> Result<Listings, XnatError> {
         let p = enc(project);
+        let full = extent == Extent::Full;
         let list = |path: String, what: &str| {
             self.http
                 .get_json(&path, &format!("listing the {what} of project {project}"))
@@ -167,7 +207,13 @@ impl Client {
             detail: "a reader thread failed".into(),
         };
         std::thread::scope(|scope| {
-            let access = scope.spawn(|| self.access(project));
+            let item = scope.spawn(|| {
+                self.http.get_json(
+                    &format!("/data/projects/{p}?format=json"),
+                    &format!("reading project {project}"),
+                )
+            });
+            let access = full.then(|| scope.spawn(|| self.access(project)));
             let subjects = scope.spawn(|| {
                 list(
                     format!("/data/projects/{p}/subjects?format=json&columns=ID,label,project"),
@@ -181,15 +227,16 @@ impl Client {
                 )
             });
             let prearchive = scope.spawn(|| self.prearchive(project));
-            let types = scope.spawn(|| self.data_types());
-            let settings = scope.spawn(|| self.project_settings(project));
+            let types = full.then(|| scope.spawn(|| self.data_types()));
+            let settings = full.then(|| scope.spawn(|| self.project_settings(project)));
+            joined(item, || join("reading the project"))?;
             Ok(Listings {
-                access: joined(access, || join("reading the roles"))?,
+                access: optional(access, || join("reading the roles"))?,
                 subjects: joined(subjects, || join("listing the subjects"))?,
                 experiments: joined(experiments, || join("listing the sessions"))?,
                 prearchive: joined(prearchive, || join("listing the prearchive"))?,
-                data_types: joined(types, || join("listing the data types"))?,
-                settings: joined(settings, || join("reading the settings"))?,
+                data_types: optional(types, || join("listing the data types"))?,
+                settings: optional(settings, || join("reading the settings"))?,
             })
         })
     }

@@ -5,33 +5,48 @@
 //! A setting the server will not show (`403` on older XNATs for accounts that are not site
 //! administrators, `404` where the API is missing) is recorded as unreadable with why, never as off.
 
+use super::json::joined;
 use super::{enc, Client, XnatError};
 use crate::model::inventory::{ProjectSettings, ScriptSetting};
 
 impl Client {
-    /// Reads a project's prearchive code and its site-wide and project anonymization scripts.
+    /// Reads a project's prearchive code and its site-wide and project anonymization scripts; the
+    /// three settings are asked for at once (the client's in-flight limit still applies).
     pub fn project_settings(&self, project: &str) -> Result<ProjectSettings, XnatError> {
         let p = enc(project);
-        let code = match self.text(
-            &format!("/data/projects/{p}/prearchive_code"),
-            &format!("reading the prearchive setting of project {project}"),
-        ) {
-            Ok(t) => t.trim().parse::<u8>().ok(),
-            Err(e) if unreadable(&e).is_some() => None,
-            Err(e) => return Err(e),
+        let join = || XnatError::BadResponse {
+            server: self.name().to_string(),
+            what: format!("reading the settings of project {project}"),
+            detail: "a reader thread failed".into(),
         };
-        Ok(ProjectSettings {
-            prearchive_code: code,
-            site_script: self.script(
-                "/xapi/anonymize/site/enabled",
-                "/xapi/anonymize/site",
-                "the site-wide anonymization script",
-            )?,
-            project_script: self.script(
-                &format!("/xapi/anonymize/projects/{p}/enabled"),
-                &format!("/xapi/anonymize/projects/{p}"),
-                &format!("the anonymization script of project {project}"),
-            )?,
+        std::thread::scope(|scope| {
+            let site = scope.spawn(|| {
+                self.script(
+                    "/xapi/anonymize/site/enabled",
+                    "/xapi/anonymize/site",
+                    "the site-wide anonymization script",
+                )
+            });
+            let own = scope.spawn(|| {
+                self.script(
+                    &format!("/xapi/anonymize/projects/{p}/enabled"),
+                    &format!("/xapi/anonymize/projects/{p}"),
+                    &format!("the anonymization script of project {project}"),
+                )
+            });
+            let code = match self.text(
+                &format!("/data/projects/{p}/prearchive_code"),
+                &format!("reading the prearchive setting of project {project}"),
+            ) {
+                Ok(t) => t.trim().parse::<u8>().ok(),
+                Err(e) if unreadable(&e).is_some() => None,
+                Err(e) => return Err(e),
+            };
+            Ok(ProjectSettings {
+                prearchive_code: code,
+                site_script: joined(site, join)?,
+                project_script: joined(own, join)?,
+            })
         })
     }
 

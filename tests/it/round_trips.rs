@@ -1,6 +1,8 @@
-//! How many requests `ferry plan` sends to read its inventories, counted by the emulator
-//! (`/sim/stats` `requests`): at most three per imaging session (the session's item, its file
-//! listing, one DICOM header) plus a constant per project. A count, not a timing.
+//! How many requests `ferry plan`, the drift check and `ferry apply` send, counted by the emulator
+//! (`/sim/stats` `requests`): planning reads at most three per imaging session (the session's item,
+//! its file listing, one DICOM header) plus a constant per project; the drift check reads four
+//! project-level listings and the sessions the plan touches; `apply` sends a fixed number per session
+//! and per subject. Counts, not timings.
 
 use crate::plan::{demo_dir, run};
 use crate::sim::get;
@@ -12,6 +14,9 @@ use std::path::Path;
 const PER_PROJECT: u64 = 10;
 /// Requests of a connection that belong to no project (log in, log out).
 const PER_SERVER: u64 = 2;
+/// Project-level requests of the drift check: the project, its subjects, sessions and prearchive
+/// (not the roles, data types or upload settings, which no watched object depends on).
+const DRIFT_PER_PROJECT: u64 = 4;
 
 fn requests(sim: &Sim) -> u64 {
     get(sim, "/sim/stats", "admin").json()["requests"]
@@ -167,7 +172,79 @@ fn the_drift_check_reads_in_detail_only_the_sessions_the_plan_touches() {
     let sent = requests(&sim) - before;
     // Two sessions in detail at most (the source session; the destination label does not exist).
     assert!(
-        sent <= 3 * 2 + PER_PROJECT * projects + PER_SERVER,
+        sent <= 3 * 2 + DRIFT_PER_PROJECT * projects + PER_SERVER,
         "{sent} requests to check a plan touching one session of {sessions}"
+    );
+}
+
+/// A copy from one emulator into another, as the bench's figure 2 makes it.
+fn two_site_manifest(src: &str, dst: &str) -> String {
+    format!(
+        r#"version: 1
+servers:
+  source: {{ url: "{src}", user_env: FERRY_USER, password_env: FERRY_PASS }}
+  destination: {{ url: "{dst}", user_env: FERRY_USER, password_env: FERRY_PASS }}
+transfers:
+  - name: trips
+    mode: copy
+    from: {{ server: source, project: PILOT }}
+    to: {{ server: destination, project: MAIN }}
+    select: {{ scan_types: {{ exclude: ["localizer*"] }} }}
+    map:
+      subject: "B_{{{{ subject.label }}}}"
+      session: "B_{{{{ session.label }}}}"
+    dicom:
+      set:
+        PatientID: "{{{{ dest.subject }}}}"
+    policy: {{ conflict: skip, destination: archive, anonymization: "off", verify: full }}
+"#
+    )
+}
+
+#[test]
+fn apply_sends_a_fixed_number_of_requests_per_run_session_and_subject() {
+    let src = Sim::start(&["--seed", "demo:subjects=3,files=2"]);
+    let dst = Sim::start(&["--seed", "demo:subjects=1,files=1,size=8"]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("m.yaml"),
+        two_site_manifest(&src.url, &dst.url),
+    )
+    .unwrap();
+    let o = run(dir.path(), &["plan", "m.yaml", "--out", "plan.yaml"]);
+    let path = dir.path().join("plan.yaml");
+    assert!(path.exists(), "no plan: {}\n{}", stdout(&o), stderr(&o));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let plan = ferry::plan::from_yaml(&text, &path).unwrap();
+    let sessions = plan.transfers[0].actions.len() as u64;
+    let subjects = plan
+        .steps
+        .iter()
+        .filter(|s| s.kind == ferry::plan::StepKind::CreateSubject)
+        .count() as u64;
+    assert!(sessions >= 3 && subjects == 3, "{sessions} {subjects}");
+    let (src0, dst0) = (requests(&src), requests(&dst));
+    let o = run(
+        dir.path(),
+        &["apply", "plan.yaml", "--jobs", "4", "--per-server", "4"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+    let (src_sent, dst_sent) = (requests(&src) - src0, requests(&dst) - dst0);
+    // Source, per run: log in and out, the drift check's four project-level listings. Per session:
+    // the drift check's three (item, files, header), the download, and the session item read once
+    // to carry the curated fields and once to verify them. Per subject: its fields.
+    let src_budget = PER_SERVER + DRIFT_PER_PROJECT + 6 * sessions + subjects;
+    assert!(
+        src_sent <= src_budget,
+        "{src_sent} requests to the source for {sessions} sessions of {subjects} subjects (budget {src_budget})"
+    );
+    // Destination, per run: log in and out, the drift check's four listings (the labels the plan
+    // writes to do not exist: no session is read in detail). Per subject: its creation. Per
+    // session: the look before the import, the import, the item to carry the fields, and the file
+    // listing and item of verification (the item also gives the accession ID).
+    let dst_budget = PER_SERVER + DRIFT_PER_PROJECT + 5 * sessions + subjects;
+    assert!(
+        dst_sent <= dst_budget,
+        "{dst_sent} requests to the destination for {sessions} sessions of {subjects} subjects (budget {dst_budget})"
     );
 }

@@ -6,37 +6,60 @@ use super::{local, xnat, Env};
 use crate::exec::pool::StepFailure;
 use crate::plan::{Step, TransferPlan};
 use serde_json::{json, Value};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-/// Creates the step's destination subject.
+/// Creates the step's destination subject. The source subject's fields are read while the subject is
+/// created (two servers, one request each, at once).
 pub fn run(env: &Env<'_>, step: &Step) -> Result<Value, StepFailure> {
     let t = env
         .plan
         .transfer(&step.transfer)
         .ok_or_else(|| local(format!("transfer `{}` is not in the plan", step.transfer)))?;
     let dest = env.client(&t.to.server)?;
-    dest.create_subject(&t.to.project, &step.dest_subject)
-        .map_err(xnat)?;
-    let carried = demographics(env, t, step)?;
+    let source = single_source(t, step);
+    let (created, fields) = std::thread::scope(|scope| {
+        let fields = source.map(|id| {
+            scope.spawn(move || env.client(&t.from.server)?.subject_fields(id).map_err(xnat))
+        });
+        let created = dest
+            .create_subject(&t.to.project, &step.dest_subject)
+            .map_err(xnat);
+        let fields = fields.map(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err(local("reading the source subject failed")))
+        });
+        (created, fields)
+    });
+    created?;
+    let carried = match fields {
+        Some(fields) => carry(env, t, step, fields?)?,
+        None => Vec::new(),
+    };
     Ok(json!({ "subject": step.dest_subject, "fields_carried": carried }))
 }
 
-/// Carries the source subject's fields when exactly one source subject maps onto this one; returns
-/// the names of the fields set.
-fn demographics(env: &Env<'_>, t: &TransferPlan, step: &Step) -> Result<Vec<String>, StepFailure> {
+/// The source subject's accession ID when exactly one source subject maps onto this one.
+fn single_source<'p>(t: &'p TransferPlan, step: &Step) -> Option<&'p str> {
     let sources: BTreeSet<&str> = t
         .actions
         .iter()
         .filter(|a| a.dest.subject == step.dest_subject)
         .map(|a| a.source.subject_id.as_str())
         .collect();
-    let [source] = sources.into_iter().collect::<Vec<_>>()[..] else {
-        return Ok(Vec::new());
-    };
-    let fields = env
-        .client(&t.from.server)?
-        .subject_fields(source)
-        .map_err(xnat)?;
+    match sources.into_iter().collect::<Vec<_>>()[..] {
+        [source] => Some(source),
+        _ => None,
+    }
+}
+
+/// Sets the source subject's `fields` on the new subject and reads them back; returns the names of
+/// the fields set.
+fn carry(
+    env: &Env<'_>,
+    t: &TransferPlan,
+    step: &Step,
+    fields: BTreeMap<String, String>,
+) -> Result<Vec<String>, StepFailure> {
     if fields.is_empty() {
         return Ok(Vec::new());
     }

@@ -89,17 +89,23 @@ pub fn problems(
     out
 }
 
+/// The source and destination items, read at once (one request to each server).
 fn items(env: &Env<'_>, c: &Ctx<'_>) -> Result<(ExperimentItem, ExperimentItem), StepFailure> {
     let (from, to) = (&c.transfer.from, &c.transfer.to);
-    let src = env
-        .client(&from.server)?
-        .experiment_item(&c.action.source.session_id)
-        .map_err(xnat)?;
-    let dest = env
-        .client(&to.server)?
-        .session_item(&to.project, &c.action.dest.subject, &c.action.dest.session)
-        .map_err(xnat)?;
-    Ok((src, dest))
+    let (src, dest) = (env.client(&from.server)?, env.client(&to.server)?);
+    let (src, dest) = std::thread::scope(|scope| {
+        let s = scope.spawn(|| src.experiment_item(&c.action.source.session_id));
+        let d = dest.session_item(&to.project, &c.action.dest.subject, &c.action.dest.session);
+        let s = s.join().unwrap_or_else(|_| {
+            Err(crate::xnat::XnatError::BadResponse {
+                server: from.server.clone(),
+                what: format!("reading experiment {}", c.action.source.session_id),
+                detail: "a reader thread failed".into(),
+            })
+        });
+        (s, d)
+    });
+    Ok((src.map_err(xnat)?, dest.map_err(xnat)?))
 }
 
 fn scan_ids(c: &Ctx<'_>) -> Vec<String> {
@@ -137,8 +143,9 @@ pub fn carry(env: &Env<'_>, c: &Ctx<'_>) -> Result<usize, StepFailure> {
     Ok(n)
 }
 
-/// The verification of the curated fields, read again on both sides.
-pub fn check(env: &Env<'_>, c: &Ctx<'_>) -> Result<Vec<Problem>, StepFailure> {
+/// The verification of the curated fields, read again on both sides; with the destination session's
+/// accession ID (from the same read).
+pub fn check(env: &Env<'_>, c: &Ctx<'_>) -> Result<(Vec<Problem>, String), StepFailure> {
     let (src, dest) = items(env, c)?;
     let mut out = problems(
         &src,
@@ -149,7 +156,7 @@ pub fn check(env: &Env<'_>, c: &Ctx<'_>) -> Result<Vec<Problem>, StepFailure> {
     for id in scan_ids(c).iter().filter(|s| !dest.scans.contains_key(*s)) {
         out.push(Problem::MissingScan { scan: id.clone() });
     }
-    Ok(out)
+    Ok((out, dest.id))
 }
 
 #[cfg(test)]

@@ -40,7 +40,18 @@ pub fn run(env: &Env<'_>, c: &Ctx<'_>, ctx: &StepContext<'_>) -> Result<Value, S
         Verify::Full => Depth::Full,
         Verify::Counts => Depth::Counts,
     };
-    let (mut v, phi) = compare_session(env, c, (&upload, &expected), depth)?;
+    // The curated fields (and the destination's accession ID) are read while the files are
+    // compared: neither read depends on the other.
+    let (compared, curated) = std::thread::scope(|scope| {
+        let curated = scope.spawn(|| super::metadata::check(env, c));
+        let compared = compare_session(env, c, (&upload, &expected), depth);
+        let curated = curated
+            .join()
+            .unwrap_or_else(|_| Err(local("reading the curated fields failed")));
+        (compared, curated)
+    });
+    let (mut v, phi) = compared?;
+    let (curated, dest_id) = curated?;
     let staged = resources::staged(env, c)?;
     v.problems.extend(res::check(
         client,
@@ -50,11 +61,8 @@ pub fn run(env: &Env<'_>, c: &Ctx<'_>, ctx: &StepContext<'_>) -> Result<Value, S
     )?);
     v.files += staged.len();
     v.bytes += staged.iter().map(|f| f.size).sum::<u64>();
-    v.problems.extend(super::metadata::check(env, c)?);
-    let dest_id = client
-        .session_uid(&to.project, &c.action.dest.subject, &c.action.dest.session)
-        .map_err(xnat)?
-        .map(|(id, _)| id);
+    v.problems.extend(curated);
+    let dest_id = Some(dest_id);
     let report = json!({ "verification": v, "phi": phi, "accession": accession(c, dest_id) });
     if !v.passed() {
         let mut first: Vec<String> = verify::summary(&v.problems).into_iter().take(5).collect();
