@@ -78,7 +78,7 @@ pub fn read_header_path(path: &Path) -> Result<Header, DicomError> {
         .read_until(tags::PIXEL_DATA)
         .open_file(path)
         .map_err(classify)?;
-    Ok(header_of(&obj, obj.meta().transfer_syntax()))
+    Ok(header_of(&obj, obj.meta().transfer_syntax(), true))
 }
 
 fn is_text_vr(vr: VR) -> bool {
@@ -88,8 +88,9 @@ fn is_text_vr(vr: VR) -> bool {
     )
 }
 
-/// The header of a data set read up to PixelData, in the transfer syntax `ts`.
-pub(super) fn header_of(obj: &InMemDicomObject, ts: &str) -> Header {
+/// The header of a data set read up to PixelData, in the transfer syntax `ts`; its `elements` only
+/// when asked for.
+pub(super) fn header_of(obj: &InMemDicomObject, ts: &str, elements: bool) -> Header {
     let dict = StandardDataDictionary;
     let mut keywords = BTreeMap::new();
     for e in obj.iter() {
@@ -110,7 +111,11 @@ pub(super) fn header_of(obj: &InMemDicomObject, ts: &str) -> Header {
         sop_instance_uid: uid("SOPInstanceUID"),
         series_instance_uid: uid("SeriesInstanceUID"),
         study_instance_uid: uid("StudyInstanceUID"),
-        elements: super::elements::elements(obj),
+        elements: if elements {
+            super::elements::elements(obj)
+        } else {
+            Vec::new()
+        },
         keywords,
     }
 }

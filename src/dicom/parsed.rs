@@ -72,7 +72,13 @@ impl<'a> Parsed<'a> {
 
     /// Its keywords, UIDs and elements (as [`super::read_header_bytes`] reads them).
     pub fn header(&self) -> Header {
-        header_of(&self.ds, &self.layout.transfer_syntax)
+        self.header_with(true)
+    }
+
+    /// [`Parsed::header`], with [`Header::elements`] (every element at any depth, the anonymization
+    /// gate's input) left empty unless `elements`: a rewrite whose gate is off does not need them.
+    pub fn header_with(&self, elements: bool) -> Header {
+        header_of(&self.ds, &self.layout.transfer_syntax, elements)
     }
 
     /// Every UID value in the data set, at any depth (UI elements, split into their values).

@@ -246,7 +246,8 @@ fn new_header(e: &Entry<'_>, rules: &FileRules) -> Result<Option<NewHeader>, Fac
     };
     let parsed = dicom::Parsed::read(&bytes).map_err(rewrite_err)?;
     let after = fingerprint::of_parsed(&parsed, &rules.element_key).map_err(rewrite_err)?;
-    let h = parsed.header();
+    // The gate's input (every element) only when the gate looks at it.
+    let h = parsed.header_with(rules.gate != Gate::Off);
     drop(parsed);
     Ok(Some(NewHeader {
         source: hashes,

@@ -14,6 +14,56 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io;
 use std::path::{Path, PathBuf};
 
+/// Where the objects of one kind (subjects or experiments) stand: each ID by (project, label) in its
+/// owning project and in every project it is shared into, and the IDs visible in each project.
+#[derive(Debug, Default)]
+struct Placement {
+    by_label: HashMap<(String, String), String>,
+    in_project: HashMap<String, BTreeSet<String>>,
+}
+
+impl Placement {
+    /// An object's places: its owning project and label, then each share and its label.
+    fn places<'a>(
+        project: &'a str,
+        label: &'a str,
+        shares: &'a BTreeMap<String, String>,
+    ) -> impl Iterator<Item = (&'a str, &'a str)> {
+        std::iter::once((project, label))
+            .chain(shares.iter().map(|(p, l)| (p.as_str(), l.as_str())))
+    }
+
+    fn add(&mut self, id: &str, project: &str, label: &str, shares: &BTreeMap<String, String>) {
+        for (p, l) in Self::places(project, label, shares) {
+            self.by_label
+                .insert((p.to_string(), l.to_string()), id.to_string());
+            self.in_project
+                .entry(p.to_string())
+                .or_default()
+                .insert(id.to_string());
+        }
+    }
+
+    fn remove(&mut self, id: &str, project: &str, label: &str, shares: &BTreeMap<String, String>) {
+        for (p, l) in Self::places(project, label, shares) {
+            self.by_label.remove(&(p.to_string(), l.to_string()));
+            if let Some(set) = self.in_project.get_mut(p) {
+                set.remove(id);
+            }
+        }
+    }
+
+    /// The ID labelled `label` in `project` (owned or shared in).
+    fn id(&self, project: &str, label: &str) -> Option<&String> {
+        self.by_label.get(&(project.to_string(), label.to_string()))
+    }
+
+    /// The IDs visible in `project`, in order.
+    fn in_project(&self, project: &str) -> impl Iterator<Item = &String> {
+        self.in_project.get(project).into_iter().flatten()
+    }
+}
+
 /// The in-memory state with its indexes.
 #[derive(Debug, Default)]
 pub struct Store {
@@ -26,10 +76,8 @@ pub struct Store {
     experiments: BTreeMap<String, Experiment>,
     /// Prearchive sessions by (project, timestamp, folder).
     pub prearchive: BTreeMap<(String, String, String), PrearcSession>,
-    subj_label: HashMap<(String, String), String>,
-    exp_label: HashMap<(String, String), String>,
-    subj_in_project: HashMap<String, BTreeSet<String>>,
-    exp_in_project: HashMap<String, BTreeSet<String>>,
+    subj_at: Placement,
+    exp_at: Placement,
     exp_of_subject: HashMap<String, BTreeSet<String>>,
 }
 
@@ -171,33 +219,11 @@ impl Store {
     // ----- subjects -----
 
     fn index_subject(&mut self, s: &Subject) {
-        self.subj_label
-            .insert((s.project.clone(), s.label.clone()), s.id.clone());
-        self.subj_in_project
-            .entry(s.project.clone())
-            .or_default()
-            .insert(s.id.clone());
-        for (p, l) in &s.shares {
-            self.subj_label.insert((p.clone(), l.clone()), s.id.clone());
-            self.subj_in_project
-                .entry(p.clone())
-                .or_default()
-                .insert(s.id.clone());
-        }
+        self.subj_at.add(&s.id, &s.project, &s.label, &s.shares);
     }
 
     fn unindex_subject(&mut self, s: &Subject) {
-        self.subj_label
-            .remove(&(s.project.clone(), s.label.clone()));
-        if let Some(set) = self.subj_in_project.get_mut(&s.project) {
-            set.remove(&s.id);
-        }
-        for (p, l) in &s.shares {
-            self.subj_label.remove(&(p.clone(), l.clone()));
-            if let Some(set) = self.subj_in_project.get_mut(p) {
-                set.remove(&s.id);
-            }
-        }
+        self.subj_at.remove(&s.id, &s.project, &s.label, &s.shares);
     }
 
     /// A subject by accession ID.
@@ -208,7 +234,7 @@ impl Store {
     /// Looks a subject up in a project: by label (primary or share label), then by accession ID owned by
     /// or shared into the project.
     pub fn find_subject(&self, project: &str, key: &str) -> Option<&Subject> {
-        if let Some(id) = self.subj_label.get(&(project.to_string(), key.to_string())) {
+        if let Some(id) = self.subj_at.id(project, key) {
             return self.subjects.get(id);
         }
         self.subjects
@@ -218,10 +244,10 @@ impl Store {
 
     /// Subjects visible in a project (owned or shared in), in ID order.
     pub fn subjects_in(&self, project: &str) -> Vec<&Subject> {
-        self.subj_in_project
-            .get(project)
-            .map(|ids| ids.iter().filter_map(|i| self.subjects.get(i)).collect())
-            .unwrap_or_default()
+        self.subj_at
+            .in_project(project)
+            .filter_map(|i| self.subjects.get(i))
+            .collect()
     }
 
     /// Inserts or replaces a subject, re-indexes and persists it.
@@ -245,45 +271,23 @@ impl Store {
 
     /// Whether a label is taken by a subject in a project (primary or share label).
     pub fn subject_label_taken(&self, project: &str, label: &str) -> bool {
-        self.subj_label
-            .contains_key(&(project.to_string(), label.to_string()))
+        self.subj_at.id(project, label).is_some()
     }
 
     // ----- experiments -----
 
     fn index_experiment(&mut self, e: &Experiment) {
-        self.exp_label
-            .insert((e.project.clone(), e.label.clone()), e.id.clone());
-        self.exp_in_project
-            .entry(e.project.clone())
-            .or_default()
-            .insert(e.id.clone());
+        self.exp_at.add(&e.id, &e.project, &e.label, &e.shares);
         self.exp_of_subject
             .entry(e.subject_id.clone())
             .or_default()
             .insert(e.id.clone());
-        for (p, l) in &e.shares {
-            self.exp_label.insert((p.clone(), l.clone()), e.id.clone());
-            self.exp_in_project
-                .entry(p.clone())
-                .or_default()
-                .insert(e.id.clone());
-        }
     }
 
     fn unindex_experiment(&mut self, e: &Experiment) {
-        self.exp_label.remove(&(e.project.clone(), e.label.clone()));
-        if let Some(set) = self.exp_in_project.get_mut(&e.project) {
-            set.remove(&e.id);
-        }
+        self.exp_at.remove(&e.id, &e.project, &e.label, &e.shares);
         if let Some(set) = self.exp_of_subject.get_mut(&e.subject_id) {
             set.remove(&e.id);
-        }
-        for (p, l) in &e.shares {
-            self.exp_label.remove(&(p.clone(), l.clone()));
-            if let Some(set) = self.exp_in_project.get_mut(p) {
-                set.remove(&e.id);
-            }
         }
     }
 
@@ -295,7 +299,7 @@ impl Store {
     /// Looks an experiment up in a project: by label (primary or share), then by accession ID owned by or
     /// shared into the project.
     pub fn find_experiment(&self, project: &str, key: &str) -> Option<&Experiment> {
-        if let Some(id) = self.exp_label.get(&(project.to_string(), key.to_string())) {
+        if let Some(id) = self.exp_at.id(project, key) {
             return self.experiments.get(id);
         }
         self.experiments
@@ -305,10 +309,10 @@ impl Store {
 
     /// Experiments visible in a project (owned or shared in), in ID order.
     pub fn experiments_in(&self, project: &str) -> Vec<&Experiment> {
-        self.exp_in_project
-            .get(project)
-            .map(|ids| ids.iter().filter_map(|i| self.experiments.get(i)).collect())
-            .unwrap_or_default()
+        self.exp_at
+            .in_project(project)
+            .filter_map(|i| self.experiments.get(i))
+            .collect()
     }
 
     /// Experiments of a subject, in ID order.
@@ -350,8 +354,7 @@ impl Store {
 
     /// Whether a label is taken by an experiment in a project (primary or share label).
     pub fn experiment_label_taken(&self, project: &str, label: &str) -> bool {
-        self.exp_label
-            .contains_key(&(project.to_string(), label.to_string()))
+        self.exp_at.id(project, label).is_some()
     }
 
     // ----- prearchive -----
