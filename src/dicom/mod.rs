@@ -30,7 +30,9 @@ pub use header::{
     Header,
 };
 pub use parsed::Parsed;
-pub use rewrite::{content_hash, header_end, pixel_hash, rewrite, rewrite_with};
+pub use rewrite::{
+    content_hash, header_end, pixel_hash, rewrite, rewrite_with, value_from_text, TextValueError,
+};
 pub use tail::PixelTail;
 
 /// blake3 of a whole file, hex.

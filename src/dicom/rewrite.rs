@@ -157,29 +157,51 @@ pub fn header_end(prefix: &[u8], complete: bool) -> Result<Option<usize>, DicomE
     }
 }
 
+/// Why text cannot become the value of an element.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextValueError {
+    /// The element holds numbers and the text is not a list of them.
+    NotNumbers,
+    /// The element holds bytes, a sequence or tags: not something text sets.
+    NotText,
+}
+
+/// The value of an element of value representation `vr` from its text: numbers (`\`-separated) for
+/// numeric value representations, strings (one or several) for text ones.
+pub fn value_from_text(vr: VR, text: &str) -> Result<PrimitiveValue, TextValueError> {
+    let parts: Vec<&str> = text.split('\\').map(str::trim).collect();
+    fn nums<T: std::str::FromStr>(p: &[&str]) -> Result<Vec<T>, TextValueError> {
+        p.iter()
+            .map(|s| s.parse().map_err(|_| TextValueError::NotNumbers))
+            .collect()
+    }
+    Ok(match vr {
+        VR::US => PrimitiveValue::U16(nums(&parts)?.into()),
+        VR::SS => PrimitiveValue::I16(nums(&parts)?.into()),
+        VR::UL => PrimitiveValue::U32(nums(&parts)?.into()),
+        VR::SL => PrimitiveValue::I32(nums(&parts)?.into()),
+        VR::UV => PrimitiveValue::U64(nums(&parts)?.into()),
+        VR::SV => PrimitiveValue::I64(nums(&parts)?.into()),
+        VR::FL => PrimitiveValue::F32(nums(&parts)?.into()),
+        VR::FD => PrimitiveValue::F64(nums(&parts)?.into()),
+        VR::SQ | VR::OB | VR::OW | VR::OF | VR::OD | VR::OL | VR::OV | VR::UN | VR::AT => {
+            return Err(TextValueError::NotText)
+        }
+        _ if parts.len() > 1 => PrimitiveValue::Strs(parts.iter().map(|s| s.to_string()).collect()),
+        _ => PrimitiveValue::from(text.to_string()),
+    })
+}
+
+/// The value `dicom.set` gives `keyword` (of value representation `vr`), or why it cannot.
 pub(super) fn value_for(keyword: &str, vr: VR, text: &str) -> Result<PrimitiveValue, DicomError> {
     let bad = || DicomError::BadValue {
         keyword: keyword.to_string(),
         vr: vr.to_string().to_string(),
     };
-    let parts: Vec<&str> = text.split('\\').map(str::trim).collect();
-    fn nums<T: std::str::FromStr>(p: &[&str]) -> Option<Vec<T>> {
-        p.iter().map(|s| s.parse().ok()).collect()
+    if text.contains('\0') {
+        return Err(bad());
     }
-    Ok(match vr {
-        VR::US => PrimitiveValue::U16(nums(&parts).ok_or_else(bad)?.into()),
-        VR::SS => PrimitiveValue::I16(nums(&parts).ok_or_else(bad)?.into()),
-        VR::UL => PrimitiveValue::U32(nums(&parts).ok_or_else(bad)?.into()),
-        VR::SL => PrimitiveValue::I32(nums(&parts).ok_or_else(bad)?.into()),
-        VR::UV => PrimitiveValue::U64(nums(&parts).ok_or_else(bad)?.into()),
-        VR::SV => PrimitiveValue::I64(nums(&parts).ok_or_else(bad)?.into()),
-        VR::FL => PrimitiveValue::F32(nums(&parts).ok_or_else(bad)?.into()),
-        VR::FD => PrimitiveValue::F64(nums(&parts).ok_or_else(bad)?.into()),
-        VR::AT => return Err(bad()),
-        _ if text.contains('\0') => return Err(bad()),
-        _ if parts.len() > 1 => PrimitiveValue::Strs(parts.iter().map(|s| s.to_string()).collect()),
-        _ => PrimitiveValue::from(text.to_string()),
-    })
+    value_from_text(vr, text).map_err(|_| bad())
 }
 
 /// Sets each keyword of `set` to its value in a copy of the file, creating elements that are absent,

@@ -390,3 +390,25 @@ fn the_basic_profile_reaches_nested_items_and_replaces_uids_consistently() {
         assert!(found.contains(f), "{f} not in {found:?}");
     }
 }
+
+#[test]
+fn text_becomes_a_value_of_the_elements_kind_or_is_refused() {
+    use dicom_core::value::PrimitiveValue;
+    use dicom_core::VR;
+    assert_eq!(
+        value_from_text(VR::US, "1\\2"),
+        Ok(PrimitiveValue::U16([1, 2].into()))
+    );
+    assert_eq!(value_from_text(VR::UV, "7"), Ok(PrimitiveValue::from(7u64)));
+    assert_eq!(
+        value_from_text(VR::US, "x"),
+        Err(TextValueError::NotNumbers)
+    );
+    assert_eq!(value_from_text(VR::OB, "x"), Err(TextValueError::NotText));
+    assert_eq!(
+        value_from_text(VR::CS, "A\\B"),
+        Ok(PrimitiveValue::Strs(
+            ["A".to_string(), "B".to_string()].into()
+        ))
+    );
+}

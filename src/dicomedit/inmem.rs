@@ -2,6 +2,7 @@
 //! import hold a header in.
 
 use super::DataSet;
+use crate::dicom::{value_from_text, TextValueError};
 use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry, VirtualVr};
 use dicom_core::header::Header as _;
 use dicom_core::value::PrimitiveValue;
@@ -10,35 +11,13 @@ use dicom_dictionary_std::StandardDataDictionary;
 use dicom_object::InMemDicomObject;
 
 fn text_value(vr: VR, text: &str) -> Result<PrimitiveValue, String> {
-    let parts: Vec<&str> = text.split('\\').map(str::trim).collect();
-    fn nums<T: std::str::FromStr>(p: &[&str]) -> Option<Vec<T>> {
-        p.iter().map(|s| s.parse().ok()).collect()
-    }
-    let bad = || format!("the value does not fit value representation {vr}");
-    Ok(match vr {
-        VR::US => PrimitiveValue::U16(nums(&parts).ok_or_else(bad)?.into()),
-        VR::SS => PrimitiveValue::I16(nums(&parts).ok_or_else(bad)?.into()),
-        VR::UL => PrimitiveValue::U32(nums(&parts).ok_or_else(bad)?.into()),
-        VR::SL => PrimitiveValue::I32(nums(&parts).ok_or_else(bad)?.into()),
-        VR::FL => PrimitiveValue::F32(nums(&parts).ok_or_else(bad)?.into()),
-        VR::FD => PrimitiveValue::F64(nums(&parts).ok_or_else(bad)?.into()),
-        VR::SQ
-        | VR::OB
-        | VR::OW
-        | VR::OF
-        | VR::OD
-        | VR::OL
-        | VR::OV
-        | VR::UN
-        | VR::AT
-        | VR::UV
-        | VR::SV => {
-            return Err(format!(
-                "text cannot be assigned to an element of value representation {vr}"
-            ))
+    value_from_text(vr, text).map_err(|e| match e {
+        TextValueError::NotNumbers => {
+            format!("the value does not fit value representation {vr}")
         }
-        _ if parts.len() > 1 => PrimitiveValue::Strs(parts.iter().map(|s| s.to_string()).collect()),
-        _ => PrimitiveValue::from(text.to_string()),
+        TextValueError::NotText => {
+            format!("text cannot be assigned to an element of value representation {vr}")
+        }
     })
 }
 
