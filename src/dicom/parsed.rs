@@ -7,16 +7,14 @@
 //! bytes whose file meta group and element lengths were checked.
 
 use super::deidentify::{self, Profile};
-use super::header::{after_preamble, classify, header_of, settable, Header};
-use super::rewrite::{layout, meta_with_sop, value_for, Layout};
+use super::header::{classify, header_of, settable, Header};
+use super::rewrite::{layout, meta_with_sop, transfer_syntax, value_for, Layout};
 use super::DicomError;
 use dicom_core::header::Header as _;
 use dicom_core::value::Value;
 use dicom_core::{DataElement, VR};
-use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
 use dicom_encoding::TransferSyntax;
 use dicom_object::InMemDicomObject;
-use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// A file (or the part of it before PixelData) with its data set before PixelData decoded.
@@ -32,11 +30,8 @@ pub struct Parsed<'a> {
 impl<'a> Parsed<'a> {
     /// Walks and decodes `bytes`: a whole DICOM Part 10 file or its part before PixelData.
     pub fn read(bytes: &'a [u8]) -> Result<Parsed<'a>, DicomError> {
-        after_preamble(bytes)?;
         let layout = layout(bytes)?;
-        let ts = TransferSyntaxRegistry
-            .get(&layout.transfer_syntax)
-            .ok_or_else(|| DicomError::Unsupported(layout.transfer_syntax.clone()))?;
+        let ts = transfer_syntax(&layout.transfer_syntax)?;
         let end = layout.pixel_start.unwrap_or(bytes.len());
         let ds = InMemDicomObject::read_dataset_with_ts(&bytes[layout.dataset_start..end], ts)
             .map_err(classify)?;
@@ -120,11 +115,22 @@ impl<'a> Parsed<'a> {
             Some(now) => meta_with_sop(self.bytes, start, &now, &mut out)?,
             None => out.extend_from_slice(&self.bytes[..start]),
         }
-        self.ds
-            .write_dataset_with_ts(&mut out, self.ts)
-            .map_err(|e| DicomError::Malformed(e.to_string()))?;
+        self.write_dataset(&mut out)?;
         out.extend_from_slice(&self.bytes[end..]);
         Ok(out)
+    }
+
+    /// The data set before PixelData as edited, encoded alone (no preamble, meta group or pixel data).
+    pub fn encode_dataset(&self) -> Result<Vec<u8>, DicomError> {
+        let mut out = Vec::new();
+        self.write_dataset(&mut out)?;
+        Ok(out)
+    }
+
+    fn write_dataset(&self, out: &mut Vec<u8>) -> Result<(), DicomError> {
+        self.ds
+            .write_dataset_with_ts(out, self.ts)
+            .map_err(|e| DicomError::Malformed(e.to_string()))
     }
 }
 

@@ -9,7 +9,6 @@ use super::DicomError;
 use dicom_core::value::PrimitiveValue;
 use dicom_core::VR;
 use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
-use dicom_object::InMemDicomObject;
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 use std::collections::BTreeMap;
 
@@ -111,7 +110,9 @@ fn meta(bytes: &[u8], complete: bool) -> Result<(usize, String), DicomError> {
     Ok((at, ts))
 }
 
-fn transfer_syntax(uid: &str) -> Result<&'static dicom_encoding::TransferSyntax, DicomError> {
+pub(super) fn transfer_syntax(
+    uid: &str,
+) -> Result<&'static dicom_encoding::TransferSyntax, DicomError> {
     TransferSyntaxRegistry
         .get(uid)
         .ok_or_else(|| DicomError::Unsupported(uid.to_string()))
@@ -280,19 +281,12 @@ pub fn content_hash(
     bytes: &[u8],
     exclude: &std::collections::BTreeSet<String>,
 ) -> Result<String, DicomError> {
-    let l = layout(bytes)?;
-    let ts = transfer_syntax(&l.transfer_syntax)?;
-    let end = l.pixel_start.unwrap_or(bytes.len());
-    let mut ds = InMemDicomObject::read_dataset_with_ts(&bytes[l.dataset_start..end], ts)
-        .map_err(|e| DicomError::Malformed(e.to_string()))?;
+    let mut p = super::Parsed::read(bytes)?;
     for k in exclude {
         let (tag, _) = settable(k)?;
-        ds.remove_element(tag);
+        p.dataset_mut().remove_element(tag);
     }
-    let mut out = Vec::with_capacity(end - l.dataset_start);
-    ds.write_dataset_with_ts(&mut out, ts)
-        .map_err(|e| DicomError::Malformed(e.to_string()))?;
-    Ok(blake3::hash(&out).to_hex().to_string())
+    Ok(blake3::hash(&p.encode_dataset()?).to_hex().to_string())
 }
 
 /// blake3 of the PixelData element's value bytes, hex; `None` when the file has no PixelData.

@@ -29,7 +29,6 @@ pub(super) fn read_entry(
     };
     let header_hash =
         super::verify::elements::header_hash(&parsed, &rules.element_key).map_err(err)?;
-    drop(parsed);
     let streamed = stream_rest(e, &header, false, |_| Ok(()))?;
     let f = facts_of(e.name(), &header, &h, &rules.set, streamed, header_hash).map_err(err)?;
     Ok(Some((h, f)))

@@ -248,7 +248,6 @@ fn new_header(e: &Entry<'_>, rules: &FileRules) -> Result<Option<NewHeader>, Fac
     let after = fingerprint::of_parsed(&parsed, &rules.element_key).map_err(rewrite_err)?;
     // The gate's input (every element) only when the gate looks at it.
     let h = parsed.header_with(rules.gate != Gate::Off);
-    drop(parsed);
     Ok(Some(NewHeader {
         source: hashes,
         after,
