@@ -8,6 +8,7 @@
 //! - [`exec`] runs a plan through [`xnat`], journals it and verifies the result.
 //! - [`audit`] compares source and destination under a manifest's mapping, after the fact.
 //! - [`dicom`] reads and rewrites DICOM headers and hashes pixel data.
+//! - [`digest`] computes MD5s of many files at once, in SIMD lanes.
 //! - [`dicomedit`] runs XNAT anonymization scripts (a DicomEdit 6 subset); ferry and [`sim`] share it.
 //! - [`sim`] is the XNAT emulator; ferry's client meets it only over HTTP.
 //! - [`rate`] is a token bucket on bytes, used by `exec` (`--bwlimit`) and `sim` (`--bandwidth`).
@@ -16,6 +17,7 @@ pub mod audit;
 pub mod cli;
 pub mod dicom;
 pub mod dicomedit;
+pub mod digest;
 pub mod exec;
 pub mod manifest;
 pub mod model;

@@ -1,0 +1,429 @@
+//! MD5 (RFC 1321) of many independent messages at once, in SIMD lanes.
+//!
+//! MD5 is serial within one message, but the messages of a batch are independent: lane `l` of
+//! each 32-bit vector holds the state of one message, and one pass of the compression function
+//! advances every lane by one 64-byte block. The lanes run in lock-step; a lane whose message
+//! (including its one or two padded final blocks) is done takes the next waiting message, so the
+//! lanes stay full. Messages are taken longest first, so the lanes run dry at about the same time;
+//! when few lanes are left busy and nothing waits, their remaining blocks go through the md-5
+//! crate's single-message compression, continuing from each lane's state.
+//!
+//! The lane arithmetic is plain Rust over `[u32; N]` arrays, compiled inside functions with AVX2
+//! (N = 8) or AVX-512 (N = 16) enabled, so LLVM turns each loop over the lanes into one vector
+//! instruction; the CPU is asked at run time which of them it has. Elsewhere every message goes
+//! through the md-5 crate.
+
+use md5::Digest;
+use std::cmp::Reverse;
+
+/// MD5 digests of independent messages, computed several at a time in SIMD lanes where the CPU has
+/// them. `result[i]` is the digest of `messages[i]`.
+pub fn md5_many(messages: &[&[u8]]) -> Vec<[u8; 16]> {
+    let backend = if messages.len() < 2 {
+        Backend::Scalar
+    } else {
+        Backend::detect()
+    };
+    md5_many_on(messages, backend)
+}
+
+/// The MD5 digest of one message (the same function the lanes compute).
+pub fn md5_one(message: &[u8]) -> [u8; 16] {
+    md5::Md5::digest(message).into()
+}
+
+/// How a batch is hashed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    /// One message at a time, by the md-5 crate.
+    Scalar,
+    /// 8 lanes of 32 bits (AVX2).
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    /// 16 lanes of 32 bits (AVX-512 F and VL).
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
+}
+
+impl Backend {
+    /// The widest backend this CPU runs.
+    fn detect() -> Backend {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512vl")
+            {
+                return Backend::Avx512;
+            }
+            if std::is_x86_feature_detected!("avx2") {
+                return Backend::Avx2;
+            }
+        }
+        Backend::Scalar
+    }
+
+    /// Every backend this CPU runs, narrowest first (for tests that compare them).
+    #[cfg(test)]
+    fn available() -> Vec<Backend> {
+        let widest = Backend::detect();
+        let mut all = vec![Backend::Scalar];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if widest != Backend::Scalar {
+                all.push(Backend::Avx2);
+            }
+            if widest == Backend::Avx512 {
+                all.push(Backend::Avx512);
+            }
+        }
+        all
+    }
+}
+
+/// [`md5_many`] on a given backend, which the caller has checked this CPU runs.
+fn md5_many_on(messages: &[&[u8]], backend: Backend) -> Vec<[u8; 16]> {
+    let mut out = vec![[0u8; 16]; messages.len()];
+    match backend {
+        Backend::Scalar => {
+            for (digest, message) in out.iter_mut().zip(messages) {
+                *digest = md5_one(message);
+            }
+        }
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Backend::Avx2` comes from `Backend::detect` (or `available`), which returns it
+        // only when `is_x86_feature_detected!("avx2")` holds, or `avx512f` and `avx512vl` hold,
+        // which imply AVX2.
+        Backend::Avx2 => unsafe { lanes_avx2(messages, &mut out) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Backend::Avx512` comes from `Backend::detect` (or `available`), which returns it
+        // only when `is_x86_feature_detected!` holds for both "avx512f" and "avx512vl".
+        Backend::Avx512 => unsafe { lanes_avx512(messages, &mut out) },
+    }
+    out
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn lanes_avx2(messages: &[&[u8]], out: &mut [[u8; 16]]) {
+    run_lanes::<8>(messages, out);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl")]
+fn lanes_avx512(messages: &[&[u8]], out: &mut [[u8; 16]]) {
+    run_lanes::<16>(messages, out);
+}
+
+/// MD5's initial state (A, B, C, D).
+const INITIAL: [u32; 4] = [0x6745_2301, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476];
+
+/// One lane's message: its whole 64-byte blocks, borrowed, then its padded tail, copied.
+struct Lane<'a> {
+    /// Index of the message in the batch; `None` while the lane is idle.
+    index: Option<usize>,
+    /// The message's whole blocks.
+    body: &'a [[u8; 64]],
+    /// The blocks already compressed (body first, then tail).
+    done: usize,
+    /// The last partial block, the 0x80 byte, zeros and the bit length: one or two blocks.
+    tail: [[u8; 64]; 2],
+    /// How many of `tail` are used (1 or 2).
+    tail_blocks: usize,
+}
+
+impl<'a> Lane<'a> {
+    fn idle() -> Lane<'a> {
+        Lane {
+            index: None,
+            body: &[],
+            done: 0,
+            tail: [[0; 64]; 2],
+            tail_blocks: 0,
+        }
+    }
+
+    /// Starts message `index`, padding its tail as RFC 1321 §3.1–3.2 say.
+    fn start(&mut self, index: usize, message: &'a [u8]) {
+        let (body, rest) = message.as_chunks::<64>();
+        self.index = Some(index);
+        self.body = body;
+        self.done = 0;
+        self.tail = [[0; 64]; 2];
+        let flat = self.tail.as_flattened_mut();
+        flat[..rest.len()].copy_from_slice(rest);
+        flat[rest.len()] = 0x80;
+        self.tail_blocks = if rest.len() < 56 { 1 } else { 2 };
+        let bits = (message.len() as u64).wrapping_mul(8);
+        flat[self.tail_blocks * 64 - 8..self.tail_blocks * 64].copy_from_slice(&bits.to_le_bytes());
+    }
+
+    /// The next block to compress, if the lane is busy.
+    fn block(&self) -> Option<&[u8; 64]> {
+        self.index?;
+        self.body
+            .get(self.done)
+            .or_else(|| self.tail.get(self.done - self.body.len()))
+    }
+
+    /// Counts one block done; true when that was the message's last.
+    fn advance(&mut self) -> bool {
+        self.done += 1;
+        self.done == self.body.len() + self.tail_blocks
+    }
+
+    /// The blocks not compressed yet, as the body's rest and the tail's rest.
+    fn remaining(&self) -> (&[[u8; 64]], &[[u8; 64]]) {
+        let body = self.body.get(self.done..).unwrap_or(&[]);
+        let tail_from = self.done.saturating_sub(self.body.len());
+        (body, &self.tail[tail_from..self.tail_blocks])
+    }
+}
+
+/// Hashes `messages` into `out` in `N` lanes. Inlined into the `#[target_feature]` callers so
+/// that the lane loops are compiled with their vector instructions.
+#[inline(always)]
+fn run_lanes<const N: usize>(messages: &[&[u8]], out: &mut [[u8; 16]]) {
+    let mut order: Vec<usize> = (0..messages.len()).collect();
+    order.sort_by_key(|&i| Reverse(messages[i].len()));
+    let mut waiting = order.into_iter().peekable();
+    let mut lanes: [Lane; N] = std::array::from_fn(|_| Lane::idle());
+    let mut state = [[0u32; N]; 4];
+    let mut words = [[0u32; N]; 16];
+    for (l, lane) in lanes.iter_mut().enumerate() {
+        if let Some(i) = waiting.next() {
+            lane.start(i, messages[i]);
+            set_lane(&mut state, l, INITIAL);
+        }
+    }
+    loop {
+        let busy = lanes.iter().filter(|lane| lane.index.is_some()).count();
+        if busy == 0 {
+            return;
+        }
+        if waiting.peek().is_none() && busy * 4 <= N {
+            finish_alone(&lanes, &state, out);
+            return;
+        }
+        for (l, lane) in lanes.iter().enumerate() {
+            if let Some(block) = lane.block() {
+                for (w, word) in words.iter_mut().enumerate() {
+                    let bytes = [
+                        block[4 * w],
+                        block[4 * w + 1],
+                        block[4 * w + 2],
+                        block[4 * w + 3],
+                    ];
+                    word[l] = u32::from_le_bytes(bytes);
+                }
+            }
+        }
+        compress(&mut state, &words);
+        for (l, lane) in lanes.iter_mut().enumerate() {
+            let Some(index) = lane.index else { continue };
+            if lane.advance() {
+                out[index] = digest_of(lane_state(&state, l));
+                match waiting.next() {
+                    Some(i) => {
+                        lane.start(i, messages[i]);
+                        set_lane(&mut state, l, INITIAL);
+                    }
+                    None => lane.index = None,
+                }
+            }
+        }
+    }
+}
+
+/// Finishes the busy lanes one at a time with the md-5 crate's compression, from their state.
+fn finish_alone<const N: usize>(lanes: &[Lane; N], state: &[[u32; N]; 4], out: &mut [[u8; 16]]) {
+    for (l, lane) in lanes.iter().enumerate() {
+        let Some(index) = lane.index else { continue };
+        let mut own = lane_state(state, l);
+        let (body, tail) = lane.remaining();
+        md5::block_api::compress(&mut own, body);
+        md5::block_api::compress(&mut own, tail);
+        out[index] = digest_of(own);
+    }
+}
+
+fn lane_state<const N: usize>(state: &[[u32; N]; 4], l: usize) -> [u32; 4] {
+    [state[0][l], state[1][l], state[2][l], state[3][l]]
+}
+
+fn set_lane<const N: usize>(state: &mut [[u32; N]; 4], l: usize, value: [u32; 4]) {
+    for (row, v) in state.iter_mut().zip(value) {
+        row[l] = v;
+    }
+}
+
+/// The digest is A, B, C, D, each little-endian (RFC 1321 §3.5).
+fn digest_of(state: [u32; 4]) -> [u8; 16] {
+    let mut digest = [0u8; 16];
+    for (chunk, word) in digest.chunks_exact_mut(4).zip(state) {
+        chunk.copy_from_slice(&word.to_le_bytes());
+    }
+    digest
+}
+
+/// `T[i]`, the integer part of 2^32 · |sin(i + 1)| (RFC 1321 §3.4); a test recomputes them.
+const SINES: [u32; 64] = [
+    0xd76a_a478,
+    0xe8c7_b756,
+    0x2420_70db,
+    0xc1bd_ceee,
+    0xf57c_0faf,
+    0x4787_c62a,
+    0xa830_4613,
+    0xfd46_9501,
+    0x6980_98d8,
+    0x8b44_f7af,
+    0xffff_5bb1,
+    0x895c_d7be,
+    0x6b90_1122,
+    0xfd98_7193,
+    0xa679_438e,
+    0x49b4_0821,
+    0xf61e_2562,
+    0xc040_b340,
+    0x265e_5a51,
+    0xe9b6_c7aa,
+    0xd62f_105d,
+    0x0244_1453,
+    0xd8a1_e681,
+    0xe7d3_fbc8,
+    0x21e1_cde6,
+    0xc337_07d6,
+    0xf4d5_0d87,
+    0x455a_14ed,
+    0xa9e3_e905,
+    0xfcef_a3f8,
+    0x676f_02d9,
+    0x8d2a_4c8a,
+    0xfffa_3942,
+    0x8771_f681,
+    0x6d9d_6122,
+    0xfde5_380c,
+    0xa4be_ea44,
+    0x4bde_cfa9,
+    0xf6bb_4b60,
+    0xbebf_bc70,
+    0x289b_7ec6,
+    0xeaa1_27fa,
+    0xd4ef_3085,
+    0x0488_1d05,
+    0xd9d4_d039,
+    0xe6db_99e5,
+    0x1fa2_7cf8,
+    0xc4ac_5665,
+    0xf429_2244,
+    0x432a_ff97,
+    0xab94_23a7,
+    0xfc93_a039,
+    0x655b_59c3,
+    0x8f0c_cc92,
+    0xffef_f47d,
+    0x8584_5dd1,
+    0x6fa8_7e4f,
+    0xfe2c_e6e0,
+    0xa301_4314,
+    0x4e08_11a1,
+    0xf753_7e82,
+    0xbd3a_f235,
+    0x2ad7_d2bb,
+    0xeb86_d391,
+];
+
+/// The rotation of step `i`: four amounts per round, repeating (RFC 1321 §3.4).
+const fn rotation(i: usize) -> u32 {
+    const AMOUNTS: [[u32; 4]; 4] = [
+        [7, 12, 17, 22],
+        [5, 9, 14, 20],
+        [4, 11, 16, 23],
+        [6, 10, 15, 21],
+    ];
+    AMOUNTS[i / 16][i % 16 % 4]
+}
+
+/// The message word step `i` adds: k, 1 + 5k, 5 + 3k and 7k (mod 16) in rounds 1 to 4.
+const fn word(i: usize) -> usize {
+    let k = i % 16;
+    match i / 16 {
+        0 => k,
+        1 => (1 + 5 * k) % 16,
+        2 => (5 + 3 * k) % 16,
+        _ => (7 * k) % 16,
+    }
+}
+
+#[inline(always)]
+fn round_f(x: u32, y: u32, z: u32) -> u32 {
+    z ^ (x & (y ^ z)) // (x AND y) OR (NOT x AND z)
+}
+
+#[inline(always)]
+fn round_g(x: u32, y: u32, z: u32) -> u32 {
+    y ^ (z & (x ^ y)) // (x AND z) OR (y AND NOT z)
+}
+
+#[inline(always)]
+fn round_h(x: u32, y: u32, z: u32) -> u32 {
+    x ^ y ^ z
+}
+
+#[inline(always)]
+fn round_i(x: u32, y: u32, z: u32) -> u32 {
+    y ^ (x | !z)
+}
+
+/// One 64-byte block for every lane: `words[w][l]` is word `w` of lane `l`'s block.
+///
+/// The 64 steps are written out (16 lines of 4) rather than looped over, so that each step's
+/// word index, rotation and constant are literals the compiler folds into the vector code; a
+/// loop would leave the rotation amount variable.
+#[inline(always)]
+fn compress<const N: usize>(state: &mut [[u32; N]; 4], words: &[[u32; N]; 16]) {
+    let [mut a, mut b, mut c, mut d] = *state;
+    macro_rules! step {
+        ($fun:ident, $a:ident, $b:ident, $c:ident, $d:ident, $i:expr) => {
+            for l in 0..N {
+                let sum = $a[l]
+                    .wrapping_add($fun($b[l], $c[l], $d[l]))
+                    .wrapping_add(words[const { word($i) }][l])
+                    .wrapping_add(SINES[$i]);
+                $a[l] = $b[l].wrapping_add(sum.rotate_left(const { rotation($i) }));
+            }
+        };
+    }
+    macro_rules! four {
+        ($fun:ident, $i:expr) => {
+            step!($fun, a, b, c, d, $i);
+            step!($fun, d, a, b, c, $i + 1);
+            step!($fun, c, d, a, b, $i + 2);
+            step!($fun, b, c, d, a, $i + 3);
+        };
+    }
+    four!(round_f, 0);
+    four!(round_f, 4);
+    four!(round_f, 8);
+    four!(round_f, 12);
+    four!(round_g, 16);
+    four!(round_g, 20);
+    four!(round_g, 24);
+    four!(round_g, 28);
+    four!(round_h, 32);
+    four!(round_h, 36);
+    four!(round_h, 40);
+    four!(round_h, 44);
+    four!(round_i, 48);
+    four!(round_i, 52);
+    four!(round_i, 56);
+    four!(round_i, 60);
+    for (old, new) in state.iter_mut().zip([a, b, c, d]) {
+        for (o, n) in old.iter_mut().zip(new) {
+            *o = o.wrapping_add(n);
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "md5lanes_tests.rs"]
+mod tests;

@@ -1,0 +1,195 @@
+//! Tests of the lane MD5: every backend this CPU runs gives, for every message of a batch, the
+//! digest the md-5 crate gives for that message alone, whatever the lengths and batch sizes.
+
+use super::*;
+
+/// The md-5 crate's digest, the reference.
+fn reference(message: &[u8]) -> [u8; 16] {
+    md5::Md5::digest(message).into()
+}
+
+fn hex(digest: &[u8; 16]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Deterministic pseudo-random bytes (a fixed seed per call site).
+fn bytes(seed: u64, len: usize) -> Vec<u8> {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut out = vec![0u8; len];
+    rng.fill(&mut out);
+    out
+}
+
+/// Asserts that every backend gives the reference digest for every message, in input order.
+fn assert_all_backends(messages: &[Vec<u8>]) {
+    let borrowed: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+    let expected: Vec<[u8; 16]> = borrowed.iter().map(|m| reference(m)).collect();
+    for backend in Backend::available() {
+        let got = md5_many_on(&borrowed, backend);
+        assert_eq!(got.len(), messages.len(), "{backend:?}");
+        for (i, (g, e)) in got.iter().zip(&expected).enumerate() {
+            assert_eq!(
+                hex(g),
+                hex(e),
+                "{backend:?}: message {i} of {} ({} bytes)",
+                messages.len(),
+                messages[i].len()
+            );
+        }
+    }
+    assert_eq!(md5_many(&borrowed), expected, "md5_many");
+}
+
+#[test]
+fn rfc1321_test_suite() {
+    let suite: [(&str, &str); 7] = [
+        ("", "d41d8cd98f00b204e9800998ecf8427e"),
+        ("a", "0cc175b9c0f1b6a831c399e269772661"),
+        ("abc", "900150983cd24fb0d6963f7d28e17f72"),
+        ("message digest", "f96b697d7cb7938d525a2f31aaf161d0"),
+        (
+            "abcdefghijklmnopqrstuvwxyz",
+            "c3fcd3d76192e4007dfb496cca67e13b",
+        ),
+        (
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+            "d174ab98d277d9f5a5611c2c9f419d9f",
+        ),
+        (
+            "12345678901234567890123456789012345678901234567890123456789012345678901234567890",
+            "57edf4a22be3c955ac49da2e2107b67a",
+        ),
+    ];
+    let messages: Vec<&[u8]> = suite.iter().map(|(m, _)| m.as_bytes()).collect();
+    for backend in Backend::available() {
+        let got = md5_many_on(&messages, backend);
+        for ((message, want), digest) in suite.iter().zip(&got) {
+            assert_eq!(hex(digest), *want, "{backend:?}: {message:?}");
+        }
+    }
+    for (message, want) in suite {
+        assert_eq!(
+            hex(&md5_one(message.as_bytes())),
+            want,
+            "md5_one({message:?})"
+        );
+    }
+}
+
+#[test]
+fn sine_table_is_rfc1321s() {
+    for (i, t) in SINES.iter().enumerate() {
+        let want = (((i + 1) as f64).sin().abs() * 4_294_967_296.0).floor() as u32;
+        assert_eq!(*t, want, "T[{}]", i + 1);
+    }
+}
+
+/// Lengths 0..=300 in one batch: lanes finish at different blocks and take new messages
+/// mid-batch; lengths around 55/56/64 change the number of padded blocks.
+#[test]
+fn every_length_up_to_300_in_one_batch() {
+    let messages: Vec<Vec<u8>> = (0..=300).map(|n| bytes(n as u64, n)).collect();
+    assert_all_backends(&messages);
+}
+
+#[test]
+fn every_length_up_to_300_alone_and_in_lane_sized_batches() {
+    for n in 0..=300usize {
+        assert_all_backends(&[bytes(7, n)]);
+        for lanes in [8, 16] {
+            let batch: Vec<Vec<u8>> = (0..lanes)
+                .map(|k| bytes(k as u64 * 1000 + n as u64, n))
+                .collect();
+            assert_all_backends(&batch);
+        }
+    }
+}
+
+#[test]
+fn batches_of_many_sizes() {
+    for count in [1, 2, 7, 8, 9, 15, 16, 17, 31, 33, 100] {
+        let messages: Vec<Vec<u8>> = (0..count)
+            .map(|k| bytes(count as u64 * 131 + k as u64, 37 * k % 500))
+            .collect();
+        assert_all_backends(&messages);
+    }
+}
+
+/// Large and small messages mixed, so a few long ones outlive the queue and the rest of their
+/// blocks are finished one lane at a time.
+#[test]
+fn large_and_small_mixed() {
+    let mut messages = vec![bytes(1, 1 << 20), bytes(2, 128 * 1024 + 3)];
+    messages.extend((0..40).map(|k| bytes(100 + k, 8 * 1024 + k as usize)));
+    messages.push(bytes(3, 128 * 1024));
+    messages.extend((0..20).map(|k| bytes(200 + k, 128 * 1024 - k as usize)));
+    messages.push(Vec::new());
+    assert_all_backends(&messages);
+}
+
+/// Equal lengths (so the longest-first order has ties) and distinct contents: a digest that went
+/// to another message's slot would equal that message's reference, not this one's.
+#[test]
+fn each_digest_lands_in_its_messages_slot() {
+    for (count, len) in [(40usize, 64usize), (40, 1000), (23, 0), (17, 8192)] {
+        let mut messages: Vec<Vec<u8>> = (0..count).map(|k| bytes(k as u64, len)).collect();
+        if len == 0 {
+            // Empty messages all share one digest; make them distinct by a one-byte prefix.
+            messages = (0..count).map(|k| vec![k as u8]).collect();
+        }
+        let borrowed: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+        let expected: Vec<[u8; 16]> = borrowed.iter().map(|m| reference(m)).collect();
+        let mut distinct = expected.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(distinct.len(), count, "test messages must differ");
+        for backend in Backend::available() {
+            let got = md5_many_on(&borrowed, backend);
+            for (i, g) in got.iter().enumerate() {
+                let found = expected.iter().position(|e| e == g);
+                assert_eq!(
+                    found,
+                    Some(i),
+                    "{backend:?}: slot {i} of {count} × {len} bytes"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn scalar_backend_matches_reference() {
+    let messages: Vec<Vec<u8>> = (0..50).map(|k| bytes(k, 97 * k as usize)).collect();
+    let borrowed: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+    let got = md5_many_on(&borrowed, Backend::Scalar);
+    let expected: Vec<[u8; 16]> = borrowed.iter().map(|m| reference(m)).collect();
+    assert_eq!(got, expected);
+}
+
+#[test]
+fn empty_batch_gives_no_digests() {
+    for backend in Backend::available() {
+        assert!(md5_many_on(&[], backend).is_empty(), "{backend:?}");
+    }
+}
+
+#[test]
+fn padding_uses_one_block_below_56_tail_bytes_and_two_from_56() {
+    for (len, blocks) in [
+        (0, 1),
+        (55, 1),
+        (56, 2),
+        (63, 2),
+        (64, 2),
+        (119, 2),
+        (120, 3),
+    ] {
+        let message = vec![0xabu8; len];
+        let mut lane = Lane::idle();
+        lane.start(0, &message);
+        assert_eq!(lane.body.len() + lane.tail_blocks, blocks, "{len} bytes");
+        let last = &lane.tail[lane.tail_blocks - 1];
+        assert_eq!(last[56..], ((len as u64) * 8).to_le_bytes(), "{len} bytes");
+        assert_eq!(lane.tail.as_flattened()[len % 64], 0x80, "{len} bytes");
+    }
+}
