@@ -5,8 +5,10 @@
 //! advances every lane by one 64-byte block. The lanes run in lock-step; a lane whose message
 //! (including its one or two padded final blocks) is done takes the next waiting message, so the
 //! lanes stay full. Messages are taken longest first, so the lanes run dry at about the same time;
-//! when few lanes are left busy and nothing waits, their remaining blocks go through the md-5
-//! crate's single-message compression, continuing from each lane's state.
+//! when one lane is left busy and nothing waits, its remaining blocks go through the md-5 crate's
+//! single-message compression, continuing from the lane's state. (MD5 is bound by the latency of
+//! its serial steps, so one pass over all lanes costs about what one block costs alone: a pass
+//! with a few busy lanes still beats hashing them one by one.)
 //!
 //! The lane arithmetic is plain Rust over `[u32; N]` arrays, compiled inside functions with AVX2
 //! (N = 8) or AVX-512 (N = 16) enabled, so LLVM turns each loop over the lanes into one vector
@@ -120,8 +122,8 @@ const INITIAL: [u32; 4] = [0x6745_2301, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476];
 struct Lane<'a> {
     /// Index of the message in the batch; `None` while the lane is idle.
     index: Option<usize>,
-    /// The message's whole blocks.
-    body: &'a [[u8; 64]],
+    /// The message's whole blocks (a multiple of 64 bytes).
+    body: &'a [u8],
     /// The blocks already compressed (body first, then tail).
     done: usize,
     /// The last partial block, the 0x80 byte, zeros and the bit length: one or two blocks.
@@ -143,7 +145,7 @@ impl<'a> Lane<'a> {
 
     /// Starts message `index`, padding its tail as RFC 1321 §3.1–3.2 say.
     fn start(&mut self, index: usize, message: &'a [u8]) {
-        let (body, rest) = message.as_chunks::<64>();
+        let (body, rest) = message.split_at(message.len() / 64 * 64);
         self.index = Some(index);
         self.body = body;
         self.done = 0;
@@ -159,22 +161,28 @@ impl<'a> Lane<'a> {
     /// The next block to compress, if the lane is busy.
     fn block(&self) -> Option<&[u8; 64]> {
         self.index?;
-        self.body
-            .get(self.done)
-            .or_else(|| self.tail.get(self.done - self.body.len()))
+        self.block_at(self.done)
+    }
+
+    /// Block `k` of the padded message.
+    fn block_at(&self, k: usize) -> Option<&[u8; 64]> {
+        let whole = self.body.len() / 64;
+        if k < whole {
+            self.body.get(64 * k..64 * (k + 1))?.try_into().ok()
+        } else {
+            self.tail[..self.tail_blocks].get(k - whole)
+        }
     }
 
     /// Counts one block done; true when that was the message's last.
     fn advance(&mut self) -> bool {
         self.done += 1;
-        self.done == self.body.len() + self.tail_blocks
+        self.done == self.body.len() / 64 + self.tail_blocks
     }
 
-    /// The blocks not compressed yet, as the body's rest and the tail's rest.
-    fn remaining(&self) -> (&[[u8; 64]], &[[u8; 64]]) {
-        let body = self.body.get(self.done..).unwrap_or(&[]);
-        let tail_from = self.done.saturating_sub(self.body.len());
-        (body, &self.tail[tail_from..self.tail_blocks])
+    /// The blocks not compressed yet.
+    fn remaining(&self) -> impl Iterator<Item = &[u8; 64]> + '_ {
+        (self.done..).map_while(|k| self.block_at(k))
     }
 }
 
@@ -199,7 +207,7 @@ fn run_lanes<const N: usize>(messages: &[&[u8]], out: &mut [[u8; 16]]) {
         if busy == 0 {
             return;
         }
-        if waiting.peek().is_none() && busy * 4 <= N {
+        if busy == 1 && waiting.peek().is_none() {
             finish_alone(&lanes, &state, out);
             return;
         }
@@ -238,9 +246,9 @@ fn finish_alone<const N: usize>(lanes: &[Lane; N], state: &[[u32; N]; 4], out: &
     for (l, lane) in lanes.iter().enumerate() {
         let Some(index) = lane.index else { continue };
         let mut own = lane_state(state, l);
-        let (body, tail) = lane.remaining();
-        md5::block_api::compress(&mut own, body);
-        md5::block_api::compress(&mut own, tail);
+        for block in lane.remaining() {
+            md5::block_api::compress(&mut own, std::slice::from_ref(block));
+        }
         out[index] = digest_of(own);
     }
 }

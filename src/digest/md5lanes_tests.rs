@@ -187,9 +187,30 @@ fn padding_uses_one_block_below_56_tail_bytes_and_two_from_56() {
         let message = vec![0xabu8; len];
         let mut lane = Lane::idle();
         lane.start(0, &message);
-        assert_eq!(lane.body.len() + lane.tail_blocks, blocks, "{len} bytes");
+        assert_eq!(
+            lane.body.len() / 64 + lane.tail_blocks,
+            blocks,
+            "{len} bytes"
+        );
         let last = &lane.tail[lane.tail_blocks - 1];
         assert_eq!(last[56..], ((len as u64) * 8).to_le_bytes(), "{len} bytes");
         assert_eq!(lane.tail.as_flattened()[len % 64], 0x80, "{len} bytes");
     }
+}
+
+/// The last busy lane is finished by the md-5 crate from its state, whether it stands in its
+/// message's whole blocks or between its two padded blocks.
+#[test]
+fn a_lane_left_alone_finishes_from_where_it_stood() {
+    // 120 bytes: one whole block and two padded ones; 64 bytes: one whole and one padded block.
+    // After two passes the second is done and the first is left with its last padded block.
+    for (long, short) in [(120usize, 64usize), (1000, 100), (5000, 0), (119, 55)] {
+        assert_all_backends(&[bytes(1, long), bytes(2, short)]);
+    }
+    let message = bytes(3, 120);
+    let mut lane = Lane::idle();
+    lane.start(0, &message);
+    assert!(!lane.advance() && !lane.advance());
+    let rest: Vec<&[u8; 64]> = lane.remaining().collect();
+    assert_eq!(rest, [&lane.tail[1]]);
 }
