@@ -56,9 +56,10 @@ pub struct Env<'a> {
 /// when written. A later step of the same run trusts a file whose size and time are unchanged; a
 /// resumed run (a new process) starts empty and hashes every staging file it reuses.
 #[derive(Default)]
-pub struct Written(
-    std::sync::Mutex<BTreeMap<PathBuf, (String, u64, Option<std::time::SystemTime>)>>,
-);
+pub struct Written(std::sync::Mutex<BTreeMap<PathBuf, Stamp>>);
+
+/// A file's blake3, size and modification time when recorded.
+type Stamp = (String, u64, Option<std::time::SystemTime>);
 
 impl Written {
     /// Records `path`, as it is now, with its blake3 `hash`.
