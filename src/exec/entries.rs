@@ -75,6 +75,11 @@ impl<'a> Entry<'a> {
         self
     }
 
+    /// The size the zip announces for the entry, once [`Entry::bounded`] was told.
+    pub(crate) fn announced(&self) -> Option<u64> {
+        self.total.map(|t| t.saturating_sub(1))
+    }
+
     /// The entry's name in its zip.
     pub(crate) fn name(&self) -> &str {
         self.name

@@ -9,6 +9,8 @@ pub mod entries;
 pub mod gate;
 pub mod journal;
 pub mod localanon;
+pub mod md5batch;
+mod newheader;
 pub mod pool;
 pub mod queue;
 pub mod readback;

@@ -44,6 +44,7 @@ impl<'a> Runner<'a> {
                 staging,
                 bandwidth,
                 reporter,
+                written: Default::default(),
             },
         }
     }

@@ -11,10 +11,11 @@
 
 use super::entries::{each_entry, Entry, Hashes, Streamed, CHUNK};
 use super::gate::FileRules;
+use super::md5batch::Md5Batch;
+use super::newheader::new_header;
 use super::verify::{FileFacts, SessionFacts};
 use crate::dicom;
-use crate::dicom::fingerprint::{self, ElementHashes};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
@@ -182,81 +183,6 @@ pub(super) fn facts_of(
     })
 }
 
-/// A header rewritten, as parsed, with the UIDs of the file before the rewrite.
-struct NewHeader {
-    bytes: Vec<u8>,
-    /// The source's header fingerprints, when the rules may change the header.
-    source: Option<ElementHashes>,
-    /// The rewritten header's fingerprints.
-    after: ElementHashes,
-    parsed: dicom::Header,
-    original_uids: BTreeSet<String>,
-}
-
-/// Rewrites a decoded header per `rules` in the agreed order: de-identification profile, the
-/// destination's scripts, `dicom.set`; `None` when nothing changed it. The header alone: PixelData
-/// and what follows are not part of it and stay as they are.
-fn rewrite_header(
-    name: &str,
-    p: &mut dicom::Parsed<'_>,
-    rules: &FileRules,
-) -> Result<Option<Vec<u8>>, FactsError> {
-    let rewrite_err = |source| FactsError::Rewrite {
-        entry: name.to_string(),
-        source,
-    };
-    let mut changed = p.deidentify(rules.profile.as_ref());
-    if !rules.scripts.is_empty() {
-        changed |=
-            rules
-                .scripts
-                .apply_to(p.dataset_mut())
-                .map_err(|source| FactsError::Script {
-                    entry: name.to_string(),
-                    source,
-                })?;
-    }
-    if !rules.set.is_empty() {
-        p.set(&rules.set).map_err(rewrite_err)?;
-        changed = true;
-    }
-    if changed {
-        p.encode().map(Some).map_err(rewrite_err)
-    } else {
-        Ok(None)
-    }
-}
-
-/// The rewritten header of an entry; `None` when the entry is not a DICOM file. Each side is decoded
-/// once: the source for its element hashes, its UIDs and the rewrite, the result (from the bytes
-/// that are uploaded) for its header and its element hashes.
-fn new_header(e: &Entry<'_>, rules: &FileRules) -> Result<Option<NewHeader>, FactsError> {
-    let Some(header) = e.header() else {
-        return Ok(None);
-    };
-    let Ok(mut source) = dicom::Parsed::read(header) else {
-        return Ok(None);
-    };
-    let hashes = super::verify::elements::before_rewrite(&source, rules, e.name())?;
-    let original_uids = source.uids();
-    let bytes = rewrite_header(e.name(), &mut source, rules)?.unwrap_or_else(|| header.to_vec());
-    let rewrite_err = |source| FactsError::Rewrite {
-        entry: e.name().to_string(),
-        source,
-    };
-    let parsed = dicom::Parsed::read(&bytes).map_err(rewrite_err)?;
-    let after = fingerprint::of_parsed(&parsed, &rules.element_key).map_err(rewrite_err)?;
-    // The gate's input (every element) only when the gate looks at it.
-    let h = parsed.header_with(rules.gate != Gate::Off);
-    Ok(Some(NewHeader {
-        source: hashes,
-        after,
-        parsed: h,
-        original_uids,
-        bytes,
-    }))
-}
-
 /// Streams the rest of an entry after `header` (the header the file is written with) to `sink`,
 /// hashing the whole file as it passes.
 pub(super) fn stream_rest(
@@ -289,6 +215,24 @@ pub(super) fn sop_key(h: &dicom::Header, name: &str, rules: &FileRules) -> Strin
         .unwrap_or_else(|| name.to_string())
 }
 
+/// Adds files' facts to a session's, in order, each with its MD5 when one is given (a file whose MD5
+/// was taken as it streamed comes with an empty one); a second file with the same SOPInstanceUID in
+/// a scan replaces the first and is counted as a duplicate.
+fn add_facts(
+    session: &mut SessionFacts,
+    files: impl IntoIterator<Item = (String, (String, String, FileFacts))>,
+) {
+    for (md5, (scan, sop, mut facts)) in files {
+        if !md5.is_empty() {
+            facts.md5 = md5;
+        }
+        let scans = session.scans.entry(scan.clone()).or_default();
+        if scans.insert(sop, facts).is_some() {
+            *session.duplicates.entry(scan).or_default() += 1;
+        }
+    }
+}
+
 /// Rewrites every DICOM file of `input` per `rules` (de-identification profile, then `dicom.set`)
 /// into a new zip at `output` (stored, no compression: DICOM pixel data does not shrink much and the
 /// CPU is better spent elsewhere), and judges every rewritten file with the anonymization gate. Under
@@ -316,6 +260,9 @@ fn rewrite_zip_in(
         .large_file(false);
     let mut result = Rewritten::default();
     let mut phi_files = 0usize;
+    // Small files wait for their MD5 to be taken several at a time; they enter the facts in the
+    // order they came, so a waiting batch is emptied before a large file's facts go in.
+    let mut batch: Md5Batch<(String, String, FileFacts)> = Md5Batch::default();
     each_entry(input, sizes, |e| {
         let Some(new) = new_header(e, rules)? else {
             result.not_dicom.push(e.name().to_string());
@@ -340,8 +287,13 @@ fn rewrite_zip_in(
         zip.start_file(entry_name.as_str(), options)
             .map_err(zip_err(output))?;
         zip.write_all(&new.bytes).map_err(io_err("write", output))?;
+        let small = e.announced().is_some_and(Md5Batch::<()>::takes);
+        let mut whole = if small { new.bytes.clone() } else { Vec::new() };
         // The MD5 of exactly the bytes that go into the upload zip (stored, so sent as they are).
-        let streamed = stream_rest(e, &new.bytes, true, |chunk| {
+        let streamed = stream_rest(e, &new.bytes, !small, |chunk| {
+            if small {
+                whole.extend_from_slice(chunk);
+            }
             zip.write_all(chunk).map_err(io_err("write", output))
         })?;
         result.files += 1;
@@ -361,18 +313,17 @@ fn rewrite_zip_in(
         if result.facts.study_uid.is_none() {
             result.facts.study_uid = h.study_instance_uid.as_deref().map(|u| rules.digest(u));
         }
-        if result
-            .facts
-            .scans
-            .entry(scan.clone())
-            .or_default()
-            .insert(sop_key(h, &entry_name, rules), facts)
-            .is_some()
-        {
-            *result.facts.duplicates.entry(scan).or_default() += 1;
+        let sop = sop_key(h, &entry_name, rules);
+        if small {
+            let done = batch.push(whole, (scan, sop, facts));
+            add_facts(&mut result.facts, done);
+        } else {
+            add_facts(&mut result.facts, batch.flush());
+            add_facts(&mut result.facts, [(String::new(), (scan, sop, facts))]);
         }
         Ok(())
     })?;
+    add_facts(&mut result.facts, batch.flush());
     let mut w = zip.finish().map_err(zip_err(output))?;
     w.flush().map_err(io_err("write", output))?;
     if rules.gate == Gate::Require && phi_files > 0 {

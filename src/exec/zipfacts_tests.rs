@@ -564,3 +564,68 @@ fn hostile_entry_names_never_reach_the_upload_or_the_file_system() {
     assert_eq!(beside, ["in.zip", "out.zip"]);
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
 }
+
+/// Small files take their MD5 in batches, large ones as they stream: however the two mix, every
+/// file's facts carry the MD5 of its own bytes, and of two files with one SOPInstanceUID the later
+/// is kept, whichever way each was hashed.
+#[test]
+fn small_and_large_files_mixed_get_their_own_md5s_and_the_later_duplicate_wins() {
+    let file = |seed: u64, size: u16, sop: &str| {
+        let mut s = Spec::new(seed);
+        s.size = size;
+        s.sop_uid = sop.into();
+        synth::file(&s)
+    };
+    let large = |seed, sop| {
+        let f = file(seed, 800, sop);
+        assert!(f.len() as u64 > crate::exec::md5batch::SMALL);
+        f
+    };
+    let mut entries: Vec<(String, Vec<u8>)> = vec![
+        (
+            "a small, then a large one of its SOP".into(),
+            file(1, 16, "1.2.3.1"),
+        ),
+        ("the large one".into(), large(2, "1.2.3.1")),
+        (
+            "a large, then a small one of its SOP".into(),
+            large(3, "1.2.3.2"),
+        ),
+        ("the small one".into(), file(4, 16, "1.2.3.2")),
+    ];
+    for i in 0..70u64 {
+        entries.push((
+            format!("small {i}"),
+            file(10 + i, 8 + i as u16 % 40, &format!("1.2.4.{i}")),
+        ));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (input, output) = (dir.path().join("in.zip"), dir.path().join("out.zip"));
+    let refs: Vec<(&str, &[u8])> = entries
+        .iter()
+        .map(|(n, b)| (n.as_str(), b.as_slice()))
+        .collect();
+    zip_of(&input, &refs);
+    let set: BTreeMap<String, String> = [("PatientID".to_string(), "MAIN_001".to_string())].into();
+    let r = rewrite_zip(&input, &output, &FileRules::plain(&set, Gate::Off)).unwrap();
+    assert_eq!(r.files, entries.len());
+    let written = unzip(&output);
+    let facts: Vec<&FileFacts> = r.facts.scans.values().flat_map(|s| s.values()).collect();
+    assert_eq!(facts.len(), entries.len() - 2);
+    assert_eq!(r.facts.duplicates.values().sum::<usize>(), 2);
+    for f in &facts {
+        let (_, bytes) = written.iter().find(|(n, _)| *n == f.name).unwrap();
+        assert_eq!(f.md5, md5_hex(bytes), "{}", f.name);
+    }
+    // The kept file of each duplicated SOP is the later one: the second and the fourth entry.
+    let kept: std::collections::BTreeSet<&str> = facts.iter().map(|f| f.name.as_str()).collect();
+    let name = |i: usize| written[i].0.as_str();
+    assert!(
+        !kept.contains(name(0)) && kept.contains(name(1)),
+        "{kept:?}"
+    );
+    assert!(
+        !kept.contains(name(2)) && kept.contains(name(3)),
+        "{kept:?}"
+    );
+}

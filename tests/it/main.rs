@@ -26,4 +26,5 @@ mod sim;
 mod sim_cli;
 mod sim_peers;
 mod sim_safety;
+mod staging;
 mod support;

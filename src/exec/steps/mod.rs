@@ -47,6 +47,39 @@ pub struct Env<'a> {
     pub bandwidth: Option<&'a Bandwidth>,
     /// Where progress goes.
     pub reporter: &'a dyn Reporter,
+    /// The staging files this run wrote and hashed itself, so later steps of the same run need not
+    /// read and hash them again ([`Written`]).
+    pub written: Written,
+}
+
+/// Staging files written by this run, each with its blake3 and the size and modification time it had
+/// when written. A later step of the same run trusts a file whose size and time are unchanged; a
+/// resumed run (a new process) starts empty and hashes every staging file it reuses.
+#[derive(Default)]
+pub struct Written(std::sync::Mutex<BTreeMap<PathBuf, Stamp>>);
+
+/// A file's blake3, size and modification time when recorded.
+type Stamp = (String, u64, Option<std::time::SystemTime>);
+
+impl Written {
+    /// Records `path`, as it is now, with its blake3 `hash`.
+    pub fn record(&self, path: &Path, hash: &str) {
+        if let Ok(m) = std::fs::metadata(path) {
+            let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            map.insert(
+                path.to_path_buf(),
+                (hash.to_string(), m.len(), m.modified().ok()),
+            );
+        }
+    }
+
+    /// The blake3 this run recorded for `path`, if the file's size and time are as they were then.
+    pub fn hash(&self, path: &Path) -> Option<String> {
+        let m = std::fs::metadata(path).ok()?;
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let (hash, len, time) = map.get(path)?;
+        (*len == m.len() && time.is_some() && *time == m.modified().ok()).then(|| hash.clone())
+    }
 }
 
 /// Everything a session step needs, resolved from the plan.
@@ -193,5 +226,25 @@ mod tests {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_".contains(c)));
         assert!(folder_name(&"x".repeat(500)).len() < 80);
+    }
+
+    #[test]
+    fn a_written_file_is_trusted_until_its_size_or_time_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("upload.zip");
+        std::fs::write(&path, b"first").unwrap();
+        let written = Written::default();
+        assert_eq!(written.hash(&path), None, "nothing recorded yet");
+        written.record(&path, "h1");
+        assert_eq!(written.hash(&path).as_deref(), Some("h1"));
+        std::fs::write(&path, b"longer than first").unwrap();
+        assert_eq!(written.hash(&path), None, "the size changed");
+        written.record(&path, "h2");
+        let f = std::fs::File::options().write(true).open(&path).unwrap();
+        let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+        f.set_modified(later).unwrap();
+        assert_eq!(written.hash(&path), None, "the time changed");
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(written.hash(&path), None, "the file is gone");
     }
 }

@@ -36,6 +36,7 @@ pub fn run(env: &Env<'_>, c: &Ctx<'_>) -> Result<Value, StepFailure> {
         )));
     }
     let hash = file_blake3(&upload)?;
+    env.written.record(&upload, &hash);
     // The facts verification will compare stay on disk beside the zip, not in the journal or in
     // memory: the journal records their hash, so memory does not grow with the files of a run.
     let facts = serde_json::to_vec(&r.facts).map_err(local)?;
@@ -64,9 +65,14 @@ pub fn upload_zip(
     let facts_path = c.dir.join("facts.json");
     let recorded = ctx.detail(&env.sibling(c, StepKind::Rewrite));
     if let Some(d) = &recorded {
-        if upload.exists()
+        let zip_hash = match env.written.hash(&upload) {
+            Some(h) => Some(h),
+            None if upload.exists() => Some(file_blake3(&upload)?),
+            None => None,
+        };
+        if zip_hash.is_some()
             && facts_path.exists()
-            && d["zip_blake3"].as_str() == Some(file_blake3(&upload)?.as_str())
+            && d["zip_blake3"].as_str() == zip_hash.as_deref()
             && d["facts_blake3"].as_str() == Some(file_blake3(&facts_path)?.as_str())
         {
             return Ok((upload, read_facts_file(&facts_path)?));

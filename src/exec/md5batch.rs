@@ -1,0 +1,113 @@
+//! The MD5s of a session's small files, taken several at a time. MD5 is serial within one file, so one
+//! core hashes one small file no faster than a large one; independent files can share the core's
+//! SIMD lanes instead ([`crate::digest::md5_many`]). The rewrite keeps each small file's bytes here
+//! (at most [`MAX_WAITING_BYTES`] in all) until enough have come to fill the lanes; a file larger than
+//! [`SMALL`] is hashed as it streams, as before.
+
+/// The largest file (as the source zip announces it) that waits here for its MD5.
+pub const SMALL: u64 = 1024 * 1024;
+
+/// At most this many bytes wait at once; then they are hashed.
+pub const MAX_WAITING_BYTES: usize = 4 * 1024 * 1024;
+
+/// At most this many files wait at once: enough to fill 16 lanes twice.
+pub const MAX_WAITING_FILES: usize = 32;
+
+/// Files waiting for their MD5, each with what its caller needs back (`T`), in the order they came.
+pub struct Md5Batch<T> {
+    waiting: Vec<(Vec<u8>, T)>,
+    bytes: usize,
+}
+
+impl<T> Default for Md5Batch<T> {
+    fn default() -> Self {
+        Md5Batch {
+            waiting: Vec::new(),
+            bytes: 0,
+        }
+    }
+}
+
+impl<T> Md5Batch<T> {
+    /// Whether a file the source announces at `size` bytes waits here (else it is hashed as it
+    /// streams).
+    pub fn takes(size: u64) -> bool {
+        size <= SMALL
+    }
+
+    /// Adds a whole file. When the batch is full, hashes every waiting file and returns them, in the
+    /// order they came, with their MD5 in lower-case hex; else returns nothing yet.
+    pub fn push(&mut self, file: Vec<u8>, item: T) -> Vec<(String, T)> {
+        self.bytes += file.len();
+        self.waiting.push((file, item));
+        if self.bytes >= MAX_WAITING_BYTES || self.waiting.len() >= MAX_WAITING_FILES {
+            self.flush()
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Hashes every waiting file and returns them, in the order they came, with their MD5.
+    pub fn flush(&mut self) -> Vec<(String, T)> {
+        let waiting = std::mem::take(&mut self.waiting);
+        self.bytes = 0;
+        let files: Vec<&[u8]> = waiting.iter().map(|(f, _)| f.as_slice()).collect();
+        let digests: Vec<[u8; 16]> = files
+            .iter()
+            .map(|f| <md5::Md5 as md5::Digest>::digest(f).into())
+            .collect();
+        waiting
+            .into_iter()
+            .zip(digests)
+            .map(|((_, item), d)| (hex(&d), item))
+            .collect()
+    }
+}
+
+fn hex(digest: &[u8; 16]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn md5_hex(bytes: &[u8]) -> String {
+        hex(&<md5::Md5 as md5::Digest>::digest(bytes).into())
+    }
+
+    #[test]
+    fn every_file_gets_its_own_md5_in_the_order_it_came() {
+        let mut batch = Md5Batch::default();
+        let mut out = Vec::new();
+        let files: Vec<Vec<u8>> = (0..100usize)
+            .map(|i| (0..i * 997 % 70_000).map(|j| (i * 31 + j) as u8).collect())
+            .collect();
+        for (i, f) in files.iter().enumerate() {
+            out.extend(batch.push(f.clone(), i));
+        }
+        assert!(!out.is_empty(), "a full batch is hashed before the end");
+        assert!(out.len() < files.len());
+        out.extend(batch.flush());
+        assert_eq!(out.len(), files.len());
+        for (n, (md5, i)) in out.iter().enumerate() {
+            assert_eq!(*i, n);
+            assert_eq!(md5, &md5_hex(&files[*i]));
+        }
+        assert!(batch.flush().is_empty());
+    }
+
+    #[test]
+    fn the_batch_holds_no_more_than_its_byte_bound() {
+        let mut batch = Md5Batch::default();
+        let file = vec![7u8; (SMALL as usize) - 1];
+        let mut held = 0usize;
+        for i in 0..10 {
+            let done = batch.push(file.clone(), i);
+            held = if done.is_empty() { held + 1 } else { 0 };
+            assert!(held * file.len() < MAX_WAITING_BYTES, "{held} files held");
+        }
+        assert!(Md5Batch::<()>::takes(SMALL));
+        assert!(!Md5Batch::<()>::takes(SMALL + 1));
+    }
+}
