@@ -3,6 +3,7 @@
 //! [`md5lanes`] hashes many independent messages with MD5 in SIMD lanes (8 with AVX2, 16 with
 //! AVX-512), for `apply`, which lists and verifies an MD5 per rewritten file.
 
+mod md5compress;
 pub mod md5lanes;
 
 pub use md5lanes::{md5_many, md5_one};
