@@ -17,6 +17,9 @@ pub const MAX_WAITING_FILES: usize = 32;
 pub struct Md5Batch<T> {
     waiting: Vec<(Vec<u8>, T)>,
     bytes: usize,
+    /// Buffers of files already hashed, handed out again so that each file does not allocate (and
+    /// the allocator map and unmap) one of its own.
+    spare: Vec<Vec<u8>>,
 }
 
 impl<T> Default for Md5Batch<T> {
@@ -24,6 +27,7 @@ impl<T> Default for Md5Batch<T> {
         Md5Batch {
             waiting: Vec::new(),
             bytes: 0,
+            spare: Vec::new(),
         }
     }
 }
@@ -33,6 +37,13 @@ impl<T> Md5Batch<T> {
     /// streams).
     pub fn takes(size: u64) -> bool {
         size <= SMALL
+    }
+
+    /// An empty buffer for the next file, holding at least `size` bytes without growing.
+    pub fn buffer(&mut self, size: usize) -> Vec<u8> {
+        let mut b = self.spare.pop().unwrap_or_default();
+        b.reserve(size);
+        b
     }
 
     /// Adds a whole file. When the batch is full, hashes every waiting file and returns them, in the
@@ -52,15 +63,19 @@ impl<T> Md5Batch<T> {
         let waiting = std::mem::take(&mut self.waiting);
         self.bytes = 0;
         let files: Vec<&[u8]> = waiting.iter().map(|(f, _)| f.as_slice()).collect();
-        let digests: Vec<[u8; 16]> = files
-            .iter()
-            .map(|f| <md5::Md5 as md5::Digest>::digest(f).into())
-            .collect();
-        waiting
-            .into_iter()
-            .zip(digests)
-            .map(|((_, item), d)| (hex(&d), item))
-            .collect()
+        let digests = crate::digest::md5_many(&files);
+        let mut done = Vec::with_capacity(waiting.len());
+        let mut kept: usize = self.spare.iter().map(|b| b.capacity()).sum();
+        for ((mut file, item), d) in waiting.into_iter().zip(digests) {
+            // Spare buffers hold no more than one full batch does.
+            if kept + file.capacity() <= MAX_WAITING_BYTES + SMALL as usize {
+                kept += file.capacity();
+                file.clear();
+                self.spare.push(file);
+            }
+            done.push((hex(&d), item));
+        }
+        done
     }
 }
 
@@ -84,7 +99,9 @@ mod tests {
             .map(|i| (0..i * 997 % 70_000).map(|j| (i * 31 + j) as u8).collect())
             .collect();
         for (i, f) in files.iter().enumerate() {
-            out.extend(batch.push(f.clone(), i));
+            let mut b = batch.buffer(f.len());
+            b.extend_from_slice(f);
+            out.extend(batch.push(b, i));
         }
         assert!(!out.is_empty(), "a full batch is hashed before the end");
         assert!(out.len() < files.len());
@@ -103,9 +120,16 @@ mod tests {
         let file = vec![7u8; (SMALL as usize) - 1];
         let mut held = 0usize;
         for i in 0..10 {
-            let done = batch.push(file.clone(), i);
+            let mut b = batch.buffer(file.len());
+            b.extend_from_slice(&file);
+            let done = batch.push(b, i);
             held = if done.is_empty() { held + 1 } else { 0 };
             assert!(held * file.len() < MAX_WAITING_BYTES, "{held} files held");
+            let spare: usize = batch.spare.iter().map(|b| b.capacity()).sum();
+            assert!(
+                spare <= MAX_WAITING_BYTES + SMALL as usize,
+                "{spare} bytes spare"
+            );
         }
         assert!(Md5Batch::<()>::takes(SMALL));
         assert!(!Md5Batch::<()>::takes(SMALL + 1));

@@ -287,8 +287,14 @@ fn rewrite_zip_in(
         zip.start_file(entry_name.as_str(), options)
             .map_err(zip_err(output))?;
         zip.write_all(&new.bytes).map_err(io_err("write", output))?;
-        let small = e.announced().is_some_and(Md5Batch::<()>::takes);
-        let mut whole = if small { new.bytes.clone() } else { Vec::new() };
+        let size = e.announced().filter(|s| Md5Batch::<()>::takes(*s));
+        let small = size.is_some();
+        let mut whole = Vec::new();
+        if let Some(size) = size {
+            // The rewritten header may be longer than the source's.
+            whole = batch.buffer(size as usize + new.bytes.len());
+            whole.extend_from_slice(&new.bytes);
+        }
         // The MD5 of exactly the bytes that go into the upload zip (stored, so sent as they are).
         let streamed = stream_rest(e, &new.bytes, !small, |chunk| {
             if small {
