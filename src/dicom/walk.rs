@@ -75,7 +75,7 @@ fn fixed_size(vr: &[u8]) -> Option<u32> {
 
 fn check_multiple(at: usize, len: u32, size: Option<u32>) -> Result<(), DicomError> {
     match size {
-        Some(n) if len != UNDEFINED && len % n != 0 => Err(malformed(
+        Some(n) if len != UNDEFINED && !len.is_multiple_of(n) => Err(malformed(
             at,
             "an element's length does not fit its value representation",
         )),

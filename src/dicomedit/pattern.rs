@@ -19,7 +19,7 @@ impl Digit {
         match self {
             Digit::Exact(e) => e == d,
             Digit::Any => true,
-            Digit::Even => d % 2 == 0,
+            Digit::Even => d.is_multiple_of(2),
             Digit::Odd => d % 2 == 1,
         }
     }

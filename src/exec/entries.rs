@@ -144,7 +144,7 @@ impl<'a> Entry<'a> {
 
 /// `64 MiB`, or `300 bytes` for a size that is not a whole number of MiB.
 fn size_text(n: usize) -> String {
-    if n >= 1 << 20 && n % (1 << 20) == 0 {
+    if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
         format!("{} MiB", n >> 20)
     } else {
         format!("{n} bytes")
