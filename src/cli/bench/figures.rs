@@ -37,9 +37,7 @@ fn plan_copy(
     src: &str,
     dst: &str,
 ) -> Result<(std::path::PathBuf, crate::plan::Summary), String> {
-    // Every plan of a run gets its own name, so no journal of an earlier plan is ever found.
-    static PLANS: AtomicUsize = AtomicUsize::new(0);
-    let n = PLANS.fetch_add(1, Ordering::SeqCst);
+    let n = fresh_plan_number(dir);
     let m = dir.join(format!("bench-{n}.yaml"));
     std::fs::write(&m, manifest(src, dst)).map_err(|e| e.to_string())?;
     let p = dir.join(format!("bench-{n}.plan.yaml"));
@@ -47,6 +45,23 @@ fn plan_copy(
     let text = std::fs::read_to_string(&p).map_err(|e| e.to_string())?;
     let plan = crate::plan::from_yaml(&text, &p).map_err(|e| e.to_string())?;
     Ok((p, plan.summary))
+}
+
+/// A number for the next bench plan that no earlier plan in `dir` had (of this run or of an earlier
+/// bench run into the same folder), so no journal of another plan is ever found and nothing is
+/// removed.
+fn fresh_plan_number(dir: &Path) -> usize {
+    static PLANS: AtomicUsize = AtomicUsize::new(0);
+    let taken = |n: usize| {
+        ["yaml", "plan.yaml", "plan.yaml.journal"]
+            .iter()
+            .any(|ext| dir.join(format!("bench-{n}.{ext}")).exists())
+    };
+    let mut n = PLANS.fetch_add(1, Ordering::SeqCst);
+    while taken(n) {
+        n = PLANS.fetch_add(1, Ordering::SeqCst);
+    }
+    n
 }
 
 /// Prints the machine the figures were measured on.
@@ -352,4 +367,27 @@ fn memory(dir: &Path, quick: bool) -> Result<(), Failure> {
         if r <= 1.2 && seen[1].1 < 200_000_000 { "met" } else { "NOT met" }
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bench_plan_never_takes_the_name_of_an_earlier_runs_plan() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = fresh_plan_number(dir.path());
+        for (k, ext) in ["yaml", "plan.yaml", "plan.yaml.journal"]
+            .iter()
+            .enumerate()
+        {
+            std::fs::write(
+                dir.path().join(format!("bench-{}.{ext}", first + 1 + k)),
+                "",
+            )
+            .unwrap();
+        }
+        let next = fresh_plan_number(dir.path());
+        assert!(next > first + 3, "{first} then {next}");
+    }
 }
