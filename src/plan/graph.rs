@@ -2,8 +2,10 @@
 //! archive → verify → delete_source, or share_session → verify), with one subject step per new
 //! destination subject shared by its sessions.
 //!
-//! A subject is created only once every session going into it was prepared (downloaded, rewritten,
-//! checked for PHI), so a session stopped there leaves no empty subject behind; uploads wait for it.
+//! A subject is created once the first session going into it was prepared (downloaded, rewritten,
+//! checked for PHI), so a session stopped there leaves no empty subject behind: a stopped first
+//! session stops the subject and its other sessions, a stopped later one leaves the subject with the
+//! first. Uploads wait for the subject.
 //! A shared subject is shared first, then its sessions.
 //!
 //! Steps are emitted in a stable topological order: transfers in manifest order, destination subjects
@@ -86,15 +88,19 @@ fn subject_step(t: &TransferPlan, subject: &str, actions: &[&Action]) -> Option<
     } else {
         StepKind::CreateSubject
     };
-    let mut after: Vec<String> = if share {
+    // A new subject waits for the rewrite of its first session (in session order, the order the
+    // executor starts them in), not for all of them: a session stopped by the PHI gate then leaves
+    // either no subject (the first) or a subject holding the first session, and the first upload
+    // need not wait for its siblings' downloads and rewrites.
+    let after: Vec<String> = if share {
         Vec::new()
     } else {
         actions
-            .iter()
+            .first()
             .map(|a| session_step_id(t, a, StepKind::Rewrite))
+            .into_iter()
             .collect()
     };
-    after.sort();
     Some(Step {
         id: format!("{}/{subject}/{}", t.name, kind.as_str()),
         kind,

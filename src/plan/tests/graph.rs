@@ -69,14 +69,11 @@ fn copy_into_the_prearchive_chains_every_step_after_its_subject() {
             "pilot-into-main/MAIN_006/create_subject"
         ]
     );
-    // A subject is created only once all its sessions were prepared (no empty subject on a PHI stop).
+    // A subject is created once its first session was prepared (no empty subject on a PHI stop).
     let cs = step(&plan, "pilot-into-main/MAIN_006/create_subject");
     assert_eq!(
         cs.after,
-        [
-            "pilot-into-main/MAIN_006/MAIN_006_20240402/rewrite",
-            "pilot-into-main/MAIN_006/MAIN_006_20240618/rewrite"
-        ]
+        ["pilot-into-main/MAIN_006/MAIN_006_20240402/rewrite"]
     );
     let dl = step(&plan, "pilot-into-main/MAIN_006/MAIN_006_20240618/download");
     assert!(dl.after.is_empty());
@@ -195,4 +192,42 @@ fn share_mode_blocks_identifying_data_under_require() {
     let warn = manifest("share", "conflict: skip, anonymization: warn", "");
     let plan = plan_of(&warn, &invs(vec![pilot(), main_project()])).unwrap();
     assert_eq!(act(&plan, "SUB001_MR1").kind, ActionKind::Share);
+}
+
+/// Run through the executor's queue: when the second session of a new subject is stopped at its
+/// rewrite (the PHI gate), the subject is still created and the first session uploaded; when the
+/// first is stopped, neither the subject nor the second session's upload runs, so no empty subject
+/// is left either way.
+#[test]
+fn a_stopped_rewrite_leaves_no_empty_subject_and_stops_no_sibling_needlessly() {
+    use crate::exec::queue::DependencyQueue;
+    let plan = demo_plan();
+    let id = |s: &str| format!("pilot-into-main/MAIN_006/{s}");
+    let (first, second) = ("MAIN_006_20240402", "MAIN_006_20240618");
+    let run = |fail: &str| {
+        let mut q =
+            DependencyQueue::new(plan.steps.iter().map(|s| (s.id.clone(), s.after.clone())))
+                .unwrap();
+        let mut done = Vec::new();
+        while let Some(k) = q.next_ready() {
+            let ok = k != id(&format!("{fail}/rewrite"));
+            q.finish(&k, ok);
+            if ok {
+                done.push(k);
+            }
+        }
+        done
+    };
+    let done = run(second);
+    assert!(done.contains(&id("create_subject")), "{done:?}");
+    assert!(done.contains(&id(&format!("{first}/upload"))), "{done:?}");
+    assert!(!done.contains(&id(&format!("{second}/upload"))), "{done:?}");
+    let done = run(first);
+    assert!(!done.contains(&id("create_subject")), "{done:?}");
+    assert!(
+        !done
+            .iter()
+            .any(|k| k.ends_with("/upload") && k.contains("MAIN_006/")),
+        "{done:?}"
+    );
 }
