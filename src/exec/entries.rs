@@ -219,11 +219,22 @@ pub(crate) fn each_entry(
     Ok(())
 }
 
-/// The hashes of one file taken as its bytes pass: blake3 of the whole file, of its PixelData value
-/// (as [`dicom::pixel_hash`] defines it), and MD5 when asked for.
+/// Which of the optional hashes [`Hashes`] takes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Take {
+    /// MD5 of the whole file (what the destination's listing is compared with).
+    pub md5: bool,
+    /// blake3 of the whole file. Facts of a rewrite leave it out: their header hash, pixel hash and
+    /// MD5 already cover the file, and only facts without a header hash (from an earlier ferry) are
+    /// compared by it.
+    pub file: bool,
+}
+
+/// The hashes of one file taken as its bytes pass: blake3 of its PixelData value (as
+/// [`dicom::pixel_hash`] defines it), and blake3 and MD5 of the whole file when asked for.
 pub(crate) struct Hashes {
     size: u64,
-    file: blake3::Hasher,
+    file: Option<blake3::Hasher>,
     pixels: Option<dicom::PixelTail>,
     md5: Option<md5::Md5>,
 }
@@ -235,7 +246,7 @@ pub(crate) struct Streamed {
     pub size: u64,
     /// blake3 of the PixelData value, hex; `None` for a file without PixelData.
     pub pixel_hash: Option<String>,
-    /// blake3 of the whole file, hex.
+    /// blake3 of the whole file, hex, when asked for; else empty.
     pub file_hash: String,
     /// MD5 of the whole file, hex, when asked for; else empty.
     pub md5: String,
@@ -244,19 +255,25 @@ pub(crate) struct Streamed {
 impl Hashes {
     /// Hashes for a file whose header is `header` (fed here); `pixels`: the file goes on with
     /// PixelData.
-    pub(crate) fn new(header: &[u8], pixels: bool, md5: bool) -> Result<Hashes, dicom::DicomError> {
+    pub(crate) fn new(
+        header: &[u8],
+        pixels: bool,
+        take: Take,
+    ) -> Result<Hashes, dicom::DicomError> {
         let mut h = Hashes {
             size: 0,
-            file: blake3::Hasher::new(),
+            file: take.file.then(blake3::Hasher::new),
             pixels: if pixels {
                 Some(dicom::PixelTail::after(header)?)
             } else {
                 None
             },
-            md5: md5.then(<md5::Md5 as md5::Digest>::new),
+            md5: take.md5.then(<md5::Md5 as md5::Digest>::new),
         };
         h.size = header.len() as u64;
-        h.file.update(header);
+        if let Some(f) = h.file.as_mut() {
+            f.update(header);
+        }
         if let Some(m) = h.md5.as_mut() {
             md5::Digest::update(m, header);
         }
@@ -266,7 +283,9 @@ impl Hashes {
     /// Feeds the next bytes after the header.
     pub(crate) fn update(&mut self, chunk: &[u8]) {
         self.size += chunk.len() as u64;
-        self.file.update(chunk);
+        if let Some(f) = self.file.as_mut() {
+            f.update(chunk);
+        }
         if let Some(p) = self.pixels.as_mut() {
             p.update(chunk);
         }
@@ -280,7 +299,10 @@ impl Hashes {
         Ok(Streamed {
             size: self.size,
             pixel_hash: self.pixels.map(|p| p.finish()).transpose()?,
-            file_hash: self.file.finalize().to_hex().to_string(),
+            file_hash: self
+                .file
+                .map(|f| f.finalize().to_hex().to_string())
+                .unwrap_or_default(),
             md5: self
                 .md5
                 .map(|m| {

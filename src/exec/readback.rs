@@ -2,7 +2,7 @@
 //! [`super::entries`]): per scan and SOPInstanceUID what verification compares with the facts of the
 //! upload, and the identifying data the anonymization gate finds in what came back.
 
-use super::entries::{each_entry, Entry, CHUNK, MAX_HEADER_BYTES};
+use super::entries::{each_entry, Entry, Take, CHUNK, MAX_HEADER_BYTES};
 use super::gate::FileRules;
 use super::verify::{FileFacts, SessionFacts};
 use super::zipfacts::{facts_of, scan_key, sop_key, stream_rest, FactsError};
@@ -29,7 +29,11 @@ pub(super) fn read_entry(
     };
     let header_hash =
         super::verify::elements::header_hash(&parsed, &rules.element_key).map_err(err)?;
-    let streamed = stream_rest(e, &header, false, |_| Ok(()))?;
+    let take = Take {
+        md5: false,
+        file: true,
+    };
+    let streamed = stream_rest(e, &header, take, |_| Ok(()))?;
     let f = facts_of(e.name(), &header, &h, &rules.set, streamed, header_hash).map_err(err)?;
     Ok(Some((h, f)))
 }

@@ -9,7 +9,7 @@
 //! IDs), never by the paths a server chose, and are written into the upload zip under names ferry
 //! builds itself, so a hostile entry name cannot escape anything.
 
-use super::entries::{each_entry, Entry, Hashes, Streamed, CHUNK};
+use super::entries::{each_entry, Entry, Hashes, Streamed, Take, CHUNK};
 use super::gate::FileRules;
 use super::md5batch::Md5Batch;
 use super::newheader::new_header;
@@ -188,7 +188,7 @@ pub(super) fn facts_of(
 pub(super) fn stream_rest(
     e: &mut Entry<'_>,
     header: &[u8],
-    md5: bool,
+    take: Take,
     mut sink: impl FnMut(&[u8]) -> Result<(), FactsError>,
 ) -> Result<Streamed, FactsError> {
     let hash_err = |name: &str| {
@@ -198,7 +198,7 @@ pub(super) fn stream_rest(
             source,
         }
     };
-    let mut hashes = Hashes::new(header, e.has_pixel_data(), md5).map_err(hash_err(e.name()))?;
+    let mut hashes = Hashes::new(header, e.has_pixel_data(), take).map_err(hash_err(e.name()))?;
     e.stream_rest(|chunk| {
         sink(chunk)?;
         hashes.update(chunk);
@@ -296,7 +296,11 @@ fn rewrite_zip_in(
             whole.extend_from_slice(&new.bytes);
         }
         // The MD5 of exactly the bytes that go into the upload zip (stored, so sent as they are).
-        let streamed = stream_rest(e, &new.bytes, !small, |chunk| {
+        let take = Take {
+            md5: !small,
+            file: false,
+        };
+        let streamed = stream_rest(e, &new.bytes, take, |chunk| {
             if small {
                 whole.extend_from_slice(chunk);
             }

@@ -39,7 +39,9 @@ pub struct FileFacts {
     /// blake3 of the PixelData element's value; for an object without PixelData, `content:` and the
     /// blake3 of its data set less the fields ferry set.
     pub pixel_hash: String,
-    /// blake3 of the whole file.
+    /// blake3 of the whole file: of a file read back, and in the facts of a rewrite by an earlier
+    /// ferry; a rewrite now leaves it empty (its header hash, pixel hash and MD5 cover the file).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub file_hash: String,
     /// The values of the keywords ferry set (labels and routing strings, never source PHI).
     pub set_fields: BTreeMap<String, String>,
@@ -299,7 +301,11 @@ fn compare_file(
                 }
             }
         }
-        None if w.file_hash != g.file_hash && w.pixel_hash == g.pixel_hash => {
+        None if !w.file_hash.is_empty()
+            && !g.file_hash.is_empty()
+            && w.file_hash != g.file_hash
+            && w.pixel_hash == g.pixel_hash =>
+        {
             notes.header_changed += 1;
         }
         _ => {}
