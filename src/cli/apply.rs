@@ -148,7 +148,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
             "--jobs and --per-server must be at least 1",
         ));
     }
-    let (plan, _) = super::show::load_plan(&args.plan, "apply")?;
+    let (plan, hash) = super::show::load_plan(&args.plan, "apply")?;
     let blocked = plan.blocked_count() as u64;
     if args.skip_blocked && blocked > 0 && plan.steps.is_empty() {
         return Err(Failure::msg(
@@ -177,7 +177,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
         eprintln!("stopping: finishing the steps in progress (Ctrl-C again to quit now)");
     });
     let reporter = super::progress::reporter();
-    let outcome = apply::apply(&args.plan, &opts, reporter.as_ref(), &stop);
+    let outcome = apply::apply_read(&args.plan, (plan, hash), &opts, reporter.as_ref(), &stop);
     drop(reporter);
     let outcome = match outcome {
         Err(ApplyError::Drift(d)) if args.allow_drift => return replan(&args, d),

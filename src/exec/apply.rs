@@ -326,7 +326,18 @@ pub fn apply(
     reporter: &dyn Reporter,
     stop: &AtomicBool,
 ) -> Result<ApplyOutcome, ApplyError> {
-    let (plan, hash) = read_plan(path)?;
+    apply_read(path, read_plan(path)?, opts, reporter, stop)
+}
+
+/// [`apply`] of a plan already read from `path` with [`read_plan`] (the plan and the hash of the
+/// bytes it was parsed from), so the plan is read and parsed once.
+pub fn apply_read(
+    path: &Path,
+    (plan, hash): (Plan, String),
+    opts: &ApplyOptions,
+    reporter: &dyn Reporter,
+    stop: &AtomicBool,
+) -> Result<ApplyOutcome, ApplyError> {
     let blocked = plan.blocked_count();
     if blocked > 0 && !opts.skip_blocked {
         return Err(ApplyError::Blocked(blocked));
