@@ -71,7 +71,7 @@ impl Backend {
         let mut all = vec![Backend::Scalar];
         #[cfg(target_arch = "x86_64")]
         {
-            if widest != Backend::Scalar {
+            if std::is_x86_feature_detected!("avx2") {
                 all.push(Backend::Avx2);
             }
             if widest == Backend::Avx512 {
@@ -92,9 +92,8 @@ fn md5_many_on(messages: &[&[u8]], backend: Backend) -> Vec<[u8; 16]> {
             }
         }
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: `Backend::Avx2` comes from `Backend::detect` (or `available`), which returns it
-        // only when `is_x86_feature_detected!("avx2")` holds, or `avx512f` and `avx512vl` hold,
-        // which imply AVX2.
+        // SAFETY: `Backend::Avx2` comes from `Backend::detect` or `available`, which return it
+        // only when `is_x86_feature_detected!("avx2")` holds.
         Backend::Avx2 => unsafe { lanes_avx2(messages, &mut out) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `Backend::Avx512` comes from `Backend::detect` (or `available`), which returns it

@@ -99,7 +99,7 @@ pub fn all(dir: &Path, quick: bool, with_peers: bool, only: &[u8]) -> Result<(),
     );
     machine();
     if on(0) {
-        rates();
+        super::rates::rates();
     }
     if on(1) {
         throughputs(dir, quick, with_peers)?;
@@ -155,48 +155,6 @@ fn throughputs(dir: &Path, quick: bool, with_peers: bool) -> Result<(), Failure>
     throughput(dir, &wan, big, WAN, py)?;
     let wan8 = wan.replace("1c.", "1d.").replace("128 kB", "8 kB");
     throughput(dir, &wan8, small, WAN, None)
-}
-
-/// Header parsing and blake3 rates (in this process: pure CPU, nothing copied).
-fn rates() {
-    let mut spec = crate::dicom::synth::Spec::new(1);
-    spec.size = 512;
-    let files: Vec<Vec<u8>> = (0..50)
-        .map(|i| {
-            spec.seed = i;
-            spec.sop_uid = format!("1.2.3.{i}");
-            crate::dicom::synth::file(&spec)
-        })
-        .collect();
-    let total: u64 = files.iter().map(|f| f.len() as u64).sum();
-    let mut parse = || {
-        let t = std::time::Instant::now();
-        let ok = files
-            .iter()
-            .filter(|f| crate::dicom::read_header_bytes(f).is_ok())
-            .count();
-        if ok != files.len() {
-            return Err(format!(
-                "{} of {} headers did not parse",
-                files.len() - ok,
-                files.len()
-            ));
-        }
-        Ok(files.len() as f64 / t.elapsed().as_secs_f64())
-    };
-    let buf = vec![7u8; 64 << 20];
-    let mut hash = || {
-        let t = std::time::Instant::now();
-        std::hint::black_box(blake3::hash(&buf));
-        Ok(buf.len() as f64 / 1e6 / t.elapsed().as_secs_f64())
-    };
-    let s = interleave(ROUNDS, &mut [&mut parse, &mut hash]);
-    println!(
-        "0. header parsing: {} files/s of {} files; blake3: {} MB/s",
-        s[0].show(0, ""),
-        human_bytes(total / files.len() as u64),
-        s[1].show(0, "")
-    );
 }
 
 /// One throughput figure: plain copy one and [`JOBS`] sessions at a time, ferry, and the peers.

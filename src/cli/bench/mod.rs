@@ -16,6 +16,7 @@ mod peers;
 mod plainlist;
 mod planning;
 mod procs;
+mod rates;
 mod stats;
 
 use super::{Exit, Failure};
