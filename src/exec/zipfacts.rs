@@ -184,7 +184,7 @@ pub(super) fn facts_of(
 }
 
 /// Streams the rest of an entry after `header` (the header the file is written with) to `sink`,
-/// hashing the whole file as it passes.
+/// taking the hashes `take` asks for (and the pixel data's) as it passes.
 pub(super) fn stream_rest(
     e: &mut Entry<'_>,
     header: &[u8],
@@ -231,6 +231,48 @@ fn add_facts(
             *session.duplicates.entry(scan).or_default() += 1;
         }
     }
+}
+
+/// The upload zip as the rewrite writes it, its entry options, and its path (for errors).
+type UploadZip<'a> = (
+    &'a mut zip::ZipWriter<BufWriter<File>>,
+    zip::write::SimpleFileOptions,
+    &'a Path,
+);
+
+/// Writes one rewritten file into the upload zip as entry `name`: its new `header`, then the rest of
+/// the source entry. A file the source announces as small comes back whole too, for its MD5 to be
+/// taken in a batch (from a buffer of `batch`); a larger one comes back with its MD5 taken as it
+/// streamed.
+fn write_entry(
+    e: &mut Entry<'_>,
+    (header, name): (&[u8], &str),
+    (zip, options, output): UploadZip<'_>,
+    batch: &mut Md5Batch<(String, String, FileFacts)>,
+) -> Result<(Streamed, Option<Vec<u8>>), FactsError> {
+    zip.start_file(name, options).map_err(zip_err(output))?;
+    zip.write_all(header).map_err(io_err("write", output))?;
+    let mut whole = e
+        .announced()
+        .filter(|s| Md5Batch::<()>::takes(*s))
+        .map(|size| {
+            // The rewritten header may be longer than the source's.
+            let mut b = batch.buffer(size as usize + header.len());
+            b.extend_from_slice(header);
+            b
+        });
+    // The MD5 of exactly the bytes that go into the upload zip (stored, so sent as they are).
+    let take = Take {
+        md5: whole.is_none(),
+        file: false,
+    };
+    let streamed = stream_rest(e, header, take, |chunk| {
+        if let Some(w) = whole.as_mut() {
+            w.extend_from_slice(chunk);
+        }
+        zip.write_all(chunk).map_err(io_err("write", output))
+    })?;
+    Ok((streamed, whole))
 }
 
 /// Rewrites every DICOM file of `input` per `rules` (de-identification profile, then `dicom.set`)
@@ -284,28 +326,12 @@ fn rewrite_zip_in(
             rules,
             &entry_name,
         )?;
-        zip.start_file(entry_name.as_str(), options)
-            .map_err(zip_err(output))?;
-        zip.write_all(&new.bytes).map_err(io_err("write", output))?;
-        let size = e.announced().filter(|s| Md5Batch::<()>::takes(*s));
-        let small = size.is_some();
-        let mut whole = Vec::new();
-        if let Some(size) = size {
-            // The rewritten header may be longer than the source's.
-            whole = batch.buffer(size as usize + new.bytes.len());
-            whole.extend_from_slice(&new.bytes);
-        }
-        // The MD5 of exactly the bytes that go into the upload zip (stored, so sent as they are).
-        let take = Take {
-            md5: !small,
-            file: false,
-        };
-        let streamed = stream_rest(e, &new.bytes, take, |chunk| {
-            if small {
-                whole.extend_from_slice(chunk);
-            }
-            zip.write_all(chunk).map_err(io_err("write", output))
-        })?;
+        let (streamed, whole) = write_entry(
+            e,
+            (&new.bytes, &entry_name),
+            (&mut zip, options, output),
+            &mut batch,
+        )?;
         result.files += 1;
         result.bytes += streamed.size;
         let facts = facts_of(
@@ -324,7 +350,7 @@ fn rewrite_zip_in(
             result.facts.study_uid = h.study_instance_uid.as_deref().map(|u| rules.digest(u));
         }
         let sop = sop_key(h, &entry_name, rules);
-        if small {
+        if let Some(whole) = whole {
             let done = batch.push(whole, (scan, sop, facts));
             add_facts(&mut result.facts, done);
         } else {
