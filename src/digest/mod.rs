@@ -7,3 +7,8 @@ mod md5compress;
 pub mod md5lanes;
 
 pub use md5lanes::{md5_many, md5_one};
+
+/// A digest as XNAT lists it: lower-case hex, two digits per byte.
+pub fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -305,12 +305,7 @@ impl Hashes {
                 .unwrap_or_default(),
             md5: self
                 .md5
-                .map(|m| {
-                    md5::Digest::finalize(m)
-                        .iter()
-                        .map(|b| format!("{b:02x}"))
-                        .collect()
-                })
+                .map(|m| crate::digest::hex(&md5::Digest::finalize(m)))
                 .unwrap_or_default(),
         })
     }

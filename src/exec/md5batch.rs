@@ -73,14 +73,10 @@ impl<T> Md5Batch<T> {
                 file.clear();
                 self.spare.push(file);
             }
-            done.push((hex(&d), item));
+            done.push((crate::digest::hex(&d), item));
         }
         done
     }
-}
-
-fn hex(digest: &[u8; 16]) -> String {
-    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -88,7 +84,7 @@ mod tests {
     use super::*;
 
     fn md5_hex(bytes: &[u8]) -> String {
-        hex(&<md5::Md5 as md5::Digest>::digest(bytes).into())
+        crate::digest::hex(&<md5::Md5 as md5::Digest>::digest(bytes))
     }
 
     #[test]

@@ -181,12 +181,7 @@ impl Client {
             Ok(Streamed {
                 bytes: total,
                 blake3: b3.finalize().to_hex().to_string(),
-                md5: m5.map(|m| {
-                    md5::Digest::finalize(m)
-                        .iter()
-                        .map(|b| format!("{b:02x}"))
-                        .collect()
-                }),
+                md5: m5.map(|m| crate::digest::hex(&md5::Digest::finalize(m))),
             })
         })?;
         std::fs::rename(&part, dest).map_err(io_err("rename", dest))?;
