@@ -129,5 +129,11 @@ mod tests {
         }
         assert!(Md5Batch::<()>::takes(SMALL));
         assert!(!Md5Batch::<()>::takes(SMALL + 1));
+        // Tiny files are hashed once MAX_WAITING_FILES of them wait.
+        let mut batch = Md5Batch::default();
+        for i in 0..MAX_WAITING_FILES - 1 {
+            assert!(batch.push(vec![i as u8; 10], i).is_empty());
+        }
+        assert_eq!(batch.push(vec![0; 10], 99).len(), MAX_WAITING_FILES);
     }
 }
