@@ -8,10 +8,6 @@ fn reference(message: &[u8]) -> [u8; 16] {
     md5::Md5::digest(message).into()
 }
 
-fn hex(digest: &[u8; 16]) -> String {
-    digest.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Deterministic pseudo-random bytes (a fixed seed per call site).
 fn bytes(seed: u64, len: usize) -> Vec<u8> {
     let mut rng = fastrand::Rng::with_seed(seed);
@@ -29,8 +25,8 @@ fn assert_all_backends(messages: &[Vec<u8>]) {
         assert_eq!(got.len(), messages.len(), "{backend:?}");
         for (i, (g, e)) in got.iter().zip(&expected).enumerate() {
             assert_eq!(
-                hex(g),
-                hex(e),
+                crate::digest::hex(g),
+                crate::digest::hex(e),
                 "{backend:?}: message {i} of {} ({} bytes)",
                 messages.len(),
                 messages[i].len()
@@ -64,12 +60,16 @@ fn rfc1321_test_suite() {
     for backend in Backend::available() {
         let got = md5_many_on(&messages, backend);
         for ((message, want), digest) in suite.iter().zip(&got) {
-            assert_eq!(hex(digest), *want, "{backend:?}: {message:?}");
+            assert_eq!(
+                crate::digest::hex(digest),
+                *want,
+                "{backend:?}: {message:?}"
+            );
         }
     }
     for (message, want) in suite {
         assert_eq!(
-            hex(&md5_one(message.as_bytes())),
+            crate::digest::hex(&md5_one(message.as_bytes())),
             want,
             "md5_one({message:?})"
         );

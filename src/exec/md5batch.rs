@@ -32,13 +32,13 @@ impl<T> Default for Md5Batch<T> {
     }
 }
 
-impl<T> Md5Batch<T> {
-    /// Whether a file the source announces at `size` bytes waits here (else it is hashed as it
-    /// streams).
-    pub fn takes(size: u64) -> bool {
-        size <= SMALL
-    }
+/// Whether a file the source announces at `size` bytes waits in a batch (else it is hashed as it
+/// streams).
+pub fn takes(size: u64) -> bool {
+    size <= SMALL
+}
 
+impl<T> Md5Batch<T> {
     /// An empty buffer for the next file, holding at least `size` bytes without growing.
     pub fn buffer(&mut self, size: usize) -> Vec<u8> {
         let mut b = self.spare.pop().unwrap_or_default();
@@ -127,8 +127,8 @@ mod tests {
                 "{spare} bytes spare"
             );
         }
-        assert!(Md5Batch::<()>::takes(SMALL));
-        assert!(!Md5Batch::<()>::takes(SMALL + 1));
+        assert!(takes(SMALL));
+        assert!(!takes(SMALL + 1));
         // Tiny files are hashed once MAX_WAITING_FILES of them wait.
         let mut batch = Md5Batch::default();
         for i in 0..MAX_WAITING_FILES - 1 {

@@ -11,7 +11,7 @@
 
 use super::entries::{each_entry, Entry, Hashes, Streamed, Take, CHUNK};
 use super::gate::FileRules;
-use super::md5batch::Md5Batch;
+use super::md5batch::{self, Md5Batch};
 use super::newheader::new_header;
 use super::verify::{FileFacts, SessionFacts};
 use crate::dicom;
@@ -252,15 +252,12 @@ fn write_entry(
 ) -> Result<(Streamed, Option<Vec<u8>>), FactsError> {
     zip.start_file(name, options).map_err(zip_err(output))?;
     zip.write_all(header).map_err(io_err("write", output))?;
-    let mut whole = e
-        .announced()
-        .filter(|s| Md5Batch::<()>::takes(*s))
-        .map(|size| {
-            // The rewritten header may be longer than the source's.
-            let mut b = batch.buffer(size as usize + header.len());
-            b.extend_from_slice(header);
-            b
-        });
+    let mut whole = e.announced().filter(|s| md5batch::takes(*s)).map(|size| {
+        // The rewritten header may be longer than the source's.
+        let mut b = batch.buffer(size as usize + header.len());
+        b.extend_from_slice(header);
+        b
+    });
     // The MD5 of exactly the bytes that go into the upload zip (stored, so sent as they are).
     let take = Take {
         md5: whole.is_none(),

@@ -24,10 +24,7 @@ impl<R: Read> Read for Trickle<R> {
 
 fn md5_hex(bytes: &[u8]) -> String {
     use md5::Digest;
-    md5::Md5::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::digest::hex(&md5::Md5::digest(bytes))
 }
 
 /// The facts of a file as ferry computed them before streaming: from the whole file in memory.
