@@ -73,7 +73,7 @@ fn facts(
     as_sent: bool,
     zip: &Path,
 ) -> Result<SessionFacts, DeepError> {
-    client.download_session(project, subject, session, scans, zip, &mut |_| {})?;
+    client.download_session(project, subject, session, scans, (zip, 0), &mut |_| {})?;
     let facts = if as_sent {
         let sent = zip.with_extension("sent.zip");
         let r = zipfacts::rewrite_zip(zip, &sent, rules);

@@ -21,6 +21,11 @@ pub struct Args {
     /// Cap on transfer bandwidth over all transfers, bytes per second (`50M`, `500k`).
     #[arg(long)]
     pub bwlimit: Option<String>,
+    /// Memory for small sessions' zips, MiB: a session of at most 16 MiB is held in memory between
+    /// its steps instead of written to the staging folder, while this much is free (0: always the
+    /// staging folder).
+    #[arg(long, default_value_t = 64, value_name = "MIB")]
+    pub staging_memory: u64,
     /// Apply the runnable part of a blocked plan (blocked sessions are left alone).
     #[arg(long)]
     pub skip_blocked: bool,
@@ -164,6 +169,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
         jobs: args.jobs,
         bwlimit,
         skip_blocked: args.skip_blocked,
+        staging_memory: args.staging_memory.saturating_mul(1024 * 1024),
         ..ApplyOptions::default()
     };
     opts.client.max_in_flight = args.per_server;

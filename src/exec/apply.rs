@@ -27,6 +27,9 @@ pub struct ApplyOptions {
     pub skip_blocked: bool,
     /// Options of every server connection.
     pub client: ClientOptions,
+    /// Bytes of small sessions' zips held in memory at once instead of in the staging folder (see
+    /// [`super::stash`]); 0 stages everything on disk.
+    pub staging_memory: u64,
 }
 
 impl Default for ApplyOptions {
@@ -36,6 +39,7 @@ impl Default for ApplyOptions {
             bwlimit: None,
             skip_blocked: false,
             client: ClientOptions::default(),
+            staging_memory: super::stash::BUDGET,
         }
     }
 }
@@ -310,13 +314,25 @@ pub fn check_drift(
 }
 
 /// The steps to run: all of them, or only those of runnable actions when blocked ones are skipped.
+/// Sessions already started go on before new ones start: a step that unblocks uploads (a subject
+/// to create or share) first, then the later a step comes in a session's chain the sooner it runs,
+/// so uploads begin early and a session's zips are held no longer than needed.
 fn graph(plan: &Plan) -> Result<DependencyQueue<String>, QueueError> {
     let steps: Vec<(String, Vec<String>)> = plan
         .steps
         .iter()
         .map(|s| (s.id.clone(), s.after.clone()))
         .collect();
-    DependencyQueue::new(steps)
+    let kinds: BTreeMap<&str, StepKind> =
+        plan.steps.iter().map(|s| (s.id.as_str(), s.kind)).collect();
+    let rank = |id: &String| match kinds.get(id.as_str()) {
+        Some(StepKind::CreateSubject | StepKind::ShareSubject) => 0,
+        Some(StepKind::Download) => 4,
+        Some(StepKind::Rewrite) => 3,
+        Some(StepKind::Upload | StepKind::Archive) => 2,
+        _ => 1,
+    };
+    Ok(DependencyQueue::new(steps)?.with_ranks(rank))
 }
 
 /// Applies a plan. `stop` is set by Ctrl-C; the run then finishes the steps in progress and returns.
@@ -377,7 +393,8 @@ pub fn apply_read(
         staging.clone(),
         bandwidth.as_ref(),
         reporter,
-    );
+    )
+    .with_stash(super::stash::Stash::new(opts.staging_memory));
     reporter.event(Event::Begin {
         steps: plan.steps.len(),
         sessions: plan

@@ -10,7 +10,7 @@
 use super::zipfacts::FactsError;
 use crate::dicom::{self, HeadError};
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{BufReader, Read, Seek};
 use std::path::Path;
 
 /// The size of the chunks the part after the header passes through in, and of the first read of
@@ -164,14 +164,24 @@ fn zip_err<'a>(path: &'a Path) -> impl Fn(zip::result::ZipError) -> FactsError +
 pub(crate) fn each_entry(
     path: &Path,
     (chunk, cap): (usize, usize),
-    mut f: impl FnMut(&mut Entry<'_>) -> Result<(), FactsError>,
+    f: impl FnMut(&mut Entry<'_>) -> Result<(), FactsError>,
 ) -> Result<(), FactsError> {
     let file = File::open(path).map_err(|source| FactsError::Io {
         action: "open",
         path: path.display().to_string(),
         source,
     })?;
-    let mut zip = zip::ZipArchive::new(BufReader::new(file)).map_err(zip_err(path))?;
+    each_entry_of(BufReader::new(file), path, (chunk, cap), f)
+}
+
+/// [`each_entry`] of a zip read from `zip` (a file or bytes in memory); `path` names it in errors.
+pub(crate) fn each_entry_of(
+    zip: impl Read + Seek,
+    path: &Path,
+    (chunk, cap): (usize, usize),
+    mut f: impl FnMut(&mut Entry<'_>) -> Result<(), FactsError>,
+) -> Result<(), FactsError> {
+    let mut zip = zip::ZipArchive::new(zip).map_err(zip_err(path))?;
     let limits = |detail: String| FactsError::Limits {
         path: path.display().to_string(),
         detail,

@@ -1,6 +1,7 @@
-//! The journal: an append-only file of JSON lines beside the plan, flushed to disk after every record,
-//! so that `ferry apply` resumes where an interrupted run stopped and `ferry status` can tell what is
-//! done. The first line binds the journal to one plan (by the plan file's hash); a torn last line left by
+//! The journal: an append-only file of JSON lines beside the plan, so that `ferry apply` resumes where
+//! an interrupted run stopped and `ferry status` can tell what is done. Every line is written before
+//! the run goes on; it is flushed to disk before anything changes on a server (see
+//! [`super::pool`]), which puts every earlier line on disk too. The first line binds the journal to one plan (by the plan file's hash); a torn last line left by
 //! a crash mid-write is ignored. The journal never holds secrets or DICOM header values.
 //!
 //! It is also the record of the transfer for an audit: every line carries its UTC time (`at`), each run
@@ -13,6 +14,8 @@ use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// One line of the journal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -115,6 +118,19 @@ pub enum JournalError {
 pub struct Journal {
     path: PathBuf,
     file: File,
+    /// Bytes written so far.
+    len: u64,
+    /// How many of them are known to be on disk (shared with [`Syncer`]s).
+    durable: Arc<AtomicU64>,
+}
+
+/// Makes an open journal durable from another thread than the one that writes it, so a run's workers
+/// do not wait on each other's flushes: one flush puts every line written before it on disk.
+#[derive(Debug)]
+pub struct Syncer {
+    path: PathBuf,
+    file: File,
+    durable: Arc<AtomicU64>,
 }
 
 /// The journal's path for a plan: `PLAN.journal` beside it.
@@ -255,12 +271,15 @@ impl Journal {
         let mut j = Journal {
             path: path.to_path_buf(),
             file,
+            len: 0,
+            durable: Arc::new(AtomicU64::new(0)),
         };
         if exists {
             j.drop_torn_tail()?;
         }
-        let empty = j.file.metadata().map(|m| m.len() == 0).unwrap_or(true);
-        if empty {
+        j.len = j.file.metadata().map(|m| m.len()).unwrap_or(0);
+        j.durable.store(j.len, Ordering::SeqCst);
+        if j.len == 0 {
             j.append(&Record::Plan {
                 plan_hash: plan_hash.to_string(),
             })?;
@@ -270,13 +289,53 @@ impl Journal {
 
     /// Appends a record, stamped with the UTC time, and flushes it to disk before returning.
     pub fn append(&mut self, record: &Record) -> Result<(), JournalError> {
+        let end = self.write(record)?;
+        self.syncer()?.sync_through(end)
+    }
+
+    /// Appends a record, stamped with the UTC time, without waiting for the disk; the journal's
+    /// length after it, for [`Syncer::sync_through`]. A crash of the machine (not of the process) can
+    /// lose such records, always the last ones written: the run then resumes from an earlier point.
+    pub fn write(&mut self, record: &Record) -> Result<u64, JournalError> {
         let mut value = serde_json::to_value(record).unwrap_or_default();
         if let serde_json::Value::Object(m) = &mut value {
             m.insert("at".into(), utc_now().into());
         }
         let mut line = serde_json::to_vec(&value).unwrap_or_default();
         line.push(b'\n');
-        self.write_raw(&line)
+        self.file
+            .write_all(&line)
+            .map_err(|source| JournalError::Io {
+                action: "write",
+                path: self.path.clone(),
+                source,
+            })?;
+        self.len += line.len() as u64;
+        Ok(self.len)
+    }
+
+    /// Bytes written so far.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether nothing is written, not even the plan line.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// A handle that flushes this journal to disk from any thread.
+    pub fn syncer(&self) -> Result<Syncer, JournalError> {
+        let file = self.file.try_clone().map_err(|source| JournalError::Io {
+            action: "write",
+            path: self.path.clone(),
+            source,
+        })?;
+        Ok(Syncer {
+            path: self.path.clone(),
+            file,
+            durable: Arc::clone(&self.durable),
+        })
     }
 
     /// A crash can leave a partial last line; cut it off so the next record starts a line of its own.
@@ -294,15 +353,26 @@ impl Journal {
         }
         Ok(())
     }
+}
 
-    fn write_raw(&mut self, bytes: &[u8]) -> Result<(), JournalError> {
-        let io = |source| JournalError::Io {
+impl Syncer {
+    /// Returns once the journal's first `len` bytes are on disk (at once when they are known to be).
+    pub fn sync_through(&self, len: u64) -> Result<(), JournalError> {
+        if self.durable.load(Ordering::SeqCst) >= len {
+            return Ok(());
+        }
+        self.file.sync_data().map_err(|source| JournalError::Io {
             action: "write",
             path: self.path.clone(),
             source,
-        };
-        self.file.write_all(bytes).map_err(io)?;
-        self.file.sync_data().map_err(io)
+        })?;
+        self.durable.fetch_max(len, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// How many bytes of the journal are known to be on disk.
+    pub fn durable(&self) -> u64 {
+        self.durable.load(Ordering::SeqCst)
     }
 }
 

@@ -17,6 +17,7 @@ pub mod readback;
 pub mod report;
 pub mod resources;
 pub mod runner;
+pub mod stash;
 pub mod steps;
 pub mod throttle;
 pub mod verify;

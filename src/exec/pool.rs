@@ -5,7 +5,7 @@
 //! starts after its dependencies are done and journaled) and the bookkeeping (every end is in the
 //! journal, flushed to disk, before any dependent starts).
 
-use super::journal::{Journal, JournalError, Last, Record};
+use super::journal::{Journal, JournalError, Last, Record, Syncer};
 use super::queue::{DependencyQueue, StepState};
 use super::report::{Event, Reporter, StepOutcome};
 use std::collections::BTreeMap;
@@ -77,6 +77,12 @@ pub trait StepRunner: Sync {
         resumed: bool,
         ctx: &StepContext<'_>,
     ) -> Result<serde_json::Value, StepFailure>;
+    /// Whether the step may change something on a server. Such a step starts only once the journal,
+    /// its own start included, is on disk; a step that only reads or works on local files does not
+    /// wait for the disk.
+    fn changes_servers(&self, _step: &str) -> bool {
+        true
+    }
 }
 
 /// How a run ended.
@@ -141,6 +147,7 @@ pub fn run(
             });
         }
     }
+    let syncer = journal.syncer()?;
     let shared = Mutex::new(Shared {
         queue,
         journal,
@@ -151,13 +158,25 @@ pub fn run(
     let wake = Condvar::new();
     std::thread::scope(|scope| {
         for _ in 0..jobs.max(1) {
-            scope.spawn(|| worker(&shared, &wake, &details, prior, runner, reporter, stop));
+            scope.spawn(|| {
+                worker(
+                    (&shared, &syncer),
+                    &wake,
+                    &details,
+                    prior,
+                    runner,
+                    reporter,
+                    stop,
+                )
+            });
         }
     });
     let mut shared = shared.into_inner().unwrap_or_else(|p| p.into_inner());
     if let Some(e) = shared.journal_error.take() {
         return Err(e);
     }
+    // The run's last lines (ends of steps that changed nothing since) go to disk too.
+    syncer.sync_through(shared.journal.len())?;
     for state in shared.queue.states().values() {
         match state {
             StepState::Pending | StepState::Running => shared.summary.not_started += 1,
@@ -170,7 +189,7 @@ pub fn run(
 }
 
 fn worker(
-    shared: &Mutex<Shared>,
+    (shared, syncer): (&Mutex<Shared>, &Syncer),
     wake: &Condvar,
     details: &Mutex<BTreeMap<String, serde_json::Value>>,
     prior: &BTreeMap<String, Last>,
@@ -194,17 +213,31 @@ fn worker(
                 if !stopping {
                     if let Some(step) = g.queue.next_ready() {
                         let record = Record::Started { step: step.clone() };
-                        if let Err(e) = g.journal.append(&record) {
-                            g.journal_error = Some(e);
-                            g.queue.finish(&step, false);
-                            continue;
+                        match g.journal.write(&record) {
+                            Ok(end) => break (step, end),
+                            Err(e) => {
+                                g.journal_error = Some(e);
+                                g.queue.finish(&step, false);
+                                continue;
+                            }
                         }
-                        break step;
                     }
                 }
                 g = wake.wait(g).unwrap_or_else(|p| p.into_inner());
             }
         };
+        let (step, end) = step;
+        // Flushed outside the lock: workers flushing at once share the disk's wait.
+        if runner.changes_servers(&step) {
+            if let Err(e) = syncer.sync_through(end) {
+                let mut g = lock(shared);
+                g.journal_error = Some(e);
+                g.queue.finish(&step, false);
+                drop(g);
+                wake.notify_all();
+                continue;
+            }
+        }
         let what = runner.describe(&step);
         reporter.event(Event::StepStarted {
             step: step.clone(),
@@ -244,8 +277,9 @@ fn finish(
             false,
         ),
     };
-    // The end of a step is on disk before any dependent can start.
-    if let Err(e) = g.journal.append(&record) {
+    // Written before any dependent can start; on disk before anything changes on a server (a
+    // dependent that does flushes it with its own start).
+    if let Err(e) = g.journal.write(&record) {
         g.journal_error = Some(e);
         g.queue.finish(&step, false);
         return;
@@ -286,159 +320,5 @@ fn finish(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::exec::journal;
-    use crate::exec::report::Recording;
-    use std::sync::atomic::AtomicUsize;
-
-    struct Fake {
-        fail: Option<&'static str>,
-        fatal: bool,
-        ran: Mutex<Vec<String>>,
-        running: AtomicUsize,
-        max_running: AtomicUsize,
-    }
-
-    impl Fake {
-        fn new(fail: Option<&'static str>) -> Self {
-            Fake {
-                fail,
-                fatal: false,
-                ran: Mutex::new(Vec::new()),
-                running: AtomicUsize::new(0),
-                max_running: AtomicUsize::new(0),
-            }
-        }
-    }
-
-    impl StepRunner for Fake {
-        fn describe(&self, step: &str) -> String {
-            format!("do {step}")
-        }
-        fn run(
-            &self,
-            step: &str,
-            _resumed: bool,
-            ctx: &StepContext<'_>,
-        ) -> Result<serde_json::Value, StepFailure> {
-            let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
-            self.max_running.fetch_max(now, Ordering::SeqCst);
-            std::thread::sleep(std::time::Duration::from_millis(5));
-            // A dependent sees its dependency's detail.
-            if step == "b" {
-                assert_eq!(ctx.detail("a"), Some(serde_json::json!({"step": "a"})));
-            }
-            lock(&self.ran).push(step.to_string());
-            self.running.fetch_sub(1, Ordering::SeqCst);
-            match self.fail {
-                Some(f) if f == step && self.fatal => Err(StepFailure::fatal("boom")),
-                Some(f) if f == step => Err(StepFailure::new("boom")),
-                _ => Ok(serde_json::json!({ "step": step })),
-            }
-        }
-    }
-
-    fn graph() -> DependencyQueue<String> {
-        // a -> b -> c ; d, e, f independent
-        let s = |x: &str| x.to_string();
-        DependencyQueue::new(vec![
-            (s("a"), vec![]),
-            (s("b"), vec![s("a")]),
-            (s("c"), vec![s("b")]),
-            (s("d"), vec![]),
-            (s("e"), vec![]),
-            (s("f"), vec![]),
-        ])
-        .unwrap()
-    }
-
-    fn open(dir: &std::path::Path) -> (std::path::PathBuf, Journal) {
-        let path = dir.join("p.journal");
-        let j = Journal::open(&path, "h").unwrap();
-        (path, j)
-    }
-
-    #[test]
-    fn runs_everything_in_dependency_order_within_the_job_limit() {
-        let dir = tempfile::tempdir().unwrap();
-        let (path, j) = open(dir.path());
-        let fake = Fake::new(None);
-        let stop = AtomicBool::new(false);
-        let s = run(
-            graph(),
-            j,
-            &BTreeMap::new(),
-            &fake,
-            2,
-            &Recording::default(),
-            &stop,
-        )
-        .unwrap();
-        assert!(s.complete(), "{s:?}");
-        assert_eq!(s.done, 6);
-        let ran = lock(&fake.ran).clone();
-        let pos = |x: &str| ran.iter().position(|r| r == x).unwrap();
-        assert!(pos("a") < pos("b") && pos("b") < pos("c"));
-        assert!(fake.max_running.load(Ordering::SeqCst) <= 2);
-        let read = journal::read(&path, "h").unwrap();
-        assert!(read.values().all(|l| matches!(l, Last::Done(_))));
-        assert_eq!(read.len(), 6);
-    }
-
-    #[test]
-    fn a_failure_skips_downstream_only() {
-        let dir = tempfile::tempdir().unwrap();
-        let (_, j) = open(dir.path());
-        let fake = Fake::new(Some("a"));
-        let stop = AtomicBool::new(false);
-        let s = run(graph(), j, &BTreeMap::new(), &fake, 3, &Silent, &stop).unwrap();
-        assert_eq!(s.failed.len(), 1);
-        assert_eq!(s.skipped, 2);
-        assert_eq!(s.done, 3);
-        assert!(!lock(&fake.ran).contains(&"b".to_string()));
-    }
-
-    #[test]
-    fn a_fatal_failure_stops_new_work() {
-        let dir = tempfile::tempdir().unwrap();
-        let (_, j) = open(dir.path());
-        let mut fake = Fake::new(Some("a"));
-        fake.fatal = true;
-        let stop = AtomicBool::new(false);
-        let s = run(graph(), j, &BTreeMap::new(), &fake, 1, &Silent, &stop).unwrap();
-        assert!(s.interrupted);
-        assert_eq!(lock(&fake.ran).as_slice(), ["a"]);
-        assert!(s.not_started >= 3);
-    }
-
-    #[test]
-    fn resumes_without_redoing_finished_steps() {
-        let dir = tempfile::tempdir().unwrap();
-        let (path, j) = open(dir.path());
-        let fake = Fake::new(Some("c"));
-        let stop = AtomicBool::new(false);
-        run(graph(), j, &BTreeMap::new(), &fake, 2, &Silent, &stop).unwrap();
-        let prior = journal::read(&path, "h").unwrap();
-        let j = Journal::open(&path, "h").unwrap();
-        let again = Fake::new(None);
-        let s = run(graph(), j, &prior, &again, 2, &Silent, &stop).unwrap();
-        assert!(s.complete());
-        assert_eq!(s.already_done, 5);
-        assert_eq!(lock(&again.ran).as_slice(), ["c"]);
-    }
-
-    #[test]
-    fn a_stopped_run_starts_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let (_, j) = open(dir.path());
-        let fake = Fake::new(None);
-        let stop = AtomicBool::new(true);
-        let s = run(graph(), j, &BTreeMap::new(), &fake, 2, &Silent, &stop).unwrap();
-        assert!(s.interrupted);
-        assert_eq!(s.not_started, 6);
-        assert!(lock(&fake.ran).is_empty());
-    }
-
-    use crate::exec::report::Silent;
-}
+#[path = "pool_tests.rs"]
+mod tests;

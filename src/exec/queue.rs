@@ -48,6 +48,8 @@ pub struct DependencyQueue<K: Ord + Clone> {
     deps: BTreeMap<K, BTreeSet<K>>,
     dependents: BTreeMap<K, BTreeSet<K>>,
     state: BTreeMap<K, StepState<K>>,
+    /// Which ready step goes first: the lowest rank (0 when not given), then the smallest ID.
+    rank: BTreeMap<K, u8>,
 }
 
 impl<K: Ord + Clone + fmt::Display> DependencyQueue<K> {
@@ -80,6 +82,7 @@ impl<K: Ord + Clone + fmt::Display> DependencyQueue<K> {
             deps,
             dependents,
             state,
+            rank: BTreeMap::new(),
         };
         q.check_acyclic()?;
         Ok(q)
@@ -122,19 +125,26 @@ impl<K: Ord + Clone + fmt::Display> DependencyQueue<K> {
         }
     }
 
-    /// The next pending step whose dependencies are all done, now marked running; the smallest ID
-    /// first so that runs are reproducible.
+    /// Ranks the steps: among the ready ones, a lower rank is handed out first.
+    pub fn with_ranks(mut self, rank: impl Fn(&K) -> u8) -> Self {
+        self.rank = self.deps.keys().map(|k| (k.clone(), rank(k))).collect();
+        self
+    }
+
+    /// The next pending step whose dependencies are all done, now marked running: the lowest rank
+    /// first, then the smallest ID, so that runs are reproducible.
     pub fn next_ready(&mut self) -> Option<K> {
         let k = self
             .state
             .iter()
             .filter(|(_, s)| **s == StepState::Pending)
             .map(|(k, _)| k)
-            .find(|k| {
+            .filter(|k| {
                 self.deps[*k]
                     .iter()
                     .all(|d| self.state.get(d) == Some(&StepState::Done))
-            })?
+            })
+            .min_by_key(|k| (self.rank.get(*k).copied().unwrap_or(0), *k))?
             .clone();
         self.state.insert(k.clone(), StepState::Running);
         Some(k)
@@ -221,6 +231,27 @@ mod tests {
         assert_eq!(q.next_ready().as_deref(), Some("c"));
         q.finish(&"c".into(), true);
         assert!(q.is_finished());
+    }
+
+    #[test]
+    fn among_ready_steps_the_lowest_rank_goes_first() {
+        // a -> b; c and d ready from the start. By ID alone: a, c, d, then b.
+        let mut q = q(&[("a", &[]), ("b", &["a"]), ("c", &[]), ("d", &[])])
+            .unwrap()
+            .with_ranks(|k| match k.as_str() {
+                "b" => 0,
+                "d" => 1,
+                _ => 2,
+            });
+        assert_eq!(q.next_ready().as_deref(), Some("d"), "d outranks a and c");
+        assert_eq!(q.next_ready().as_deref(), Some("a"), "then the smallest ID");
+        q.finish(&"a".to_string(), true);
+        assert_eq!(
+            q.next_ready().as_deref(),
+            Some("b"),
+            "b, ready now, outranks c"
+        );
+        assert_eq!(q.next_ready().as_deref(), Some("c"));
     }
 
     #[test]

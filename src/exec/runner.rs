@@ -45,8 +45,16 @@ impl<'a> Runner<'a> {
                 bandwidth,
                 reporter,
                 written: Default::default(),
+                stash: Default::default(),
             },
         }
+    }
+
+    /// The runner with `stash` holding small sessions' zips (the default holds up to
+    /// [`super::stash::BUDGET`]).
+    pub fn with_stash(mut self, stash: super::stash::Stash) -> Self {
+        self.env.stash = stash;
+        self
     }
 
     fn ctx(&self, id: &str) -> Result<Ctx<'a>, StepFailure> {
@@ -144,6 +152,15 @@ impl<'a> Runner<'a> {
 }
 
 impl StepRunner for Runner<'_> {
+    fn changes_servers(&self, id: &str) -> bool {
+        // Downloading and rewriting work on the staging folder; verifying reads. Every other kind
+        // writes to a server, and so does a step the plan does not hold (it fails, but safely).
+        !matches!(
+            self.env.steps.get(id).map(|s| s.kind),
+            Some(StepKind::Download | StepKind::Rewrite | StepKind::Verify)
+        )
+    }
+
     fn describe(&self, id: &str) -> String {
         let Some(step) = self.env.steps.get(id) else {
             return id.to_string();
@@ -172,6 +189,10 @@ impl StepRunner for Runner<'_> {
         }
         let c = self.ctx(id)?;
         let result = self.session_step(&c, resumed, ctx);
+        if result.is_err() {
+            // The session's later steps will not run in this run: its zips need not be held.
+            self.env.stash.release(&c.dir);
+        }
         self.report_session_end(&c, &result);
         result
     }

@@ -9,7 +9,7 @@
 //! IDs), never by the paths a server chose, and are written into the upload zip under names ferry
 //! builds itself, so a hostile entry name cannot escape anything.
 
-use super::entries::{each_entry, Entry, Hashes, Streamed, Take, CHUNK};
+use super::entries::{each_entry_of, Entry, Hashes, Streamed, Take, CHUNK};
 use super::gate::FileRules;
 use super::md5batch::{self, Md5Batch};
 use super::newheader::new_header;
@@ -17,7 +17,7 @@ use super::verify::{FileFacts, SessionFacts};
 use crate::dicom;
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{BufReader, BufWriter, Read, Seek, Write};
 use std::path::Path;
 
 pub use super::entries::{MAX_ENTRIES, MAX_ENTRY_BYTES, MAX_HEADER_BYTES};
@@ -234,8 +234,8 @@ fn add_facts(
 }
 
 /// The upload zip as the rewrite writes it, its entry options, and its path (for errors).
-type UploadZip<'a> = (
-    &'a mut zip::ZipWriter<BufWriter<File>>,
+type UploadZip<'a, W> = (
+    &'a mut zip::ZipWriter<W>,
     zip::write::SimpleFileOptions,
     &'a Path,
 );
@@ -244,10 +244,10 @@ type UploadZip<'a> = (
 /// the source entry. A file the source announces as small comes back whole too, for its MD5 to be
 /// taken in a batch (from a buffer of `batch`); a larger one comes back with its MD5 taken as it
 /// streamed.
-fn write_entry(
+fn write_entry<W: Write + Seek>(
     e: &mut Entry<'_>,
     (header, name): (&[u8], &str),
-    (zip, options, output): UploadZip<'_>,
+    (zip, options, output): UploadZip<'_, W>,
     batch: &mut Md5Batch<(String, String, FileFacts)>,
 ) -> Result<(Streamed, Option<Vec<u8>>), FactsError> {
     zip.start_file(name, options).map_err(zip_err(output))?;
@@ -285,6 +285,18 @@ pub fn rewrite_zip(
     rewrite_zip_in(input, output, rules, (CHUNK, MAX_HEADER_BYTES))
 }
 
+/// [`rewrite_zip`] of a zip read from `input` into one written to `output` (files or bytes in
+/// memory; the paths name them in errors), handing the written output back. Under
+/// [`Gate::Require`] a finding fails the session, and the output should be dropped.
+pub fn rewrite_zip_io<W: Write + Seek>(
+    (input, input_path): (impl Read + Seek, &Path),
+    (output, output_path): (W, &Path),
+    rules: &FileRules,
+) -> Result<(Rewritten, W), FactsError> {
+    let names = (input_path, output_path);
+    rewrite_entries(input, names, output, rules, (CHUNK, MAX_HEADER_BYTES))
+}
+
 /// [`rewrite_zip`] reading entries in `chunk`-byte steps, their headers up to `cap` bytes.
 fn rewrite_zip_in(
     input: &Path,
@@ -292,8 +304,38 @@ fn rewrite_zip_in(
     rules: &FileRules,
     sizes: (usize, usize),
 ) -> Result<Rewritten, FactsError> {
+    let source = File::open(input).map_err(io_err("open", input))?;
     let out = File::create(output).map_err(io_err("create", output))?;
-    let mut zip = zip::ZipWriter::new(BufWriter::new(out));
+    let written = rewrite_entries(
+        BufReader::new(source),
+        (input, output),
+        BufWriter::new(out),
+        rules,
+        sizes,
+    );
+    match written {
+        Ok((r, mut w)) => {
+            w.flush().map_err(io_err("write", output))?;
+            Ok(r)
+        }
+        Err(e) => {
+            if matches!(e, FactsError::Phi { .. }) {
+                let _ = std::fs::remove_file(output);
+            }
+            Err(e)
+        }
+    }
+}
+
+/// The rewrite itself: every entry of `input` into `out` (`names`: the two zips' paths, for errors).
+fn rewrite_entries<W: Write + Seek>(
+    input: impl Read + Seek,
+    (input_path, output): (&Path, &Path),
+    out: W,
+    rules: &FileRules,
+    sizes: (usize, usize),
+) -> Result<(Rewritten, W), FactsError> {
+    let mut zip = zip::ZipWriter::new(out);
     let options = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Stored)
         .large_file(false);
@@ -302,7 +344,7 @@ fn rewrite_zip_in(
     // Small files wait for their MD5 to be taken several at a time; they enter the facts in the
     // order they came, so a waiting batch is emptied before a large file's facts go in.
     let mut batch: Md5Batch<(String, String, FileFacts)> = Md5Batch::default();
-    each_entry(input, sizes, |e| {
+    each_entry_of(input, input_path, sizes, |e| {
         let Some(new) = new_header(e, rules)? else {
             result.not_dicom.push(e.name().to_string());
             return Ok(());
@@ -357,16 +399,14 @@ fn rewrite_zip_in(
         Ok(())
     })?;
     add_facts(&mut result.facts, batch.flush());
-    let mut w = zip.finish().map_err(zip_err(output))?;
-    w.flush().map_err(io_err("write", output))?;
+    let w = zip.finish().map_err(zip_err(output))?;
     if rules.gate == Gate::Require && phi_files > 0 {
-        let _ = std::fs::remove_file(output);
         return Err(FactsError::Phi {
             files: phi_files,
             keywords: result.phi.keys().cloned().collect::<Vec<_>>().join(", "),
         });
     }
-    Ok(result)
+    Ok((result, w))
 }
 
 #[cfg(test)]

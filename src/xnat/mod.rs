@@ -23,7 +23,7 @@ pub use error::XnatError;
 pub use items::{CatalogRef, ExperimentItem, ScanMeta, SubjectHoldings};
 pub use moves::SessionRef;
 pub use resources::{resource_path_of, FetchedFile, ResourceRef};
-pub use transfer::{Downloaded, ImportOutcome, ImportTarget, Overwrite};
+pub use transfer::{Downloaded, ImportOutcome, ImportTarget, Overwrite, ZipBody};
 
 use crate::manifest::model::Server;
 use std::time::Duration;

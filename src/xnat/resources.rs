@@ -112,7 +112,7 @@ impl Client {
             "downloading {}/{path} of session {} in {}",
             r.label, r.session, r.project
         );
-        let got = self.download_to(&self.file_url(r, path), &what, dest, true, on_bytes)?;
+        let got = self.download_to(&self.file_url(r, path), &what, (dest, 0), true, on_bytes)?;
         Ok(FetchedFile {
             bytes: got.bytes,
             md5: got.md5.unwrap_or_default(),

@@ -8,25 +8,50 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-/// A finished download.
+/// A finished session download.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Downloaded {
-    /// Where it is.
-    pub path: PathBuf,
     /// Its size.
     pub bytes: u64,
-    /// blake3 of its bytes, hex.
-    pub blake3: String,
+    /// Its bytes, when they were held in memory; `None` when they are in the file.
+    pub memory: Option<Vec<u8>>,
 }
 
 /// What a streamed download wrote.
 pub(super) struct Streamed {
     /// Its size.
     pub bytes: u64,
-    /// blake3, hex.
+    /// blake3, hex, when asked for; else empty.
     pub blake3: String,
     /// MD5, hex, when asked for.
     pub md5: Option<String>,
+    /// The bytes, when they stayed in memory.
+    pub memory: Option<Vec<u8>>,
+}
+
+/// Where a download's bytes go as they arrive: memory up to a limit, then the `.part` file.
+enum Out {
+    Memory(Vec<u8>, u64),
+    File(File),
+}
+
+impl Out {
+    fn write(&mut self, bytes: &[u8], part: &Path) -> Result<(), XnatError> {
+        if let Out::Memory(held, limit) = self {
+            if (held.len() + bytes.len()) as u64 <= *limit {
+                held.extend_from_slice(bytes);
+                return Ok(());
+            }
+            // Larger than expected: what is held goes to the file, and the rest follows it.
+            let mut file = File::create(part).map_err(io_err("create", part))?;
+            file.write_all(held).map_err(io_err("write", part))?;
+            *self = Out::File(file);
+        }
+        match self {
+            Out::File(f) => f.write_all(bytes).map_err(io_err("write", part)),
+            Out::Memory(..) => Ok(()),
+        }
+    }
 }
 
 /// What the server should do with files that exist already.
@@ -62,6 +87,15 @@ pub struct ImportTarget {
     pub overwrite: Overwrite,
     /// Ask XNAT not to run its anonymization scripts (`prevent_anon=true`): ferry ran them already.
     pub prevent_anon: bool,
+}
+
+/// A zip to upload: a file, or bytes held in memory.
+#[derive(Debug, Clone, Copy)]
+pub enum ZipBody<'a> {
+    /// The zip file at this path.
+    File(&'a Path),
+    /// The zip's bytes.
+    Memory(&'a [u8]),
 }
 
 /// What the import service answered.
@@ -114,16 +148,17 @@ impl Client {
         )
     }
 
-    /// Streams the zip of a session's chosen scans (all scans when `scans` is empty) to `dest`:
-    /// written to `dest.part`, flushed, then renamed, so `dest` is only ever complete. Session
-    /// resources travel file by file (see `download_resource_file`), never in this zip.
+    /// Streams the zip of a session's chosen scans (all scans when `scans` is empty): held in memory
+    /// when it is at most `memory_limit` bytes, else written to `dest` through `dest.part`, flushed to
+    /// disk, then renamed, so `dest` is only ever complete. Session resources travel file by file
+    /// (see `download_resource_file`), never in this zip.
     pub fn download_session(
         &self,
         project: &str,
         subject: &str,
         session: &str,
         scans: &[String],
-        dest: &Path,
+        (dest, memory_limit): (&Path, u64),
         on_bytes: &mut dyn FnMut(u64),
     ) -> Result<Downloaded, XnatError> {
         let list = if scans.is_empty() {
@@ -136,29 +171,33 @@ impl Client {
             self.session_path(project, subject, session)
         );
         let what = format!("downloading session {session} of {project}");
-        let d = self.download_to(&path, &what, dest, false, on_bytes)?;
+        let d = self.download_to(&path, &what, (dest, memory_limit), false, on_bytes)?;
         Ok(Downloaded {
-            path: dest.to_path_buf(),
             bytes: d.bytes,
-            blake3: d.blake3,
+            memory: d.memory,
         })
     }
 
-    /// GETs `path` into `dest` through `dest.part` (flushed, then renamed), hashing the bytes with
-    /// blake3, and with MD5 too when asked, as they pass.
+    /// GETs `path`: into memory when it is at most `memory_limit` bytes, else into `dest` through
+    /// `dest.part` (flushed, then renamed). With `hashed`, the bytes are hashed with blake3 and MD5
+    /// as they pass.
     pub(super) fn download_to(
         &self,
         path: &str,
         what: &str,
-        dest: &Path,
-        with_md5: bool,
+        (dest, memory_limit): (&Path, u64),
+        hashed: bool,
         on_bytes: &mut dyn FnMut(u64),
     ) -> Result<Streamed, XnatError> {
         let part = part_path(dest);
         let got = self.http.get(path, what, |resp| {
-            let mut file = File::create(&part).map_err(io_err("create", &part))?;
-            let mut b3 = blake3::Hasher::new();
-            let mut m5 = with_md5.then(<md5::Md5 as md5::Digest>::new);
+            let mut out = if memory_limit == 0 {
+                Out::File(File::create(&part).map_err(io_err("create", &part))?)
+            } else {
+                Out::Memory(Vec::new(), memory_limit)
+            };
+            let mut b3 = hashed.then(blake3::Hasher::new);
+            let mut m5 = hashed.then(<md5::Md5 as md5::Digest>::new);
             let mut reader = resp.body_mut().with_config().limit(u64::MAX).reader();
             let mut buf = vec![0u8; 256 * 1024];
             let mut total = 0u64;
@@ -169,22 +208,35 @@ impl Client {
                 if n == 0 {
                     break;
                 }
-                b3.update(&buf[..n]);
+                if let Some(h) = b3.as_mut() {
+                    h.update(&buf[..n]);
+                }
                 if let Some(m) = m5.as_mut() {
                     md5::Digest::update(m, &buf[..n]);
                 }
-                file.write_all(&buf[..n]).map_err(io_err("write", &part))?;
+                out.write(&buf[..n], &part)?;
                 total += n as u64;
                 on_bytes(n as u64);
             }
-            file.sync_all().map_err(io_err("write", &part))?;
+            let memory = match out {
+                Out::Memory(held, _) => Some(held),
+                Out::File(file) => {
+                    file.sync_all().map_err(io_err("write", &part))?;
+                    None
+                }
+            };
             Ok(Streamed {
                 bytes: total,
-                blake3: b3.finalize().to_hex().to_string(),
+                blake3: b3
+                    .map(|h| h.finalize().to_hex().to_string())
+                    .unwrap_or_default(),
                 md5: m5.map(|m| crate::digest::hex(&md5::Digest::finalize(m))),
+                memory,
             })
         })?;
-        std::fs::rename(&part, dest).map_err(io_err("rename", dest))?;
+        if got.memory.is_none() {
+            std::fs::rename(&part, dest).map_err(io_err("rename", dest))?;
+        }
         Ok(got)
     }
 
@@ -194,12 +246,18 @@ impl Client {
     /// XNAT stores exactly what ferry verified.
     pub fn import_zip(
         &self,
-        zip: &Path,
+        zip: ZipBody<'_>,
         target: &ImportTarget,
         on_bytes: &mut dyn FnMut(u64),
     ) -> Result<ImportOutcome, XnatError> {
-        let mut file = File::open(zip).map_err(io_err("open", zip))?;
-        let len = file.metadata().map_err(io_err("read", zip))?.len();
+        let (mut body, len): (Box<dyn Read>, u64) = match zip {
+            ZipBody::File(path) => {
+                let file = File::open(path).map_err(io_err("open", path))?;
+                let len = file.metadata().map_err(io_err("read", path))?.len();
+                (Box::new(file), len)
+            }
+            ZipBody::Memory(bytes) => (Box::new(bytes), bytes.len() as u64),
+        };
         let dest = match target.destination {
             Destination::Prearchive => "/prearchive",
             Destination::Archive => "/archive",
@@ -221,7 +279,7 @@ impl Client {
             target.session, target.project
         );
         let mut tap = Tap {
-            inner: &mut file,
+            inner: &mut body,
             on_bytes,
         };
         let text = self.http.exchange(

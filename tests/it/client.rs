@@ -5,6 +5,7 @@ use crate::support::Sim;
 use ferry::manifest::model::{Destination, Server};
 use ferry::xnat::{
     Client, ClientOptions, ImportTarget, InventoryOptions, NoProgress, Overwrite, XnatError,
+    ZipBody,
 };
 use std::time::Duration;
 
@@ -143,17 +144,44 @@ fn download_import_archive_share_and_delete() {
             "SUB002",
             "SUB002_MR1",
             &["2".into()],
-            &zip,
+            (&zip, 0),
             &mut |n| seen += n,
         )
         .unwrap();
     assert_eq!(d.bytes, std::fs::metadata(&zip).unwrap().len());
     assert_eq!(seen, d.bytes);
+    assert_eq!(d.memory, None, "a limit of 0 bytes writes the file");
+    // Within a limit the zip stays in memory and no file is written; past it, it goes to the file.
+    let on_disk = std::fs::read(&zip).unwrap();
+    let scan2 = || vec!["2".to_string()];
+    let held = dir.path().join("held.zip");
+    let m = c
+        .download_session(
+            "PILOT",
+            "SUB002",
+            "SUB002_MR1",
+            &scan2(),
+            (&held, d.bytes),
+            &mut |_| {},
+        )
+        .unwrap();
+    assert_eq!(m.memory.as_deref(), Some(on_disk.as_slice()));
+    assert!(!held.exists() && !dir.path().join("held.zip.part").exists());
+    let spilled = c
+        .download_session(
+            "PILOT",
+            "SUB002",
+            "SUB002_MR1",
+            &scan2(),
+            (&held, d.bytes - 1),
+            &mut |_| {},
+        )
+        .unwrap();
+    assert_eq!(spilled.memory, None);
     assert_eq!(
-        d.blake3,
-        blake3::hash(&std::fs::read(&zip).unwrap())
-            .to_hex()
-            .to_string()
+        std::fs::read(&held).unwrap(),
+        on_disk,
+        "spilled whole to the file"
     );
     let archive = zip::ZipArchive::new(std::fs::File::open(&zip).unwrap()).unwrap();
     let files = archive
@@ -167,7 +195,7 @@ fn download_import_archive_share_and_delete() {
     c.create_subject("MAIN", "NEW_S").unwrap(); // idempotent
     let out = c
         .import_zip(
-            &zip,
+            ZipBody::File(&zip),
             &ImportTarget {
                 project: "MAIN".into(),
                 subject: "NEW_S".into(),
@@ -192,7 +220,7 @@ fn download_import_archive_share_and_delete() {
 
     let direct = c
         .import_zip(
-            &zip,
+            ZipBody::Memory(&on_disk),
             &ImportTarget {
                 project: "MAIN".into(),
                 subject: "NEW_S".into(),

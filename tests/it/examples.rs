@@ -6,7 +6,7 @@ use crate::apply::{client, files_of};
 use crate::sim::send;
 use crate::support::{ferry_bin, stderr, stdout, Sim};
 use ferry::manifest::model::Destination;
-use ferry::xnat::{Client, ImportTarget, InventoryOptions, NoProgress, Overwrite};
+use ferry::xnat::{Client, ImportTarget, InventoryOptions, NoProgress, Overwrite, ZipBody};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -142,7 +142,7 @@ fn create_project(sim: &Sim, project: &str) {
 fn place(c: &Client, from: (&str, &str), to: (&str, &str, &str)) {
     let dir = tempfile::tempdir().unwrap();
     let zip = dir.path().join("s.zip");
-    c.download_session("PILOT", from.0, from.1, &[], &zip, &mut |_| {})
+    c.download_session("PILOT", from.0, from.1, &[], (&zip, 0), &mut |_| {})
         .expect("download a demo session");
     let target = ImportTarget {
         project: to.0.into(),
@@ -152,7 +152,7 @@ fn place(c: &Client, from: (&str, &str), to: (&str, &str, &str)) {
         overwrite: Overwrite::None,
         prevent_anon: true,
     };
-    c.import_zip(&zip, &target, &mut |_| {})
+    c.import_zip(ZipBody::File(&zip), &target, &mut |_| {})
         .expect("import into the example's world");
 }
 

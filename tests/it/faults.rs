@@ -78,7 +78,7 @@ fn main_copies(sim: &Sim) -> (Vec<String>, usize) {
     for (subject, s) in &main.subjects {
         for label in s.sessions.keys() {
             let zip = dir.path().join("s.zip");
-            c.download_session("MAIN", subject, label, &[], &zip, &mut |_| {})
+            c.download_session("MAIN", subject, label, &[], (&zip, 0), &mut |_| {})
                 .unwrap();
             let mut archive = zip::ZipArchive::new(std::fs::File::open(&zip).unwrap()).unwrap();
             for i in 0..archive.len() {
@@ -304,7 +304,8 @@ fn a_full_staging_disk_stops_cleanly_and_a_rerun_completes() {
         ));
     std::fs::create_dir_all(&folder).unwrap();
     std::os::unix::fs::symlink("/dev/full", folder.join("source.zip.part")).unwrap();
-    let a = w.apply(&["--skip-blocked", "--jobs", "1"]);
+    // Through the staging folder: no session is held in memory.
+    let a = w.apply(&["--skip-blocked", "--jobs", "1", "--staging-memory", "0"]);
     assert_eq!(a.status.code(), Some(1), "{}", stdout(&a));
     let err = stderr(&a);
     assert!(err.contains("the staging disk is full"), "{err}");

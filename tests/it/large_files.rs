@@ -6,7 +6,7 @@ use crate::apply::{client, files_of, run};
 use crate::support::{stderr, stdout, Sim};
 use ferry::dicom::synth::{self, Spec};
 use ferry::manifest::model::Destination;
-use ferry::xnat::{ImportTarget, Overwrite};
+use ferry::xnat::{ImportTarget, Overwrite, ZipBody};
 use std::io::Write;
 
 /// The files of the large session: a native multi-frame image of 3 MB and an encapsulated one of
@@ -57,7 +57,7 @@ fn sim_with_large_session() -> Sim {
         prevent_anon: true,
     };
     client(&sim)
-        .import_zip(&zip, &target, &mut |_| {})
+        .import_zip(ZipBody::File(&zip), &target, &mut |_| {})
         .expect("import the large session");
     sim
 }

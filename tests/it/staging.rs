@@ -26,7 +26,8 @@ fn an_upload_zip_altered_between_runs_is_rebuilt_not_sent() {
     let w = work(&sim, "copy", "conflict: skip");
     assert_eq!(w.plan().status.code(), Some(3));
     set_faults(&sim, "only=/services/import&error_rate=1");
-    let first = w.apply(&["--skip-blocked"]);
+    // Through the staging folder: no session is held in memory.
+    let first = w.apply(&["--skip-blocked", "--staging-memory", "0"]);
     assert_eq!(first.status.code(), Some(1), "{}", stderr(&first));
     let zips = upload_zips(&w.dir.path().join("plan.yaml.staging"));
     assert!(!zips.is_empty(), "the first run built no upload zip");
@@ -36,6 +37,35 @@ fn an_upload_zip_altered_between_runs_is_rebuilt_not_sent() {
         bytes[middle] ^= 0x5a;
         std::fs::write(zip, &bytes).unwrap();
     }
+    set_faults(&sim, "error_rate=0");
+    let again = w.apply(&["--skip-blocked", "--staging-memory", "0"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert_copied(&sim);
+}
+
+/// Small sessions' zips held in memory leave nothing in the staging folder but their facts: after a
+/// run whose uploads all failed, the next run downloads them again and completes.
+#[test]
+fn zips_held_in_memory_are_downloaded_again_by_the_next_run() {
+    let sim = Sim::start(&["--seed", "demo"]);
+    let w = work(&sim, "copy", "conflict: skip");
+    assert_eq!(w.plan().status.code(), Some(3));
+    set_faults(&sim, "only=/services/import&error_rate=1");
+    let first = w.apply(&["--skip-blocked"]);
+    assert_eq!(first.status.code(), Some(1), "{}", stderr(&first));
+    let staging = w.dir.path().join("plan.yaml.staging");
+    let mut facts = 0;
+    for folder in std::fs::read_dir(&staging).unwrap() {
+        let folder = folder.unwrap().path();
+        if !folder.is_dir() {
+            continue;
+        }
+        for zip in ["source.zip", "upload.zip"] {
+            assert!(!folder.join(zip).exists(), "{zip} written in {folder:?}");
+        }
+        facts += usize::from(folder.join("facts.json").exists());
+    }
+    assert!(facts > 0, "the first run rewrote no session");
     set_faults(&sim, "error_rate=0");
     let again = w.apply(&["--skip-blocked"]);
     assert!(again.status.success(), "{}", stderr(&again));

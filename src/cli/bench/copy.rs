@@ -7,15 +7,19 @@
 
 use super::{fail, server, DST_PROJECT, SRC_PROJECT};
 use crate::cli::Failure;
+use crate::exec::stash::zip_allowance;
 use crate::manifest::model::Destination;
-use crate::xnat::{Client, ClientOptions, ImportTarget, InventoryOptions, NoProgress, Overwrite};
+use crate::xnat::{
+    Client, ClientOptions, ImportTarget, InventoryOptions, NoProgress, Overwrite, ZipBody,
+};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
-/// One session to copy: subject label, session label, scan IDs.
-type Work = (String, String, Vec<String>);
+/// One session to copy: subject label, session label, scan IDs, and how large its zip may be to be
+/// held in memory (ferry's own rule, [`zip_allowance`]).
+type Work = (String, String, Vec<String>, u64);
 
 /// Whether the bench manifest selects a scan of this type (it excludes `localizer*`).
 pub fn selected(scan_type: &str) -> bool {
@@ -46,15 +50,18 @@ pub fn run(from: &str, to: &str, jobs: usize, dir: &Path) -> Result<(), Failure>
             .values()
             .filter(|s| selected(&s.scan_type))
             .collect();
-        bytes += scans
+        let files: Vec<u64> = scans
             .iter()
             .flat_map(|s| s.resources.values())
             .flat_map(|r| r.files.values())
             .map(|f| f.size)
-            .sum::<u64>();
+            .collect();
+        let size = files.iter().sum::<u64>();
+        bytes += size;
         if !scans.is_empty() {
             let ids = scans.iter().map(|s| s.id.clone()).collect();
-            work.push((subject.label.clone(), session.label.clone(), ids));
+            let memory = zip_allowance(files.len() as u64, size);
+            work.push((subject.label.clone(), session.label.clone(), ids, memory));
         }
     }
     let next = AtomicUsize::new(0);
@@ -63,13 +70,20 @@ pub fn run(from: &str, to: &str, jobs: usize, dir: &Path) -> Result<(), Failure>
         for w in 0..jobs.max(1) {
             let (src, dst, work, next, errors) = (&src, &dst, &work, &next, &errors);
             scope.spawn(move || {
-                while let Some((subject, session, scans)) =
+                while let Some((subject, session, scans, memory)) =
                     work.get(next.fetch_add(1, Ordering::SeqCst))
                 {
                     let zip = dir.join(format!("plain-{w}.zip"));
                     let r = src
-                        .download_session(SRC_PROJECT, subject, session, scans, &zip, &mut |_| {})
-                        .and_then(|_| {
+                        .download_session(
+                            SRC_PROJECT,
+                            subject,
+                            session,
+                            scans,
+                            (&zip, *memory),
+                            &mut |_| {},
+                        )
+                        .and_then(|d| {
                             let target = ImportTarget {
                                 project: DST_PROJECT.into(),
                                 subject: format!("R_{subject}"),
@@ -78,7 +92,11 @@ pub fn run(from: &str, to: &str, jobs: usize, dir: &Path) -> Result<(), Failure>
                                 overwrite: Overwrite::None,
                                 prevent_anon: true,
                             };
-                            dst.import_zip(&zip, &target, &mut |_| {})
+                            let body = match &d.memory {
+                                Some(bytes) => ZipBody::Memory(bytes),
+                                None => ZipBody::File(&zip),
+                            };
+                            dst.import_zip(body, &target, &mut |_| {})
                         });
                     let _ = std::fs::remove_file(&zip);
                     if let Err(e) = r {

@@ -13,7 +13,7 @@ use crate::cli::Failure;
 use crate::dicom::synth::{self, Spec};
 use crate::manifest::model::Destination;
 use crate::plan::human_bytes;
-use crate::xnat::{Client, ClientOptions, ImportTarget, Overwrite};
+use crate::xnat::{Client, ClientOptions, ImportTarget, Overwrite, ZipBody};
 use std::cell::Cell;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -81,7 +81,7 @@ fn source(dir: &Path, mb: u64) -> Result<(SimProc, u64), Failure> {
         overwrite: Overwrite::None,
         prevent_anon: true,
     };
-    let imported = client.import_zip(&zip, &target, &mut |_| {});
+    let imported = client.import_zip(ZipBody::File(&zip), &target, &mut |_| {});
     let _ = std::fs::remove_file(&zip);
     imported.map_err(fail)?;
     client.logout();

@@ -21,6 +21,7 @@ pub fn run(env: &Env<'_>, c: &Ctx<'_>, ctx: &StepContext<'_>) -> Result<Value, S
     let verify_id = env.sibling(c, StepKind::Verify);
     let client = env.client(&c.transfer.from.server)?;
     let out = delete(client, c.transfer, c.action, &verify_id, ctx)?;
+    env.stash.release(&c.dir);
     let _ = std::fs::remove_dir_all(&c.dir);
     Ok(out)
 }

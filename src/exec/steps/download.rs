@@ -1,8 +1,10 @@
-//! The `download` step: the selected scans of the source session into `source.zip` in the staging
-//! folder, and the selected session resources beside it.
+//! The `download` step: the selected scans of the source session into `source.zip`, held in memory
+//! when the session is small and the run's [`Stash`](crate::exec::stash::Stash) has room, else in
+//! the staging folder (through `source.zip.part`, on disk before it is renamed); the selected session resources beside it, as files.
 
 use super::{io, resources, xnat, Ctx, Env};
 use crate::exec::pool::StepFailure;
+use crate::exec::stash::zip_allowance;
 use serde_json::{json, Value};
 
 /// Downloads the session's selected scans and resources into its staging folder.
@@ -11,6 +13,7 @@ pub fn run(env: &Env<'_>, c: &Ctx<'_>) -> Result<Value, StepFailure> {
     let dest = c.dir.join("source.zip");
     let scans: Vec<String> = c.action.scans.iter().map(|s| s.id.clone()).collect();
     let from = &c.transfer.from;
+    let limit = memory_limit(env, c);
     let d = env
         .client(&from.server)?
         .download_session(
@@ -18,10 +21,35 @@ pub fn run(env: &Env<'_>, c: &Ctx<'_>) -> Result<Value, StepFailure> {
             &c.action.source.subject,
             &c.action.source.session,
             &scans,
-            &dest,
+            (&dest, limit),
             &mut env.on_bytes(),
         )
-        .map_err(xnat)?;
+        .map_err(|e| {
+            env.stash.release(&c.dir);
+            xnat(e)
+        })?;
+    let held = match d.memory {
+        Some(bytes) => match env.stash.put(&dest, bytes) {
+            Ok(_) => true,
+            Err(bytes) => {
+                super::write_durably(&dest, &bytes)?;
+                false
+            }
+        },
+        None => false,
+    };
     let staged = resources::staged(env, c)?;
-    Ok(json!({ "bytes": d.bytes, "blake3": d.blake3, "resource_files": staged.len() }))
+    Ok(json!({ "bytes": d.bytes, "in_memory": held, "resource_files": staged.len() }))
+}
+
+/// How many bytes of the session's zip may be held in memory ([`zip_allowance`]), or 0 when the
+/// run's stash has no room for its two zips (the download and the upload zip).
+fn memory_limit(env: &Env<'_>, c: &Ctx<'_>) -> u64 {
+    let zip = zip_allowance(c.action.files, c.action.bytes);
+    env.stash.release(&c.dir);
+    if zip > 0 && env.stash.reserve(&c.dir, 2 * zip) {
+        zip
+    } else {
+        0
+    }
 }

@@ -14,13 +14,13 @@
 use super::{local, xnat, Ctx, Env};
 use crate::dicom::profile::{transfer_key, uid_digest, KeyUse};
 use crate::exec::pool::StepFailure;
+use crate::exec::stash::Staged;
 use crate::exec::verify::SessionFacts;
 use crate::manifest::model::Destination;
 use crate::model::inventory::PrearchiveEntry;
 use crate::plan::ActionKind;
 use crate::xnat::{Client, ImportTarget, Overwrite, XnatError};
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::Duration;
 
 /// Import attempts in one step, the first included.
@@ -186,7 +186,7 @@ pub fn look(
 pub fn import(
     env: &Env<'_>,
     c: &Ctx<'_>,
-    zip: &Path,
+    zip: &Staged,
     facts: &SessionFacts,
     dest: Destination,
     look_first: bool,
@@ -229,7 +229,7 @@ pub fn import(
             // Under `local` ferry ran the destination's scripts in the rewrite step.
             prevent_anon: c.transfer.policy.destination_anonymization.is_local(),
         };
-        match client.import_zip(zip, &target, &mut env.on_bytes()) {
+        match client.import_zip(zip.body(), &target, &mut env.on_bytes()) {
             Ok(out) => {
                 landed.uri = out.uri;
                 return Ok(landed);

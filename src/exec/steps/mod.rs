@@ -24,6 +24,7 @@ pub mod verify;
 use super::gate::FileRules;
 use super::pool::StepFailure;
 use super::report::{Event, Reporter};
+use super::stash::{Staged, Stash};
 use super::throttle::Bandwidth;
 use super::zipfacts::Gate;
 use crate::manifest::model::Anonymization;
@@ -50,6 +51,8 @@ pub struct Env<'a> {
     /// The staging files this run wrote and hashed itself, so later steps of the same run need not
     /// read and hash them again ([`Written`]).
     pub written: Written,
+    /// Small sessions' zips, held in memory instead of the staging folder.
+    pub stash: Stash,
 }
 
 /// Staging files written by this run, each with its blake3 and the size and modification time it had
@@ -132,6 +135,16 @@ impl Env<'_> {
             .map_err(|e| io("read or create", &path, e))
     }
 
+    /// A session's staged zip `name` (`source.zip`, `upload.zip`): held in memory or on disk.
+    pub fn staged(&self, c: &Ctx<'_>, name: &str) -> Option<Staged> {
+        let path = c.dir.join(name);
+        match self.stash.get(&path) {
+            Some(b) => Some(Staged::Memory(path, b)),
+            None if path.exists() => Some(Staged::Disk(path)),
+            None => None,
+        }
+    }
+
     /// Whether the session's plan deletes its source after verification.
     pub fn has_delete(&self, c: &Ctx<'_>) -> bool {
         self.steps
@@ -203,6 +216,21 @@ pub fn folder_name(action_id: &str) -> String {
         .collect();
     let h = blake3::hash(action_id.as_bytes()).to_hex();
     format!("{readable}-{}", &h.as_str()[..10])
+}
+
+/// Writes `bytes` to `path` through `path.part`, on disk before it is renamed into place, so `path`
+/// is only ever complete.
+pub fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), StepFailure> {
+    let mut part = path.as_os_str().to_owned();
+    part.push(".part");
+    let part = PathBuf::from(part);
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&part)?;
+        std::io::Write::write_all(&mut f, bytes)?;
+        f.sync_all()
+    };
+    write().map_err(|e| io("write", &part, e))?;
+    std::fs::rename(&part, path).map_err(|e| io("write", path, e))
 }
 
 /// blake3 of a file, hex, read in chunks.

@@ -1,42 +1,62 @@
 //! The `rewrite` step: the downloaded zip becomes the upload zip (the de-identification profile, the
 //! destination's anonymization scripts the plan recorded, then headers per `dicom.set`, then the anonymization gate on every file), and the facts verification will compare are written beside it.
-//! [`upload_zip`] gives later steps the upload zip, rebuilt when the staging folder lost it.
+//! A session whose download is held in memory gets its upload zip in memory too, when the run's
+//! stash has room for it. [`upload_zip`] gives later steps the upload zip, rebuilt when the staging
+//! folder lost it.
 
 use super::{download, file_blake3, io, local, Ctx, Env};
 use crate::exec::localanon::LocalScripts;
 use crate::exec::pool::{StepContext, StepFailure};
+use crate::exec::stash::Staged;
 use crate::exec::verify::SessionFacts;
-use crate::exec::zipfacts;
+use crate::exec::zipfacts::{self, FactsError, Rewritten};
 use crate::plan::StepKind;
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::io::Cursor;
+use std::path::Path;
 
 /// Rewrites the downloaded zip into the upload zip. When the staging folder was lost since an
 /// earlier run, downloads again first.
 pub fn run(env: &Env<'_>, c: &Ctx<'_>) -> Result<Value, StepFailure> {
-    let source = c.dir.join("source.zip");
-    if !source.exists() {
-        download::run(env, c)?;
-    }
+    let source = match env.staged(c, "source.zip") {
+        Some(s) => s,
+        None => {
+            download::run(env, c)?;
+            env.staged(c, "source.zip")
+                .ok_or_else(|| local("the download left no zip in the staging folder"))?
+        }
+    };
     let upload = c.dir.join("upload.zip");
     let mut rules = env.file_rules(c);
     rules.scripts = LocalScripts::for_action(c.transfer, c.action).map_err(local)?;
     rules.element_key = env.element_key()?;
-    let r = zipfacts::rewrite_zip(&source, &upload, &rules).map_err(|e| match e {
-        zipfacts::FactsError::Phi { .. } | zipfacts::FactsError::Unexpected { .. } => {
+    let failed = |e: FactsError| match e {
+        FactsError::Phi { .. } | FactsError::Unexpected { .. } => {
             StepFailure::new(format!("{}: {e}", c.action.source.session))
         }
         other => local(other),
-    })?;
-    let expected: u64 = c.action.scans.iter().map(|s| s.files).sum();
-    if (r.files as u64) < expected {
-        return Err(local(format!(
-            "{}: the source sent {} DICOM file(s), the plan expects {expected}",
-            c.action.source.session, r.files
-        )));
-    }
-    let hash = file_blake3(&upload)?;
-    env.written.record(&upload, &hash);
+    };
+    let (r, hash) = match &source {
+        Staged::Memory(path, bytes) => {
+            let out = Cursor::new(Vec::with_capacity(bytes.len() as usize));
+            let (r, out) = zipfacts::rewrite_zip_io((bytes.reader(), path), (out, &upload), &rules)
+                .map_err(failed)?;
+            env.stash.drop_file(path);
+            match env.stash.put(&upload, out.into_inner()) {
+                // Held for this run only: a later run finds no zip and rebuilds it.
+                Ok(_) => (r, Value::Null),
+                Err(bytes) => {
+                    super::write_durably(&upload, &bytes)?;
+                    (r, disk_hash(env, &upload)?)
+                }
+            }
+        }
+        Staged::Disk(path) => {
+            let r = zipfacts::rewrite_zip(path, &upload, &rules).map_err(failed)?;
+            (r, disk_hash(env, &upload)?)
+        }
+    };
+    check_count(c, &r)?;
     // The facts verification will compare stay on disk beside the zip, not in the journal or in
     // memory: the journal records their hash, so memory does not grow with the files of a run.
     let facts = serde_json::to_vec(&r.facts).map_err(local)?;
@@ -55,27 +75,56 @@ pub fn run(env: &Env<'_>, c: &Ctx<'_>) -> Result<Value, StepFailure> {
     }))
 }
 
+/// Fails when the source sent fewer DICOM files than the plan expects.
+fn check_count(c: &Ctx<'_>, r: &Rewritten) -> Result<(), StepFailure> {
+    let expected: u64 = c.action.scans.iter().map(|s| s.files).sum();
+    if (r.files as u64) < expected {
+        return Err(local(format!(
+            "{}: the source sent {} DICOM file(s), the plan expects {expected}",
+            c.action.source.session, r.files
+        )));
+    }
+    Ok(())
+}
+
+/// blake3 of an upload zip written to disk, recorded so later steps of this run trust it unread.
+fn disk_hash(env: &Env<'_>, upload: &Path) -> Result<Value, StepFailure> {
+    let hash = file_blake3(upload)?;
+    env.written.record(upload, &hash);
+    Ok(Value::String(hash))
+}
+
 /// The upload zip and the facts it was built with, rebuilt if the staging folder lost them.
 pub fn upload_zip(
     env: &Env<'_>,
     c: &Ctx<'_>,
     ctx: &StepContext<'_>,
-) -> Result<(PathBuf, SessionFacts), StepFailure> {
+) -> Result<(Staged, SessionFacts), StepFailure> {
     let upload = c.dir.join("upload.zip");
     let facts_path = c.dir.join("facts.json");
     let recorded = ctx.detail(&env.sibling(c, StepKind::Rewrite));
     if let Some(d) = &recorded {
+        let facts_hash = || -> Result<Option<String>, StepFailure> {
+            Ok(match facts_path.exists() {
+                true => Some(file_blake3(&facts_path)?),
+                false => None,
+            })
+        };
+        if let Some(b) = env.stash.get(&upload) {
+            if d["facts_blake3"].as_str() == facts_hash()?.as_deref() {
+                return Ok((Staged::Memory(upload, b), read_facts_file(&facts_path)?));
+            }
+        }
         let zip_hash = match env.written.hash(&upload) {
             Some(h) => Some(h),
             None if upload.exists() => Some(file_blake3(&upload)?),
             None => None,
         };
         if zip_hash.is_some()
-            && facts_path.exists()
             && d["zip_blake3"].as_str() == zip_hash.as_deref()
-            && d["facts_blake3"].as_str() == Some(file_blake3(&facts_path)?.as_str())
+            && d["facts_blake3"].as_str() == facts_hash()?.as_deref()
         {
-            return Ok((upload, read_facts_file(&facts_path)?));
+            return Ok((Staged::Disk(upload), read_facts_file(&facts_path)?));
         }
     }
     // Rebuild. The facts of the rebuilt zip must equal the recorded ones, or the source changed. A
@@ -95,7 +144,10 @@ pub fn upload_zip(
             )));
         }
     }
-    Ok((upload, read_facts_file(&facts_path)?))
+    let zip = env
+        .staged(c, "upload.zip")
+        .ok_or_else(|| local("the rewrite left no upload zip"))?;
+    Ok((zip, read_facts_file(&facts_path)?))
 }
 
 /// blake3 of the facts without their keyed header hashes.

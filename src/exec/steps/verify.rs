@@ -7,6 +7,7 @@ use super::{gate, local, resources, rewrite, xnat, Ctx, Env};
 use crate::exec::digest;
 use crate::exec::pool::{StepContext, StepFailure};
 use crate::exec::resources as res;
+use crate::exec::stash::Staged;
 use crate::exec::verify::elements::{ServerScripts, ZipHeaders};
 use crate::exec::verify::{self, Depth, SessionFacts, Verification};
 use crate::exec::zipfacts::{self, Gate};
@@ -14,7 +15,6 @@ use crate::manifest::model::Verify;
 use crate::plan::{ActionKind, StepKind};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::path::Path;
 
 /// What a note says of a destination script ferry could not read.
 const UNREAD: &str = "could not be read";
@@ -83,6 +83,8 @@ pub fn run(env: &Env<'_>, c: &Ctx<'_>, ctx: &StepContext<'_>) -> Result<Value, S
             to.project, c.action.dest.session
         )));
     }
+    // Nothing later reads the session's zips.
+    env.stash.release(&c.dir);
     if !env.has_delete(c) {
         let _ = std::fs::remove_dir_all(&c.dir);
     }
@@ -94,11 +96,11 @@ pub fn run(env: &Env<'_>, c: &Ctx<'_>, ctx: &StepContext<'_>) -> Result<Value, S
 /// digests vouch for holds exactly the bytes the rewrite step wrote and already passed through the
 /// anonymization gate, so identifying values are looked for only in what is read back. Where a file
 /// read back has another header hash than the one uploaded, both are read again element by element
-/// (the upload zip is still in the staging folder) to name what changed.
+/// (the upload zip is still staged) to name what changed.
 fn compare_session(
     env: &Env<'_>,
     c: &Ctx<'_>,
-    (upload, expected): (&Path, &SessionFacts),
+    (upload, expected): (&Staged, &SessionFacts),
     depth: Depth,
 ) -> Result<(Verification, BTreeMap<String, usize>), StepFailure> {
     let to = &c.transfer.to;
@@ -120,7 +122,7 @@ fn compare_session(
             &dest.subject,
             &dest.session,
             &scans,
-            &back,
+            (&back, 0),
             &mut env.on_bytes(),
         )
         .map_err(xnat)?;

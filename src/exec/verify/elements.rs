@@ -9,14 +9,14 @@ use crate::dicom::fingerprint::{self, element_hashes, Change, ElementHashes, Ele
 use crate::dicom::{self, DicomError, Parsed};
 use crate::dicomedit::Script;
 use crate::exec::gate::FileRules;
+use crate::exec::stash::{ReadSeek, Staged};
 use crate::exec::zipfacts::FactsError;
 use crate::model::inventory::{ProjectSettings, ScriptSetting};
 use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
 use dicom_core::Tag;
 use dicom_dictionary_std::StandardDataDictionary;
 use std::cell::RefCell;
-use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::Read;
 use std::path::Path;
 
 /// Where the elements of both sides of a file come from when their header hashes differ.
@@ -139,34 +139,33 @@ impl ServerScripts {
     }
 }
 
+/// A zip open for reading, from a file or from memory.
+type Archive = zip::ZipArchive<Box<dyn ReadSeek>>;
+
 /// The upload zip and the zip read back from the destination, each kept open, read entry by entry
 /// where header hashes differ.
 pub struct ZipHeaders {
-    upload: RefCell<zip::ZipArchive<BufReader<File>>>,
-    back: RefCell<zip::ZipArchive<BufReader<File>>>,
+    upload: RefCell<Archive>,
+    back: RefCell<Archive>,
     key: [u8; 32],
 }
 
 impl ZipHeaders {
     /// Opens both zips.
-    pub fn open(upload: &Path, back: &Path, key: [u8; 32]) -> Result<ZipHeaders, String> {
-        let open = |p: &Path| -> Result<_, String> {
-            let f = File::open(p).map_err(|e| format!("cannot open `{}`: {e}", p.display()))?;
-            zip::ZipArchive::new(BufReader::new(f))
-                .map_err(|e| format!("the zip `{}` is not readable: {e}", p.display()))
+    pub fn open(upload: &Staged, back: &Path, key: [u8; 32]) -> Result<ZipHeaders, String> {
+        let open = |s: &Staged| -> Result<Archive, String> {
+            let p = s.path().display();
+            let r = s.reader().map_err(|e| format!("cannot open `{p}`: {e}"))?;
+            zip::ZipArchive::new(r).map_err(|e| format!("the zip `{p}` is not readable: {e}"))
         };
         Ok(ZipHeaders {
             upload: RefCell::new(open(upload)?),
-            back: RefCell::new(open(back)?),
+            back: RefCell::new(open(&Staged::Disk(back.to_path_buf()))?),
             key,
         })
     }
 
-    fn elements(
-        &self,
-        zip: &RefCell<zip::ZipArchive<BufReader<File>>>,
-        name: &str,
-    ) -> Result<ElementHashes, String> {
+    fn elements(&self, zip: &RefCell<Archive>, name: &str) -> Result<ElementHashes, String> {
         let mut zip = zip.borrow_mut();
         let entry = zip
             .by_name(name)

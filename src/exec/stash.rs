@@ -1,0 +1,228 @@
+//! Session zips held in memory between the steps of one run, so a small session's download and
+//! upload zip never go through the staging disk (writing, syncing, reading back and deleting them
+//! cost more CPU than the rewrite itself on a small session).
+//!
+//! Only a session whose planned size is at most [`SESSION_LIMIT`] is held, and all held zips together
+//! stay within the run's budget (`ferry apply --staging-memory`, [`BUDGET`] by default): the download step reserves room for the session's two zips before it
+//! starts, and a session that finds no room is staged on disk as before. Nothing held survives the
+//! process: a resumed run finds neither zip on disk and the rewrite step downloads the session again
+//! (the journal's record of the rewrite still guards against a source that changed meanwhile).
+
+use std::collections::BTreeMap;
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// The largest session (planned bytes of its files) whose zips are held in memory.
+pub const SESSION_LIMIT: u64 = 16 * 1024 * 1024;
+
+/// The most bytes of zips held at once, reservations included.
+pub const BUDGET: u64 = 64 * 1024 * 1024;
+
+/// How large the zip of a session of `files` files and `bytes` bytes may be and still be held in
+/// memory: its files with room for each entry's name and headers, or 0 (never) for a session larger
+/// than [`SESSION_LIMIT`].
+pub fn zip_allowance(files: u64, bytes: u64) -> u64 {
+    if bytes > SESSION_LIMIT {
+        return 0;
+    }
+    bytes + files * 1024 + 64 * 1024
+}
+
+/// Bytes of a zip in memory, shared between the steps that read it.
+#[derive(Debug, Clone)]
+pub struct Bytes(Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for Bytes {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_slice()
+    }
+}
+
+impl Bytes {
+    /// A reader over the bytes.
+    pub fn reader(&self) -> Cursor<Bytes> {
+        Cursor::new(self.clone())
+    }
+
+    /// Their number.
+    pub fn len(&self) -> u64 {
+        self.0.len() as u64
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// A staged zip: a file in the staging folder, or its bytes held here.
+#[derive(Debug, Clone)]
+pub enum Staged {
+    /// The file.
+    Disk(PathBuf),
+    /// The bytes, standing for the file at the path.
+    Memory(PathBuf, Bytes),
+}
+
+/// Something a zip can be read from.
+pub trait ReadSeek: std::io::Read + std::io::Seek {}
+impl<T: std::io::Read + std::io::Seek> ReadSeek for T {}
+
+impl Staged {
+    /// The file's path (where the zip is, or the one it stands for).
+    pub fn path(&self) -> &Path {
+        match self {
+            Staged::Disk(p) | Staged::Memory(p, _) => p,
+        }
+    }
+
+    /// The zip as an upload body.
+    pub fn body(&self) -> crate::xnat::ZipBody<'_> {
+        match self {
+            Staged::Disk(p) => crate::xnat::ZipBody::File(p),
+            Staged::Memory(_, b) => crate::xnat::ZipBody::Memory(b.as_ref()),
+        }
+    }
+
+    /// A reader over the zip.
+    pub fn reader(&self) -> std::io::Result<Box<dyn ReadSeek>> {
+        Ok(match self {
+            Staged::Disk(p) => Box::new(std::io::BufReader::new(std::fs::File::open(p)?)),
+            Staged::Memory(_, b) => Box::new(b.reader()),
+        })
+    }
+}
+
+/// The zips held by one run, by the staging path they stand for, and the room reserved per staging
+/// folder.
+#[derive(Debug)]
+pub struct Stash {
+    budget: u64,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    /// Bytes reserved per staging folder (held zips count against their folder's reservation).
+    reserved: BTreeMap<PathBuf, u64>,
+    zips: BTreeMap<PathBuf, Bytes>,
+}
+
+impl Default for Stash {
+    fn default() -> Self {
+        Stash::new(BUDGET)
+    }
+}
+
+impl Stash {
+    /// A stash that holds at most `budget` bytes.
+    pub fn new(budget: u64) -> Stash {
+        Stash {
+            budget,
+            inner: Mutex::new(Inner::default()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Reserves `bytes` for the zips of the staging folder `dir`; false (nothing reserved) when that
+    /// would pass the budget or `dir` already holds a reservation.
+    pub fn reserve(&self, dir: &Path, bytes: u64) -> bool {
+        let mut g = self.lock();
+        let used: u64 = g.reserved.values().sum();
+        if g.reserved.contains_key(dir) || used.saturating_add(bytes) > self.budget {
+            return false;
+        }
+        g.reserved.insert(dir.to_path_buf(), bytes);
+        true
+    }
+
+    /// Whether `dir` holds a reservation.
+    pub fn reserved(&self, dir: &Path) -> bool {
+        self.lock().reserved.contains_key(dir)
+    }
+
+    /// Holds `bytes` as the file `path` (inside a reserved folder); hands them back when the folder
+    /// has no reservation or its zips would outgrow it.
+    pub fn put(&self, path: &Path, bytes: Vec<u8>) -> Result<Bytes, Vec<u8>> {
+        let mut g = self.lock();
+        let Some(room) = path.parent().and_then(|d| g.reserved.get(d)).copied() else {
+            return Err(bytes);
+        };
+        let dir = path.parent().unwrap_or(path);
+        let held: u64 = g
+            .zips
+            .iter()
+            .filter(|(p, _)| p.parent() == Some(dir) && p.as_path() != path)
+            .map(|(_, b)| b.len())
+            .sum();
+        if held + bytes.len() as u64 > room {
+            return Err(bytes);
+        }
+        let b = Bytes(Arc::new(bytes));
+        g.zips.insert(path.to_path_buf(), b.clone());
+        Ok(b)
+    }
+
+    /// The bytes held as `path`, if any.
+    pub fn get(&self, path: &Path) -> Option<Bytes> {
+        self.lock().zips.get(path).cloned()
+    }
+
+    /// Stops holding `path` (its folder keeps its reservation).
+    pub fn drop_file(&self, path: &Path) {
+        self.lock().zips.remove(path);
+    }
+
+    /// Stops holding everything of the staging folder `dir` and frees its reservation.
+    pub fn release(&self, dir: &Path) {
+        let mut g = self.lock();
+        g.zips.retain(|p, _| p.parent() != Some(dir));
+        g.reserved.remove(dir);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reservations_stay_within_the_budget_and_are_freed() {
+        let s = Stash::new(100);
+        let (a, b) = (Path::new("/s/a"), Path::new("/s/b"));
+        assert!(s.reserve(a, 60));
+        assert!(!s.reserve(a, 10), "one reservation per folder");
+        assert!(!s.reserve(b, 41), "60 + 41 passes 100");
+        assert!(s.reserve(b, 40));
+        s.release(a);
+        assert!(!s.reserved(a));
+        assert!(s.reserve(a, 60));
+    }
+
+    #[test]
+    fn a_folder_holds_no_more_than_it_reserved() {
+        let s = Stash::new(100);
+        let dir = Path::new("/s/a");
+        let (src, up) = (dir.join("source.zip"), dir.join("upload.zip"));
+        assert!(
+            s.put(&src, vec![1; 10]).is_err(),
+            "nothing reserved for the folder"
+        );
+        assert!(s.reserve(dir, 30));
+        assert_eq!(s.put(&src, vec![1; 20]).unwrap().len(), 20);
+        assert_eq!(
+            s.put(&up, vec![2; 11]).unwrap_err().len(),
+            11,
+            "20 + 11 passes the folder's 30"
+        );
+        s.drop_file(&src);
+        let held = s.put(&up, vec![2; 25]).unwrap();
+        assert_eq!(s.get(&up).unwrap().as_ref(), held.as_ref());
+        assert!(s.get(&src).is_none());
+        s.release(dir);
+        assert!(s.get(&up).is_none(), "a released folder holds nothing");
+    }
+}
