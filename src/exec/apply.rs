@@ -316,7 +316,10 @@ pub fn check_drift(
 /// The steps to run: all of them, or only those of runnable actions when blocked ones are skipped.
 /// Sessions already started go on before new ones start: a step that unblocks uploads (a subject
 /// to create or share) first, then the later a step comes in a session's chain the sooner it runs,
-/// so uploads begin early and a session's zips are held no longer than needed.
+/// so uploads begin early and a session's zips are held no longer than needed. Rewrites, the steps
+/// that use the CPU most, run at most half as many at once as the machine has cores (at least one):
+/// one session through its rewrite sooner starts its upload sooner, and the rest of the CPU is left
+/// to the transfers (and, on a machine shared with a server, to the server).
 fn graph(plan: &Plan) -> Result<DependencyQueue<String>, QueueError> {
     let steps: Vec<(String, Vec<String>)> = plan
         .steps
@@ -332,7 +335,11 @@ fn graph(plan: &Plan) -> Result<DependencyQueue<String>, QueueError> {
         Some(StepKind::Upload | StepKind::Archive) => 2,
         _ => 1,
     };
-    Ok(DependencyQueue::new(steps)?.with_ranks(rank))
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let rewrite = |id: &String| kinds.get(id.as_str()) == Some(&StepKind::Rewrite);
+    Ok(DependencyQueue::new(steps)?
+        .with_ranks(rank)
+        .with_limit(rewrite, cores / 2))
 }
 
 /// Applies a plan. `stop` is set by Ctrl-C; the run then finishes the steps in progress and returns.

@@ -50,6 +50,8 @@ pub struct DependencyQueue<K: Ord + Clone> {
     state: BTreeMap<K, StepState<K>>,
     /// Which ready step goes first: the lowest rank (0 when not given), then the smallest ID.
     rank: BTreeMap<K, u8>,
+    /// Steps of which at most `.1` run at once.
+    limited: (BTreeSet<K>, usize),
 }
 
 impl<K: Ord + Clone + fmt::Display> DependencyQueue<K> {
@@ -83,6 +85,7 @@ impl<K: Ord + Clone + fmt::Display> DependencyQueue<K> {
             dependents,
             state,
             rank: BTreeMap::new(),
+            limited: (BTreeSet::new(), usize::MAX),
         };
         q.check_acyclic()?;
         Ok(q)
@@ -131,14 +134,28 @@ impl<K: Ord + Clone + fmt::Display> DependencyQueue<K> {
         self
     }
 
+    /// Lets at most `limit` of the steps `member` picks run at once (the others wait while they do).
+    pub fn with_limit(mut self, member: impl Fn(&K) -> bool, limit: usize) -> Self {
+        let members = self.deps.keys().filter(|k| member(k)).cloned().collect();
+        self.limited = (members, limit.max(1));
+        self
+    }
+
     /// The next pending step whose dependencies are all done, now marked running: the lowest rank
     /// first, then the smallest ID, so that runs are reproducible.
     pub fn next_ready(&mut self) -> Option<K> {
+        let (members, limit) = &self.limited;
+        let full = members
+            .iter()
+            .filter(|k| self.state.get(*k) == Some(&StepState::Running))
+            .count()
+            >= *limit;
         let k = self
             .state
             .iter()
             .filter(|(_, s)| **s == StepState::Pending)
             .map(|(k, _)| k)
+            .filter(|k| !(full && members.contains(*k)))
             .filter(|k| {
                 self.deps[*k]
                     .iter()
@@ -252,6 +269,18 @@ mod tests {
             "b, ready now, outranks c"
         );
         assert_eq!(q.next_ready().as_deref(), Some("c"));
+    }
+
+    #[test]
+    fn limited_steps_wait_while_the_limit_runs() {
+        let mut q = q(&[("r1", &[]), ("r2", &[]), ("x", &[])])
+            .unwrap()
+            .with_limit(|k| k.starts_with('r'), 1);
+        assert_eq!(q.next_ready().as_deref(), Some("r1"));
+        assert_eq!(q.next_ready().as_deref(), Some("x"), "r2 waits for r1");
+        assert_eq!(q.next_ready(), None);
+        q.finish(&"r1".to_string(), true);
+        assert_eq!(q.next_ready().as_deref(), Some("r2"));
     }
 
     #[test]

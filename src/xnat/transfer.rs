@@ -29,6 +29,10 @@ pub(super) struct Streamed {
     pub memory: Option<Vec<u8>>,
 }
 
+/// The most a download held in memory allocates before its first byte arrives (its limit, when
+/// smaller).
+const MEMORY_RESERVE: u64 = 32 * 1024 * 1024;
+
 /// Where a download's bytes go as they arrive: memory up to a limit, then the `.part` file.
 enum Out {
     Memory(Vec<u8>, u64),
@@ -194,7 +198,9 @@ impl Client {
             let mut out = if memory_limit == 0 {
                 Out::File(File::create(&part).map_err(io_err("create", &part))?)
             } else {
-                Out::Memory(Vec::new(), memory_limit)
+                // Sized once: growing by doubling would copy the bytes and touch twice the pages.
+                let expected = memory_limit.min(MEMORY_RESERVE) as usize;
+                Out::Memory(Vec::with_capacity(expected), memory_limit)
             };
             let mut b3 = hashed.then(blake3::Hasher::new);
             let mut m5 = hashed.then(<md5::Md5 as md5::Digest>::new);
