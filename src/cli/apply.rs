@@ -131,18 +131,23 @@ pub fn failure(e: ApplyError) -> Failure {
 /// glibc gives each thread that allocates its own malloc arena, and memory freed in one arena is not
 /// reused by another; as `apply`'s workers and readers come and go, peak memory then grows with the
 /// amount of work instead of staying flat. Two arenas keep it flat with no measurable cost to
-/// throughput (`ferry bench`, figure 4; docs/performance.md). Called before any thread starts.
-fn limit_malloc_arenas() {
+/// throughput (`ferry bench`, figure 4; docs/performance.md). Buffers of up to 32 MiB (a zip held in
+/// memory) come from the heap and are reused rather than mapped and unmapped per session: fresh
+/// pages cost a fault and a zeroing each (about a tenth of `apply`'s CPU on small sessions;
+/// docs/performance.md). Called before any thread starts, by `apply` and by the bench's plain copy.
+pub fn tune_malloc() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only tunes the allocator; no thread of this process is allocating yet.
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 2);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 128 * 1024 * 1024);
     }
 }
 
 /// Runs `ferry apply`.
 pub fn run(args: Args) -> Result<(), Failure> {
-    limit_malloc_arenas();
+    tune_malloc();
     let bwlimit = match &args.bwlimit {
         Some(s) => Some(parse_rate(s).map_err(|e| Failure::msg(Exit::Usage, e.0))?),
         None => None,

@@ -153,12 +153,11 @@ impl<'a> Runner<'a> {
 
 impl StepRunner for Runner<'_> {
     fn changes_servers(&self, id: &str) -> bool {
-        // Downloading and rewriting work on the staging folder; verifying reads. Every other kind
-        // writes to a server, and so does a step the plan does not hold (it fails, but safely).
-        !matches!(
-            self.env.steps.get(id).map(|s| s.kind),
-            Some(StepKind::Download | StepKind::Rewrite | StepKind::Verify)
-        )
+        // A step the plan does not hold counts as one that does (it fails, but safely).
+        self.env
+            .steps
+            .get(id)
+            .is_none_or(|s| s.kind.changes_servers())
     }
 
     fn describe(&self, id: &str) -> String {

@@ -390,6 +390,15 @@ pub enum StepKind {
 }
 
 impl StepKind {
+    /// Whether a step of this kind may change something on a server. Downloading and rewriting work
+    /// on the staging folder and verifying reads; every other kind writes.
+    pub fn changes_servers(self) -> bool {
+        !matches!(
+            self,
+            StepKind::Download | StepKind::Rewrite | StepKind::Verify
+        )
+    }
+
     /// The step's name as written in step IDs.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -28,6 +28,8 @@ pub fn selected(scan_type: &str) -> bool {
 
 /// Copies PILOT on `from` into MAIN on `to`; prints `bytes=N sessions=S seconds=T`.
 pub fn run(from: &str, to: &str, jobs: usize, dir: &Path) -> Result<(), Failure> {
+    // The allocator as `ferry apply` tunes it.
+    crate::cli::apply::tune_malloc();
     let t = Instant::now();
     let opts = ClientOptions {
         max_in_flight: jobs.max(1),
