@@ -1,8 +1,8 @@
 //! The journal: an append-only file of JSON lines beside the plan, so that `ferry apply` resumes where
 //! an interrupted run stopped and `ferry status` can tell what is done. Every line is written before
-//! the run goes on; it is flushed to disk before anything changes on a server (see
-//! [`super::pool`]), which puts every earlier line on disk too. The first line binds the journal to one plan (by the plan file's hash); a torn last line left by
-//! a crash mid-write is ignored. The journal never holds secrets or DICOM header values.
+//! the run goes on; it is flushed to disk before anything changes on a server (see [`super::pool`]),
+//! which puts every earlier line on disk too. The first line binds the journal to one plan (by the
+//! plan file's hash); a torn last line left by a crash mid-write is ignored. The journal never holds secrets or DICOM header values.
 //!
 //! It is also the record of the transfer for an audit: every line carries its UTC time (`at`), each run
 //! starts with a `run` line (who ran it, on which host, with which ferry, against which servers), and a
@@ -305,32 +305,19 @@ impl Journal {
         line.push(b'\n');
         self.file
             .write_all(&line)
-            .map_err(|source| JournalError::Io {
-                action: "write",
-                path: self.path.clone(),
-                source,
-            })?;
+            .map_err(write_error(&self.path))?;
         self.len += line.len() as u64;
         Ok(self.len)
     }
 
     /// Bytes written so far.
-    pub fn len(&self) -> u64 {
+    pub fn written(&self) -> u64 {
         self.len
-    }
-
-    /// Whether nothing is written, not even the plan line.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 
     /// A handle that flushes this journal to disk from any thread.
     pub fn syncer(&self) -> Result<Syncer, JournalError> {
-        let file = self.file.try_clone().map_err(|source| JournalError::Io {
-            action: "write",
-            path: self.path.clone(),
-            source,
-        })?;
+        let file = self.file.try_clone().map_err(write_error(&self.path))?;
         Ok(Syncer {
             path: self.path.clone(),
             file,
@@ -340,18 +327,24 @@ impl Journal {
 
     /// A crash can leave a partial last line; cut it off so the next record starts a line of its own.
     fn drop_torn_tail(&mut self) -> Result<(), JournalError> {
-        let io = |source| JournalError::Io {
-            action: "write",
-            path: self.path.clone(),
-            source,
-        };
-        let bytes = std::fs::read(&self.path).map_err(io)?;
+        let bytes = std::fs::read(&self.path).map_err(write_error(&self.path))?;
         if bytes.last().is_some_and(|b| *b != b'\n') {
             let keep = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-            self.file.set_len(keep as u64).map_err(io)?;
-            self.file.sync_data().map_err(io)?;
+            self.file
+                .set_len(keep as u64)
+                .map_err(write_error(&self.path))?;
+            self.file.sync_data().map_err(write_error(&self.path))?;
         }
         Ok(())
+    }
+}
+
+/// A failed write to the journal at `path`.
+fn write_error(path: &Path) -> impl FnOnce(std::io::Error) -> JournalError + '_ {
+    move |source| JournalError::Io {
+        action: "write",
+        path: path.to_path_buf(),
+        source,
     }
 }
 
@@ -361,11 +354,7 @@ impl Syncer {
         if self.durable.load(Ordering::SeqCst) >= len {
             return Ok(());
         }
-        self.file.sync_data().map_err(|source| JournalError::Io {
-            action: "write",
-            path: self.path.clone(),
-            source,
-        })?;
+        self.file.sync_data().map_err(write_error(&self.path))?;
         self.durable.fetch_max(len, Ordering::SeqCst);
         Ok(())
     }

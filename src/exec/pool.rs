@@ -176,7 +176,7 @@ pub fn run(
         return Err(e);
     }
     // The run's last lines (ends of steps that changed nothing since) go to disk too.
-    syncer.sync_through(shared.journal.len())?;
+    syncer.sync_through(shared.journal.written())?;
     for state in shared.queue.states().values() {
         match state {
             StepState::Pending | StepState::Running => shared.summary.not_started += 1,
