@@ -71,3 +71,44 @@ fn zips_held_in_memory_are_downloaded_again_by_the_next_run() {
     assert!(again.status.success(), "{}", stderr(&again));
     assert_copied(&sim);
 }
+
+/// A session whose zips were held in memory by a run that stopped is downloaded again by the next run;
+/// when the source's files changed meanwhile (here: the last byte of every PILOT file), the rebuilt
+/// facts differ from the journal's record and the session is refused, not uploaded.
+#[test]
+fn a_source_changed_after_a_run_held_its_zips_in_memory_is_refused() {
+    let sim = Sim::start(&["--seed", "demo"]);
+    let w = work(&sim, "copy", "conflict: skip");
+    assert_eq!(w.plan().status.code(), Some(3));
+    set_faults(&sim, "only=/services/import&error_rate=1");
+    let first = w.apply(&["--skip-blocked"]);
+    assert_eq!(first.status.code(), Some(1), "{}", stderr(&first));
+    let mut changed = 0;
+    let mut dirs = vec![sim.root.join("archive").join("PILOT")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "dcm") {
+                let mut bytes = std::fs::read(&path).unwrap();
+                let last = bytes.len() - 1;
+                bytes[last] ^= 0x5a;
+                std::fs::write(&path, &bytes).unwrap();
+                changed += 1;
+            }
+        }
+    }
+    assert!(
+        changed > 0,
+        "no source file found under the emulator's root"
+    );
+    set_faults(&sim, "error_rate=0");
+    let again = w.apply(&["--skip-blocked"]);
+    assert_eq!(again.status.code(), Some(1), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("changed since it was first downloaded; plan again"),
+        "{}",
+        stderr(&again)
+    );
+}
