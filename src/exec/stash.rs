@@ -197,6 +197,19 @@ mod tests {
     }
 
     #[test]
+    fn only_sessions_up_to_the_limit_are_held() {
+        assert_eq!(
+            zip_allowance(10, SESSION_LIMIT),
+            SESSION_LIMIT + 10 * 1024 + 64 * 1024
+        );
+        assert_eq!(
+            zip_allowance(10, SESSION_LIMIT + 1),
+            0,
+            "larger sessions go to disk"
+        );
+    }
+
+    #[test]
     fn a_folder_holds_no_more_than_it_reserved() {
         let s = Stash::new(100);
         let dir = Path::new("/s/a");
