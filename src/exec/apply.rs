@@ -343,9 +343,12 @@ fn graph(plan: &Plan) -> Result<DependencyQueue<String>, QueueError> {
     };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let rewrite = |id: &String| kinds.get(id.as_str()) == Some(&StepKind::Rewrite);
+    // Steps that change a server wait for the drift check ([`pool::run_gated`]).
+    let changes = |id: &String| kinds.get(id.as_str()).is_none_or(|k| k.changes_servers());
     Ok(DependencyQueue::new(steps)?
         .with_ranks(rank)
-        .with_limit(rewrite, cores / 2))
+        .with_limit(rewrite, cores / 2)
+        .with_gate(changes))
 }
 
 /// Applies a plan. `stop` is set by Ctrl-C; the run then finishes the steps in progress and returns.
@@ -379,10 +382,6 @@ pub fn apply_read(
     let prior = journal::read(&journal_path, &hash)?;
     let resumed = !prior.is_empty();
     let clients = connect(&plan, &opts.client)?;
-    // On a resumed run the destination holds this plan's own partial work, and a move has deleted
-    // sources: the sessions where a step that changes a server started are guarded by their steps,
-    // the others are checked here.
-    check_drift(&plan, &clients, &prior)?;
     let mut journal = journal::Journal::open(&journal_path, &hash)?;
     let (user, host) = journal::who();
     let servers: BTreeMap<String, String> = plan
@@ -418,7 +417,31 @@ pub fn apply_read(
             .count(),
         bytes: plan.summary.bytes,
     });
-    let summary = pool::run(queue, journal, &prior, &runner, opts.jobs, reporter, stop)?;
+    // The drift check runs beside the first downloads and rewrites, which change nothing on a
+    // server; every step that does waits for it, and none starts when it fails. On a resumed run the
+    // destination holds this plan's own partial work, and a move has deleted sources: the sessions
+    // where a step that changes a server started are guarded by their steps, the others are checked.
+    let drifted = std::sync::Mutex::new(None);
+    let check = || match check_drift(&plan, &clients, &prior) {
+        Ok(()) => true,
+        Err(e) => {
+            *drifted.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+            false
+        }
+    };
+    let summary = pool::run_gated(
+        queue,
+        journal,
+        &prior,
+        (&runner, Some(&check)),
+        opts.jobs,
+        reporter,
+        stop,
+    )?;
+    if let Some(e) = drifted.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        logout(&clients);
+        return Err(e);
+    }
     logout(&clients);
     let after = journal::read(&journal_path, &hash)?;
     let mut report = verification_report(&plan, &hash, &after);

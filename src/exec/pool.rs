@@ -114,7 +114,13 @@ struct Shared {
     journal: Journal,
     journal_error: Option<JournalError>,
     summary: RunSummary,
+    /// The gate's check failed: no new step starts.
+    halted: bool,
 }
+
+/// A check that runs beside the first steps; the queue's gated steps wait for it, and a failed check
+/// starts nothing more (see [`run_gated`]).
+pub type GateCheck<'a> = &'a (dyn Fn() -> bool + Sync);
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -123,10 +129,25 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// Runs the graph with `jobs` workers. `prior` is what the journal said before this run: steps done
 /// then are not redone; steps started and never finished, or failed, are run again with `resumed` set.
 pub fn run(
-    mut queue: DependencyQueue<String>,
+    queue: DependencyQueue<String>,
     journal: Journal,
     prior: &BTreeMap<String, Last>,
     runner: &dyn StepRunner,
+    jobs: usize,
+    reporter: &dyn Reporter,
+    stop: &AtomicBool,
+) -> Result<RunSummary, JournalError> {
+    run_gated(queue, journal, prior, (runner, None), jobs, reporter, stop)
+}
+
+/// [`run`], with `check` run in its own thread beside the first steps: when it returns true the
+/// queue's gate opens (see [`DependencyQueue::with_gate`]); when it returns false no step starts
+/// after it, and the steps running finish.
+pub fn run_gated(
+    mut queue: DependencyQueue<String>,
+    journal: Journal,
+    prior: &BTreeMap<String, Last>,
+    (runner, check): (&dyn StepRunner, Option<GateCheck<'_>>),
     jobs: usize,
     reporter: &dyn Reporter,
     stop: &AtomicBool,
@@ -153,10 +174,24 @@ pub fn run(
         journal,
         journal_error: None,
         summary,
+        halted: false,
     });
     let details = Mutex::new(details);
     let wake = Condvar::new();
     std::thread::scope(|scope| {
+        if let Some(check) = check {
+            scope.spawn(|| {
+                let passed = check();
+                let mut g = lock(&shared);
+                if passed {
+                    g.queue.open_gate();
+                } else {
+                    g.halted = true;
+                }
+                drop(g);
+                wake.notify_all();
+            });
+        }
         for _ in 0..jobs.max(1) {
             scope.spawn(|| {
                 worker(
@@ -205,7 +240,7 @@ fn worker(
         let step = {
             let mut g = lock(shared);
             loop {
-                let stopping = stop.load(Ordering::SeqCst) || g.journal_error.is_some();
+                let stopping = stop.load(Ordering::SeqCst) || g.journal_error.is_some() || g.halted;
                 if g.queue.is_finished() || (stopping && !g.queue.any_running()) {
                     wake.notify_all();
                     return;

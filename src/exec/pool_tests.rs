@@ -223,3 +223,45 @@ fn a_step_that_changes_a_server_starts_only_once_the_journal_is_on_disk() {
         "the end of the run is on disk"
     );
 }
+
+/// Gated steps wait for the check that runs beside the others: a passing check lets them run, a
+/// failing one starts nothing more.
+#[test]
+fn gated_steps_run_only_after_the_check_passes() {
+    for passes in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, j) = open(dir.path());
+        let fake = Fake::new(None);
+        let s = |x: &str| x.to_string();
+        let q = DependencyQueue::new(vec![(s("d"), vec![]), (s("u"), vec![s("d")])])
+            .unwrap()
+            .with_gate(|k| k == "u");
+        let checked = AtomicBool::new(false);
+        let check = || {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            checked.store(true, Ordering::SeqCst);
+            passes
+        };
+        let stop = AtomicBool::new(false);
+        let summary = run_gated(
+            q,
+            j,
+            &BTreeMap::new(),
+            (&fake, Some(&check)),
+            2,
+            &Silent,
+            &stop,
+        )
+        .unwrap();
+        assert!(checked.load(Ordering::SeqCst));
+        let ran = lock(&fake.ran).clone();
+        assert_eq!(ran[0], "d", "the ungated step ran without waiting");
+        if passes {
+            assert_eq!(ran, vec!["d", "u"]);
+            assert!(summary.complete());
+        } else {
+            assert_eq!(ran, vec!["d"], "nothing gated starts after a failed check");
+            assert_eq!(summary.not_started, 1);
+        }
+    }
+}

@@ -52,6 +52,8 @@ pub struct DependencyQueue<K: Ord + Clone> {
     rank: BTreeMap<K, u8>,
     /// Steps of which at most `.1` run at once.
     limited: (BTreeSet<K>, usize),
+    /// Steps handed out only once `.1` is true (see [`DependencyQueue::with_gate`]).
+    gated: (BTreeSet<K>, bool),
 }
 
 impl<K: Ord + Clone + fmt::Display> DependencyQueue<K> {
@@ -86,6 +88,7 @@ impl<K: Ord + Clone + fmt::Display> DependencyQueue<K> {
             state,
             rank: BTreeMap::new(),
             limited: (BTreeSet::new(), usize::MAX),
+            gated: (BTreeSet::new(), true),
         };
         q.check_acyclic()?;
         Ok(q)
@@ -141,6 +144,18 @@ impl<K: Ord + Clone + fmt::Display> DependencyQueue<K> {
         self
     }
 
+    /// Holds back the steps `member` picks until [`DependencyQueue::open_gate`] is called.
+    pub fn with_gate(mut self, member: impl Fn(&K) -> bool) -> Self {
+        let members = self.deps.keys().filter(|k| member(k)).cloned().collect();
+        self.gated = (members, false);
+        self
+    }
+
+    /// Lets the steps held back by [`DependencyQueue::with_gate`] be handed out.
+    pub fn open_gate(&mut self) {
+        self.gated.1 = true;
+    }
+
     /// The next pending step whose dependencies are all done, now marked running: the lowest rank
     /// first, then the smallest ID, so that runs are reproducible.
     pub fn next_ready(&mut self) -> Option<K> {
@@ -156,6 +171,7 @@ impl<K: Ord + Clone + fmt::Display> DependencyQueue<K> {
             .filter(|(_, s)| **s == StepState::Pending)
             .map(|(k, _)| k)
             .filter(|k| !(full && members.contains(*k)))
+            .filter(|k| self.gated.1 || !self.gated.0.contains(*k))
             .filter(|k| {
                 self.deps[*k]
                     .iter()
@@ -281,6 +297,20 @@ mod tests {
         assert_eq!(q.next_ready(), None);
         q.finish(&"r1".to_string(), true);
         assert_eq!(q.next_ready().as_deref(), Some("r2"));
+    }
+
+    #[test]
+    fn gated_steps_wait_for_the_gate() {
+        let mut q = q(&[("a", &[]), ("b", &["a"]), ("c", &[])])
+            .unwrap()
+            .with_gate(|k| k != "a");
+        assert_eq!(q.next_ready().as_deref(), Some("a"));
+        q.finish(&"a".to_string(), true);
+        assert_eq!(q.next_ready(), None, "b and c wait for the gate");
+        assert!(!q.is_finished());
+        q.open_gate();
+        assert_eq!(q.next_ready().as_deref(), Some("b"));
+        assert_eq!(q.next_ready().as_deref(), Some("c"));
     }
 
     #[test]
