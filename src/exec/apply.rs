@@ -325,7 +325,9 @@ pub fn check_drift(
 /// so uploads begin early and a session's zips are held no longer than needed. Rewrites, the steps
 /// that use the CPU most, run at most half as many at once as the machine has cores (at least one):
 /// one session through its rewrite sooner starts its upload sooner, and the rest of the CPU is left
-/// to the transfers (and, on a machine shared with a server, to the server).
+/// to the transfers (and, on a machine shared with a server, to the server). Within a rank, smaller
+/// sessions go first. Steps that change a server wait for the drift check (the gate); while it
+/// runs, one download at a time goes beside it.
 fn graph(plan: &Plan) -> Result<DependencyQueue<String>, QueueError> {
     let steps: Vec<(String, Vec<String>)> = plan
         .steps
@@ -341,14 +343,37 @@ fn graph(plan: &Plan) -> Result<DependencyQueue<String>, QueueError> {
         Some(StepKind::Upload | StepKind::Archive) => 2,
         _ => 1,
     };
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let rewrite = |id: &String| kinds.get(id.as_str()) == Some(&StepKind::Rewrite);
-    // Steps that change a server wait for the drift check ([`pool::run_gated`]).
+    // Steps that change a server wait for the drift check ([`pool::run_gated`]). While it runs, one
+    // session at a time is downloaded (and rewritten): the check keeps the rest of the source's
+    // request slots, and the first upload can start as soon as it passes.
+    let download = |id: &String| kinds.get(id.as_str()) == Some(&StepKind::Download);
     let changes = |id: &String| kinds.get(id.as_str()).is_none_or(|k| k.changes_servers());
+    // Smaller sessions first: the first upload starts sooner, and the later sessions are
+    // downloaded and rewritten while the earlier ones upload.
+    let bytes: BTreeMap<&str, u64> = plan
+        .transfers
+        .iter()
+        .flat_map(|t| &t.actions)
+        .map(|a| (a.id.as_str(), a.bytes))
+        .collect();
+    let size: BTreeMap<&str, u64> = plan
+        .steps
+        .iter()
+        .filter_map(|s| Some((s.id.as_str(), *bytes.get(s.action.as_deref()?)?)))
+        .collect();
     Ok(DependencyQueue::new(steps)?
         .with_ranks(rank)
-        .with_limit(rewrite, cores / 2)
-        .with_gate(changes))
+        .with_order(|id| size.get(id.as_str()).copied().unwrap_or(0))
+        .with_limit(rewrite, rewrites_at_once())
+        .with_gate(changes)
+        .with_early_limit(download, 1))
+}
+
+/// How many rewrites run at once: half as many as the machine has cores, at least one.
+fn rewrites_at_once() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores / 2).max(1)
 }
 
 /// Applies a plan. `stop` is set by Ctrl-C; the run then finishes the steps in progress and returns.

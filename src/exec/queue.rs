@@ -50,10 +50,14 @@ pub struct DependencyQueue<K: Ord + Clone> {
     state: BTreeMap<K, StepState<K>>,
     /// Which ready step goes first: the lowest rank (0 when not given), then the smallest ID.
     rank: BTreeMap<K, u8>,
+    /// Among ready steps of one rank, a lower order goes first (0 when not given).
+    order: BTreeMap<K, u64>,
     /// Steps of which at most `.1` run at once.
     limited: (BTreeSet<K>, usize),
     /// Steps handed out only once `.1` is true (see [`DependencyQueue::with_gate`]).
     gated: (BTreeSet<K>, bool),
+    /// Steps of which at most `.1` run at once while the gate is closed.
+    early: (BTreeSet<K>, usize),
 }
 
 impl<K: Ord + Clone + fmt::Display> DependencyQueue<K> {
@@ -87,8 +91,10 @@ impl<K: Ord + Clone + fmt::Display> DependencyQueue<K> {
             dependents,
             state,
             rank: BTreeMap::new(),
+            order: BTreeMap::new(),
             limited: (BTreeSet::new(), usize::MAX),
             gated: (BTreeSet::new(), true),
+            early: (BTreeSet::new(), usize::MAX),
         };
         q.check_acyclic()?;
         Ok(q)
@@ -137,6 +143,12 @@ impl<K: Ord + Clone + fmt::Display> DependencyQueue<K> {
         self
     }
 
+    /// Orders the ready steps of one rank: a lower order is handed out first, then the smaller ID.
+    pub fn with_order(mut self, order: impl Fn(&K) -> u64) -> Self {
+        self.order = self.deps.keys().map(|k| (k.clone(), order(k))).collect();
+        self
+    }
+
     /// Lets at most `limit` of the steps `member` picks run at once (the others wait while they do).
     pub fn with_limit(mut self, member: impl Fn(&K) -> bool, limit: usize) -> Self {
         let members = self.deps.keys().filter(|k| member(k)).cloned().collect();
@@ -151,33 +163,48 @@ impl<K: Ord + Clone + fmt::Display> DependencyQueue<K> {
         self
     }
 
+    /// While the gate is closed, lets at most `limit` of the steps `member` picks run at once (the
+    /// gate's check then keeps the rest of the servers' request slots).
+    pub fn with_early_limit(mut self, member: impl Fn(&K) -> bool, limit: usize) -> Self {
+        let members = self.deps.keys().filter(|k| member(k)).cloned().collect();
+        self.early = (members, limit.max(1));
+        self
+    }
+
     /// Lets the steps held back by [`DependencyQueue::with_gate`] be handed out.
     pub fn open_gate(&mut self) {
         self.gated.1 = true;
     }
 
     /// The next pending step whose dependencies are all done, now marked running: the lowest rank
-    /// first, then the smallest ID, so that runs are reproducible.
+    /// first, then the lowest order, then the smallest ID, so that runs are reproducible.
     pub fn next_ready(&mut self) -> Option<K> {
+        let running = |set: &BTreeSet<K>| {
+            set.iter()
+                .filter(|k| self.state.get(*k) == Some(&StepState::Running))
+                .count()
+        };
         let (members, limit) = &self.limited;
-        let full = members
-            .iter()
-            .filter(|k| self.state.get(*k) == Some(&StepState::Running))
-            .count()
-            >= *limit;
+        let full = running(members) >= *limit;
+        let early = &self.early.0;
+        let early_full = !self.gated.1 && running(early) >= self.early.1;
         let k = self
             .state
             .iter()
             .filter(|(_, s)| **s == StepState::Pending)
             .map(|(k, _)| k)
             .filter(|k| !(full && members.contains(*k)))
+            .filter(|k| !(early_full && early.contains(*k)))
             .filter(|k| self.gated.1 || !self.gated.0.contains(*k))
             .filter(|k| {
                 self.deps[*k]
                     .iter()
                     .all(|d| self.state.get(d) == Some(&StepState::Done))
             })
-            .min_by_key(|k| (self.rank.get(*k).copied().unwrap_or(0), *k))?
+            .min_by_key(|k| {
+                let rank = self.rank.get(*k).copied().unwrap_or(0);
+                (rank, self.order.get(*k).copied().unwrap_or(0), *k)
+            })?
             .clone();
         self.state.insert(k.clone(), StepState::Running);
         Some(k)
@@ -311,6 +338,32 @@ mod tests {
         q.open_gate();
         assert_eq!(q.next_ready().as_deref(), Some("b"));
         assert_eq!(q.next_ready().as_deref(), Some("c"));
+    }
+
+    #[test]
+    fn before_the_gate_opens_the_early_limit_holds_and_after_it_does_not() {
+        let mut q = q(&[("d1", &[]), ("d2", &[]), ("d3", &[]), ("u", &["d1"])])
+            .unwrap()
+            .with_gate(|k| k == "u")
+            .with_early_limit(|k| k.starts_with('d'), 1);
+        assert_eq!(q.next_ready().as_deref(), Some("d1"));
+        assert_eq!(q.next_ready(), None, "one download at a time while gated");
+        q.finish(&"d1".to_string(), true);
+        assert_eq!(q.next_ready().as_deref(), Some("d2"));
+        assert_eq!(q.next_ready(), None, "u waits for the gate, d3 for d2");
+        q.open_gate();
+        assert_eq!(q.next_ready().as_deref(), Some("d3"));
+        assert_eq!(q.next_ready().as_deref(), Some("u"));
+    }
+
+    #[test]
+    fn within_a_rank_the_lower_order_goes_first() {
+        let mut q = q(&[("a", &[]), ("b", &[]), ("c", &[])])
+            .unwrap()
+            .with_order(|k| if k == "c" { 1 } else { 2 });
+        assert_eq!(q.next_ready().as_deref(), Some("c"));
+        assert_eq!(q.next_ready().as_deref(), Some("a"));
+        assert_eq!(q.next_ready().as_deref(), Some("b"));
     }
 
     #[test]
