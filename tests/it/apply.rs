@@ -721,6 +721,54 @@ fn a_resumed_run_checks_drift_for_the_sessions_that_have_not_started() {
     );
 }
 
+/// A session whose download (or rewrite) an earlier run made is still checked for drift: neither
+/// changed anything on a server, so nothing else guards it.
+#[test]
+fn a_resumed_run_checks_drift_for_sessions_only_downloaded_before() {
+    let sim = Sim::start(&["--seed", "demo"]);
+    let w = work(&sim, "copy", "conflict: skip");
+    assert_eq!(w.plan().status.code(), Some(3));
+    let path = w.dir.path().join("plan.yaml");
+    let (plan, hash) = ferry::exec::apply::read_plan(&path).unwrap();
+    let a = plan
+        .transfers
+        .iter()
+        .flat_map(|t| &t.actions)
+        .find(|a| a.source.session == "SUB006_MR2")
+        .expect("the plan copies SUB006_MR2");
+    let step = |kind: &str| {
+        format!(
+            "pilot-into-main/{}/{}/{kind}",
+            a.dest.subject, a.dest.session
+        )
+    };
+    // An earlier run downloaded and rewrote it, then stopped.
+    let lines = [
+        format!("{{\"event\":\"plan\",\"plan_hash\":\"{hash}\"}}"),
+        format!(
+            "{{\"event\":\"started\",\"step\":\"{}\"}}",
+            step("download")
+        ),
+        format!("{{\"event\":\"done\",\"step\":\"{}\"}}", step("download")),
+        format!("{{\"event\":\"started\",\"step\":\"{}\"}}", step("rewrite")),
+    ];
+    std::fs::write(
+        w.dir.path().join("plan.yaml.journal"),
+        lines.join("\n") + "\n",
+    )
+    .unwrap();
+    client(&sim)
+        .delete_session("PILOT", "SUB006", "SUB006_MR2")
+        .unwrap();
+    let out = w.apply(&["--skip-blocked"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("local/PILOT: session SUB006/SUB006_MR2: gone"),
+        "{}",
+        stderr(&out)
+    );
+}
+
 #[test]
 fn files_the_destination_lists_with_the_uploaded_md5_are_verified_without_reading_back() {
     let sim = Sim::start(&["--seed", "demo"]);
