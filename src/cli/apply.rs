@@ -12,7 +12,7 @@ use std::sync::Arc;
 pub struct Args {
     /// The reviewed plan, written by `ferry plan`.
     pub plan: PathBuf,
-    /// Steps run at once.
+    /// Steps run at once, besides the header rewrites (at most half as many as the cores).
     #[arg(long, default_value_t = 4)]
     pub jobs: usize,
     /// Requests in flight per server, shared by all transfers of the run.

@@ -54,6 +54,8 @@ pub struct DependencyQueue<K: Ord + Clone> {
     order: BTreeMap<K, u64>,
     /// Steps of which at most `.1` run at once.
     limited: (BTreeSet<K>, usize),
+    /// How many of the other steps (those outside `limited`) run at once.
+    outside: usize,
     /// Steps handed out only once `.1` is true (see [`DependencyQueue::with_gate`]).
     gated: (BTreeSet<K>, bool),
     /// Steps of which at most `.1` run at once while the gate is closed.
@@ -93,6 +95,7 @@ impl<K: Ord + Clone + fmt::Display> DependencyQueue<K> {
             rank: BTreeMap::new(),
             order: BTreeMap::new(),
             limited: (BTreeSet::new(), usize::MAX),
+            outside: usize::MAX,
             gated: (BTreeSet::new(), true),
             early: (BTreeSet::new(), usize::MAX),
         };
@@ -156,6 +159,13 @@ impl<K: Ord + Clone + fmt::Display> DependencyQueue<K> {
         self
     }
 
+    /// Lets at most `limit` of the steps outside the [`DependencyQueue::with_limit`] set run at once,
+    /// so that the limited steps have room of their own beside them.
+    pub fn with_outside_limit(mut self, limit: usize) -> Self {
+        self.outside = limit.max(1);
+        self
+    }
+
     /// Holds back the steps `member` picks until [`DependencyQueue::open_gate`] is called.
     pub fn with_gate(mut self, member: impl Fn(&K) -> bool) -> Self {
         let members = self.deps.keys().filter(|k| member(k)).cloned().collect();
@@ -185,7 +195,14 @@ impl<K: Ord + Clone + fmt::Display> DependencyQueue<K> {
                 .count()
         };
         let (members, limit) = &self.limited;
-        let full = running(members) >= *limit;
+        let inside = running(members);
+        let full = inside >= *limit;
+        let all = self
+            .state
+            .values()
+            .filter(|s| **s == StepState::Running)
+            .count();
+        let outside_full = all - inside >= self.outside;
         let early = &self.early.0;
         let early_full = !self.gated.1 && running(early) >= self.early.1;
         let k = self
@@ -193,7 +210,13 @@ impl<K: Ord + Clone + fmt::Display> DependencyQueue<K> {
             .iter()
             .filter(|(_, s)| **s == StepState::Pending)
             .map(|(k, _)| k)
-            .filter(|k| !(full && members.contains(*k)))
+            .filter(|k| {
+                if members.contains(*k) {
+                    !full
+                } else {
+                    !outside_full
+                }
+            })
             .filter(|k| !(early_full && early.contains(*k)))
             .filter(|k| self.gated.1 || !self.gated.0.contains(*k))
             .filter(|k| {
@@ -324,6 +347,25 @@ mod tests {
         assert_eq!(q.next_ready(), None);
         q.finish(&"r1".to_string(), true);
         assert_eq!(q.next_ready().as_deref(), Some("r2"));
+    }
+
+    #[test]
+    fn limited_steps_have_room_beside_the_outside_limit() {
+        let mut q = q(&[("r1", &[]), ("r2", &[]), ("x", &[]), ("y", &[])])
+            .unwrap()
+            .with_limit(|k| k.starts_with('r'), 1)
+            .with_outside_limit(1);
+        assert_eq!(q.next_ready().as_deref(), Some("r1"));
+        assert_eq!(q.next_ready().as_deref(), Some("x"), "r1 leaves room for x");
+        assert_eq!(q.next_ready(), None, "r2 waits for r1, y for x");
+        q.finish(&"x".to_string(), true);
+        assert_eq!(q.next_ready().as_deref(), Some("y"));
+        q.finish(&"r1".to_string(), true);
+        assert_eq!(
+            q.next_ready().as_deref(),
+            Some("r2"),
+            "y does not hold r2 back"
+        );
     }
 
     #[test]
