@@ -20,5 +20,6 @@ pub mod runner;
 pub mod stash;
 pub mod steps;
 pub mod throttle;
+pub mod verification_report;
 pub mod verify;
 pub mod zipfacts;
