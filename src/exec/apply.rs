@@ -262,10 +262,13 @@ pub fn check_drift(
 /// that use the CPU most, run at most half as many at once as the machine has cores (at least one),
 /// beside the `jobs` other steps: one session through its rewrite sooner starts its upload sooner,
 /// the rest of the CPU is left to the transfers (and, on a machine shared with a server, to the
-/// server), and uploads waiting on a busy destination do not hold the next rewrite back. Within a rank, smaller
-/// sessions go first. Steps that change a server wait for the drift check (the gate); while it
-/// runs, one download at a time goes beside it.
-fn graph(plan: &Plan, jobs: usize) -> Result<DependencyQueue<String>, QueueError> {
+/// server), and uploads waiting on a busy destination do not hold the next rewrite back. Within a
+/// rank, smaller sessions go first. Steps that change a server wait for the drift check (the gate);
+/// while it runs, one download at a time goes beside it.
+fn graph(
+    plan: &Plan,
+    (jobs, rewrites): (usize, usize),
+) -> Result<DependencyQueue<String>, QueueError> {
     let steps: Vec<(String, Vec<String>)> = plan
         .steps
         .iter()
@@ -302,7 +305,7 @@ fn graph(plan: &Plan, jobs: usize) -> Result<DependencyQueue<String>, QueueError
     Ok(DependencyQueue::new(steps)?
         .with_ranks(rank)
         .with_order(|id| size.get(id.as_str()).copied().unwrap_or(0))
-        .with_limit(rewrite, rewrites_at_once())
+        .with_limit(rewrite, rewrites)
         .with_outside_limit(jobs)
         .with_gate(changes)
         .with_early_limit(download, 1))
@@ -337,7 +340,8 @@ pub fn apply_read(
     if blocked > 0 && !opts.skip_blocked {
         return Err(ApplyError::Blocked(blocked));
     }
-    let queue = graph(&plan, opts.jobs)?;
+    let rewrites = rewrites_at_once();
+    let queue = graph(&plan, (opts.jobs, rewrites))?;
     // Held until the run ends: a second apply of this plan stops here, before reading anything.
     let _lock = journal::lock(path)?;
     let started = journal::utc_now();
@@ -397,7 +401,7 @@ pub fn apply_read(
         journal,
         &prior,
         (&runner, Some(&check)),
-        opts.jobs + rewrites_at_once(),
+        opts.jobs + rewrites,
         reporter,
         stop,
     )?;
