@@ -350,17 +350,16 @@ pub fn apply_read(
     let resumed = !prior.is_empty();
     let clients = connect(&plan, &opts.client)?;
     let mut journal = journal::Journal::open(&journal_path, &hash)?;
-    let (user, host) = journal::who();
-    let servers: BTreeMap<String, String> = plan
-        .servers
-        .iter()
-        .map(|(name, s)| (name.clone(), s.url.clone()))
-        .collect();
+    let mut run = RunInfo {
+        started,
+        resumed,
+        ..run_record(&plan)
+    };
     journal.append(&journal::Record::Run {
-        user: user.clone(),
-        host: host.clone(),
-        ferry_version: env!("CARGO_PKG_VERSION").to_string(),
-        servers: servers.clone(),
+        user: run.user.clone(),
+        host: run.host.clone(),
+        ferry_version: run.ferry_version.clone(),
+        servers: run.servers.clone(),
         resumed,
     })?;
     let bandwidth = opts
@@ -375,52 +374,16 @@ pub fn apply_read(
         reporter,
     )
     .with_stash(super::stash::Stash::new(opts.staging_memory));
-    reporter.event(Event::Begin {
-        steps: plan.steps.len(),
-        sessions: plan
-            .steps
-            .iter()
-            .filter(|s| s.kind == StepKind::Verify)
-            .count(),
-        bytes: plan.summary.bytes,
-    });
-    // The drift check runs beside the first downloads and rewrites, which change nothing on a
-    // server; every step that does waits for it, and none starts when it fails. On a resumed run the
-    // destination holds this plan's own partial work, and a move has deleted sources: the sessions
-    // where a step that changes a server started are guarded by their steps, the others are checked.
-    let drifted = std::sync::Mutex::new(None);
-    let check = || match check_drift(&plan, &clients, &prior) {
-        Ok(()) => true,
-        Err(e) => {
-            *drifted.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
-            false
-        }
-    };
-    let summary = pool::run_gated(
-        queue,
-        journal,
-        &prior,
-        (&runner, Some(&check)),
-        opts.jobs + rewrites,
-        reporter,
-        stop,
-    )?;
-    if let Some(e) = drifted.into_inner().unwrap_or_else(|p| p.into_inner()) {
-        logout(&clients);
-        return Err(e);
-    }
+    begin(&plan, reporter);
+    let gated = (queue, journal, &prior);
+    let workers = (opts.jobs + rewrites, reporter, stop);
+    let summary = run_checked(&plan, &clients, &runner, gated, workers);
     logout(&clients);
+    let summary = summary?;
     let after = journal::read(&journal_path, &hash)?;
     let mut report = verification_report(&plan, &hash, &after);
-    report.run = Some(RunInfo {
-        user,
-        host,
-        ferry_version: env!("CARGO_PKG_VERSION").to_string(),
-        servers,
-        started,
-        finished: journal::utc_now(),
-        resumed,
-    });
+    run.finished = journal::utc_now();
+    report.run = Some(run);
     let report_path = report_for(path);
     write_report(&report_path, &report)?;
     if summary.complete() {
@@ -433,6 +396,79 @@ pub fn apply_read(
         resumed,
         blocked,
     })
+}
+
+/// Who runs what against which servers; the times and the resumed flag are filled in by the run.
+fn run_record(plan: &Plan) -> RunInfo {
+    let (user, host) = journal::who();
+    RunInfo {
+        user,
+        host,
+        ferry_version: env!("CARGO_PKG_VERSION").to_string(),
+        servers: plan
+            .servers
+            .iter()
+            .map(|(name, s)| (name.clone(), s.url.clone()))
+            .collect(),
+        started: String::new(),
+        finished: String::new(),
+        resumed: false,
+    }
+}
+
+/// Tells the reporter how much work the run holds.
+fn begin(plan: &Plan, reporter: &dyn Reporter) {
+    reporter.event(Event::Begin {
+        steps: plan.steps.len(),
+        sessions: plan
+            .steps
+            .iter()
+            .filter(|s| s.kind == StepKind::Verify)
+            .count(),
+        bytes: plan.summary.bytes,
+    });
+}
+
+/// The graph, the journal it writes to, and what an earlier run of the plan did.
+type Gated<'a> = (
+    DependencyQueue<String>,
+    journal::Journal,
+    &'a BTreeMap<String, Last>,
+);
+
+/// Runs the graph with the drift check as its gate. The check runs beside the first downloads and
+/// rewrites, which change nothing on a server; every step that does waits for it, and none starts
+/// when it fails. On a resumed run the destination holds this plan's own partial work, and a move
+/// has deleted sources: the sessions where a step that changes a server started are guarded by
+/// their steps, the others are checked.
+fn run_checked(
+    plan: &Plan,
+    clients: &BTreeMap<String, Arc<Client>>,
+    runner: &Runner,
+    (queue, journal, prior): Gated,
+    (workers, reporter, stop): (usize, &dyn Reporter, &AtomicBool),
+) -> Result<RunSummary, ApplyError> {
+    let drifted = std::sync::Mutex::new(None);
+    let check = || match check_drift(plan, clients, prior) {
+        Ok(()) => true,
+        Err(e) => {
+            *drifted.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+            false
+        }
+    };
+    let summary = pool::run_gated(
+        queue,
+        journal,
+        prior,
+        (runner, Some(&check)),
+        workers,
+        reporter,
+        stop,
+    )?;
+    match drifted.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        Some(e) => Err(e),
+        None => Ok(summary),
+    }
 }
 
 fn write_report(path: &Path, report: &VerificationReport) -> Result<(), ApplyError> {
