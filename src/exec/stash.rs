@@ -172,6 +172,24 @@ impl Stash {
         self.lock().zips.remove(path);
     }
 
+    /// Gives back the room of the staging folder `dir` that its held zips do not use: its
+    /// reservation becomes what it holds (and goes when it holds nothing). Called once a session's
+    /// upload zip is built, so the room kept for the download zip serves the next session.
+    pub fn settle(&self, dir: &Path) {
+        let mut g = self.lock();
+        let held: u64 = g
+            .zips
+            .iter()
+            .filter(|(p, _)| p.parent() == Some(dir))
+            .map(|(_, b)| b.len())
+            .sum();
+        if held == 0 {
+            g.reserved.remove(dir);
+        } else if let Some(r) = g.reserved.get_mut(dir) {
+            *r = held.min(*r);
+        }
+    }
+
     /// Stops holding everything of the staging folder `dir` and frees its reservation.
     pub fn release(&self, dir: &Path) {
         let mut g = self.lock();
@@ -231,5 +249,31 @@ mod tests {
         assert!(s.get(&src).is_none());
         s.release(dir);
         assert!(s.get(&up).is_none(), "a released folder holds nothing");
+    }
+
+    #[test]
+    fn a_settled_folder_keeps_only_the_room_it_uses() {
+        let s = Stash::new(100);
+        let (a, b) = (Path::new("/s/a"), Path::new("/s/b"));
+        assert!(s.reserve(a, 80));
+        s.put(&a.join("source.zip"), vec![1; 40]).unwrap();
+        assert!(!s.reserve(b, 50), "80 + 50 passes 100");
+        s.drop_file(&a.join("source.zip"));
+        let up = a.join("upload.zip");
+        s.put(&up, vec![2; 30]).unwrap();
+        s.settle(a);
+        assert!(s.reserve(b, 70), "a keeps 30 of its 80");
+        assert_eq!(s.get(&up).unwrap().len(), 30, "settling keeps what is held");
+        assert!(
+            s.put(&a.join("other.zip"), vec![3; 1]).is_err(),
+            "a settled folder has no room left beyond what it holds"
+        );
+        s.drop_file(&up);
+        s.settle(a);
+        assert!(!s.reserve(b, 1), "b already holds its reservation");
+        assert!(
+            s.reserve(a, 30),
+            "a folder that holds nothing gives all its room back"
+        );
     }
 }

@@ -32,6 +32,8 @@ pub fn run(env: &Env<'_>, c: &Ctx<'_>) -> Result<Value, StepFailure> {
         Some(bytes) => match env.stash.put(&dest, bytes) {
             Ok(_) => true,
             Err(bytes) => {
+                // Staged on disk: the rewrite reads it there and writes its zip beside it.
+                env.stash.release(&c.dir);
                 super::write_durably(&dest, &bytes)?;
                 false
             }

@@ -42,7 +42,10 @@ pub fn run(env: &Env<'_>, c: &Ctx<'_>) -> Result<Value, StepFailure> {
             let (r, out) = zipfacts::rewrite_zip_io((bytes.reader(), path), (out, &upload), &rules)
                 .map_err(failed)?;
             env.stash.drop_file(path);
-            match env.stash.put(&upload, out.into_inner()) {
+            let held = env.stash.put(&upload, out.into_inner());
+            // The room kept for the download zip goes to the next session.
+            env.stash.settle(&c.dir);
+            match held {
                 // Held for this run only: a later run finds no zip and rebuilds it.
                 Ok(_) => (r, Value::Null),
                 Err(bytes) => {
