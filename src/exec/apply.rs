@@ -7,6 +7,9 @@ use super::pool::{self, RunSummary, StepFailure};
 use super::queue::{DependencyQueue, QueueError};
 use super::report::{Event, Reporter};
 use super::runner::Runner;
+use super::schedule::{graph, rewrites_at_once};
+pub use super::servers::connect;
+use super::servers::logout;
 use super::throttle::{Bandwidth, SystemClock};
 pub use super::verification_report::{
     render_report, verification_report, RunInfo, SessionResult, VerificationReport,
@@ -140,67 +143,6 @@ pub fn report_for(plan: &Path) -> PathBuf {
     PathBuf::from(p)
 }
 
-/// Connects to every server the plan names, logging in to all of them at once (each login is one
-/// request to its own server).
-pub fn connect(
-    plan: &Plan,
-    opts: &ClientOptions,
-) -> Result<BTreeMap<String, Arc<Client>>, XnatError> {
-    let logins: Vec<(String, Result<Client, XnatError>)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = plan
-            .servers
-            .iter()
-            .map(|(name, server)| {
-                (
-                    name,
-                    scope.spawn(move || Client::connect(name, server, opts.clone())),
-                )
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|(name, h)| {
-                let r = h.join().unwrap_or_else(|_| {
-                    Err(XnatError::BadResponse {
-                        server: name.clone(),
-                        what: "logging in".into(),
-                        detail: "a login thread failed".into(),
-                    })
-                });
-                (name.clone(), r)
-            })
-            .collect()
-    });
-    // In the plan's order of servers, so the first failure named is the same on every run; the
-    // logins that succeeded are ended when another failed.
-    let mut out = BTreeMap::new();
-    let mut failed = None;
-    for (name, r) in logins {
-        match r {
-            Ok(c) => {
-                out.insert(name, Arc::new(c));
-            }
-            Err(e) => {
-                failed.get_or_insert(e);
-            }
-        }
-    }
-    if let Some(e) = failed {
-        logout(&out);
-        return Err(e);
-    }
-    Ok(out)
-}
-
-/// Ends every server's login session, all at once.
-fn logout(clients: &BTreeMap<String, Arc<Client>>) {
-    std::thread::scope(|scope| {
-        for c in clients.values() {
-            scope.spawn(|| c.logout());
-        }
-    });
-}
-
 /// Refuses a plan when an object it touches changed since it was made, naming each changed object.
 /// On a resumed run only the sessions where no step that changes a server started are checked (the
 /// others are guarded by their steps; downloads and rewrites change nothing), and destination
@@ -253,68 +195,6 @@ pub fn check_drift(
         return Ok(());
     }
     Err(ApplyError::Drift(report))
-}
-
-/// The steps to run: all of them, or only those of runnable actions when blocked ones are skipped.
-/// Sessions already started go on before new ones start: a step that unblocks uploads (a subject
-/// to create or share) first, then the later a step comes in a session's chain the sooner it runs,
-/// so uploads begin early and a session's zips are held no longer than needed. Rewrites, the steps
-/// that use the CPU most, run at most half as many at once as the machine has cores (at least one),
-/// beside the `jobs` other steps: one session through its rewrite sooner starts its upload sooner,
-/// the rest of the CPU is left to the transfers (and, on a machine shared with a server, to the
-/// server), and uploads waiting on a busy destination do not hold the next rewrite back. Within a
-/// rank, smaller sessions go first. Steps that change a server wait for the drift check (the gate);
-/// while it runs, one download at a time goes beside it.
-fn graph(
-    plan: &Plan,
-    (jobs, rewrites): (usize, usize),
-) -> Result<DependencyQueue<String>, QueueError> {
-    let steps: Vec<(String, Vec<String>)> = plan
-        .steps
-        .iter()
-        .map(|s| (s.id.clone(), s.after.clone()))
-        .collect();
-    let kinds: BTreeMap<&str, StepKind> =
-        plan.steps.iter().map(|s| (s.id.as_str(), s.kind)).collect();
-    let rank = |id: &String| match kinds.get(id.as_str()) {
-        Some(StepKind::CreateSubject | StepKind::ShareSubject) => 0,
-        Some(StepKind::Download) => 4,
-        Some(StepKind::Rewrite) => 3,
-        Some(StepKind::Upload | StepKind::Archive) => 2,
-        _ => 1,
-    };
-    let rewrite = |id: &String| kinds.get(id.as_str()) == Some(&StepKind::Rewrite);
-    // Steps that change a server wait for the drift check ([`pool::run_gated`]). While it runs, one
-    // session at a time is downloaded (and rewritten): the check keeps the rest of the source's
-    // request slots, and the first upload can start as soon as it passes.
-    let download = |id: &String| kinds.get(id.as_str()) == Some(&StepKind::Download);
-    let changes = |id: &String| kinds.get(id.as_str()).is_none_or(|k| k.changes_servers());
-    // Smaller sessions first: the first upload starts sooner, and the later sessions are
-    // downloaded and rewritten while the earlier ones upload.
-    let bytes: BTreeMap<&str, u64> = plan
-        .transfers
-        .iter()
-        .flat_map(|t| &t.actions)
-        .map(|a| (a.id.as_str(), a.bytes))
-        .collect();
-    let size: BTreeMap<&str, u64> = plan
-        .steps
-        .iter()
-        .filter_map(|s| Some((s.id.as_str(), *bytes.get(s.action.as_deref()?)?)))
-        .collect();
-    Ok(DependencyQueue::new(steps)?
-        .with_ranks(rank)
-        .with_order(|id| size.get(id.as_str()).copied().unwrap_or(0))
-        .with_limit(rewrite, rewrites)
-        .with_outside_limit(jobs)
-        .with_gate(changes)
-        .with_early_limit(download, 1))
-}
-
-/// How many rewrites run at once: half as many as the machine has cores, at least one.
-fn rewrites_at_once() -> usize {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    (cores / 2).max(1)
 }
 
 /// Applies a plan. `stop` is set by Ctrl-C; the run then finishes the steps in progress and returns.

@@ -17,6 +17,8 @@ pub mod readback;
 pub mod report;
 pub mod resources;
 pub mod runner;
+pub mod schedule;
+pub mod servers;
 pub mod stash;
 pub mod steps;
 pub mod throttle;

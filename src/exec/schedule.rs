@@ -1,0 +1,68 @@
+//! The order and limits of a run's steps: which ready step goes first, how many of each kind run
+//! at once, and which wait for the drift check.
+
+use super::queue::{DependencyQueue, QueueError};
+use crate::plan::{Plan, StepKind};
+use std::collections::BTreeMap;
+
+/// The steps to run: all of them, or only those of runnable actions when blocked ones are skipped.
+/// Sessions already started go on before new ones start: a step that unblocks uploads (a subject
+/// to create or share) first, then the later a step comes in a session's chain the sooner it runs,
+/// so uploads begin early and a session's zips are held no longer than needed. Rewrites, the steps
+/// that use the CPU most, run at most half as many at once as the machine has cores (at least one),
+/// beside the `jobs` other steps: one session through its rewrite sooner starts its upload sooner,
+/// the rest of the CPU is left to the transfers (and, on a machine shared with a server, to the
+/// server), and uploads waiting on a busy destination do not hold the next rewrite back. Within a
+/// rank, smaller sessions go first. Steps that change a server wait for the drift check (the gate);
+/// while it runs, one download at a time goes beside it.
+pub fn graph(
+    plan: &Plan,
+    (jobs, rewrites): (usize, usize),
+) -> Result<DependencyQueue<String>, QueueError> {
+    let steps: Vec<(String, Vec<String>)> = plan
+        .steps
+        .iter()
+        .map(|s| (s.id.clone(), s.after.clone()))
+        .collect();
+    let kinds: BTreeMap<&str, StepKind> =
+        plan.steps.iter().map(|s| (s.id.as_str(), s.kind)).collect();
+    let rank = |id: &String| match kinds.get(id.as_str()) {
+        Some(StepKind::CreateSubject | StepKind::ShareSubject) => 0,
+        Some(StepKind::Download) => 4,
+        Some(StepKind::Rewrite) => 3,
+        Some(StepKind::Upload | StepKind::Archive) => 2,
+        _ => 1,
+    };
+    let rewrite = |id: &String| kinds.get(id.as_str()) == Some(&StepKind::Rewrite);
+    // Steps that change a server wait for the drift check ([`pool::run_gated`]). While it runs, one
+    // session at a time is downloaded (and rewritten): the check keeps the rest of the source's
+    // request slots, and the first upload can start as soon as it passes.
+    let download = |id: &String| kinds.get(id.as_str()) == Some(&StepKind::Download);
+    let changes = |id: &String| kinds.get(id.as_str()).is_none_or(|k| k.changes_servers());
+    // Smaller sessions first: the first upload starts sooner, and the later sessions are
+    // downloaded and rewritten while the earlier ones upload.
+    let bytes: BTreeMap<&str, u64> = plan
+        .transfers
+        .iter()
+        .flat_map(|t| &t.actions)
+        .map(|a| (a.id.as_str(), a.bytes))
+        .collect();
+    let size: BTreeMap<&str, u64> = plan
+        .steps
+        .iter()
+        .filter_map(|s| Some((s.id.as_str(), *bytes.get(s.action.as_deref()?)?)))
+        .collect();
+    Ok(DependencyQueue::new(steps)?
+        .with_ranks(rank)
+        .with_order(|id| size.get(id.as_str()).copied().unwrap_or(0))
+        .with_limit(rewrite, rewrites)
+        .with_outside_limit(jobs)
+        .with_gate(changes)
+        .with_early_limit(download, 1))
+}
+
+/// How many rewrites run at once: half as many as the machine has cores, at least one.
+pub fn rewrites_at_once() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores / 2).max(1)
+}
