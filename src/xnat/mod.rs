@@ -17,6 +17,7 @@ mod reader;
 mod resources;
 mod session_reader;
 mod settings;
+mod slots;
 mod transfer;
 
 pub use error::XnatError;

@@ -2,7 +2,7 @@
 //! of scan, resource and file routes under a session.
 
 use super::access::{self, label_in, subject_label_in, Scope};
-use super::{edit, fail, files, items, not_allowed, share, Answer, Ctx};
+use super::{edit, fail, files, items, not_allowed, sessions, share, Answer, Ctx};
 use crate::sim::auth::Access;
 use crate::sim::render::{Meta, Table};
 use crate::sim::util::wildcard_match;
@@ -370,8 +370,8 @@ fn experiment(ctx: &Ctx, scope: Scope, e: &str) -> Answer {
                 items::experiment_xml(&store, exp)
             }))
         }
-        "PUT" | "POST" => edit::put_experiment(ctx, scope, e),
-        "DELETE" => edit::delete_experiment(ctx, scope, e),
+        "PUT" | "POST" => sessions::put_experiment(ctx, scope, e),
+        "DELETE" => sessions::delete_experiment(ctx, scope, e),
         _ => Err(not_allowed()),
     }
 }

@@ -3,7 +3,7 @@
 //! [`super::upload`], zips and catalogs in [`super::download`].
 
 use super::access::{self, Scope};
-use super::{download, edit, fail, filelist, items, not_allowed, upload, Answer, Ctx};
+use super::{download, fail, filelist, items, not_allowed, sessions, upload, Answer, Ctx};
 use crate::sim::model::{Experiment, FileEntry, Resource, Scan};
 use crate::sim::render::{text, Meta, Table};
 use serde_json::{Map, Value};
@@ -45,8 +45,8 @@ pub fn session_route(ctx: &Ctx, scope: Scope, key: &str, rest: &[&str]) -> Answe
         ["scans"] if m == "GET" => list_scans(ctx, scope, key),
         ["scans", s] => match m {
             "GET" => get_scan(ctx, scope, key, s),
-            "PUT" | "POST" => edit::put_scan(ctx, scope, key, s),
-            "DELETE" => edit::delete_scan(ctx, scope, key, s),
+            "PUT" | "POST" => sessions::put_scan(ctx, scope, key, s),
+            "DELETE" => sessions::delete_scan(ctx, scope, key, s),
             _ => Err(not_allowed()),
         },
         ["scans", s, "resources"] if m == "GET" => {

@@ -61,6 +61,7 @@ mod prearchive;
 mod primary;
 mod search;
 mod service;
+mod sessions;
 mod share;
 pub mod stats;
 mod upload;

@@ -2,8 +2,8 @@
 //! `overwrite`, `extract` of zip archives) and deleting files. Digests are MD5, as XNAT's catalogs.
 
 use super::access::Scope;
-use super::edit::experiment_for_change;
 use super::files::Level;
+use super::sessions::experiment_for_change;
 use super::{fail, Answer, Ctx};
 use crate::sim::auth::Access;
 use crate::sim::http::Response;
