@@ -12,6 +12,7 @@ mod http;
 mod items;
 mod json;
 mod moves;
+mod objects;
 mod prearchive;
 mod reader;
 mod resources;
