@@ -2,20 +2,18 @@
 //! Everything is derived from subject, session, scan and file indexes, so the same spec gives the same
 //! accession IDs, UIDs and file bytes on every machine.
 
+mod image;
+
 use super::model::{Experiment, FileEntry, Project, Resource, Role, Scan, Subject, User};
 use super::store::Store;
 use super::util::{date_from_day_of_year, md5_hex};
-use dicom_core::{DataElement, PrimitiveValue, VR};
-use dicom_dictionary_std::tags;
-use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
+use image::dicom_file;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::io;
 
 /// The UID root of every seeded object.
 pub const UID_ROOT: &str = "1.2.826.0.1.3680043.10.1137";
-const MR_IMAGE_STORAGE: &str = "1.2.840.10008.5.1.4.1.1.4";
-const EXPLICIT_VR_LE: &str = "1.2.840.10008.1.2.1";
 const INSERT_DATE: &str = "2024-07-01 09:00:00.000";
 
 /// What to seed.
@@ -357,146 +355,6 @@ fn write_session_files(
         out.push(("NOTES".to_string(), entries));
     }
     Ok(out)
-}
-
-fn put(obj: &mut InMemDicomObject, tag: dicom_core::Tag, vr: VR, value: &str) {
-    obj.put(DataElement::new(tag, vr, PrimitiveValue::from(value)));
-}
-
-/// Identifying data where a top-level look does not see it: another patient ID inside a sequence, a
-/// private group with a name in it, and pixels flagged as carrying burned-in text.
-fn put_phi_extras(o: &mut InMemDicomObject) {
-    let mut item = InMemDicomObject::new_empty();
-    put(&mut item, tags::PATIENT_ID, VR::LO, "H-ALT-55013");
-    put(
-        &mut item,
-        tags::ISSUER_OF_PATIENT_ID,
-        VR::LO,
-        "ST-ELSEWHERE",
-    );
-    o.put(DataElement::new(
-        tags::OTHER_PATIENT_I_DS_SEQUENCE,
-        VR::SQ,
-        dicom_core::value::DataSetSequence::from(vec![item]),
-    ));
-    put(
-        o,
-        dicom_core::Tag(0x0029, 0x0010),
-        VR::LO,
-        "FERRY SIM PRIVATE",
-    );
-    put(
-        o,
-        dicom_core::Tag(0x0029, 0x1010),
-        VR::LO,
-        "Whitfield Gregory ref",
-    );
-    put(o, tags::BURNED_IN_ANNOTATION, VR::CS, "YES");
-}
-
-/// Builds one MR image: (SOPInstanceUID, file bytes).
-fn dicom_file(
-    plan: &SessionPlan,
-    scan_id: &str,
-    scan_type: &str,
-    file: usize,
-    size: u16,
-) -> io::Result<(String, Vec<u8>)> {
-    let study = study_uid(plan);
-    let series = series_uid(plan, scan_id);
-    let sop = format!(
-        "{UID_ROOT}.3.{}.{}.{scan_id}.{file}",
-        plan.subject_index, plan.session_index
-    );
-    let (name, pid) = patient(plan);
-    let date = plan.date.replace('-', "");
-    let mut o = InMemDicomObject::new_empty();
-    put(&mut o, tags::SPECIFIC_CHARACTER_SET, VR::CS, "ISO_IR 100");
-    put(&mut o, tags::SOP_CLASS_UID, VR::UI, MR_IMAGE_STORAGE);
-    put(&mut o, tags::SOP_INSTANCE_UID, VR::UI, &sop);
-    put(&mut o, tags::STUDY_DATE, VR::DA, &date);
-    put(&mut o, tags::SERIES_DATE, VR::DA, &date);
-    put(&mut o, tags::STUDY_TIME, VR::TM, "093000");
-    put(&mut o, tags::ACCESSION_NUMBER, VR::SH, "");
-    put(&mut o, tags::MODALITY, VR::CS, "MR");
-    put(&mut o, tags::MANUFACTURER, VR::LO, "SIEMENS");
-    if plan.phi {
-        put(
-            &mut o,
-            tags::REFERRING_PHYSICIAN_NAME,
-            VR::PN,
-            "Whitfield^Gregory",
-        );
-    }
-    put(&mut o, tags::STUDY_DESCRIPTION, VR::LO, "Research^Brain");
-    put(&mut o, tags::SERIES_DESCRIPTION, VR::LO, scan_type);
-    put(&mut o, tags::PATIENT_NAME, VR::PN, &name);
-    put(&mut o, tags::PATIENT_ID, VR::LO, &pid);
-    if plan.phi {
-        put(&mut o, tags::PATIENT_BIRTH_DATE, VR::DA, "19780412");
-        put_phi_extras(&mut o);
-    }
-    let sex = if plan.subject_index % 2 == 1 {
-        "F"
-    } else {
-        "M"
-    };
-    put(&mut o, tags::PATIENT_SEX, VR::CS, sex);
-    let comments = format!(
-        "Project: {} Subject: {} Session: {}",
-        plan.project, plan.subject, plan.label
-    );
-    put(&mut o, tags::PATIENT_COMMENTS, VR::LT, &comments);
-    put(&mut o, tags::STUDY_INSTANCE_UID, VR::UI, &study);
-    put(&mut o, tags::SERIES_INSTANCE_UID, VR::UI, &series);
-    put(&mut o, tags::STUDY_ID, VR::SH, "1");
-    put(&mut o, tags::SERIES_NUMBER, VR::IS, scan_id);
-    put(&mut o, tags::INSTANCE_NUMBER, VR::IS, &file.to_string());
-    o.put(DataElement::new(
-        tags::SAMPLES_PER_PIXEL,
-        VR::US,
-        PrimitiveValue::from(1u16),
-    ));
-    put(
-        &mut o,
-        tags::PHOTOMETRIC_INTERPRETATION,
-        VR::CS,
-        "MONOCHROME2",
-    );
-    for (tag, v) in [
-        (tags::ROWS, size),
-        (tags::COLUMNS, size),
-        (tags::BITS_ALLOCATED, 16),
-        (tags::BITS_STORED, 12),
-        (tags::HIGH_BIT, 11),
-        (tags::PIXEL_REPRESENTATION, 0),
-    ] {
-        o.put(DataElement::new(tag, VR::US, PrimitiveValue::from(v)));
-    }
-    let seed = plan.subject_index * 1000 + plan.session_index * 100 + file;
-    let scan_n: usize = scan_id.parse().unwrap_or(0);
-    let n = usize::from(size);
-    let pixels: Vec<u16> = (0..n * n)
-        .map(|k| {
-            let (x, y) = (k % n, k / n);
-            (((x * y + seed * 7 + scan_n * 13) ^ (x + y * 3)) & 0x0fff) as u16
-        })
-        .collect();
-    o.put(DataElement::new(
-        tags::PIXEL_DATA,
-        VR::OW,
-        PrimitiveValue::U16(pixels.into()),
-    ));
-    let meta = FileMetaTableBuilder::new()
-        .media_storage_sop_class_uid(MR_IMAGE_STORAGE)
-        .media_storage_sop_instance_uid(sop.as_str())
-        .transfer_syntax(EXPLICIT_VR_LE)
-        .implementation_class_uid(format!("{UID_ROOT}.9"))
-        .implementation_version_name("FERRY_SIM");
-    let file_obj = o.with_meta(meta).map_err(io::Error::other)?;
-    let mut bytes = Vec::with_capacity(9 * 1024);
-    file_obj.write_all(&mut bytes).map_err(io::Error::other)?;
-    Ok((sop, bytes))
 }
 
 #[cfg(test)]
