@@ -10,7 +10,8 @@ use crate::cli::Failure;
 use crate::exec::stash::zip_allowance;
 use crate::manifest::model::Destination;
 use crate::xnat::{
-    Client, ClientOptions, ImportTarget, InventoryOptions, NoProgress, Overwrite, ZipBody,
+    Client, ClientOptions, ImportOutcome, ImportTarget, InventoryOptions, NoProgress, Overwrite,
+    XnatError, ZipBody,
 };
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -37,6 +38,24 @@ pub fn run(from: &str, to: &str, jobs: usize, dir: &Path) -> Result<(), Failure>
     };
     let src = Client::connect("source", &server(from), opts.clone()).map_err(fail)?;
     let dst = Client::connect("destination", &server(to), opts).map_err(fail)?;
+    let (bytes, work) = list_work(&src)?;
+    let errors = copy_sessions((&src, &dst), &work, jobs, dir);
+    if let Some(e) = errors.first() {
+        return Err(fail(e));
+    }
+    src.logout();
+    dst.logout();
+    println!(
+        "bytes={bytes} sessions={} seconds={:.3}",
+        work.len(),
+        t.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Lists the source project and returns the bytes of its selected scans and the sessions that have
+/// any.
+fn list_work(src: &Client) -> Result<(u64, Vec<Work>), Failure> {
     let inv = src
         .inventory(
             SRC_PROJECT,
@@ -66,40 +85,26 @@ pub fn run(from: &str, to: &str, jobs: usize, dir: &Path) -> Result<(), Failure>
             work.push((subject.label.clone(), session.label.clone(), ids, memory));
         }
     }
+    Ok((bytes, work))
+}
+
+/// Copies every session of `work`, `jobs` at a time, from the source to the destination (the two
+/// clients in that order); returns the errors met, in no particular order.
+fn copy_sessions(
+    (src, dst): (&Client, &Client),
+    work: &[Work],
+    jobs: usize,
+    dir: &Path,
+) -> Vec<String> {
     let next = AtomicUsize::new(0);
     let errors = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
         for w in 0..jobs.max(1) {
-            let (src, dst, work, next, errors) = (&src, &dst, &work, &next, &errors);
+            let (next, errors) = (&next, &errors);
             scope.spawn(move || {
-                while let Some((subject, session, scans, memory)) =
-                    work.get(next.fetch_add(1, Ordering::SeqCst))
-                {
+                while let Some(one) = work.get(next.fetch_add(1, Ordering::SeqCst)) {
                     let zip = dir.join(format!("plain-{w}.zip"));
-                    let r = src
-                        .download_session(
-                            SRC_PROJECT,
-                            subject,
-                            session,
-                            scans,
-                            (&zip, *memory),
-                            &mut |_| {},
-                        )
-                        .and_then(|d| {
-                            let target = ImportTarget {
-                                project: DST_PROJECT.into(),
-                                subject: format!("R_{subject}"),
-                                session: format!("R_{session}"),
-                                destination: Destination::Archive,
-                                overwrite: Overwrite::None,
-                                prevent_anon: true,
-                            };
-                            let body = match &d.memory {
-                                Some(bytes) => ZipBody::Memory(bytes),
-                                None => ZipBody::File(&zip),
-                            };
-                            dst.import_zip(body, &target, &mut |_| {})
-                        });
+                    let r = copy_session((src, dst), one, &zip);
                     let _ = std::fs::remove_file(&zip);
                     if let Err(e) = r {
                         errors
@@ -111,16 +116,35 @@ pub fn run(from: &str, to: &str, jobs: usize, dir: &Path) -> Result<(), Failure>
             });
         }
     });
-    let errors = errors.into_inner().unwrap_or_else(|p| p.into_inner());
-    if let Some(e) = errors.first() {
-        return Err(fail(e));
-    }
-    src.logout();
-    dst.logout();
-    println!(
-        "bytes={bytes} sessions={} seconds={:.3}",
-        work.len(),
-        t.elapsed().as_secs_f64()
-    );
-    Ok(())
+    errors.into_inner().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Downloads one session's selected scans as a zip (in memory when it fits, else at `zip`) and
+/// imports it into the destination project's archive as `R_<subject>` / `R_<session>`.
+fn copy_session(
+    (src, dst): (&Client, &Client),
+    (subject, session, scans, memory): &Work,
+    zip: &Path,
+) -> Result<ImportOutcome, XnatError> {
+    let d = src.download_session(
+        SRC_PROJECT,
+        subject,
+        session,
+        scans,
+        (zip, *memory),
+        &mut |_| {},
+    )?;
+    let target = ImportTarget {
+        project: DST_PROJECT.into(),
+        subject: format!("R_{subject}"),
+        session: format!("R_{session}"),
+        destination: Destination::Archive,
+        overwrite: Overwrite::None,
+        prevent_anon: true,
+    };
+    let body = match &d.memory {
+        Some(bytes) => ZipBody::Memory(bytes),
+        None => ZipBody::File(zip),
+    };
+    dst.import_zip(body, &target, &mut |_| {})
 }

@@ -3,7 +3,7 @@
 //! with ranges and the ratios the goals speak of, with whether each goal was met in this run.
 
 use super::procs::{self, SimProc};
-use super::stats::{interleave, ratio, show_ratio, verdict};
+use super::stats::{interleave, ratio, show_ratio, verdict, Samples};
 use super::{fail, manifest, peers, Link, ROUNDS};
 use crate::cli::Failure;
 use crate::plan::human_bytes;
@@ -166,6 +166,24 @@ fn throughput(
     python: Option<&Path>,
 ) -> Result<(), Failure> {
     let src = SimProc::start(dir, "source", seed, link)?;
+    let (s, moved) = sample_throughput(dir, (&src, link), python);
+    src.stop()?;
+    println!("{title} ({seed}), MB/s:");
+    print_plain_and_ferry(&s, &moved);
+    if python.is_some() {
+        print_peers(&s, &moved);
+    }
+    Ok(())
+}
+
+/// Runs the sides of one throughput figure interleaved against the source emulator, each into a
+/// fresh destination: MB/s per side, and the bytes each side moved (plain copy one and [`JOBS`]
+/// sessions at a time, ferry, then xnatpy and xnatctl when `python` is given).
+fn sample_throughput(
+    dir: &Path,
+    (src, link): (&SimProc, Link),
+    python: Option<&Path>,
+) -> (Vec<Samples>, [u64; 5]) {
     let (seq_bytes, par_bytes, ferry_bytes) = (Cell::new(0), Cell::new(0), Cell::new(0));
     let (py_bytes, ctl_bytes) = (Cell::new(0), Cell::new(0));
     let plain = |jobs: usize, moved: &Cell<u64>| -> Result<f64, String> {
@@ -210,23 +228,28 @@ fn throughput(
     }
     let s = interleave(ROUNDS, &mut sides);
     drop(sides);
-    src.stop()?;
-    let moved = |c: &Cell<u64>| human_bytes(c.get());
-    println!("{title} ({seed}), MB/s:");
+    let moved = [seq_bytes, par_bytes, ferry_bytes, py_bytes, ctl_bytes].map(Cell::into_inner);
+    (s, moved)
+}
+
+/// Prints the plain copy's and ferry's lines of a throughput figure and ferry's ratio to the better
+/// plain copy, against the goal of 0.8.
+fn print_plain_and_ferry(s: &[Samples], moved: &[u64; 5]) {
+    let [seq_bytes, par_bytes, ferry_bytes, ..] = *moved;
     println!(
         "   plain copy, 1 session at a time:  {}, moved {}",
         s[0].show(1, ""),
-        moved(&seq_bytes)
+        human_bytes(seq_bytes)
     );
     println!(
         "   plain copy, {JOBS} sessions at a time: {}, moved {}",
         s[1].show(1, ""),
-        moved(&par_bytes)
+        human_bytes(par_bytes)
     );
     println!(
         "   ferry apply --jobs {JOBS} (rewrite, verify: full): {}, moved {}",
         s[2].show(1, ""),
-        moved(&ferry_bytes)
+        human_bytes(ferry_bytes)
     );
     let limit = if ratio(&s[0], &s[1]).is_some_and(|r| r >= 1.0) {
         &s[0]
@@ -234,7 +257,7 @@ fn throughput(
         &s[1]
     };
     let r = ratio(&s[2], limit);
-    let same = seq_bytes.get() == ferry_bytes.get() && par_bytes.get() == ferry_bytes.get();
+    let same = seq_bytes == ferry_bytes && par_bytes == ferry_bytes;
     println!(
         "   ferry / best plain copy = {} (goal >= 0.8: {}){}",
         show_ratio(r),
@@ -245,18 +268,20 @@ fn throughput(
             "; the sides moved different bytes: compare with care"
         }
     );
-    if python.is_some() {
-        let r = ratio(&s[2], &s[3]);
-        println!(
-            "   peer: xnatpy script (1 session at a time, no rewrite, no verification): {}, moved {}; ferry / xnatpy = {} (goal >= 1.0: {})",
-            s[3].show(1, ""), moved(&py_bytes), show_ratio(r), verdict(r, 1.0, true)
-        );
-        println!(
-            "   peer: xnatctl project transfer (whole project, its defaults): {}, moved {}; ferry / xnatctl = {}",
-            s[4].show(1, ""), moved(&ctl_bytes), show_ratio(ratio(&s[2], &s[4]))
-        );
-    }
-    Ok(())
+}
+
+/// Prints the peers' lines of a throughput figure: xnatpy against ferry's goal of 1.0, and xnatctl.
+fn print_peers(s: &[Samples], moved: &[u64; 5]) {
+    let [.., py_bytes, ctl_bytes] = *moved;
+    let r = ratio(&s[2], &s[3]);
+    println!(
+        "   peer: xnatpy script (1 session at a time, no rewrite, no verification): {}, moved {}; ferry / xnatpy = {} (goal >= 1.0: {})",
+        s[3].show(1, ""), human_bytes(py_bytes), show_ratio(r), verdict(r, 1.0, true)
+    );
+    println!(
+        "   peer: xnatctl project transfer (whole project, its defaults): {}, moved {}; ferry / xnatctl = {}",
+        s[4].show(1, ""), human_bytes(ctl_bytes), show_ratio(ratio(&s[2], &s[4]))
+    );
 }
 
 /// `--jobs 1` against `--jobs 8` at 50 ms latency.
