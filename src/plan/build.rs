@@ -7,10 +7,10 @@ use super::checklist::{self, Tally};
 use super::decide::{self, Cand};
 use super::error::PlanError;
 use super::graph;
-use super::labels::{check_label, Mapper};
+use super::labels::{check_label, missing_keys, Mapped, Mapper};
 use super::model::{InventoryRef, ManifestRef, Plan, Skipped, FORMAT};
 use super::phi::{self, TransferGate};
-use super::select::Selector;
+use super::select::{Picked, Selector};
 use crate::dicom::profile::KeyUse;
 use crate::manifest::model::{Manifest, ResolvedPolicy, Server, Transfer};
 use crate::manifest::LoadedManifest;
@@ -98,6 +98,8 @@ fn inventory<'a>(
         })
 }
 
+/// Selects one transfer's sessions, maps their labels and finds their label problems and remaining
+/// identifying data: the transfer as the decision receives it.
 fn draft<'a>(
     input: &PlanInput<'a>,
     t: &'a Transfer,
@@ -108,35 +110,10 @@ fn draft<'a>(
     let src = inventory(input, &t.from.server, &t.from.project)?;
     let dest = inventory(input, &t.to.server, &t.to.project)?;
     let (mut picked, mut skipped) = Selector::new(t, share, policy.archives())?.pick(src);
-    // A session of a data type the destination server does not serve (a plugin not installed there)
-    // cannot be imported: skipped, with why. Unknown when the server did not list its types.
-    if let Some(types) = &dest.data_types {
-        picked.retain(|p| {
-            let served = types.contains(&p.session.xsi_type);
-            if !served {
-                skipped.push(Skipped {
-                    object: format!("session {}", p.session.label),
-                    reason: format!(
-                        "data type {} is not served by the destination server `{}`: an administrator must install or enable it there",
-                        p.session.xsi_type, t.to.server
-                    ),
-                });
-            }
-            served
-        });
-    }
+    skip_unserved_types(t, dest, &mut picked, &mut skipped);
     let mapper = Mapper::new(templates, t);
     mapper.check()?;
-    let tainted = crate::manifest::phi_check::taint(t, templates).tainted_keys();
-    let mut gate = TransferGate::new(t, policy.anonymization, tainted);
-    // Fields the destination's scripts (run by ferry before upload) set on every file.
-    gate.cleared
-        .extend(super::destscripts::overwritten(&super::destscripts::Dest {
-            mode: t.mode,
-            policy: &policy,
-            set: &t.dicom.set,
-            dest,
-        }));
+    let gate = transfer_gate(t, templates, &policy, dest);
     let mut cands = Vec::new();
     let mut failed: Vec<(String, String, PlanError)> = Vec::new();
     for p in picked {
@@ -147,36 +124,7 @@ fn draft<'a>(
                 continue;
             }
         };
-        let dicom_set = if share {
-            BTreeMap::new()
-        } else {
-            mapper.dicom_set(p.subject, p.session, &mapped.subject, &mapped.session)?
-        };
-        let mut problems = Vec::new();
-        for (what, label) in [("subject", &mapped.subject), ("session", &mapped.session)] {
-            if let Err(why) = check_label(label) {
-                problems.push(format!(
-                    "destination {what} label `{label}` is not a valid XNAT label: {why}"
-                ));
-            }
-        }
-        let (old, new) = phi::labels(t, p.subject, p.session, &mapped.subject, &mapped.session);
-        let scans: Vec<&str> = p.scans.iter().map(|s| s.id.as_str()).collect();
-        let phi = phi::findings(&gate, t, p.session, (&old, &new), &dicom_set, &scans);
-        let dest_uid =
-            p.session.uid.as_deref().map(|u| {
-                crate::manifest::deidentify::destination_uid(t, &input.manifest.servers, u)
-            });
-        cands.push(Cand {
-            dest_uid,
-            id: format!("{}/{}/{}", t.name, p.subject.label, p.session.label),
-            dest_subject: mapped.subject,
-            dest_session: mapped.session,
-            dicom_set,
-            problems,
-            phi,
-            picked: p,
-        });
+        cands.push(candidate(input, t, (&mapper, &gate), p, mapped)?);
     }
     if let Some(e) = missing_keys(t, input.tables, &failed) {
         return Err(e);
@@ -196,65 +144,93 @@ fn draft<'a>(
     })
 }
 
-/// When label templates failed because a table has no row for a source label (`tables.NAME[subject.label]`
-/// or `tables.NAME[session.label]`), one error naming the table and every missing key, so that one
-/// edit of the CSV fixes them all.
-fn missing_keys(
+/// A session of a data type the destination server does not serve (a plugin not installed there)
+/// cannot be imported: skipped, with why. Unknown when the server did not list its types.
+fn skip_unserved_types(
     t: &Transfer,
-    tables: &BTreeMap<String, Table>,
-    failed: &[(String, String, PlanError)],
-) -> Option<PlanError> {
-    if failed.is_empty() {
-        return None;
-    }
-    for (field, template) in [
-        ("map.subject", t.map.subject_template()),
-        ("map.session", t.map.session_template()),
-    ] {
-        let flat: String = template.chars().filter(|c| !c.is_whitespace()).collect();
-        for (name, table) in tables {
-            for (key_of, by_subject) in [("subject.label", true), ("session.label", false)] {
-                if !flat.contains(&format!("tables.{name}[{key_of}]")) {
-                    continue;
-                }
-                let keys: BTreeSet<&str> = failed
-                    .iter()
-                    .map(|(subj, sess, _)| {
-                        if by_subject {
-                            subj.as_str()
-                        } else {
-                            sess.as_str()
-                        }
-                    })
-                    .filter(|k| !table.contains_key(*k))
-                    .collect();
-                if keys.is_empty() {
-                    continue;
-                }
-                let keys: Vec<&str> = keys.into_iter().collect();
-                return Some(PlanError::Template {
-                    transfer: t.name.clone(),
-                    where_: format!(
-                        "{} selected",
-                        super::render::plural(failed.len() as u64, "session", "sessions")
-                    ),
-                    field: field.to_string(),
-                    template: template.to_string(),
-                    message: format!(
-                        "table `{name}` has no row for {} {}: {}; add them to its CSV",
-                        keys.len(),
-                        if by_subject {
-                            "subject labels"
-                        } else {
-                            "session labels"
-                        },
-                        keys.join(", ")
-                    ),
-                });
-            }
+    dest: &Inventory,
+    picked: &mut Vec<Picked<'_>>,
+    skipped: &mut Vec<Skipped>,
+) {
+    let Some(types) = &dest.data_types else {
+        return;
+    };
+    picked.retain(|p| {
+        let served = types.contains(&p.session.xsi_type);
+        if !served {
+            skipped.push(Skipped {
+                object: format!("session {}", p.session.label),
+                reason: format!(
+                    "data type {} is not served by the destination server `{}`: an administrator must install or enable it there",
+                    p.session.xsi_type, t.to.server
+                ),
+            });
+        }
+        served
+    });
+}
+
+/// The PHI gate of one transfer: the fields its templates may fill with identifying data, and the
+/// fields cleared on every file, by its anonymization and by the destination's scripts.
+fn transfer_gate(
+    t: &Transfer,
+    templates: &Templates,
+    policy: &ResolvedPolicy,
+    dest: &Inventory,
+) -> TransferGate {
+    let tainted = crate::manifest::phi_check::taint(t, templates).tainted_keys();
+    let mut gate = TransferGate::new(t, policy.anonymization, tainted);
+    // Fields the destination's scripts (run by ferry before upload) set on every file.
+    gate.cleared
+        .extend(super::destscripts::overwritten(&super::destscripts::Dest {
+            mode: t.mode,
+            policy,
+            set: &t.dicom.set,
+            dest,
+        }));
+    gate
+}
+
+/// One selected session with its mapped labels: its `dicom.set`, the problems of its destination
+/// labels, where identifying data remains, and the StudyInstanceUID its destination copy will carry.
+fn candidate<'a>(
+    input: &PlanInput<'a>,
+    t: &'a Transfer,
+    (mapper, gate): (&Mapper<'_>, &TransferGate),
+    p: Picked<'a>,
+    mapped: Mapped,
+) -> Result<Cand<'a>, PlanError> {
+    let dicom_set = if super::moves::native(t.mode) {
+        BTreeMap::new()
+    } else {
+        mapper.dicom_set(p.subject, p.session, &mapped.subject, &mapped.session)?
+    };
+    let mut problems = Vec::new();
+    for (what, label) in [("subject", &mapped.subject), ("session", &mapped.session)] {
+        if let Err(why) = check_label(label) {
+            problems.push(format!(
+                "destination {what} label `{label}` is not a valid XNAT label: {why}"
+            ));
         }
     }
-    None
+    let (old, new) = phi::labels(t, p.subject, p.session, &mapped.subject, &mapped.session);
+    let scans: Vec<&str> = p.scans.iter().map(|s| s.id.as_str()).collect();
+    let phi = phi::findings(gate, t, p.session, (&old, &new), &dicom_set, &scans);
+    let dest_uid = p
+        .session
+        .uid
+        .as_deref()
+        .map(|u| crate::manifest::deidentify::destination_uid(t, &input.manifest.servers, u));
+    Ok(Cand {
+        dest_uid,
+        id: format!("{}/{}/{}", t.name, p.subject.label, p.session.label),
+        dest_subject: mapped.subject,
+        dest_session: mapped.session,
+        dicom_set,
+        problems,
+        phi,
+        picked: p,
+    })
 }
 
 /// Marks every pair of sessions that map onto one destination session label (anywhere in the plan),

@@ -155,6 +155,8 @@ struct Outcome {
     resources: Vec<ResourcePlan>,
 }
 
+/// Decides one session: skipped when nothing was selected, else its conflict outcome against the
+/// destination, then the gates; blocked with every reason found.
 fn outcome(
     d: &Draft<'_>,
     idx: &DestIndex<'_>,
@@ -177,59 +179,10 @@ fn outcome(
     }
     let mut reasons = cand.problems.clone();
     if reasons.is_empty() {
-        let req = Request {
-            picked: &cand.picked,
-            dest_subject: &cand.dest_subject,
-            dest_session: &cand.dest_session,
-            share: moves::native(d.t.mode),
-            conflict: d.policy.conflict,
-            study_uid: cand.dest_uid.as_deref(),
-        };
-        match idx.decide(&req, claimed) {
-            Decision::Create { session, reason } | Decision::Share { session, reason } => {
-                if session != cand.dest_session {
-                    tally.renamed += 1;
-                }
-                o.kind = if d.t.mode == Mode::Relocate {
-                    ActionKind::Relocate
-                } else if req.share {
-                    ActionKind::Share
-                } else {
-                    ActionKind::Create
-                };
-                o.session = session;
-                o.reason = reason;
-            }
-            Decision::Merge {
-                scans,
-                resources,
-                reason,
-            } => {
-                tally.merged += 1;
-                o.kind = ActionKind::Merge;
-                o.scans = scans;
-                o.resources = resources;
-                o.reason = reason;
-            }
-            Decision::Skip {
-                session,
-                reason,
-                done,
-            } => {
-                if done {
-                    tally.done += 1;
-                } else {
-                    tally.existing_skipped += 1;
-                }
-                o.kind = ActionKind::Skip;
-                o.session = session;
-                o.reason = reason;
-                return o;
-            }
-            Decision::Blocked(r) => {
-                tally.conflict_blocked += 1;
-                reasons.push(r);
-            }
+        match against_destination(d, (idx, claimed), cand, &mut o, tally) {
+            Conflict::Open => {}
+            Conflict::Settled => return o,
+            Conflict::Blocked(r) => reasons.push(r),
         }
     }
     let subject_exists = idx.subject(&cand.dest_subject).is_some();
@@ -241,6 +194,83 @@ fn outcome(
         o.reason = format!("{}; new subject {}", o.reason, cand.dest_subject);
     }
     o
+}
+
+/// Where the conflict decision against the destination leaves a session.
+enum Conflict {
+    /// Created, shared, relocated or merged: the gates decide the rest.
+    Open,
+    /// Skipped (already there, or done by an earlier run): nothing more to decide.
+    Settled,
+    /// Blocked by the destination's holdings, with why.
+    Blocked(String),
+}
+
+/// Decides a session against what the destination project holds (and the labels other sessions of
+/// the plan claimed there), and writes the decision into its outcome.
+fn against_destination(
+    d: &Draft<'_>,
+    (idx, claimed): (&DestIndex<'_>, &BTreeSet<String>),
+    cand: &Cand<'_>,
+    o: &mut Outcome,
+    tally: &mut Tally,
+) -> Conflict {
+    let req = Request {
+        picked: &cand.picked,
+        dest_subject: &cand.dest_subject,
+        dest_session: &cand.dest_session,
+        share: moves::native(d.t.mode),
+        conflict: d.policy.conflict,
+        study_uid: cand.dest_uid.as_deref(),
+    };
+    match idx.decide(&req, claimed) {
+        Decision::Create { session, reason } | Decision::Share { session, reason } => {
+            if session != cand.dest_session {
+                tally.renamed += 1;
+            }
+            o.kind = if d.t.mode == Mode::Relocate {
+                ActionKind::Relocate
+            } else if req.share {
+                ActionKind::Share
+            } else {
+                ActionKind::Create
+            };
+            o.session = session;
+            o.reason = reason;
+            Conflict::Open
+        }
+        Decision::Merge {
+            scans,
+            resources,
+            reason,
+        } => {
+            tally.merged += 1;
+            o.kind = ActionKind::Merge;
+            o.scans = scans;
+            o.resources = resources;
+            o.reason = reason;
+            Conflict::Open
+        }
+        Decision::Skip {
+            session,
+            reason,
+            done,
+        } => {
+            if done {
+                tally.done += 1;
+            } else {
+                tally.existing_skipped += 1;
+            }
+            o.kind = ActionKind::Skip;
+            o.session = session;
+            o.reason = reason;
+            Conflict::Settled
+        }
+        Decision::Blocked(r) => {
+            tally.conflict_blocked += 1;
+            Conflict::Blocked(r)
+        }
+    }
 }
 
 fn action(

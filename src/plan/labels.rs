@@ -5,9 +5,9 @@
 use super::error::PlanError;
 use crate::manifest::model::Transfer;
 use crate::model::inventory::{Session, Subject};
-use crate::template::Templates;
+use crate::template::{Table, Templates};
 use serde_json::{json, Map, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The labels a session maps to.
 pub(crate) struct Mapped {
@@ -189,4 +189,65 @@ impl<'a> Mapper<'a> {
         }
         Ok(out)
     }
+}
+
+/// When label templates failed because a table has no row for a source label (`tables.NAME[subject.label]`
+/// or `tables.NAME[session.label]`), one error naming the table and every missing key, so that one
+/// edit of the CSV fixes them all.
+pub(super) fn missing_keys(
+    t: &Transfer,
+    tables: &BTreeMap<String, Table>,
+    failed: &[(String, String, PlanError)],
+) -> Option<PlanError> {
+    if failed.is_empty() {
+        return None;
+    }
+    for (field, template) in [
+        ("map.subject", t.map.subject_template()),
+        ("map.session", t.map.session_template()),
+    ] {
+        let flat: String = template.chars().filter(|c| !c.is_whitespace()).collect();
+        for (name, table) in tables {
+            for (key_of, by_subject) in [("subject.label", true), ("session.label", false)] {
+                if !flat.contains(&format!("tables.{name}[{key_of}]")) {
+                    continue;
+                }
+                let keys: BTreeSet<&str> = failed
+                    .iter()
+                    .map(|(subj, sess, _)| {
+                        if by_subject {
+                            subj.as_str()
+                        } else {
+                            sess.as_str()
+                        }
+                    })
+                    .filter(|k| !table.contains_key(*k))
+                    .collect();
+                if keys.is_empty() {
+                    continue;
+                }
+                let keys: Vec<&str> = keys.into_iter().collect();
+                return Some(PlanError::Template {
+                    transfer: t.name.clone(),
+                    where_: format!(
+                        "{} selected",
+                        super::render::plural(failed.len() as u64, "session", "sessions")
+                    ),
+                    field: field.to_string(),
+                    template: template.to_string(),
+                    message: format!(
+                        "table `{name}` has no row for {} {}: {}; add them to its CSV",
+                        keys.len(),
+                        if by_subject {
+                            "subject labels"
+                        } else {
+                            "session labels"
+                        },
+                        keys.join(", ")
+                    ),
+                });
+            }
+        }
+    }
+    None
 }
