@@ -74,40 +74,56 @@ pub fn archive_session(
     };
     let pre = crate::sim::anon::project_pass(store, &pre, &labels)
         .map_err(|e| fail(500, &format!("anonymization failed: {}", e.0)))?;
-    let existing = store.find_experiment(&project, &label).cloned();
-    let subject = store.find_subject(&project, &subject_label).cloned();
-    let mut exp = match existing {
+    let mut exp = match store.find_experiment(&project, &label).cloned() {
         Some(e) => {
+            let subject = store.find_subject(&project, &subject_label).cloned();
             merge_check(&e, subject.as_ref(), &pre, &project, opts)
                 .map_err(|(status, msg)| conflict(store, key, status, &msg))?;
             e
         }
-        None => {
-            let subject_id = match subject {
-                Some(s) => s.id,
-                None => edit::create_subject(store, &project, &subject_label, ctx.user())?,
-            };
-            Experiment {
-                id: store.new_experiment_id(),
-                project: project.clone(),
-                subject_id,
-                label: label.clone(),
-                date: pre.scan_date.clone(),
-                time: pre.scan_time.clone(),
-                xsi_type: pre.xsi_type.clone(),
-                uid: pre.tag.clone(),
-                modality: pre.modality.clone(),
-                dcm_patient_id: pre.dcm_patient_id.clone(),
-                dcm_patient_name: pre.dcm_patient_name.clone(),
-                dir: format!("archive/{project}/arc001/{label}"),
-                insert_date: now_sql(),
-                insert_user: ctx.user().into(),
-                ..Experiment::default()
-            }
-        }
+        None => new_experiment(ctx, store, &pre, (&project, &subject_label, &label))?,
     };
     merge_files(store, &pre, &mut exp, opts)
         .map_err(|_| fail(500, "The server could not move the files."))?;
+    save_archived(store, key, exp)?;
+    Ok(format!(
+        "/archive/projects/{project}/subjects/{subject_label}/experiments/{label}"
+    ))
+}
+
+/// A new archived session (project, subject label, session label) for a prearchive session with no
+/// namesake in the project, under its subject (created when the project has none of that label).
+fn new_experiment(
+    ctx: &Ctx,
+    store: &mut Store,
+    pre: &PrearcSession,
+    (project, subject_label, label): (&str, &str, &str),
+) -> Result<Experiment, Response> {
+    let subject_id = match store.find_subject(project, subject_label) {
+        Some(s) => s.id.clone(),
+        None => edit::create_subject(store, project, subject_label, ctx.user())?,
+    };
+    Ok(Experiment {
+        id: store.new_experiment_id(),
+        project: project.to_string(),
+        subject_id,
+        label: label.to_string(),
+        date: pre.scan_date.clone(),
+        time: pre.scan_time.clone(),
+        xsi_type: pre.xsi_type.clone(),
+        uid: pre.tag.clone(),
+        modality: pre.modality.clone(),
+        dcm_patient_id: pre.dcm_patient_id.clone(),
+        dcm_patient_name: pre.dcm_patient_name.clone(),
+        dir: format!("archive/{project}/arc001/{label}"),
+        insert_date: now_sql(),
+        insert_user: ctx.user().into(),
+        ..Experiment::default()
+    })
+}
+
+/// Saves an archived session and the site state, then removes its prearchive entry.
+fn save_archived(store: &mut Store, key: &Key, exp: Experiment) -> Result<(), Response> {
     store
         .put_experiment(exp)
         .map_err(|_| fail(500, "The server could not save the session."))?;
@@ -116,10 +132,7 @@ pub fn archive_session(
         .map_err(|_| fail(500, "The server could not save its state."))?;
     store
         .remove_prearc(key)
-        .map_err(|_| fail(500, "The server could not clean the prearchive."))?;
-    Ok(format!(
-        "/archive/projects/{project}/subjects/{subject_label}/experiments/{label}"
-    ))
+        .map_err(|_| fail(500, "The server could not clean the prearchive."))
 }
 
 /// XNAT's checks before merging a prearchive session into an archived one of the same label: the

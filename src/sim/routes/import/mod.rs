@@ -3,18 +3,17 @@
 //! parameters, then the assignment syntax in comment fields, then fixed tags), grouped into prearchive
 //! sessions, and archived at once when the destination or flags ask for it.
 
+mod receive;
+
 use super::archiver::{archive_session, ArchiveOpts};
 use super::{fail, not_allowed, Answer, Ctx};
 use crate::sim::auth::Access;
 use crate::sim::dicomio::{assignment, read_header, Header};
 use crate::sim::http::Response;
-use crate::sim::model::{
-    scan_order, scan_type_for, session_type_for, FileEntry, PrearcSession, Resource, Scan,
-};
-use crate::sim::paths::folder_name;
 use crate::sim::render::uri_list;
 use crate::sim::store::Store;
-use crate::sim::util::{md5_hex, now_prearc, now_sql, valid_id};
+use crate::sim::util::valid_id;
+use receive::receive;
 use std::collections::BTreeMap;
 use std::io::Read;
 
@@ -160,6 +159,39 @@ pub fn import(ctx: &Ctx) -> Answer {
         other => return Err(fail(404, &format!("Unknown import handler {other}."))),
     }
     let dest = parse_dest(ctx);
+    let (objects, unreadable) = read_objects(ctx)?;
+    let mut store = ctx.write();
+    if let Some(p) = &dest.project {
+        super::access::project(ctx, &store, p, Access::Edit)?;
+    }
+    let mut groups: BTreeMap<Target, Vec<Object>> = BTreeMap::new();
+    for o in objects {
+        let t = route(ctx, &store, &dest, &o.header);
+        groups.entry(t).or_default().push(o);
+    }
+    let archive = unreadable.is_none()
+        && (dest.archive
+            || ctx.flag("Direct-Archive")
+            || ctx.flag("AA")
+            || ctx.flag("auto-archive"));
+    let mut uris = Vec::new();
+    for (target, objs) in groups {
+        let objs = site_anonymization(ctx, &store, &target, objs)?;
+        let auto = archive || auto_archived(&store, &target, &objs);
+        let key = receive(&mut store, ctx, &target, objs)?;
+        if auto && unreadable.is_none() && target.project != "Unassigned" {
+            let uri = archive_received(ctx, &mut store, &key, &target.project)?;
+            uris.push(format!("/data{uri}"));
+        } else if let Some(p) = store.prearchive.get(&key) {
+            uris.push(format!("/data{}", p.url()));
+        }
+    }
+    import_answer(ctx, unreadable, &uris)
+}
+
+/// Reads the header of every DICOM object of the upload (hidden files skipped): the objects, and the
+/// name of the first unreadable one unless the upload asks to ignore unparsable files.
+fn read_objects(ctx: &Ctx) -> Result<(Vec<Object>, Option<String>), Response> {
     let ignore = ctx.flag("Ignore-Unparsable") || ctx.param("action") == Some("commit");
     let mut objects = Vec::new();
     let mut unreadable = None;
@@ -181,48 +213,43 @@ pub fn import(ctx: &Ctx) -> Answer {
             }
         }
     }
-    let mut store = ctx.write();
-    if let Some(p) = &dest.project {
-        super::access::project(ctx, &store, p, Access::Edit)?;
-    }
-    let mut groups: BTreeMap<Target, Vec<Object>> = BTreeMap::new();
-    for o in objects {
-        let t = route(ctx, &store, &dest, &o.header);
-        groups.entry(t).or_default().push(o);
-    }
-    let archive = unreadable.is_none()
-        && (dest.archive
-            || ctx.flag("Direct-Archive")
-            || ctx.flag("AA")
-            || ctx.flag("auto-archive"));
-    let mut uris = Vec::new();
-    for (target, objs) in groups {
-        let objs = site_anonymization(ctx, &store, &target, objs)?;
-        let auto = archive
-            || objs
-                .iter()
-                .any(|o| assignment(&o.header.comments).auto_archive)
+    Ok((objects, unreadable))
+}
+
+/// Whether a received session goes to the archive at once without the upload asking: an object's
+/// comment assignment asks for it, or its project auto-archives (prearchive code 4 or 5).
+fn auto_archived(store: &Store, target: &Target, objs: &[Object]) -> bool {
+    objs.iter()
+        .any(|o| assignment(&o.header.comments).auto_archive)
+        || store
+            .projects
+            .get(&target.project)
+            .is_some_and(|p| p.prearchive_code >= 4)
+}
+
+/// Archives a session the import just received into `project`, overwriting files when the upload or
+/// the project's prearchive code (5) asks for it; returns its archive URI.
+fn archive_received(
+    ctx: &Ctx,
+    store: &mut Store,
+    key: &(String, String, String),
+    project: &str,
+) -> Result<String, Response> {
+    let opts = ArchiveOpts {
+        overwrite_files: ctx.flag("overwrite_files")
             || store
                 .projects
-                .get(&target.project)
-                .is_some_and(|p| p.prearchive_code >= 4);
-        let key = receive(&mut store, ctx, &target, objs)?;
-        if auto && unreadable.is_none() && target.project != "Unassigned" {
-            let opts = ArchiveOpts {
-                overwrite_files: ctx.flag("overwrite_files")
-                    || store
-                        .projects
-                        .get(&target.project)
-                        .is_some_and(|p| p.prearchive_code == 5),
-                override_exceptions: ctx.flag("overrideExceptions"),
-                ..ArchiveOpts::default()
-            };
-            let uri = archive_session(ctx, &mut store, &key, &opts)?;
-            uris.push(format!("/data{uri}"));
-        } else if let Some(p) = store.prearchive.get(&key) {
-            uris.push(format!("/data{}", p.url()));
-        }
-    }
+                .get(project)
+                .is_some_and(|p| p.prearchive_code == 5),
+        override_exceptions: ctx.flag("overrideExceptions"),
+        ..ArchiveOpts::default()
+    };
+    archive_session(ctx, store, key, &opts)
+}
+
+/// The import's answer: the URIs of the sessions it archived or left in the prearchive, as a list or
+/// as text, or why the upload as a whole failed.
+fn import_answer(ctx: &Ctx, unreadable: Option<String>, uris: &[String]) -> Answer {
     if let Some(name) = unreadable {
         return Err(fail(400, &format!("unable to read DICOM object {name}")));
     }
@@ -235,7 +262,7 @@ pub fn import(ctx: &Ctx) -> Answer {
     {
         return Ok(crate::sim::render::text(200, uris.join("\n")));
     }
-    Ok(uri_list(200, &uris))
+    Ok(uri_list(200, uris))
 }
 
 /// Runs the site-wide anonymization script over a group's objects, as XNAT does on receipt, unless
@@ -306,144 +333,6 @@ fn route(ctx: &Ctx, store: &Store, dest: &Dest, h: &Header) -> Target {
         study_uid: h.study_uid.clone(),
         session,
         subject,
-    }
-}
-
-fn io_fail(_: std::io::Error) -> Response {
-    fail(500, "The server could not store the upload.")
-}
-
-/// Stores a group of objects in a prearchive session (reusing an open one for the same study).
-fn receive(
-    store: &mut Store,
-    ctx: &Ctx,
-    t: &Target,
-    objs: Vec<Object>,
-) -> Result<(String, String, String), Response> {
-    let reusable = ["RECEIVING", "READY", "ERROR", "CONFLICT"];
-    let existing = store
-        .prearchive
-        .values()
-        .find(|p| {
-            p.project == t.project
-                && p.tag == t.study_uid
-                && p.label == t.session
-                && reusable.contains(&p.status.as_str())
-        })
-        .cloned();
-    let mut session = match existing {
-        Some(s) => s,
-        None => PrearcSession {
-            prevent_anon: ctx.flag("prevent_anon"),
-            ..new_prearc(store, t, &objs[0].header)
-        },
-    };
-    let dir = store.root().join(session.dir());
-    let rename = ctx.flag("rename");
-    for o in objs {
-        let h = &o.header;
-        // The scan ID becomes a folder name: only XNAT's identifier characters survive.
-        let scan_id = folder_name(&h.series_number)
-            .or_else(|| folder_name(h.series_uid.rsplit('.').next().unwrap_or("")))
-            .unwrap_or_else(|| "1".into());
-        let name = if rename {
-            let hash = md5_hex(format!("{}{}", h.sop_class, h.sop_uid).as_bytes());
-            format!(
-                "{}-{}-{}-{}.dcm",
-                h.study_uid,
-                scan_id,
-                h.instance_number,
-                &hash[..8]
-            )
-        } else {
-            o.name.clone()
-        };
-        let scan_dir = dir.join("SCANS").join(&scan_id).join("DICOM");
-        store.guard(&scan_dir.join(&name)).map_err(io_fail)?;
-        std::fs::create_dir_all(&scan_dir).map_err(io_fail)?;
-        std::fs::write(scan_dir.join(&name), &o.bytes).map_err(io_fail)?;
-        let idx = match session.scans.iter().position(|s| s.id == scan_id) {
-            Some(i) => i,
-            None => {
-                session.scans.push(Scan {
-                    id: scan_id.clone(),
-                    scan_type: h.series_description.clone(),
-                    series_description: h.series_description.clone(),
-                    uid: h.series_uid.clone(),
-                    xsi_type: scan_type_for(&h.modality).into(),
-                    modality: h.modality.clone(),
-                    quality: "usable".into(),
-                    resources: vec![Resource {
-                        label: "DICOM".into(),
-                        format: "DICOM".into(),
-                        content: "RAW".into(),
-                        ..Resource::default()
-                    }],
-                    ..Scan::default()
-                });
-                session.scans.sort_by(|a, b| scan_order(&a.id, &b.id));
-                session
-                    .scans
-                    .iter()
-                    .position(|s| s.id == scan_id)
-                    .unwrap_or(0)
-            }
-        };
-        let scan = &mut session.scans[idx];
-        let entry = FileEntry {
-            size: o.bytes.len() as u64,
-            digest: md5_hex(&o.bytes),
-            uid: h.sop_uid.clone(),
-            format: "DICOM".into(),
-        };
-        if let Some(r) = scan.resources.first_mut() {
-            r.files.insert(name, entry);
-            scan.frames = r.files.len() as u64 * h.frames.max(1);
-        }
-    }
-    session.status = "READY".into();
-    session.lastmod = now_sql();
-    let key = session.key();
-    store.put_prearc(session).map_err(io_fail)?;
-    Ok(key)
-}
-
-fn new_prearc(store: &Store, t: &Target, h: &Header) -> PrearcSession {
-    let mut ts = now_prearc();
-    // Timestamps are unique per project.
-    while store
-        .prearchive
-        .keys()
-        .any(|k| k.0 == t.project && k.1 == ts)
-    {
-        let n: u64 = ts.replace('_', "").parse().unwrap_or(0) + 1;
-        let s = format!("{n:017}");
-        ts = format!("{}_{}", &s[..8], &s[8..]);
-    }
-    let folder = if valid_id(&t.session) {
-        t.session.clone()
-    } else {
-        "dicom_upload".into()
-    };
-    PrearcSession {
-        project: t.project.clone(),
-        timestamp: ts,
-        folder,
-        label: t.session.clone(),
-        subject: t.subject.clone(),
-        tag: t.study_uid.clone(),
-        status: "RECEIVING".into(),
-        scan_date: h.study_date.clone(),
-        scan_time: h.study_time.clone(),
-        uploaded: now_sql(),
-        lastmod: now_sql(),
-        autoarchive: false,
-        xsi_type: session_type_for(&h.modality).into(),
-        modality: h.modality.clone(),
-        dcm_patient_id: h.patient_id.clone(),
-        dcm_patient_name: h.patient_name.clone(),
-        scans: Vec::new(),
-        prevent_anon: false,
     }
 }
 
