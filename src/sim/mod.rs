@@ -35,7 +35,7 @@ pub mod util;
 pub mod xmldoc;
 mod zipstream;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 pub use faults::FaultSettings;
@@ -204,56 +204,8 @@ impl Drop for SimHandle {
 
 /// Opens (and if asked, seeds) the state under `config.root` and starts serving.
 pub fn start(config: SimConfig) -> Result<SimHandle, SimError> {
-    let state_err = |source| SimError::State {
-        root: config.root.clone(),
-        source,
-    };
-    if config.seed.is_some() && !is_empty_dir(&config.root).map_err(state_err)? {
-        return Err(SimError::SeedNotEmpty {
-            root: config.root.clone(),
-        });
-    }
-    std::fs::create_dir_all(&config.root).map_err(state_err)?;
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(config.root.join(LOCK_FILE))
-        .map_err(state_err)?;
-    if !try_lock(&lock).map_err(state_err)? {
-        return Err(SimError::Locked {
-            root: config.root.clone(),
-        });
-    }
-    let mut store = Store::open(&config.root).map_err(state_err)?;
-    if store.site.users.is_empty() {
-        store.site.users.insert(
-            "admin".into(),
-            model::User {
-                password: "admin".into(),
-                admin: true,
-            },
-        );
-    }
-    if let Some(spec) = config.seed {
-        seed::seed_demo(&mut store, spec).map_err(state_err)?;
-    }
-    for (name, password) in &config.users {
-        if !util::valid_id(name) {
-            return Err(SimError::BadUser {
-                value: name.clone(),
-            });
-        }
-        let admin = store.site.users.get(name).is_some_and(|u| u.admin);
-        store.site.users.insert(
-            name.clone(),
-            model::User {
-                password: password.clone(),
-                admin,
-            },
-        );
-    }
-    store.save_site().map_err(state_err)?;
+    let lock = lock_root(&config)?;
+    let store = open_store(&config)?;
     let accounts = describe_accounts(&store);
     let shared = Arc::new(Shared {
         store: RwLock::new(store),
@@ -262,20 +214,7 @@ pub fn start(config: SimConfig) -> Result<SimHandle, SimError> {
         disabled_types: RwLock::default(),
         stats: routes::stats::Stats::default(),
     });
-    let handler: http::Handler = {
-        let shared = shared.clone();
-        let log = config.log.clone();
-        Arc::new(move |req| match &log {
-            None => routes::handle(&shared, req),
-            Some(log) => {
-                let started = std::time::Instant::now();
-                let (method, path) = (req.method.clone(), req.path.clone());
-                let resp = routes::handle(&shared, req);
-                log.record(&method, &path, resp.status, started.elapsed());
-                resp
-            }
-        })
-    };
+    let handler = request_handler(shared, config.log.clone());
     let link = std::sync::Arc::new(link::Link::new(config.bandwidth));
     let workers = if config.workers == 0 {
         64
@@ -294,6 +233,89 @@ pub fn start(config: SimConfig) -> Result<SimHandle, SimError> {
         url,
         accounts,
         _lock: lock,
+    })
+}
+
+/// The error for a state folder that cannot be read or written.
+fn state_err(root: &Path) -> impl Fn(std::io::Error) -> SimError + '_ {
+    move |source| SimError::State {
+        root: root.to_path_buf(),
+        source,
+    }
+}
+
+/// Creates the state folder and takes its lock, refusing to seed a folder that holds something and
+/// to serve a folder another emulator serves; the lock is held while the file stays open.
+fn lock_root(config: &SimConfig) -> Result<std::fs::File, SimError> {
+    let state_err = state_err(&config.root);
+    if config.seed.is_some() && !is_empty_dir(&config.root).map_err(&state_err)? {
+        return Err(SimError::SeedNotEmpty {
+            root: config.root.clone(),
+        });
+    }
+    std::fs::create_dir_all(&config.root).map_err(&state_err)?;
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(config.root.join(LOCK_FILE))
+        .map_err(&state_err)?;
+    if !try_lock(&lock).map_err(&state_err)? {
+        return Err(SimError::Locked {
+            root: config.root.clone(),
+        });
+    }
+    Ok(lock)
+}
+
+/// Opens the state: an `admin` account when there is none, the demo world when asked for, and the
+/// `--user` accounts added or their passwords set (an administrator stays one); saved before serving.
+fn open_store(config: &SimConfig) -> Result<Store, SimError> {
+    let state_err = state_err(&config.root);
+    let mut store = Store::open(&config.root).map_err(&state_err)?;
+    if store.site.users.is_empty() {
+        store.site.users.insert(
+            "admin".into(),
+            model::User {
+                password: "admin".into(),
+                admin: true,
+            },
+        );
+    }
+    if let Some(spec) = config.seed {
+        seed::seed_demo(&mut store, spec).map_err(&state_err)?;
+    }
+    for (name, password) in &config.users {
+        if !util::valid_id(name) {
+            return Err(SimError::BadUser {
+                value: name.clone(),
+            });
+        }
+        let admin = store.site.users.get(name).is_some_and(|u| u.admin);
+        store.site.users.insert(
+            name.clone(),
+            model::User {
+                password: password.clone(),
+                admin,
+            },
+        );
+    }
+    store.save_site().map_err(&state_err)?;
+    Ok(store)
+}
+
+/// Answers each request from the route table, and logs it (method, path, status, time) when a
+/// request log is given.
+fn request_handler(shared: Arc<Shared>, log: Option<reqlog::RequestLog>) -> http::Handler {
+    Arc::new(move |req| match &log {
+        None => routes::handle(&shared, req),
+        Some(log) => {
+            let started = std::time::Instant::now();
+            let (method, path) = (req.method.clone(), req.path.clone());
+            let resp = routes::handle(&shared, req);
+            log.record(&method, &path, resp.status, started.elapsed());
+            resp
+        }
     })
 }
 
