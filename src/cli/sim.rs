@@ -66,63 +66,7 @@ fn usage(msg: String) -> Failure {
 
 /// Runs `ferry sim`.
 pub fn run(args: Args) -> Result<(), Failure> {
-    let seed = match &args.seed {
-        Some(s) => Some(SeedSpec::parse(s).map_err(usage)?),
-        None => None,
-    };
-    let users = args
-        .users
-        .iter()
-        .map(|u| sim::parse_user(u))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| Failure::new(Exit::Usage, e))?;
-    for (name, rate) in [
-        ("--error-rate", args.error_rate),
-        ("--drop-rate", args.drop_rate),
-        ("--late-error-rate", args.late_error_rate),
-    ] {
-        if !(0.0..=1.0).contains(&rate) {
-            return Err(usage(format!("`{name}` must be between 0 and 1")));
-        }
-    }
-    let bandwidth = match &args.bandwidth {
-        Some(b) => parse_rate(b).map_err(|e| usage(format!("`--bandwidth`: {e}")))?,
-        None => 0,
-    };
-    let log = if let Some(path) = &args.log {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(|e| {
-                usage(format!(
-                    "cannot open the request log `{}`: {e}",
-                    path.display()
-                ))
-            })?;
-        Some(RequestLog::new(Box::new(file)))
-    } else if args.verbose {
-        Some(RequestLog::new(Box::new(std::io::stderr())))
-    } else {
-        None
-    };
-    let config = SimConfig {
-        root: args.root,
-        port: args.port,
-        seed,
-        users,
-        faults: FaultSettings {
-            latency_ms: args.latency_ms,
-            error_rate: args.error_rate,
-            drop_rate: args.drop_rate,
-            late_error_rate: args.late_error_rate,
-            ..FaultSettings::default()
-        },
-        rng_seed: args.rng_seed,
-        workers: 0,
-        bandwidth,
-        log,
-    };
+    let config = sim_config(args)?;
     let (tx, rx) = std::sync::mpsc::channel();
     ctrlc::set_handler(move || {
         let _ = tx.send(());
@@ -153,4 +97,72 @@ pub fn run(args: Args) -> Result<(), Failure> {
     let _ = out.flush();
     handle.shutdown();
     Ok(())
+}
+
+/// The emulator's configuration from the command line: seed, accounts, fault rates (each between 0
+/// and 1), the modelled link's bandwidth and the request log; a bad value is a usage error.
+fn sim_config(args: Args) -> Result<SimConfig, Failure> {
+    let seed = match &args.seed {
+        Some(s) => Some(SeedSpec::parse(s).map_err(usage)?),
+        None => None,
+    };
+    let users = args
+        .users
+        .iter()
+        .map(|u| sim::parse_user(u))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Failure::new(Exit::Usage, e))?;
+    for (name, rate) in [
+        ("--error-rate", args.error_rate),
+        ("--drop-rate", args.drop_rate),
+        ("--late-error-rate", args.late_error_rate),
+    ] {
+        if !(0.0..=1.0).contains(&rate) {
+            return Err(usage(format!("`{name}` must be between 0 and 1")));
+        }
+    }
+    let bandwidth = match &args.bandwidth {
+        Some(b) => parse_rate(b).map_err(|e| usage(format!("`--bandwidth`: {e}")))?,
+        None => 0,
+    };
+    let log = request_log(&args)?;
+    Ok(SimConfig {
+        root: args.root,
+        port: args.port,
+        seed,
+        users,
+        faults: FaultSettings {
+            latency_ms: args.latency_ms,
+            error_rate: args.error_rate,
+            drop_rate: args.drop_rate,
+            late_error_rate: args.late_error_rate,
+            ..FaultSettings::default()
+        },
+        rng_seed: args.rng_seed,
+        workers: 0,
+        bandwidth,
+        log,
+    })
+}
+
+/// Where the emulator logs its requests: appended to `--log FILE`, else to standard error under
+/// `--verbose`, else nowhere.
+fn request_log(args: &Args) -> Result<Option<RequestLog>, Failure> {
+    if let Some(path) = &args.log {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| {
+                usage(format!(
+                    "cannot open the request log `{}`: {e}",
+                    path.display()
+                ))
+            })?;
+        Ok(Some(RequestLog::new(Box::new(file))))
+    } else if args.verbose {
+        Ok(Some(RequestLog::new(Box::new(std::io::stderr()))))
+    } else {
+        Ok(None)
+    }
 }
