@@ -239,6 +239,7 @@ fn the_project_script_runs_when_a_session_is_archived_unless_prevent_anon() {
             .unwrap()
             .1;
         assert_eq!(row["Size"], b.len().to_string());
+        assert_eq!(row["digest"], crate::sim::md5_hex(b));
     }
     // An upload with prevent_anon is archived as sent: neither script runs.
     let r = import(

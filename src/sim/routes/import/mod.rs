@@ -22,6 +22,8 @@ struct Object {
     name: String,
     bytes: Vec<u8>,
     header: Header,
+    /// The MD5 of `bytes`, lower-case hex, as the archive lists it.
+    digest: String,
 }
 
 /// Where a group of objects goes.
@@ -205,6 +207,7 @@ fn read_objects(ctx: &Ctx) -> Result<(Vec<Object>, Option<String>), Response> {
                 name: base,
                 bytes,
                 header,
+                digest: String::new(),
             }),
             None if ignore => {}
             None => {
@@ -212,6 +215,13 @@ fn read_objects(ctx: &Ctx) -> Result<(Vec<Object>, Option<String>), Response> {
                 break;
             }
         }
+    }
+    // Checksums are computed as the files arrive, before the store is locked: XNAT computes them
+    // in each upload's own request thread, so concurrent imports do not wait on each other's.
+    let messages: Vec<&[u8]> = objects.iter().map(|o| o.bytes.as_slice()).collect();
+    let digests = crate::digest::md5_many(&messages);
+    for (o, d) in objects.iter_mut().zip(digests) {
+        o.digest = crate::digest::hex(&d);
     }
     Ok((objects, unreadable))
 }
@@ -296,6 +306,7 @@ fn site_anonymization(
                 let header = read_header(&bytes).ok_or_else(|| failed("unreadable result"))?;
                 out.push(Object {
                     name: o.name,
+                    digest: crate::digest::hex(&crate::digest::md5_one(&bytes)),
                     bytes,
                     header,
                 });

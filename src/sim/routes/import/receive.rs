@@ -41,7 +41,7 @@ pub(super) fn receive(
         let scan = &mut session.scans[idx];
         let entry = FileEntry {
             size: o.bytes.len() as u64,
-            digest: md5_hex(&o.bytes),
+            digest: o.digest.clone(),
             uid: h.sop_uid.clone(),
             format: "DICOM".into(),
         };
