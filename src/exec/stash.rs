@@ -3,8 +3,10 @@
 //! cost more CPU than the rewrite itself on a small session).
 //!
 //! Only a session whose planned size is at most [`SESSION_LIMIT`] is held, and all held zips together
-//! stay within the run's budget (`ferry apply --staging-memory`, [`BUDGET`] by default): the download step reserves room for the session's two zips before it
-//! starts, and a session that finds no room is staged on disk as before. Nothing held survives the
+//! stay within the run's budget (`ferry apply --staging-memory`, [`BUDGET`] by default): the download
+//! step reserves room for the session's two zips before it starts, the rewrite gives back what the
+//! download zip no longer needs once the upload zip is built, and a session that finds no room is
+//! staged on disk as before. Nothing held survives the
 //! process: a resumed run finds neither zip on disk and the rewrite step downloads the session again
 //! (the journal's record of the rewrite still guards against a source that changed meanwhile).
 
