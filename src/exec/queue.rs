@@ -60,6 +60,9 @@ pub struct DependencyQueue<K: Ord + Clone> {
     gated: (BTreeSet<K>, bool),
     /// Steps of which at most `.1` run at once while the gate is closed.
     early: (BTreeSet<K>, usize),
+    /// Steps that open a session (key) and the step that closes it (value); at most `.1` sessions
+    /// are open at once (see [`DependencyQueue::with_window`]).
+    window: (BTreeMap<K, K>, usize),
 }
 
 impl<K: Ord + Clone + fmt::Display> DependencyQueue<K> {
@@ -98,6 +101,7 @@ impl<K: Ord + Clone + fmt::Display> DependencyQueue<K> {
             outside: usize::MAX,
             gated: (BTreeSet::new(), true),
             early: (BTreeSet::new(), usize::MAX),
+            window: (BTreeMap::new(), usize::MAX),
         };
         q.check_acyclic()?;
         Ok(q)
@@ -181,6 +185,35 @@ impl<K: Ord + Clone + fmt::Display> DependencyQueue<K> {
         self
     }
 
+    /// Keeps at most `limit` sessions open at once: each pair is the step that opens a session and
+    /// the step that closes it. An opening step waits while `limit` sessions have started their
+    /// opening step and not yet finished their closing one (a session whose closing step failed or
+    /// was skipped is closed). The steps between the two never wait for the window, so the open
+    /// sessions can always finish, and when nothing runs, the gate is open and only held opening steps
+    /// are ready, one of them goes (a closing step that waits on a held opening step cannot stall the run). Pairs naming a step not in the
+    /// graph are ignored.
+    pub fn with_window(mut self, pairs: impl IntoIterator<Item = (K, K)>, limit: usize) -> Self {
+        let pairs = pairs
+            .into_iter()
+            .filter(|(o, c)| self.deps.contains_key(o) && self.deps.contains_key(c))
+            .collect();
+        self.window = (pairs, limit.max(1));
+        self
+    }
+
+    /// How many sessions of the window are open.
+    fn open_sessions(&self) -> usize {
+        let state = |k: &K| self.state.get(k);
+        self.window
+            .0
+            .iter()
+            .filter(|(o, c)| {
+                matches!(state(o), Some(StepState::Running | StepState::Done))
+                    && matches!(state(c), Some(StepState::Pending | StepState::Running))
+            })
+            .count()
+    }
+
     /// Lets the steps held back by [`DependencyQueue::with_gate`] be handed out.
     pub fn open_gate(&mut self) {
         self.gated.1 = true;
@@ -189,6 +222,21 @@ impl<K: Ord + Clone + fmt::Display> DependencyQueue<K> {
     /// The next pending step whose dependencies are all done, now marked running: the lowest rank
     /// first, then the lowest order, then the smallest ID, so that runs are reproducible.
     pub fn next_ready(&mut self) -> Option<K> {
+        let window_full = self.open_sessions() >= self.window.1;
+        let k = match self.pick(window_full) {
+            Some(k) => k,
+            // The window never stalls a run: with nothing running and the gate open, nothing would
+            // close a session (while the gate is closed, opening it is what the run waits for).
+            None if window_full && self.gated.1 && !self.any_running() => self.pick(false)?,
+            None => return None,
+        };
+        self.state.insert(k.clone(), StepState::Running);
+        Some(k)
+    }
+
+    /// The step [`DependencyQueue::next_ready`] hands out, with the window's opening steps held
+    /// back when `window_full`.
+    fn pick(&self, window_full: bool) -> Option<K> {
         let running = |set: &BTreeSet<K>| {
             set.iter()
                 .filter(|k| self.state.get(*k) == Some(&StepState::Running))
@@ -205,8 +253,7 @@ impl<K: Ord + Clone + fmt::Display> DependencyQueue<K> {
         let outside_full = all - inside >= self.outside;
         let early = &self.early.0;
         let early_full = !self.gated.1 && running(early) >= self.early.1;
-        let k = self
-            .state
+        self.state
             .iter()
             .filter(|(_, s)| **s == StepState::Pending)
             .map(|(k, _)| k)
@@ -218,6 +265,7 @@ impl<K: Ord + Clone + fmt::Display> DependencyQueue<K> {
                 }
             })
             .filter(|k| !(early_full && early.contains(*k)))
+            .filter(|k| !(window_full && self.window.0.contains_key(*k)))
             .filter(|k| self.gated.1 || !self.gated.0.contains(*k))
             .filter(|k| {
                 self.deps[*k]
@@ -227,10 +275,8 @@ impl<K: Ord + Clone + fmt::Display> DependencyQueue<K> {
             .min_by_key(|k| {
                 let rank = self.rank.get(*k).copied().unwrap_or(0);
                 (rank, self.order.get(*k).copied().unwrap_or(0), *k)
-            })?
-            .clone();
-        self.state.insert(k.clone(), StepState::Running);
-        Some(k)
+            })
+            .cloned()
     }
 
     /// Records the end of a running step. On failure every step downstream of it that has not run is
@@ -289,165 +335,5 @@ impl<K: Ord + Clone + fmt::Display> DependencyQueue<K> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn q(edges: &[(&str, &[&str])]) -> Result<DependencyQueue<String>, QueueError> {
-        DependencyQueue::new(
-            edges
-                .iter()
-                .map(|(k, d)| (k.to_string(), d.iter().map(|s| s.to_string()).collect())),
-        )
-    }
-
-    #[test]
-    fn hands_out_steps_in_dependency_order() {
-        let mut q = q(&[("a", &[]), ("b", &["a"]), ("c", &["b"]), ("x", &[])]).unwrap();
-        assert_eq!(q.next_ready().as_deref(), Some("a"));
-        assert_eq!(q.next_ready().as_deref(), Some("x"));
-        assert_eq!(q.next_ready(), None, "b waits for a");
-        assert!(q.any_running());
-        q.finish(&"a".into(), true);
-        assert_eq!(q.next_ready().as_deref(), Some("b"));
-        q.finish(&"b".into(), true);
-        q.finish(&"x".into(), true);
-        assert_eq!(q.next_ready().as_deref(), Some("c"));
-        q.finish(&"c".into(), true);
-        assert!(q.is_finished());
-    }
-
-    #[test]
-    fn among_ready_steps_the_lowest_rank_goes_first() {
-        // a -> b; c and d ready from the start. By ID alone: a, c, d, then b.
-        let mut q = q(&[("a", &[]), ("b", &["a"]), ("c", &[]), ("d", &[])])
-            .unwrap()
-            .with_ranks(|k| match k.as_str() {
-                "b" => 0,
-                "d" => 1,
-                _ => 2,
-            });
-        assert_eq!(q.next_ready().as_deref(), Some("d"), "d outranks a and c");
-        assert_eq!(q.next_ready().as_deref(), Some("a"), "then the smallest ID");
-        q.finish(&"a".to_string(), true);
-        assert_eq!(
-            q.next_ready().as_deref(),
-            Some("b"),
-            "b, ready now, outranks c"
-        );
-        assert_eq!(q.next_ready().as_deref(), Some("c"));
-    }
-
-    #[test]
-    fn limited_steps_wait_while_the_limit_runs() {
-        let mut q = q(&[("r1", &[]), ("r2", &[]), ("x", &[])])
-            .unwrap()
-            .with_limit(|k| k.starts_with('r'), 1);
-        assert_eq!(q.next_ready().as_deref(), Some("r1"));
-        assert_eq!(q.next_ready().as_deref(), Some("x"), "r2 waits for r1");
-        assert_eq!(q.next_ready(), None);
-        q.finish(&"r1".to_string(), true);
-        assert_eq!(q.next_ready().as_deref(), Some("r2"));
-    }
-
-    #[test]
-    fn limited_steps_have_room_beside_the_outside_limit() {
-        let mut q = q(&[("r1", &[]), ("r2", &[]), ("x", &[]), ("y", &[])])
-            .unwrap()
-            .with_limit(|k| k.starts_with('r'), 1)
-            .with_outside_limit(1);
-        assert_eq!(q.next_ready().as_deref(), Some("r1"));
-        assert_eq!(q.next_ready().as_deref(), Some("x"), "r1 leaves room for x");
-        assert_eq!(q.next_ready(), None, "r2 waits for r1, y for x");
-        q.finish(&"x".to_string(), true);
-        assert_eq!(q.next_ready().as_deref(), Some("y"));
-        q.finish(&"r1".to_string(), true);
-        assert_eq!(
-            q.next_ready().as_deref(),
-            Some("r2"),
-            "y does not hold r2 back"
-        );
-    }
-
-    #[test]
-    fn gated_steps_wait_for_the_gate() {
-        let mut q = q(&[("a", &[]), ("b", &["a"]), ("c", &[])])
-            .unwrap()
-            .with_gate(|k| k != "a");
-        assert_eq!(q.next_ready().as_deref(), Some("a"));
-        q.finish(&"a".to_string(), true);
-        assert_eq!(q.next_ready(), None, "b and c wait for the gate");
-        assert!(!q.is_finished());
-        q.open_gate();
-        assert_eq!(q.next_ready().as_deref(), Some("b"));
-        assert_eq!(q.next_ready().as_deref(), Some("c"));
-    }
-
-    #[test]
-    fn before_the_gate_opens_the_early_limit_holds_and_after_it_does_not() {
-        let mut q = q(&[("d1", &[]), ("d2", &[]), ("d3", &[]), ("u", &["d1"])])
-            .unwrap()
-            .with_gate(|k| k == "u")
-            .with_early_limit(|k| k.starts_with('d'), 1);
-        assert_eq!(q.next_ready().as_deref(), Some("d1"));
-        assert_eq!(q.next_ready(), None, "one download at a time while gated");
-        q.finish(&"d1".to_string(), true);
-        assert_eq!(q.next_ready().as_deref(), Some("d2"));
-        assert_eq!(q.next_ready(), None, "u waits for the gate, d3 for d2");
-        q.open_gate();
-        assert_eq!(q.next_ready().as_deref(), Some("d3"));
-        assert_eq!(q.next_ready().as_deref(), Some("u"));
-    }
-
-    #[test]
-    fn within_a_rank_the_lower_order_goes_first() {
-        let mut q = q(&[("a", &[]), ("b", &[]), ("c", &[])])
-            .unwrap()
-            .with_order(|k| if k == "c" { 1 } else { 2 });
-        assert_eq!(q.next_ready().as_deref(), Some("c"));
-        assert_eq!(q.next_ready().as_deref(), Some("a"));
-        assert_eq!(q.next_ready().as_deref(), Some("b"));
-    }
-
-    #[test]
-    fn failure_skips_everything_downstream_only() {
-        let mut q = q(&[("a", &[]), ("b", &["a"]), ("c", &["b"]), ("d", &[])]).unwrap();
-        let a = q.next_ready().unwrap();
-        let skipped = q.finish(&a, false);
-        assert_eq!(skipped, vec!["b".to_string(), "c".to_string()]);
-        assert_eq!(
-            q.states()["c"],
-            StepState::Skipped {
-                upstream: "a".into()
-            }
-        );
-        assert_eq!(q.next_ready().as_deref(), Some("d"));
-        q.finish(&"d".into(), true);
-        assert!(q.is_finished());
-    }
-
-    #[test]
-    fn resumed_steps_are_not_handed_out_again() {
-        let mut q = q(&[("a", &[]), ("b", &["a"])]).unwrap();
-        q.mark_done(&"a".into());
-        assert_eq!(q.next_ready().as_deref(), Some("b"));
-    }
-
-    #[test]
-    fn refuses_bad_graphs() {
-        assert_eq!(
-            q(&[("a", &["zz"])]).unwrap_err(),
-            QueueError::UnknownDependency {
-                step: "a".into(),
-                dep: "zz".into()
-            }
-        );
-        assert!(matches!(
-            q(&[("a", &["b"]), ("b", &["a"])]).unwrap_err(),
-            QueueError::Cycle(_)
-        ));
-        assert_eq!(
-            q(&[("a", &[]), ("a", &[])]).unwrap_err(),
-            QueueError::Duplicate("a".into())
-        );
-    }
-}
+#[path = "queue_tests.rs"]
+mod tests;

@@ -14,7 +14,9 @@ use std::collections::BTreeMap;
 /// the rest of the CPU is left to the transfers (and, on a machine shared with a server, to the
 /// server), and uploads waiting on a busy destination do not hold the next rewrite back. Within a
 /// rank, smaller sessions go first. Steps that change a server wait for the drift check (the gate);
-/// while it runs, one download at a time goes beside it.
+/// while it runs, one download at a time goes beside it. At most [`sessions_open`] sessions are
+/// between the start of their download and the end of their verification at once, so the staging
+/// folder (or memory) holds a few sessions ahead of the uploads, never the whole run.
 pub fn graph(
     plan: &Plan,
     (jobs, rewrites): (usize, usize),
@@ -58,7 +60,35 @@ pub fn graph(
         .with_limit(rewrite, rewrites)
         .with_outside_limit(jobs)
         .with_gate(changes)
-        .with_early_limit(download, 1))
+        .with_early_limit(download, 1)
+        .with_window(windows(plan), sessions_open(jobs)))
+}
+
+/// How many sessions may be open (downloaded and not yet verified) at once with `jobs` steps at a
+/// time: twice as many, so the next sessions are downloaded and rewritten while others upload.
+pub fn sessions_open(jobs: usize) -> usize {
+    jobs.max(1) * 2
+}
+
+/// Each action's download step and the step that ends its use of the staging folder (its
+/// verification).
+fn windows(plan: &Plan) -> Vec<(String, String)> {
+    let mut by_action: BTreeMap<&str, (Option<&str>, Option<&str>)> = BTreeMap::new();
+    for s in &plan.steps {
+        let Some(action) = s.action.as_deref() else {
+            continue;
+        };
+        let e = by_action.entry(action).or_default();
+        match s.kind {
+            StepKind::Download => e.0 = Some(&s.id),
+            StepKind::Verify => e.1 = Some(&s.id),
+            _ => {}
+        }
+    }
+    by_action
+        .into_values()
+        .filter_map(|(d, v)| Some((d?.to_string(), v?.to_string())))
+        .collect()
 }
 
 /// How many rewrites run at once: half as many as the machine has cores, at least one.

@@ -112,3 +112,39 @@ fn a_source_changed_after_a_run_held_its_zips_in_memory_is_refused() {
         stderr(&again)
     );
 }
+
+/// The most sessions a run's journal shows between the start of their download and the end of
+/// their verification at once, and how many sessions were downloaded.
+fn most_sessions_open(journal: &str) -> (usize, usize) {
+    let (mut open, mut most, mut sessions) = (0usize, 0usize, 0usize);
+    for line in journal.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let step = v["step"].as_str().unwrap_or_default();
+        match v["event"].as_str() {
+            Some("started") if step.ends_with("/download") => {
+                open += 1;
+                sessions += 1;
+            }
+            Some("done" | "failed") if step.ends_with("/verify") => open -= 1,
+            _ => {}
+        }
+        most = most.max(open);
+    }
+    (most, sessions)
+}
+
+/// A destination slower than the source does not make the run download the whole project ahead of
+/// its uploads: at most twice `--jobs` sessions are between their download and their verification
+/// at once, so the staging folder holds a few sessions, not the run.
+#[test]
+fn a_slow_destination_keeps_few_sessions_staged_at_once() {
+    let sim = Sim::start(&["--seed", "demo:subjects=10,files=2", "--latency-ms", "15"]);
+    let w = work(&sim, "copy", "conflict: skip");
+    w.plan();
+    let out = w.apply(&["--skip-blocked", "--jobs", "1", "--staging-memory", "0"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let journal = std::fs::read_to_string(w.dir.path().join("plan.yaml.journal")).unwrap();
+    let (most, sessions) = most_sessions_open(&journal);
+    assert!(sessions >= 8, "only {sessions} session(s) downloaded");
+    assert!(most <= 2, "{most} sessions were open at once with --jobs 1");
+}
