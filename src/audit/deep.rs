@@ -76,7 +76,16 @@ fn facts(
     client.download_session(project, subject, session, scans, (zip, 0), &mut |_| {})?;
     let facts = if as_sent {
         let sent = zip.with_extension("sent.zip");
-        let r = zipfacts::rewrite_zip(zip, &sent, rules);
+        let r = zipfacts::rewrite_zip(zip, &sent, rules).and_then(|mut r| {
+            let file = std::fs::File::open(&sent).map_err(|source| zipfacts::FactsError::Io {
+                action: "open",
+                path: sent.display().to_string(),
+                source,
+            })?;
+            let reader = std::io::BufReader::new(file);
+            zipfacts::fill_pixel_hashes(reader, &sent, &mut r.facts)?;
+            Ok(r)
+        });
         let _ = std::fs::remove_file(&sent);
         r?.facts
     } else {

@@ -42,8 +42,18 @@ fn fill(r: &mut dyn Read, bytes: &mut Vec<u8>, target: usize) -> std::io::Result
 /// header and the PixelData tag that ends it) are never held. Whatever the walk refuses is not a DICOM
 /// file, as when the whole file is read.
 pub fn read_head(r: &mut dyn Read, chunk: usize, cap: usize) -> Result<Head, HeadError> {
-    let mut bytes = Vec::new();
+    read_head_of(r, (chunk, cap), u64::MAX)
+}
+
+/// [`read_head`] of a stream known to give at most `total` bytes: the first read's buffer is sized
+/// once for what it can get, so a small file is not copied again as the buffer grows.
+pub fn read_head_of(
+    r: &mut dyn Read,
+    (chunk, cap): (usize, usize),
+    total: u64,
+) -> Result<Head, HeadError> {
     let mut target = chunk.max(1).min(cap + 1);
+    let mut bytes = Vec::with_capacity(total.min(target as u64) as usize);
     loop {
         let eof = fill(r, &mut bytes, target).map_err(HeadError::Io)?;
         match super::header_end(&bytes, eof) {

@@ -24,7 +24,9 @@ pub use deidentify::Profile;
 pub use elements::{seen_from_keywords, Seen};
 pub use error::DicomError;
 pub use fingerprint::pixel_data_offset;
-pub use head::{read_head, read_header_stream, Head, HeadError, HEAD_CHUNK, MAX_HEADER_BYTES};
+pub use head::{
+    read_head, read_head_of, read_header_stream, Head, HeadError, HEAD_CHUNK, MAX_HEADER_BYTES,
+};
 pub use header::{
     is_known_keyword, is_standard_keyword, nearest_keyword, read_header_bytes, read_header_path,
     Header,

@@ -46,6 +46,7 @@ impl<'a> Entry<'a> {
     /// Reads the header of the entry `name` of `zip` from `reader`: `chunk` bytes first, then twice
     /// as many each time the walk needs more, until PixelData starts or the entry ends. More than
     /// `cap` bytes (the header and the PixelData tag that ends it) are never held.
+    #[cfg(test)]
     pub(crate) fn start(
         name: &'a str,
         zip: &'a Path,
@@ -53,8 +54,21 @@ impl<'a> Entry<'a> {
         chunk: usize,
         cap: usize,
     ) -> Result<Entry<'a>, HeadError> {
+        Entry::start_of(name, zip, reader, (chunk, cap), u64::MAX)
+    }
+
+    /// [`Entry::start`] of a reader that gives at most `total` bytes in all: the buffers the header
+    /// is read into and the rest passes through are no larger than that (a small file does not get
+    /// chunk-sized ones).
+    pub(crate) fn start_of(
+        name: &'a str,
+        zip: &'a Path,
+        reader: &'a mut dyn Read,
+        (chunk, cap): (usize, usize),
+        total: u64,
+    ) -> Result<Entry<'a>, HeadError> {
         let chunk = chunk.max(1);
-        let dicom::Head { bytes: head, end } = dicom::read_head(reader, chunk, cap)?;
+        let dicom::Head { bytes: head, end } = dicom::read_head_of(reader, (chunk, cap), total)?;
         Ok(Entry {
             name,
             zip,
@@ -63,19 +77,12 @@ impl<'a> Entry<'a> {
             end,
             reader,
             chunk,
-            total: None,
+            total: (total != u64::MAX).then_some(total),
             streamed: false,
         })
     }
 
-    /// Tells the entry that its reader gives at most `total` bytes in all, so the buffer the rest
-    /// passes through is no larger than what is left (a small file does not get a chunk-sized one).
-    pub(crate) fn bounded(mut self, total: u64) -> Self {
-        self.total = Some(total);
-        self
-    }
-
-    /// The size the zip announces for the entry, once [`Entry::bounded`] was told.
+    /// The size the zip announces for the entry, when it was started with [`Entry::start_of`].
     pub(crate) fn announced(&self) -> Option<u64> {
         self.total.map(|t| t.saturating_sub(1))
     }
@@ -206,7 +213,7 @@ pub(crate) fn each_entry_of(
         }
         // One byte past the announced size, to catch an entry larger than it says.
         let mut reader = entry.take(announced + 1);
-        let mut e = Entry::start(&name, path, &mut reader, chunk, cap).map_err(
+        let mut e = Entry::start_of(&name, path, &mut reader, (chunk, cap), announced + 1).map_err(
             |e| match e {
                 HeadError::Io(e) => FactsError::Zip {
                     path: path.display().to_string(),
@@ -217,8 +224,7 @@ pub(crate) fn each_entry_of(
                     size_text(cap)
                 )),
             },
-        )?
-        .bounded(announced + 1);
+        )?;
         f(&mut e)?;
         if e.finish()? != announced {
             return Err(limits(format!(
@@ -238,12 +244,20 @@ pub(crate) struct Take {
     /// MD5 already cover the file, and only facts without a header hash (from an earlier ferry) are
     /// compared by it.
     pub file: bool,
+    /// blake3 of the PixelData value. A rewrite leaves it for later ([`DEFERRED`]): only a file read
+    /// back needs it, and it is then taken from the upload zip.
+    pub pixels: bool,
 }
+
+/// The pixel hash of a file whose pixel data was not hashed as it streamed (see [`Take::pixels`]).
+pub(crate) const DEFERRED: &str = "";
 
 /// The hashes of one file taken as its bytes pass: blake3 of its PixelData value (as
 /// [`dicom::pixel_hash`] defines it), and blake3 and MD5 of the whole file when asked for.
 pub(crate) struct Hashes {
     size: u64,
+    /// The file has PixelData, not hashed here.
+    deferred: bool,
     file: Option<blake3::Hasher>,
     pixels: Option<dicom::PixelTail>,
     md5: Option<md5::Md5>,
@@ -254,7 +268,8 @@ pub(crate) struct Hashes {
 pub(crate) struct Streamed {
     /// Bytes of the whole file.
     pub size: u64,
-    /// blake3 of the PixelData value, hex; `None` for a file without PixelData.
+    /// blake3 of the PixelData value, hex ([`DEFERRED`] when not taken); `None` for a file
+    /// without PixelData.
     pub pixel_hash: Option<String>,
     /// blake3 of the whole file, hex, when asked for; else empty.
     pub file_hash: String,
@@ -272,8 +287,9 @@ impl Hashes {
     ) -> Result<Hashes, dicom::DicomError> {
         let mut h = Hashes {
             size: 0,
+            deferred: pixels && !take.pixels,
             file: take.file.then(blake3::Hasher::new),
-            pixels: if pixels {
+            pixels: if pixels && take.pixels {
                 Some(dicom::PixelTail::after(header)?)
             } else {
                 None
@@ -308,7 +324,10 @@ impl Hashes {
     pub(crate) fn finish(self) -> Result<Streamed, dicom::DicomError> {
         Ok(Streamed {
             size: self.size,
-            pixel_hash: self.pixels.map(|p| p.finish()).transpose()?,
+            pixel_hash: match self.pixels {
+                Some(p) => Some(p.finish()?),
+                None => self.deferred.then(|| DEFERRED.to_string()),
+            },
             file_hash: self
                 .file
                 .map(|f| f.finalize().to_hex().to_string())

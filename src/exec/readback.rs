@@ -2,7 +2,7 @@
 //! [`super::entries`]): per scan and SOPInstanceUID what verification compares with the facts of the
 //! upload, and the identifying data the anonymization gate finds in what came back.
 
-use super::entries::{each_entry, Entry, Take, CHUNK, MAX_HEADER_BYTES};
+use super::entries::{each_entry, each_entry_of, Entry, Take, CHUNK, DEFERRED, MAX_HEADER_BYTES};
 use super::gate::FileRules;
 use super::verify::{FileFacts, SessionFacts};
 use super::zipfacts::{facts_of, scan_key, sop_key, stream_rest, FactsError};
@@ -32,6 +32,7 @@ pub(super) fn read_entry(
     let take = Take {
         md5: false,
         file: true,
+        pixels: true,
     };
     let streamed = stream_rest(e, &header, take, |_| Ok(()))?;
     let f = facts_of(e.name(), &header, &h, &rules.set, streamed, header_hash).map_err(err)?;
@@ -70,4 +71,47 @@ pub fn read_facts(
         Ok(())
     })?;
     Ok((facts, phi))
+}
+
+/// Takes the pixel hashes the rewrite left for later ([`DEFERRED`]) from the upload zip `upload`
+/// (`path` names it in errors), for the files of `facts` that are read back. Every deferred hash is
+/// filled, or the upload zip does not hold what its facts say and this is an error.
+pub fn fill_pixel_hashes(
+    upload: impl std::io::Read + std::io::Seek,
+    path: &Path,
+    facts: &mut SessionFacts,
+) -> Result<(), FactsError> {
+    let mut wanted: BTreeMap<String, &mut FileFacts> = facts
+        .scans
+        .values_mut()
+        .flat_map(|m| m.values_mut())
+        .filter(|f| f.pixel_hash == DEFERRED)
+        .map(|f| (f.name.clone(), f))
+        .collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    each_entry_of(upload, path, (CHUNK, MAX_HEADER_BYTES), |e| {
+        let Some(f) = wanted.get_mut(e.name()) else {
+            return Ok(());
+        };
+        let header = e.header().map(<[u8]>::to_vec).unwrap_or_default();
+        let take = Take {
+            md5: false,
+            file: false,
+            pixels: true,
+        };
+        let streamed = stream_rest(e, &header, take, |_| Ok(()))?;
+        if let Some(h) = streamed.pixel_hash.filter(|h| h != DEFERRED) {
+            f.pixel_hash = h;
+        }
+        Ok(())
+    })?;
+    match wanted.values().find(|f| f.pixel_hash == DEFERRED) {
+        None => Ok(()),
+        Some(f) => Err(FactsError::Zip {
+            path: path.display().to_string(),
+            detail: format!("entry `{}` has no pixel data to compare", f.name),
+        }),
+    }
 }

@@ -23,7 +23,7 @@ use std::path::Path;
 pub use super::entries::{MAX_ENTRIES, MAX_ENTRY_BYTES, MAX_HEADER_BYTES};
 #[cfg(test)]
 use super::readback::read_entry;
-pub use super::readback::read_facts;
+pub use super::readback::{fill_pixel_hashes, read_facts};
 
 /// The prefix of a [`FileFacts::pixel_hash`] that hashes the content of an object without PixelData.
 pub const CONTENT: &str = "content:";
@@ -259,9 +259,11 @@ fn write_entry<W: Write + Seek>(
         b
     });
     // The MD5 of exactly the bytes that go into the upload zip (stored, so sent as they are).
+    // Pixel data is hashed later, and only for a file that is read back (see `fill_pixel_hashes`).
     let take = Take {
         md5: whole.is_none(),
         file: false,
+        pixels: false,
     };
     let streamed = stream_rest(e, header, take, |chunk| {
         if let Some(w) = whole.as_mut() {

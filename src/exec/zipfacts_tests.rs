@@ -125,6 +125,7 @@ fn streamed_rewrite(
     let take = Take {
         md5: true,
         file: false,
+        pixels: true,
     };
     let s = stream_rest(&mut e, &new.bytes, take, |c| {
         out.extend_from_slice(c);
@@ -392,11 +393,18 @@ fn a_zip_rewritten_in_small_chunks_equals_one_rewritten_whole() {
         let small = rewrite_zip_in(&input, &a, &rules, (7, MAX_HEADER_BYTES));
         let big = rewrite_zip(&input, &b, &rules);
         match (small, big) {
-            (Ok(small), Ok(big)) => {
+            (Ok(mut small), Ok(big)) => {
                 assert_eq!(small, big, "{rules_name}");
                 assert_eq!(small.not_dicom, vec!["not DICOM".to_string()]);
                 assert_eq!(small.files, all.len() - 1);
                 assert_eq!(unzip(&a), unzip(&b), "{rules_name}");
+                // The rewrite leaves pixel data unhashed; a read-back takes the hashes from the
+                // upload zip.
+                let all_facts = || small.facts.scans.values().flat_map(|s| s.values());
+                let deferred = all_facts().filter(|f| f.pixel_hash.is_empty()).count();
+                assert!(deferred >= all.len() - 4, "{rules_name}: {deferred}");
+                let upload = std::io::BufReader::new(std::fs::File::open(&a).unwrap());
+                fill_pixel_hashes(upload, &a, &mut small.facts).unwrap();
                 // Every entry's facts are those of the whole rewritten file (of files that share a
                 // SOPInstanceUID, the last is kept).
                 let facts: BTreeMap<&str, &FileFacts> = small
@@ -639,4 +647,77 @@ fn small_and_large_files_mixed_get_their_own_md5s_and_the_later_duplicate_wins()
         !kept.contains(name(2)) && kept.contains(name(3)),
         "{kept:?}"
     );
+}
+
+#[test]
+fn a_deferred_pixel_hash_the_upload_zip_cannot_give_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.zip");
+    let all = samples();
+    let entries: Vec<(&str, &[u8])> = all.iter().map(|(n, b)| (*n, b.as_slice())).collect();
+    zip_of(&input, &entries);
+    let (_, rules) = rule_sets().into_iter().next().unwrap();
+    let out = dir.path().join("out.zip");
+    let mut r = rewrite_zip(&input, &out, &rules).unwrap();
+    let file = r
+        .facts
+        .scans
+        .values_mut()
+        .flat_map(|s| s.values_mut())
+        .find(|f| f.pixel_hash.is_empty())
+        .unwrap();
+    file.name = "9/999999.dcm".into();
+    let upload = std::io::BufReader::new(File::open(&out).unwrap());
+    let e = fill_pixel_hashes(upload, &out, &mut r.facts).unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains("entry `9/999999.dcm` has no pixel data"),
+        "{msg}"
+    );
+    assert!(msg.contains("out.zip"), "{msg}");
+}
+
+#[test]
+fn pixel_data_changed_by_the_destination_is_caught_with_hashes_taken_from_the_upload_zip() {
+    use crate::exec::verify::{self, Depth};
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.zip");
+    let all = samples();
+    let entries: Vec<(&str, &[u8])> = all.iter().map(|(n, b)| (*n, b.as_slice())).collect();
+    zip_of(&input, &entries);
+    let (_, rules) = rule_sets().into_iter().next().unwrap();
+    let upload = dir.path().join("upload.zip");
+    let mut expected = rewrite_zip(&input, &upload, &rules).unwrap().facts;
+    let reader = std::io::BufReader::new(File::open(&upload).unwrap());
+    fill_pixel_hashes(reader, &upload, &mut expected).unwrap();
+    let compare = |back: &[(String, Vec<u8>)]| {
+        let path = dir.path().join("back.zip");
+        let refs: Vec<(&str, &[u8])> = back.iter().map(|(n, b)| (n.as_str(), &b[..])).collect();
+        zip_of(&path, &refs);
+        let found = read_facts(&path, &rules).unwrap().0;
+        verify::compare(&expected, &found, Depth::Full)
+    };
+    let mut back = unzip(&upload);
+    let texts = |v: verify::Verification| -> Vec<String> {
+        v.problems.iter().map(|p| p.to_string()).collect()
+    };
+    // The samples repeat a SOPInstanceUID on purpose: that is the only problem of an exact copy.
+    let same = texts(compare(&back));
+    assert!(
+        same.iter().all(|p| p.contains("repeat the SOPInstanceUID")),
+        "{same:?}"
+    );
+    // The destination flips a byte of one file's pixel data (the last such file: of two that share
+    // a SOPInstanceUID, the later is the one compared).
+    let (i, at) = back
+        .iter()
+        .enumerate()
+        .rev()
+        .find_map(|(i, (_, b))| Some((i, dicom::pixel_data_offset(b).unwrap()?)))
+        .unwrap();
+    back[i].1[at + 16] ^= 0xff;
+    let mut problems = texts(compare(&back));
+    problems.retain(|p| !same.contains(p));
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].contains("pixel data of"), "{problems:?}");
 }
