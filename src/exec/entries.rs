@@ -9,6 +9,7 @@
 
 use super::zipfacts::FactsError;
 use crate::dicom::{self, HeadError};
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{BufReader, Read, Seek};
 use std::path::Path;
@@ -28,8 +29,9 @@ pub const MAX_ENTRIES: usize = 1_000_000;
 pub(crate) struct Entry<'a> {
     name: &'a str,
     zip: &'a Path,
-    /// The bytes read so far: the header, then the start of what follows it.
-    head: Vec<u8>,
+    /// The bytes read so far: the header, then the start of what follows it (the whole file, borrowed,
+    /// for an entry of a zip in memory).
+    head: Cow<'a, [u8]>,
     /// Where the header ends in `head`; `None` when the entry is not a DICOM file.
     end: Option<usize>,
     reader: &'a mut dyn Read,
@@ -73,11 +75,37 @@ impl<'a> Entry<'a> {
             name,
             zip,
             read: head.len() as u64,
-            head,
+            head: Cow::Owned(head),
             end,
             reader,
             chunk,
             total: (total != u64::MAX).then_some(total),
+            streamed: false,
+        })
+    }
+
+    /// An entry whose bytes are all at hand (a stored entry of a zip in memory): nothing is copied,
+    /// the header is found in `bytes` and the rest is handed out from them.
+    fn whole(
+        name: &'a str,
+        zip: &'a Path,
+        bytes: &'a [u8],
+        (chunk, cap): (usize, usize),
+        nothing: &'a mut dyn Read,
+    ) -> Result<Entry<'a>, HeadError> {
+        let end = dicom::header_end(bytes, true).ok().flatten();
+        if end.is_some_and(|e| e > cap) {
+            return Err(HeadError::TooLarge);
+        }
+        Ok(Entry {
+            name,
+            zip,
+            read: bytes.len() as u64,
+            head: Cow::Borrowed(bytes),
+            end,
+            reader: nothing,
+            chunk: chunk.max(1),
+            total: Some(bytes.len() as u64 + 1),
             streamed: false,
         })
     }
@@ -125,8 +153,14 @@ impl<'a> Entry<'a> {
             sink(piece)?;
         }
         // The header stays; what followed it is passed on and dropped.
-        self.head.truncate(from);
-        self.head.shrink_to_fit();
+        self.head = match std::mem::take(&mut self.head) {
+            Cow::Borrowed(b) => Cow::Borrowed(&b[..from]),
+            Cow::Owned(mut v) => {
+                v.truncate(from);
+                v.shrink_to_fit();
+                Cow::Owned(v)
+            }
+        };
         let left = self.total.map_or(u64::MAX, |t| t.saturating_sub(self.read));
         let mut buf = vec![0u8; left.clamp(1, self.chunk as u64) as usize];
         loop {
@@ -185,6 +219,50 @@ pub(crate) fn each_entry(
 pub(crate) fn each_entry_of(
     zip: impl Read + Seek,
     path: &Path,
+    sizes: (usize, usize),
+    f: impl FnMut(&mut Entry<'_>) -> Result<(), FactsError>,
+) -> Result<(), FactsError> {
+    each_entry_with(zip, None, path, sizes, f)
+}
+
+/// The stored data of `entry` in `memory` (the whole zip it is read from), its CRC-32 checked;
+/// `None` when the entry is compressed or its data are not all there (it is then read as a stream,
+/// which reports what is wrong).
+fn stored_slice<'m, R: Read>(
+    entry: &zip::read::ZipFile<'_, R>,
+    memory: Option<&'m [u8]>,
+    name: &str,
+    path: &Path,
+) -> Result<Option<&'m [u8]>, FactsError> {
+    let (Some(memory), Some(start)) = (memory, entry.data_start()) else {
+        return Ok(None);
+    };
+    if entry.compression() != zip::CompressionMethod::Stored
+        || entry.compressed_size() != entry.size()
+    {
+        return Ok(None);
+    }
+    let Some(data) = usize::try_from(start)
+        .ok()
+        .and_then(|s| memory.get(s..s.checked_add(usize::try_from(entry.size()).ok()?)?))
+    else {
+        return Ok(None);
+    };
+    if crc32fast::hash(data) != entry.crc32() {
+        return Err(FactsError::Zip {
+            path: path.display().to_string(),
+            detail: format!("entry `{name}`: its bytes do not match their CRC-32"),
+        });
+    }
+    Ok(Some(data))
+}
+
+/// [`each_entry_of`]; with `memory` (the bytes `zip` reads), a stored entry is handed to `f` as a
+/// slice of them (its CRC-32 checked first), not copied.
+pub(crate) fn each_entry_with(
+    zip: impl Read + Seek,
+    memory: Option<&[u8]>,
+    path: &Path,
     (chunk, cap): (usize, usize),
     mut f: impl FnMut(&mut Entry<'_>) -> Result<(), FactsError>,
 ) -> Result<(), FactsError> {
@@ -211,9 +289,15 @@ pub(crate) fn each_entry_of(
                 "entry `{name}` announces {announced} bytes"
             )));
         }
+        let slice = stored_slice(&entry, memory, &name, path)?;
         // One byte past the announced size, to catch an entry larger than it says.
         let mut reader = entry.take(announced + 1);
-        let mut e = Entry::start_of(&name, path, &mut reader, (chunk, cap), announced + 1).map_err(
+        let mut nothing = std::io::empty();
+        let started = match slice {
+            Some(bytes) => Entry::whole(&name, path, bytes, (chunk, cap), &mut nothing),
+            None => Entry::start_of(&name, path, &mut reader, (chunk, cap), announced + 1),
+        };
+        let mut e = started.map_err(
             |e| match e {
                 HeadError::Io(e) => FactsError::Zip {
                     path: path.display().to_string(),

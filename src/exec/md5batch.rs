@@ -4,6 +4,8 @@
 //! (at most [`MAX_WAITING_BYTES`] in all) until enough have come to fill the lanes; a file larger than
 //! [`SMALL`] is hashed as it streams, as before.
 
+use std::collections::BTreeMap;
+
 /// The largest file (as the source zip announces it) that waits here for its MD5.
 pub const SMALL: u64 = 1024 * 1024;
 
@@ -79,6 +81,36 @@ impl<T> Md5Batch<T> {
     }
 }
 
+/// The MD5 of every entry of a zip of stored entries held in memory (as the rewrite writes it), by
+/// entry name, hex, taken in place in SIMD lanes.
+pub fn md5s_of_stored(zip: &[u8]) -> zip::result::ZipResult<BTreeMap<String, String>> {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip))?;
+    let mut names = Vec::with_capacity(archive.len());
+    let mut files = Vec::with_capacity(archive.len());
+    for i in 0..archive.len() {
+        let entry = archive.by_index_raw(i)?;
+        let data = entry
+            .data_start()
+            .filter(|_| entry.compression() == zip::CompressionMethod::Stored)
+            .and_then(|start| {
+                let start = usize::try_from(start).ok()?;
+                let len = usize::try_from(entry.compressed_size()).ok()?;
+                zip.get(start..start.checked_add(len)?)
+            })
+            .ok_or(zip::result::ZipError::InvalidArchive(
+                "an entry is not stored whole in the zip".into(),
+            ))?;
+        names.push(entry.name()?.to_string());
+        files.push(data);
+    }
+    let digests = crate::digest::md5_many(&files);
+    Ok(names
+        .into_iter()
+        .zip(digests)
+        .map(|(n, d)| (n, crate::digest::hex(&d)))
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,5 +167,33 @@ mod tests {
             assert!(batch.push(vec![i as u8; 10], i).is_empty());
         }
         assert_eq!(batch.push(vec![0; 10], 99).len(), MAX_WAITING_FILES);
+    }
+
+    #[test]
+    fn the_md5s_of_a_stored_zip_are_taken_in_place_and_a_compressed_one_is_refused() {
+        let files: Vec<(String, Vec<u8>)> = (0..40usize)
+            .map(|i| {
+                (
+                    format!("1/{i:06}.dcm"),
+                    (0..i * 4099).map(|j| (i + j) as u8).collect(),
+                )
+            })
+            .collect();
+        let zip_with = |method| {
+            let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+            let o = zip::write::SimpleFileOptions::default().compression_method(method);
+            for (n, b) in &files {
+                z.start_file(n.as_str(), o).unwrap();
+                std::io::Write::write_all(&mut z, b).unwrap();
+            }
+            z.finish().unwrap().into_inner()
+        };
+        let got = md5s_of_stored(&zip_with(zip::CompressionMethod::Stored)).unwrap();
+        assert_eq!(got.len(), files.len());
+        for (n, b) in &files {
+            assert_eq!(got[n], md5_hex(b), "{n}");
+        }
+        let e = md5s_of_stored(&zip_with(zip::CompressionMethod::Deflated)).unwrap_err();
+        assert!(e.to_string().contains("not stored whole"), "{e}");
     }
 }

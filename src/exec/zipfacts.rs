@@ -9,7 +9,7 @@
 //! IDs), never by the paths a server chose, and are written into the upload zip under names ferry
 //! builds itself, so a hostile entry name cannot escape anything.
 
-use super::entries::{each_entry_of, Entry, Hashes, Streamed, Take, CHUNK};
+use super::entries::{each_entry_with, Entry, Hashes, Streamed, Take, CHUNK};
 use super::gate::FileRules;
 use super::md5batch::{self, Md5Batch};
 use super::newheader::new_header;
@@ -17,7 +17,7 @@ use super::verify::{FileFacts, SessionFacts};
 use crate::dicom;
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Seek, Write};
+use std::io::{BufReader, BufWriter, Cursor, Read, Seek, Write};
 use std::path::Path;
 
 pub use super::entries::{MAX_ENTRIES, MAX_ENTRY_BYTES, MAX_HEADER_BYTES};
@@ -240,28 +240,43 @@ type UploadZip<'a, W> = (
     &'a Path,
 );
 
+/// How the rewrite reads its input and takes the MD5s of what it writes.
+#[derive(Clone, Copy)]
+enum Mode<'m> {
+    /// Entries are read as streams; each file's MD5 is taken as it is written (in batches of small
+    /// files).
+    Streams,
+    /// The input zip is these bytes: stored entries are read in place. The output is in memory too,
+    /// and the caller takes every file's MD5 from it at the end ([`md5batch::md5s_of_stored`]).
+    Memory(&'m [u8]),
+}
+
 /// Writes one rewritten file into the upload zip as entry `name`: its new `header`, then the rest of
-/// the source entry. A file the source announces as small comes back whole too, for its MD5 to be
-/// taken in a batch (from a buffer of `batch`); a larger one comes back with its MD5 taken as it
-/// streamed.
+/// the source entry. Under [`Mode::Streams`] a file the source announces as small comes back whole
+/// too, for its MD5 to be taken in a batch (from a buffer of `batch`); a larger one comes back with
+/// its MD5 taken as it streamed. Under [`Mode::Memory`] no MD5 is taken here.
 fn write_entry<W: Write + Seek>(
     e: &mut Entry<'_>,
-    (header, name): (&[u8], &str),
+    (header, name, mode): (&[u8], &str, Mode<'_>),
     (zip, options, output): UploadZip<'_, W>,
     batch: &mut Md5Batch<(String, String, FileFacts)>,
 ) -> Result<(Streamed, Option<Vec<u8>>), FactsError> {
     zip.start_file(name, options).map_err(zip_err(output))?;
     zip.write_all(header).map_err(io_err("write", output))?;
-    let mut whole = e.announced().filter(|s| md5batch::takes(*s)).map(|size| {
-        // The rewritten header may be longer than the source's.
-        let mut b = batch.buffer(size as usize + header.len());
-        b.extend_from_slice(header);
-        b
-    });
+    let streams = matches!(mode, Mode::Streams);
+    let mut whole = e
+        .announced()
+        .filter(|s| streams && md5batch::takes(*s))
+        .map(|size| {
+            // The rewritten header may be longer than the source's.
+            let mut b = batch.buffer(size as usize + header.len());
+            b.extend_from_slice(header);
+            b
+        });
     // The MD5 of exactly the bytes that go into the upload zip (stored, so sent as they are).
     // Pixel data is hashed later, and only for a file that is read back (see `fill_pixel_hashes`).
     let take = Take {
-        md5: whole.is_none(),
+        md5: streams && whole.is_none(),
         file: false,
         pixels: false,
     };
@@ -287,16 +302,36 @@ pub fn rewrite_zip(
     rewrite_zip_in(input, output, rules, (CHUNK, MAX_HEADER_BYTES))
 }
 
-/// [`rewrite_zip`] of a zip read from `input` into one written to `output` (files or bytes in
-/// memory; the paths name them in errors), handing the written output back. Under
-/// [`Gate::Require`] a finding fails the session, and the output should be dropped.
-pub fn rewrite_zip_io<W: Write + Seek>(
-    (input, input_path): (impl Read + Seek, &Path),
-    (output, output_path): (W, &Path),
+/// [`rewrite_zip`] of a zip held in memory into one built in memory (`input_path` and `output_path`
+/// name them in errors), handing the written output back. Stored entries are read in place, and the
+/// MD5s of the written files are taken from the output at the end, all in SIMD lanes. Under
+/// [`Gate::Require`] a finding fails the session, and nothing is handed back.
+pub fn rewrite_zip_in_memory(
+    input: &[u8],
+    (input_path, output_path): (&Path, &Path),
     rules: &FileRules,
-) -> Result<(Rewritten, W), FactsError> {
-    let names = (input_path, output_path);
-    rewrite_entries(input, names, output, rules, (CHUNK, MAX_HEADER_BYTES))
+) -> Result<(Rewritten, Vec<u8>), FactsError> {
+    // Room for headers that grow a little, so the output is not copied to a larger buffer.
+    let out = Cursor::new(Vec::with_capacity(
+        input.len() + input.len() / 16 + 64 * 1024,
+    ));
+    let sizes = (CHUNK, MAX_HEADER_BYTES);
+    let (mut r, out) = rewrite_entries(
+        (Cursor::new(input), Mode::Memory(input)),
+        (input_path, output_path),
+        out,
+        rules,
+        sizes,
+    )?;
+    let out = out.into_inner();
+    let md5s = md5batch::md5s_of_stored(&out).map_err(zip_err(output_path))?;
+    for f in r.facts.scans.values_mut().flat_map(|m| m.values_mut()) {
+        f.md5 = md5s.get(&f.name).cloned().ok_or_else(|| FactsError::Zip {
+            path: output_path.display().to_string(),
+            detail: format!("entry `{}` is not in the zip just written", f.name),
+        })?;
+    }
+    Ok((r, out))
 }
 
 /// [`rewrite_zip`] reading entries in `chunk`-byte steps, their headers up to `cap` bytes.
@@ -309,7 +344,7 @@ fn rewrite_zip_in(
     let source = File::open(input).map_err(io_err("open", input))?;
     let out = File::create(output).map_err(io_err("create", output))?;
     let written = rewrite_entries(
-        BufReader::new(source),
+        (BufReader::new(source), Mode::Streams),
         (input, output),
         BufWriter::new(out),
         rules,
@@ -331,7 +366,7 @@ fn rewrite_zip_in(
 
 /// The rewrite itself: every entry of `input` into `out` (`names`: the two zips' paths, for errors).
 fn rewrite_entries<W: Write + Seek>(
-    input: impl Read + Seek,
+    (input, mode): (impl Read + Seek, Mode<'_>),
     (input_path, output): (&Path, &Path),
     out: W,
     rules: &FileRules,
@@ -346,7 +381,11 @@ fn rewrite_entries<W: Write + Seek>(
     // Small files wait for their MD5 to be taken several at a time; they enter the facts in the
     // order they came, so a waiting batch is emptied before a large file's facts go in.
     let mut batch: Md5Batch<(String, String, FileFacts)> = Md5Batch::default();
-    each_entry_of(input, input_path, sizes, |e| {
+    let memory = match mode {
+        Mode::Memory(bytes) => Some(bytes),
+        Mode::Streams => None,
+    };
+    each_entry_with(input, memory, input_path, sizes, |e| {
         let Some(new) = new_header(e, rules)? else {
             result.not_dicom.push(e.name().to_string());
             return Ok(());
@@ -369,7 +408,7 @@ fn rewrite_entries<W: Write + Seek>(
         )?;
         let (streamed, whole) = write_entry(
             e,
-            (&new.bytes, &entry_name),
+            (&new.bytes, &entry_name, mode),
             (&mut zip, options, output),
             &mut batch,
         )?;

@@ -5,7 +5,7 @@
 use super::*;
 use crate::dicom::synth::{self, Spec};
 use crate::dicom::HeadError;
-use crate::exec::entries::Entry;
+use crate::exec::entries::{each_entry_with, Entry};
 use crate::exec::localanon::LocalScripts;
 use std::io::{Cursor, Read};
 
@@ -360,10 +360,14 @@ fn a_header_larger_than_the_cap_is_refused() {
 }
 
 fn zip_of(path: &Path, entries: &[(&str, &[u8])]) {
+    zip_with(path, entries, zip::CompressionMethod::Deflated)
+}
+
+fn zip_with(path: &Path, entries: &[(&str, &[u8])], method: zip::CompressionMethod) {
     let mut z = zip::ZipWriter::new(File::create(path).unwrap());
+    let options = zip::write::SimpleFileOptions::default().compression_method(method);
     for (name, bytes) in entries {
-        z.start_file(*name, zip::write::SimpleFileOptions::default())
-            .unwrap();
+        z.start_file(*name, options).unwrap();
         z.write_all(bytes).unwrap();
     }
     z.finish().unwrap();
@@ -388,13 +392,25 @@ fn a_zip_rewritten_in_small_chunks_equals_one_rewritten_whole() {
     let all = samples();
     let entries: Vec<(&str, &[u8])> = all.iter().map(|(n, b)| (*n, b.as_slice())).collect();
     zip_of(&input, &entries);
+    let stored = dir.path().join("stored.zip");
+    zip_with(&stored, &entries, zip::CompressionMethod::Stored);
+    let deflated = std::fs::read(&input).unwrap();
+    let stored = std::fs::read(&stored).unwrap();
     for (rules_name, rules) in rule_sets() {
         let (a, b) = (dir.path().join("a.zip"), dir.path().join("b.zip"));
         let small = rewrite_zip_in(&input, &a, &rules, (7, MAX_HEADER_BYTES));
         let big = rewrite_zip(&input, &b, &rules);
+        // In memory: stored entries read in place, compressed ones as streams; MD5s at the end.
+        let names = (input.as_path(), b.as_path());
+        let in_place = rewrite_zip_in_memory(&stored, names, &rules);
+        let streamed = rewrite_zip_in_memory(&deflated, names, &rules);
         match (small, big) {
             (Ok(mut small), Ok(big)) => {
                 assert_eq!(small, big, "{rules_name}");
+                for (r, out) in [in_place.unwrap(), streamed.unwrap()] {
+                    assert_eq!(r, big, "{rules_name}");
+                    assert_eq!(out, std::fs::read(&b).unwrap(), "{rules_name}");
+                }
                 assert_eq!(small.not_dicom, vec!["not DICOM".to_string()]);
                 assert_eq!(small.files, all.len() - 1);
                 assert_eq!(unzip(&a), unzip(&b), "{rules_name}");
@@ -427,7 +443,9 @@ fn a_zip_rewritten_in_small_chunks_equals_one_rewritten_whole() {
                 assert!(compared >= all.len() - 3, "{compared}");
             }
             (Err(FactsError::Phi { .. }), Err(FactsError::Phi { .. })) => {
-                assert_eq!(rules.gate, Gate::Require)
+                assert_eq!(rules.gate, Gate::Require);
+                assert!(matches!(in_place, Err(FactsError::Phi { .. })));
+                assert!(matches!(streamed, Err(FactsError::Phi { .. })));
             }
             (x, y) => panic!("{rules_name}: {x:?} / {y:?}"),
         }
@@ -720,4 +738,50 @@ fn pixel_data_changed_by_the_destination_is_caught_with_hashes_taken_from_the_up
     problems.retain(|p| !same.contains(p));
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert!(problems[0].contains("pixel data of"), "{problems:?}");
+}
+
+#[test]
+fn a_stored_entry_read_in_place_is_checked_against_its_crc_and_the_header_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let all = samples();
+    let (name, file) = all
+        .iter()
+        .find(|(_, b)| dicom::pixel_data_offset(b).unwrap().is_some())
+        .unwrap();
+    let path = dir.path().join("in.zip");
+    zip_with(&path, &[(name, file)], zip::CompressionMethod::Stored);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let (_, rules) = rule_sets().into_iter().next().unwrap();
+    let names = (path.as_path(), Path::new("out.zip"));
+    assert!(rewrite_zip_in_memory(&bytes, names, &rules).is_ok());
+    // A header larger than the cap is refused as it is when read as a stream.
+    let header = dicom::pixel_data_offset(file).unwrap().unwrap();
+    let each = |bytes: &[u8], cap| {
+        each_entry_with(
+            Cursor::new(bytes),
+            Some(bytes),
+            &path,
+            (16, cap),
+            |_| Ok(()),
+        )
+    };
+    assert!(each(&bytes, header).is_ok());
+    let e = each(&bytes, header - 1).unwrap_err().to_string();
+    assert!(
+        e.contains("its header") && e.contains("is larger than"),
+        "{e}"
+    );
+    // A changed byte of pixel data no longer matches the entry's CRC-32.
+    let at = bytes
+        .windows(file.len())
+        .position(|w| w == &file[..])
+        .unwrap();
+    bytes[at + file.len() - 1] ^= 0xff;
+    let e = rewrite_zip_in_memory(&bytes, names, &rules)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("do not match their CRC-32") && e.contains("in.zip"),
+        "{e}"
+    );
 }

@@ -12,7 +12,6 @@ use crate::exec::verify::SessionFacts;
 use crate::exec::zipfacts::{self, FactsError, Rewritten};
 use crate::plan::StepKind;
 use serde_json::{json, Value};
-use std::io::Cursor;
 use std::path::Path;
 
 /// Rewrites the downloaded zip into the upload zip. When the staging folder was lost since an
@@ -38,11 +37,10 @@ pub fn run(env: &Env<'_>, c: &Ctx<'_>) -> Result<Value, StepFailure> {
     };
     let (r, hash) = match &source {
         Staged::Memory(path, bytes) => {
-            let out = Cursor::new(Vec::with_capacity(bytes.len() as usize));
-            let (r, out) = zipfacts::rewrite_zip_io((bytes.reader(), path), (out, &upload), &rules)
+            let (r, out) = zipfacts::rewrite_zip_in_memory(bytes.as_ref(), (path, &upload), &rules)
                 .map_err(failed)?;
             env.stash.drop_file(path);
-            let held = env.stash.put(&upload, out.into_inner());
+            let held = env.stash.put(&upload, out);
             // The room kept for the download zip goes to the next session.
             env.stash.settle(&c.dir);
             match held {
