@@ -667,16 +667,23 @@ fn small_and_large_files_mixed_get_their_own_md5s_and_the_later_duplicate_wins()
     );
 }
 
-#[test]
-fn a_deferred_pixel_hash_the_upload_zip_cannot_give_is_an_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("in.zip");
+/// The samples zipped into `dir`, rewritten by the first rule set into `dir/NAME`: its path, the
+/// rules and the result.
+fn rewritten_samples(dir: &Path, name: &str) -> (std::path::PathBuf, FileRules, Rewritten) {
+    let input = dir.join("in.zip");
     let all = samples();
     let entries: Vec<(&str, &[u8])> = all.iter().map(|(n, b)| (*n, b.as_slice())).collect();
     zip_of(&input, &entries);
     let (_, rules) = rule_sets().into_iter().next().unwrap();
-    let out = dir.path().join("out.zip");
-    let mut r = rewrite_zip(&input, &out, &rules).unwrap();
+    let out = dir.join(name);
+    let r = rewrite_zip(&input, &out, &rules).unwrap();
+    (out, rules, r)
+}
+
+#[test]
+fn a_deferred_pixel_hash_the_upload_zip_cannot_give_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, _, mut r) = rewritten_samples(dir.path(), "out.zip");
     let file = r
         .facts
         .scans
@@ -699,13 +706,8 @@ fn a_deferred_pixel_hash_the_upload_zip_cannot_give_is_an_error() {
 fn pixel_data_changed_by_the_destination_is_caught_with_hashes_taken_from_the_upload_zip() {
     use crate::exec::verify::{self, Depth};
     let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("in.zip");
-    let all = samples();
-    let entries: Vec<(&str, &[u8])> = all.iter().map(|(n, b)| (*n, b.as_slice())).collect();
-    zip_of(&input, &entries);
-    let (_, rules) = rule_sets().into_iter().next().unwrap();
-    let upload = dir.path().join("upload.zip");
-    let mut expected = rewrite_zip(&input, &upload, &rules).unwrap().facts;
+    let (upload, rules, r) = rewritten_samples(dir.path(), "upload.zip");
+    let mut expected = r.facts;
     let reader = std::io::BufReader::new(File::open(&upload).unwrap());
     fill_pixel_hashes(reader, &upload, &mut expected).unwrap();
     let compare = |back: &[(String, Vec<u8>)]| {
