@@ -7,6 +7,7 @@
 
 use super::{AuditReport, Outcome, SessionAudit};
 use crate::exec::gate::FileRules;
+use crate::exec::stash::Staged;
 use crate::exec::verify::{self, Depth, Problem, SessionFacts};
 use crate::exec::zipfacts::{self, Gate};
 use crate::manifest::model::Mode;
@@ -77,13 +78,8 @@ fn facts(
     let facts = if as_sent {
         let sent = zip.with_extension("sent.zip");
         let r = zipfacts::rewrite_zip(zip, &sent, rules).and_then(|mut r| {
-            let file = std::fs::File::open(&sent).map_err(|source| zipfacts::FactsError::Io {
-                action: "open",
-                path: sent.display().to_string(),
-                source,
-            })?;
-            let reader = std::io::BufReader::new(file);
-            zipfacts::fill_pixel_hashes(reader, &sent, &mut r.facts)?;
+            let staged = Staged::Disk(sent.clone());
+            zipfacts::fill_pixel_hashes(&staged, &mut r.facts)?;
             Ok(r)
         });
         let _ = std::fs::remove_file(&sent);

@@ -225,6 +225,22 @@ pub(crate) fn each_entry_of(
     each_entry_with(zip, None, path, sizes, f)
 }
 
+/// The data of a stored `entry` of the zip whose bytes are `zip`, as a slice of them; `None` when the
+/// entry is compressed or its data are not all there.
+pub(crate) fn stored_data<'m, R: Read>(
+    entry: &zip::read::ZipFile<'_, R>,
+    zip: &'m [u8],
+) -> Option<&'m [u8]> {
+    if entry.compression() != zip::CompressionMethod::Stored
+        || entry.compressed_size() != entry.size()
+    {
+        return None;
+    }
+    let start = usize::try_from(entry.data_start()?).ok()?;
+    let len = usize::try_from(entry.size()).ok()?;
+    zip.get(start..start.checked_add(len)?)
+}
+
 /// The stored data of `entry` in `memory` (the whole zip it is read from), its CRC-32 checked;
 /// `None` when the entry is compressed or its data are not all there (it is then read as a stream,
 /// which reports what is wrong).
@@ -234,18 +250,7 @@ fn stored_slice<'m, R: Read>(
     name: &str,
     path: &Path,
 ) -> Result<Option<&'m [u8]>, FactsError> {
-    let (Some(memory), Some(start)) = (memory, entry.data_start()) else {
-        return Ok(None);
-    };
-    if entry.compression() != zip::CompressionMethod::Stored
-        || entry.compressed_size() != entry.size()
-    {
-        return Ok(None);
-    }
-    let Some(data) = usize::try_from(start)
-        .ok()
-        .and_then(|s| memory.get(s..s.checked_add(usize::try_from(entry.size()).ok()?)?))
-    else {
+    let Some(data) = memory.and_then(|m| stored_data(entry, m)) else {
         return Ok(None);
     };
     if crc32fast::hash(data) != entry.crc32() {

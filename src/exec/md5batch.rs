@@ -89,17 +89,9 @@ pub fn md5s_of_stored(zip: &[u8]) -> zip::result::ZipResult<BTreeMap<String, Str
     let mut files = Vec::with_capacity(archive.len());
     for i in 0..archive.len() {
         let entry = archive.by_index_raw(i)?;
-        let data = entry
-            .data_start()
-            .filter(|_| entry.compression() == zip::CompressionMethod::Stored)
-            .and_then(|start| {
-                let start = usize::try_from(start).ok()?;
-                let len = usize::try_from(entry.compressed_size()).ok()?;
-                zip.get(start..start.checked_add(len)?)
-            })
-            .ok_or(zip::result::ZipError::InvalidArchive(
-                "an entry is not stored whole in the zip".into(),
-            ))?;
+        let data = super::entries::stored_data(&entry, zip).ok_or(
+            zip::result::ZipError::InvalidArchive("an entry is not stored whole in the zip".into()),
+        )?;
         names.push(entry.name()?.to_string());
         files.push(data);
     }

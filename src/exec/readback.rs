@@ -2,8 +2,9 @@
 //! [`super::entries`]): per scan and SOPInstanceUID what verification compares with the facts of the
 //! upload, and the identifying data the anonymization gate finds in what came back.
 
-use super::entries::{each_entry, each_entry_of, Entry, Take, CHUNK, DEFERRED, MAX_HEADER_BYTES};
+use super::entries::{each_entry, each_entry_with, Entry, Take, CHUNK, DEFERRED, MAX_HEADER_BYTES};
 use super::gate::FileRules;
+use super::stash::Staged;
 use super::verify::{FileFacts, SessionFacts};
 use super::zipfacts::{facts_of, scan_key, sop_key, stream_rest, FactsError};
 use crate::dicom;
@@ -73,14 +74,11 @@ pub fn read_facts(
     Ok((facts, phi))
 }
 
-/// Takes the pixel hashes the rewrite left for later ([`DEFERRED`]) from the upload zip `upload`
-/// (`path` names it in errors), for the files of `facts` that are read back. Every deferred hash is
-/// filled, or the upload zip does not hold what its facts say and this is an error.
-pub fn fill_pixel_hashes(
-    upload: impl std::io::Read + std::io::Seek,
-    path: &Path,
-    facts: &mut SessionFacts,
-) -> Result<(), FactsError> {
+/// Takes the pixel hashes the rewrite left for later ([`DEFERRED`]) from the upload zip `upload` (on
+/// disk, or in memory and read in place), for the files of `facts` that are read back. Every
+/// deferred hash is filled, or the upload zip does not hold what its facts say and this is an error.
+pub fn fill_pixel_hashes(upload: &Staged, facts: &mut SessionFacts) -> Result<(), FactsError> {
+    let path = upload.path();
     let mut wanted: BTreeMap<String, &mut FileFacts> = facts
         .scans
         .values_mut()
@@ -91,7 +89,16 @@ pub fn fill_pixel_hashes(
     if wanted.is_empty() {
         return Ok(());
     }
-    each_entry_of(upload, path, (CHUNK, MAX_HEADER_BYTES), |e| {
+    let reader = upload.reader().map_err(|source| FactsError::Io {
+        action: "open",
+        path: path.display().to_string(),
+        source,
+    })?;
+    let memory = match upload {
+        Staged::Memory(_, bytes) => Some(bytes.as_ref()),
+        Staged::Disk(_) => None,
+    };
+    each_entry_with(reader, memory, path, (CHUNK, MAX_HEADER_BYTES), |e| {
         let Some(f) = wanted.get_mut(e.name()) else {
             return Ok(());
         };

@@ -419,8 +419,8 @@ fn a_zip_rewritten_in_small_chunks_equals_one_rewritten_whole() {
                 let all_facts = || small.facts.scans.values().flat_map(|s| s.values());
                 let deferred = all_facts().filter(|f| f.pixel_hash.is_empty()).count();
                 assert!(deferred >= all.len() - 4, "{rules_name}: {deferred}");
-                let upload = std::io::BufReader::new(std::fs::File::open(&a).unwrap());
-                fill_pixel_hashes(upload, &a, &mut small.facts).unwrap();
+                let upload = crate::exec::stash::Staged::Disk(a.clone());
+                fill_pixel_hashes(&upload, &mut small.facts).unwrap();
                 // Every entry's facts are those of the whole rewritten file (of files that share a
                 // SOPInstanceUID, the last is kept).
                 let facts: BTreeMap<&str, &FileFacts> = small
@@ -692,8 +692,8 @@ fn a_deferred_pixel_hash_the_upload_zip_cannot_give_is_an_error() {
         .find(|f| f.pixel_hash.is_empty())
         .unwrap();
     file.name = "9/999999.dcm".into();
-    let upload = std::io::BufReader::new(File::open(&out).unwrap());
-    let e = fill_pixel_hashes(upload, &out, &mut r.facts).unwrap_err();
+    let upload = crate::exec::stash::Staged::Disk(out.clone());
+    let e = fill_pixel_hashes(&upload, &mut r.facts).unwrap_err();
     let msg = e.to_string();
     assert!(
         msg.contains("entry `9/999999.dcm` has no pixel data"),
@@ -708,8 +708,11 @@ fn pixel_data_changed_by_the_destination_is_caught_with_hashes_taken_from_the_up
     let dir = tempfile::tempdir().unwrap();
     let (upload, rules, r) = rewritten_samples(dir.path(), "upload.zip");
     let mut expected = r.facts;
-    let reader = std::io::BufReader::new(File::open(&upload).unwrap());
-    fill_pixel_hashes(reader, &upload, &mut expected).unwrap();
+    fill_pixel_hashes(
+        &crate::exec::stash::Staged::Disk(upload.clone()),
+        &mut expected,
+    )
+    .unwrap();
     let compare = |back: &[(String, Vec<u8>)]| {
         let path = dir.path().join("back.zip");
         let refs: Vec<(&str, &[u8])> = back.iter().map(|(n, b)| (n.as_str(), &b[..])).collect();

@@ -3,7 +3,7 @@
 //! rest. Success is what that comparison says, never an HTTP status. A shared session is verified by being visible
 //! in the destination project with its StudyInstanceUID.
 
-use super::{gate, io, local, resources, rewrite, xnat, Ctx, Env};
+use super::{gate, local, resources, rewrite, xnat, Ctx, Env};
 use crate::exec::digest;
 use crate::exec::pool::{StepContext, StepFailure};
 use crate::exec::resources as res;
@@ -114,8 +114,7 @@ fn compare_session(
     if split.read_back.scans.is_empty() {
         return Ok((split.verified, BTreeMap::new()));
     }
-    let zip = upload.reader().map_err(|e| io("open", upload.path(), e))?;
-    zipfacts::fill_pixel_hashes(zip, upload.path(), &mut split.read_back).map_err(local)?;
+    zipfacts::fill_pixel_hashes(upload, &mut split.read_back).map_err(local)?;
     let back = c.dir.join("readback.zip");
     let scans: Vec<String> = split.read_back.scans.keys().cloned().collect();
     client
