@@ -22,6 +22,18 @@ use std::cmp::Reverse;
 /// MD5 digests of independent messages, computed several at a time in SIMD lanes where the CPU has
 /// them. `result[i]` is the digest of `messages[i]`.
 pub fn md5_many(messages: &[&[u8]]) -> Vec<[u8; 16]> {
+    let split: Vec<Split<'_>> = messages.iter().map(|m| (&[][..], *m)).collect();
+    md5_many_split(&split)
+}
+
+/// A message in two pieces: its first bytes and the rest, hashed as if they were one slice.
+pub type Split<'a> = (&'a [u8], &'a [u8]);
+
+/// [`md5_many`] of messages each given in two pieces (`result[i]` is the MD5 of `messages[i].0`
+/// followed by `messages[i].1`), so a file whose header and data lie in different buffers is hashed
+/// without being put together: only the header, and the data up to the next 64-byte block, are
+/// copied.
+pub fn md5_many_split(messages: &[Split<'_>]) -> Vec<[u8; 16]> {
     let backend = if messages.len() < 2 {
         Backend::Scalar
     } else {
@@ -83,12 +95,15 @@ impl Backend {
 }
 
 /// [`md5_many`] on a given backend, which the caller has checked this CPU runs.
-fn md5_many_on(messages: &[&[u8]], backend: Backend) -> Vec<[u8; 16]> {
+fn md5_many_on(messages: &[Split<'_>], backend: Backend) -> Vec<[u8; 16]> {
     let mut out = vec![[0u8; 16]; messages.len()];
     match backend {
         Backend::Scalar => {
-            for (digest, message) in out.iter_mut().zip(messages) {
-                *digest = md5_one(message);
+            for (digest, (head, rest)) in out.iter_mut().zip(messages) {
+                let mut h = md5::Md5::new();
+                h.update(head);
+                h.update(rest);
+                *digest = h.finalize().into();
             }
         }
         #[cfg(target_arch = "x86_64")]
@@ -105,26 +120,31 @@ fn md5_many_on(messages: &[&[u8]], backend: Backend) -> Vec<[u8; 16]> {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn lanes_avx2(messages: &[&[u8]], out: &mut [[u8; 16]]) {
+fn lanes_avx2(messages: &[Split<'_>], out: &mut [[u8; 16]]) {
     run_lanes::<8>(messages, out);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vl")]
-fn lanes_avx512(messages: &[&[u8]], out: &mut [[u8; 16]]) {
+fn lanes_avx512(messages: &[Split<'_>], out: &mut [[u8; 16]]) {
     run_lanes::<16>(messages, out);
 }
 
 /// MD5's initial state (A, B, C, D).
 const INITIAL: [u32; 4] = [0x6745_2301, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476];
 
-/// One lane's message: its whole 64-byte blocks, borrowed, then its padded tail, copied.
+/// One lane's message: its first whole blocks where they had to be put together from its two pieces
+/// (copied), its other whole 64-byte blocks (borrowed), then its padded tail (copied).
 struct Lane<'a> {
     /// Index of the message in the batch; `None` while the lane is idle.
     index: Option<usize>,
-    /// The message's whole blocks (a multiple of 64 bytes).
+    /// The first piece and the start of the second up to a block boundary, copied (the buffer is
+    /// kept from message to message); only its first `lead_blocks` whole blocks are used.
+    lead: Vec<u8>,
+    lead_blocks: usize,
+    /// The message's other whole blocks (a multiple of 64 bytes).
     body: &'a [u8],
-    /// The blocks already compressed (body first, then tail).
+    /// The blocks already compressed (lead, body, then tail).
     done: usize,
     /// The last partial block, the 0x80 byte, zeros and the bit length: one or two blocks.
     tail: [[u8; 64]; 2],
@@ -136,6 +156,8 @@ impl<'a> Lane<'a> {
     fn idle() -> Lane<'a> {
         Lane {
             index: None,
+            lead: Vec::new(),
+            lead_blocks: 0,
             body: &[],
             done: 0,
             tail: [[0; 64]; 2],
@@ -144,17 +166,34 @@ impl<'a> Lane<'a> {
     }
 
     /// Starts message `index`, padding its tail as RFC 1321 §3.1–3.2 say.
-    fn start(&mut self, index: usize, message: &'a [u8]) {
-        let (body, rest) = message.split_at(message.len() / 64 * 64);
+    fn start(&mut self, index: usize, (head, rest): Split<'a>) {
+        let total = head.len() + rest.len();
+        self.lead.clear();
+        let mut rest = rest;
+        if !head.is_empty() {
+            let fill = ((64 - head.len() % 64) % 64).min(rest.len());
+            self.lead.extend_from_slice(head);
+            self.lead.extend_from_slice(&rest[..fill]);
+            rest = &rest[fill..];
+        }
+        self.lead_blocks = self.lead.len() / 64;
+        // The bytes after the last whole block: from the lead when the message ends inside it.
+        let partial: &[u8] = if rest.is_empty() {
+            self.body = &[];
+            &self.lead[self.lead_blocks * 64..]
+        } else {
+            let (body, partial) = rest.split_at(rest.len() / 64 * 64);
+            self.body = body;
+            partial
+        };
         self.index = Some(index);
-        self.body = body;
         self.done = 0;
         self.tail = [[0; 64]; 2];
         let flat = self.tail.as_flattened_mut();
-        flat[..rest.len()].copy_from_slice(rest);
-        flat[rest.len()] = 0x80;
-        self.tail_blocks = if rest.len() < 56 { 1 } else { 2 };
-        let bits = (message.len() as u64).wrapping_mul(8);
+        flat[..partial.len()].copy_from_slice(partial);
+        flat[partial.len()] = 0x80;
+        self.tail_blocks = if partial.len() < 56 { 1 } else { 2 };
+        let bits = (total as u64).wrapping_mul(8);
         flat[self.tail_blocks * 64 - 8..self.tail_blocks * 64].copy_from_slice(&bits.to_le_bytes());
     }
 
@@ -166,6 +205,10 @@ impl<'a> Lane<'a> {
 
     /// Block `k` of the padded message.
     fn block_at(&self, k: usize) -> Option<&[u8; 64]> {
+        if k < self.lead_blocks {
+            return self.lead.get(64 * k..64 * (k + 1))?.try_into().ok();
+        }
+        let k = k - self.lead_blocks;
         let whole = self.body.len() / 64;
         if k < whole {
             self.body.get(64 * k..64 * (k + 1))?.try_into().ok()
@@ -177,7 +220,7 @@ impl<'a> Lane<'a> {
     /// Counts one block done; true when that was the message's last.
     fn advance(&mut self) -> bool {
         self.done += 1;
-        self.done == self.body.len() / 64 + self.tail_blocks
+        self.done == self.lead_blocks + self.body.len() / 64 + self.tail_blocks
     }
 
     /// The blocks not compressed yet.
@@ -189,9 +232,9 @@ impl<'a> Lane<'a> {
 /// Hashes `messages` into `out` in `N` lanes. Inlined into the `#[target_feature]` callers so
 /// that the lane loops are compiled with their vector instructions.
 #[inline(always)]
-fn run_lanes<const N: usize>(messages: &[&[u8]], out: &mut [[u8; 16]]) {
+fn run_lanes<const N: usize>(messages: &[Split<'_>], out: &mut [[u8; 16]]) {
     let mut order: Vec<usize> = (0..messages.len()).collect();
-    order.sort_by_key(|&i| Reverse(messages[i].len()));
+    order.sort_by_key(|&i| Reverse(messages[i].0.len() + messages[i].1.len()));
     let mut waiting = order.into_iter().peekable();
     let mut lanes: [Lane; N] = std::array::from_fn(|_| Lane::idle());
     let mut state = [[0u32; N]; 4];

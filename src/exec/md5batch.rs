@@ -4,6 +4,7 @@
 //! (at most [`MAX_WAITING_BYTES`] in all) until enough have come to fill the lanes; a file larger than
 //! [`SMALL`] is hashed as it streams, as before.
 
+use super::composed::{At, Layout};
 use std::collections::BTreeMap;
 
 /// The largest file (as the source zip announces it) that waits here for its MD5.
@@ -81,21 +82,33 @@ impl<T> Md5Batch<T> {
     }
 }
 
-/// The MD5 of every entry of a zip of stored entries held in memory (as the rewrite writes it), by
-/// entry name, hex, taken in place in SIMD lanes.
-pub fn md5s_of_stored(zip: &[u8]) -> zip::result::ZipResult<BTreeMap<String, String>> {
-    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip))?;
+/// The MD5 of every entry of an upload zip composed in memory (as the rewrite builds it), by entry
+/// name, hex, taken in SIMD lanes where the bytes lie: a file's rewritten header and its data from the
+/// download zip are hashed as one message without being put together.
+pub fn md5s_of_composed(
+    layout: &Layout,
+    base: &[u8],
+) -> zip::result::ZipResult<BTreeMap<String, String>> {
+    let not_whole =
+        || zip::result::ZipError::InvalidArchive("an entry is not stored whole in the zip".into());
+    let mut archive = zip::ZipArchive::new(At::new((layout, base)))?;
     let mut names = Vec::with_capacity(archive.len());
     let mut files = Vec::with_capacity(archive.len());
     for i in 0..archive.len() {
         let entry = archive.by_index_raw(i)?;
-        let data = super::entries::stored_data(&entry, zip).ok_or(
-            zip::result::ZipError::InvalidArchive("an entry is not stored whole in the zip".into()),
-        )?;
+        if entry.compression() != zip::CompressionMethod::Stored
+            || entry.compressed_size() != entry.size()
+        {
+            return Err(not_whole());
+        }
+        let start = entry.data_start().ok_or_else(not_whole)?;
+        let pieces = layout
+            .split_at_range(base, start..start + entry.size())
+            .ok_or_else(not_whole)?;
         names.push(entry.name()?.to_string());
-        files.push(data);
+        files.push(pieces);
     }
-    let digests = crate::digest::md5_many(&files);
+    let digests = crate::digest::md5lanes::md5_many_split(&files);
     Ok(names
         .into_iter()
         .zip(digests)
@@ -106,6 +119,7 @@ pub fn md5s_of_stored(zip: &[u8]) -> zip::result::ZipResult<BTreeMap<String, Str
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exec::composed::Composer;
 
     fn md5_hex(bytes: &[u8]) -> String {
         crate::digest::hex(&<md5::Md5 as md5::Digest>::digest(bytes))
@@ -162,7 +176,7 @@ mod tests {
     }
 
     #[test]
-    fn the_md5s_of_a_stored_zip_are_taken_in_place_and_a_compressed_one_is_refused() {
+    fn the_md5s_of_a_composed_zip_are_taken_in_place_and_a_compressed_one_is_refused() {
         let files: Vec<(String, Vec<u8>)> = (0..40usize)
             .map(|i| {
                 (
@@ -171,21 +185,37 @@ mod tests {
                 )
             })
             .collect();
+        // The files' data lie in a base buffer; their one-byte headers are the zip's own.
+        let base: Vec<u8> = files
+            .iter()
+            .flat_map(|(_, b)| b[1.min(b.len())..].to_vec())
+            .collect();
         let zip_with = |method| {
-            let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+            let mut z = zip::ZipWriter::new(Composer::new(&base, 0));
             let o = zip::write::SimpleFileOptions::default().compression_method(method);
+            let mut at = 0;
             for (n, b) in &files {
                 z.start_file(n.as_str(), o).unwrap();
-                std::io::Write::write_all(&mut z, b).unwrap();
+                let head = 1.min(b.len());
+                std::io::Write::write_all(&mut z, &b[..head]).unwrap();
+                let data = &base[at..at + b.len() - head];
+                std::io::Write::write_all(&mut z, data).unwrap();
+                at += data.len();
             }
-            z.finish().unwrap().into_inner()
+            z.finish().unwrap().into_layout()
         };
-        let got = md5s_of_stored(&zip_with(zip::CompressionMethod::Stored)).unwrap();
+        let stored = zip_with(zip::CompressionMethod::Stored);
+        assert!(
+            stored.own_len() < base.len() / 10,
+            "the data stay in the base"
+        );
+        let got = md5s_of_composed(&stored, &base).unwrap();
         assert_eq!(got.len(), files.len());
         for (n, b) in &files {
             assert_eq!(got[n], md5_hex(b), "{n}");
         }
-        let e = md5s_of_stored(&zip_with(zip::CompressionMethod::Deflated)).unwrap_err();
+        let deflated = zip_with(zip::CompressionMethod::Deflated);
+        let e = md5s_of_composed(&deflated, &base).unwrap_err();
         assert!(e.to_string().contains("not stored whole"), "{e}");
     }
 }

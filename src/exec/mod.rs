@@ -3,6 +3,7 @@
 //! destination copy was verified. It talks to servers only through [`crate::xnat`].
 
 pub mod apply;
+pub mod composed;
 pub mod digest;
 pub mod drift;
 pub mod entries;

@@ -95,7 +95,7 @@ pub fn fill_pixel_hashes(upload: &Staged, facts: &mut SessionFacts) -> Result<()
         source,
     })?;
     let memory = match upload {
-        Staged::Memory(_, bytes) => Some(bytes.as_ref()),
+        Staged::Memory(_, bytes) => bytes.as_slice(),
         Staged::Disk(_) => None,
     };
     each_entry_with(reader, memory, path, (CHUNK, MAX_HEADER_BYTES), |e| {

@@ -4,14 +4,16 @@
 //!
 //! Only a session whose planned size is at most [`SESSION_LIMIT`] is held, and all held zips together
 //! stay within the run's budget (`ferry apply --staging-memory`, [`BUDGET`] by default): the download
-//! step reserves room for the session's two zips before it starts, the rewrite gives back what the
-//! download zip no longer needs once the upload zip is built, and a session that finds no room is
+//! step reserves room for the download zip and a quarter more before it starts; the upload zip is
+//! composed over the download zip (it refers to the download's bytes for each file's data, and holds
+//! its headers itself), so the session then takes about its size once, and the rewrite gives back
+//! the room it does not use. A session that finds no room, or whose upload zip outgrows its room, is
 //! staged on disk as before. Nothing held survives the
 //! process: a resumed run finds neither zip on disk and the rewrite step downloads the session again
 //! (the journal's record of the rewrite still guards against a source that changed meanwhile).
 
+use super::composed::{At, Layout, ReadAt};
 use std::collections::BTreeMap;
-use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -31,30 +33,100 @@ pub fn zip_allowance(files: u64, bytes: u64) -> u64 {
     bytes + files * 1024 + 64 * 1024
 }
 
-/// Bytes of a zip in memory, shared between the steps that read it.
+/// Bytes of a zip in memory, shared between the steps that read it: one buffer (a download), or an
+/// upload zip composed over the download it was rewritten from ([`composed`](super::composed)).
 #[derive(Debug, Clone)]
-pub struct Bytes(Arc<Vec<u8>>);
+pub struct Bytes(Arc<Held>);
 
-impl AsRef<[u8]> for Bytes {
-    fn as_ref(&self) -> &[u8] {
-        self.0.as_slice()
-    }
+#[derive(Debug)]
+enum Held {
+    Whole(Vec<u8>),
+    Composed { base: Bytes, layout: Layout },
 }
 
 impl Bytes {
+    /// Bytes held in one buffer.
+    pub fn whole(bytes: Vec<u8>) -> Bytes {
+        Bytes(Arc::new(Held::Whole(bytes)))
+    }
+
+    /// The zip `layout` describes over `base` (the zip it refers to).
+    pub fn composed(base: Bytes, layout: Layout) -> Bytes {
+        Bytes(Arc::new(Held::Composed { base, layout }))
+    }
+
+    /// The bytes as one slice, when they are held in one buffer.
+    pub fn as_slice(&self) -> Option<&[u8]> {
+        match &*self.0 {
+            Held::Whole(v) => Some(v),
+            Held::Composed { .. } => None,
+        }
+    }
+
+    /// The bytes in order, as one or more slices.
+    pub fn slices(&self) -> Vec<&[u8]> {
+        match &*self.0 {
+            Held::Whole(v) => vec![v.as_slice()],
+            Held::Composed { base, layout } => match base.as_slice() {
+                Some(b) => layout.slices(b).collect(),
+                None => Vec::new(),
+            },
+        }
+    }
+
+    /// The bytes in one buffer (copied when they are composed).
+    pub fn to_contiguous(&self) -> std::borrow::Cow<'_, [u8]> {
+        match self.as_slice() {
+            Some(b) => std::borrow::Cow::Borrowed(b),
+            None => std::borrow::Cow::Owned(self.slices().concat()),
+        }
+    }
+
     /// A reader over the bytes.
-    pub fn reader(&self) -> Cursor<Bytes> {
-        Cursor::new(self.clone())
+    pub fn reader(&self) -> At<Bytes> {
+        At::new(self.clone())
     }
 
     /// Their number.
     pub fn len(&self) -> u64 {
-        self.0.len() as u64
+        match &*self.0 {
+            Held::Whole(v) => v.len() as u64,
+            Held::Composed { layout, .. } => layout.len(),
+        }
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.len() == 0
+    }
+
+    /// The memory they keep: a composed zip keeps the zip it refers to too.
+    pub fn footprint(&self) -> u64 {
+        match &*self.0 {
+            Held::Whole(v) => v.len() as u64,
+            Held::Composed { base, layout } => base.footprint() + layout.own_len() as u64,
+        }
+    }
+}
+
+impl ReadAt for Bytes {
+    fn size(&self) -> u64 {
+        self.len()
+    }
+
+    fn read_at(&self, pos: u64, buf: &mut [u8]) -> usize {
+        match &*self.0 {
+            Held::Whole(v) => {
+                let from = usize::try_from(pos).unwrap_or(usize::MAX).min(v.len());
+                let n = buf.len().min(v.len() - from);
+                buf[..n].copy_from_slice(&v[from..from + n]);
+                n
+            }
+            Held::Composed { base, layout } => match base.as_slice() {
+                Some(b) => layout.read_at(b, pos, buf),
+                None => 0,
+            },
+        }
     }
 }
 
@@ -83,7 +155,7 @@ impl Staged {
     pub fn body(&self) -> crate::xnat::ZipBody<'_> {
         match self {
             Staged::Disk(p) => crate::xnat::ZipBody::File(p),
-            Staged::Memory(_, b) => crate::xnat::ZipBody::Memory(b.as_ref()),
+            Staged::Memory(_, b) => crate::xnat::ZipBody::Memory(b.slices()),
         }
     }
 
@@ -143,8 +215,8 @@ impl Stash {
     }
 
     /// Holds `bytes` as the file `path` (inside a reserved folder); hands them back when the folder
-    /// has no reservation or its zips would outgrow it.
-    pub fn put(&self, path: &Path, bytes: Vec<u8>) -> Result<Bytes, Vec<u8>> {
+    /// has no reservation or its zips would outgrow it. A composed zip counts the zip it refers to.
+    pub fn hold(&self, path: &Path, bytes: Bytes) -> Result<Bytes, Bytes> {
         let mut g = self.lock();
         let Some(room) = path.parent().and_then(|d| g.reserved.get(d)).copied() else {
             return Err(bytes);
@@ -154,14 +226,13 @@ impl Stash {
             .zips
             .iter()
             .filter(|(p, _)| p.parent() == Some(dir) && p.as_path() != path)
-            .map(|(_, b)| b.len())
+            .map(|(_, b)| b.footprint())
             .sum();
-        if held + bytes.len() as u64 > room {
+        if held + bytes.footprint() > room {
             return Err(bytes);
         }
-        let b = Bytes(Arc::new(bytes));
-        g.zips.insert(path.to_path_buf(), b.clone());
-        Ok(b)
+        g.zips.insert(path.to_path_buf(), bytes.clone());
+        Ok(bytes)
     }
 
     /// The bytes held as `path`, if any.
@@ -183,7 +254,7 @@ impl Stash {
             .zips
             .iter()
             .filter(|(p, _)| p.parent() == Some(dir))
-            .map(|(_, b)| b.len())
+            .map(|(_, b)| b.footprint())
             .sum();
         if held == 0 {
             g.reserved.remove(dir);
@@ -203,6 +274,12 @@ impl Stash {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl Stash {
+        fn put(&self, path: &Path, bytes: Vec<u8>) -> Result<Bytes, Bytes> {
+            self.hold(path, Bytes::whole(bytes))
+        }
+    }
 
     #[test]
     fn reservations_stay_within_the_budget_and_are_freed() {
@@ -247,7 +324,7 @@ mod tests {
         );
         s.drop_file(&src);
         let held = s.put(&up, vec![2; 25]).unwrap();
-        assert_eq!(s.get(&up).unwrap().as_ref(), held.as_ref());
+        assert_eq!(s.get(&up).unwrap().as_slice(), held.as_slice());
         assert!(s.get(&src).is_none());
         s.release(dir);
         assert!(s.get(&up).is_none(), "a released folder holds nothing");
@@ -276,6 +353,33 @@ mod tests {
         assert!(
             s.reserve(a, 30),
             "a folder that holds nothing gives all its room back"
+        );
+    }
+
+    #[test]
+    fn a_composed_zip_counts_the_zip_it_refers_to() {
+        let s = Stash::new(1000);
+        let dir = Path::new("/s/a");
+        assert!(s.reserve(dir, 130));
+        let base = s.put(&dir.join("source.zip"), vec![7; 100]).unwrap();
+        let mut c = super::super::composed::Composer::new(base.as_slice().unwrap(), 64);
+        std::io::Write::write_all(&mut c, b"head").unwrap();
+        std::io::Write::write_all(&mut c, &base.as_slice().unwrap()[10..90]).unwrap();
+        let zip = Bytes::composed(base.clone(), c.into_layout());
+        assert_eq!((zip.len(), zip.footprint()), (84, 104));
+        assert_eq!(
+            zip.slices().concat(),
+            [b"head".as_slice(), &[7; 80]].concat()
+        );
+        let up = dir.join("upload.zip");
+        let refused = s.hold(&up, zip.clone()).unwrap_err();
+        assert_eq!(refused.len(), 84, "100 + 104 passes the folder's 130");
+        s.drop_file(&dir.join("source.zip"));
+        s.hold(&up, zip).unwrap();
+        s.settle(dir);
+        assert!(
+            s.reserve(Path::new("/s/b"), 896),
+            "a keeps the 104 it holds"
         );
     }
 }

@@ -9,6 +9,7 @@
 //! IDs), never by the paths a server chose, and are written into the upload zip under names ferry
 //! builds itself, so a hostile entry name cannot escape anything.
 
+use super::composed::{Composer, Layout};
 use super::entries::{each_entry_with, Entry, Hashes, Streamed, Take, CHUNK};
 use super::gate::FileRules;
 use super::md5batch::{self, Md5Batch};
@@ -303,18 +304,17 @@ pub fn rewrite_zip(
 }
 
 /// [`rewrite_zip`] of a zip held in memory into one built in memory (`input_path` and `output_path`
-/// name them in errors), handing the written output back. Stored entries are read in place, and the
-/// MD5s of the written files are taken from the output at the end, all in SIMD lanes. Under
+/// name them in errors), handing back the output's layout: it refers to `input` for the data after
+/// each file's header rather than copying them ([`Composer`]). Stored entries are read in place, and
+/// the MD5s of the written files are taken from the output at the end, all in SIMD lanes. Under
 /// [`Gate::Require`] a finding fails the session, and nothing is handed back.
 pub fn rewrite_zip_in_memory(
     input: &[u8],
     (input_path, output_path): (&Path, &Path),
     rules: &FileRules,
-) -> Result<(Rewritten, Vec<u8>), FactsError> {
-    // Room for headers that grow a little, so the output is not copied to a larger buffer.
-    let out = Cursor::new(Vec::with_capacity(
-        input.len() + input.len() / 16 + 64 * 1024,
-    ));
+) -> Result<(Rewritten, Layout), FactsError> {
+    // Room for the zip's own bytes: headers, which grow a little, and the zip's structures.
+    let out = Composer::new(input, input.len() / 8 + 64 * 1024);
     let sizes = (CHUNK, MAX_HEADER_BYTES);
     let (mut r, out) = rewrite_entries(
         (Cursor::new(input), Mode::Memory(input)),
@@ -323,15 +323,15 @@ pub fn rewrite_zip_in_memory(
         rules,
         sizes,
     )?;
-    let out = out.into_inner();
-    let md5s = md5batch::md5s_of_stored(&out).map_err(zip_err(output_path))?;
+    let layout = out.into_layout();
+    let md5s = md5batch::md5s_of_composed(&layout, input).map_err(zip_err(output_path))?;
     for f in r.facts.scans.values_mut().flat_map(|m| m.values_mut()) {
         f.md5 = md5s.get(&f.name).cloned().ok_or_else(|| FactsError::Zip {
             path: output_path.display().to_string(),
             detail: format!("entry `{}` is not in the zip just written", f.name),
         })?;
     }
-    Ok((r, out))
+    Ok((r, layout))
 }
 
 /// [`rewrite_zip`] reading entries in `chunk`-byte steps, their headers up to `cap` bytes.

@@ -95,12 +95,37 @@ pub struct ImportTarget {
 }
 
 /// A zip to upload: a file, or bytes held in memory.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum ZipBody<'a> {
     /// The zip file at this path.
     File(&'a Path),
-    /// The zip's bytes.
-    Memory(&'a [u8]),
+    /// The zip's bytes: these slices, one after another.
+    Memory(Vec<&'a [u8]>),
+}
+
+/// Reads slices one after another, filling the caller's buffer across their ends.
+struct Slices<'a> {
+    slices: Vec<&'a [u8]>,
+    next: usize,
+}
+
+impl Read for Slices<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let mut done = 0;
+        while done < buf.len() {
+            let Some(s) = self.slices.get_mut(self.next) else {
+                break;
+            };
+            let n = s.len().min(buf.len() - done);
+            buf[done..done + n].copy_from_slice(&s[..n]);
+            *s = &s[n..];
+            done += n;
+            if s.is_empty() {
+                self.next += 1;
+            }
+        }
+        Ok(done)
+    }
 }
 
 /// What the import service answered.
@@ -263,7 +288,10 @@ impl Client {
                 let len = file.metadata().map_err(io_err("read", path))?.len();
                 (Box::new(file), len)
             }
-            ZipBody::Memory(bytes) => (Box::new(bytes), bytes.len() as u64),
+            ZipBody::Memory(slices) => {
+                let len = slices.iter().map(|s| s.len() as u64).sum();
+                (Box::new(Slices { slices, next: 0 }), len)
+            }
         };
         let dest = match target.destination {
             Destination::Prearchive => "/prearchive",

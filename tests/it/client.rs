@@ -220,7 +220,7 @@ fn download_import_archive_share_and_delete() {
 
     let direct = c
         .import_zip(
-            ZipBody::Memory(&on_disk),
+            ZipBody::Memory(vec![&on_disk[..20], &on_disk[20..]]),
             &ImportTarget {
                 project: "MAIN".into(),
                 subject: "NEW_S".into(),

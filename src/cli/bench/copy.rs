@@ -143,7 +143,7 @@ fn copy_session(
         prevent_anon: true,
     };
     let body = match &d.memory {
-        Some(bytes) => ZipBody::Memory(bytes),
+        Some(bytes) => ZipBody::Memory(vec![bytes]),
         None => ZipBody::File(zip),
     };
     dst.import_zip(body, &target, &mut |_| {})

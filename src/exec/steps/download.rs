@@ -4,7 +4,7 @@
 
 use super::{io, resources, xnat, Ctx, Env};
 use crate::exec::pool::StepFailure;
-use crate::exec::stash::zip_allowance;
+use crate::exec::stash::{zip_allowance, Bytes};
 use serde_json::{json, Value};
 
 /// Downloads the session's selected scans and resources into its staging folder.
@@ -29,12 +29,12 @@ pub fn run(env: &Env<'_>, c: &Ctx<'_>) -> Result<Value, StepFailure> {
             xnat(e)
         })?;
     let held = match d.memory {
-        Some(bytes) => match env.stash.put(&dest, bytes) {
+        Some(bytes) => match env.stash.hold(&dest, Bytes::whole(bytes)) {
             Ok(_) => true,
             Err(bytes) => {
                 // Staged on disk: the rewrite reads it there and writes its zip beside it.
                 env.stash.release(&c.dir);
-                super::write_durably(&dest, &bytes)?;
+                super::write_durably(&dest, &bytes.slices())?;
                 false
             }
         },
@@ -45,11 +45,13 @@ pub fn run(env: &Env<'_>, c: &Ctx<'_>) -> Result<Value, StepFailure> {
 }
 
 /// How many bytes of the session's zip may be held in memory ([`zip_allowance`]), or 0 when the
-/// run's stash has no room for its two zips (the download and the upload zip).
+/// run's stash has no room for it and a quarter more: the upload zip refers to the download's bytes
+/// for each file's data and holds only its headers itself ([`crate::exec::composed`]); one whose own
+/// bytes outgrow that room (headers that grew, a compressed download) is staged on disk.
 fn memory_limit(env: &Env<'_>, c: &Ctx<'_>) -> u64 {
     let zip = zip_allowance(c.action.files, c.action.bytes);
     env.stash.release(&c.dir);
-    if zip > 0 && env.stash.reserve(&c.dir, 2 * zip) {
+    if zip > 0 && env.stash.reserve(&c.dir, zip + zip / 4) {
         zip
     } else {
         0

@@ -218,16 +218,18 @@ pub fn folder_name(action_id: &str) -> String {
     format!("{readable}-{}", &h.as_str()[..10])
 }
 
-/// Writes `bytes` to `path` through `path.part`, on disk before it is renamed into place, so `path`
-/// is only ever complete.
-pub fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), StepFailure> {
+/// Writes `bytes` (the slices one after another) to `path` through `path.part`, on disk before it is
+/// renamed into place, so `path` is only ever complete.
+pub fn write_durably(path: &Path, bytes: &[&[u8]]) -> Result<(), StepFailure> {
     let mut part = path.as_os_str().to_owned();
     part.push(".part");
     let part = PathBuf::from(part);
     let write = || -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&part)?;
-        std::io::Write::write_all(&mut f, bytes)?;
-        f.sync_all()
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&part)?);
+        for b in bytes {
+            std::io::Write::write_all(&mut f, b)?;
+        }
+        f.into_inner().map_err(|e| e.into_error())?.sync_all()
     };
     write().map_err(|e| io("write", &part, e))?;
     std::fs::rename(&part, path).map_err(|e| io("write", path, e))
@@ -274,5 +276,14 @@ mod tests {
         assert_eq!(written.hash(&path), None, "the time changed");
         std::fs::remove_file(&path).unwrap();
         assert_eq!(written.hash(&path), None, "the file is gone");
+    }
+
+    #[test]
+    fn a_durable_write_puts_its_slices_one_after_another() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("upload.zip");
+        write_durably(&path, &[b"PK", b"", b"\x03\x04 rest"]).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"PK\x03\x04 rest");
+        assert!(!dir.path().join("upload.zip.part").exists());
     }
 }

@@ -7,11 +7,12 @@
 use super::{download, file_blake3, io, local, Ctx, Env};
 use crate::exec::localanon::LocalScripts;
 use crate::exec::pool::{StepContext, StepFailure};
-use crate::exec::stash::Staged;
+use crate::exec::stash::{Bytes, Staged};
 use crate::exec::verify::SessionFacts;
 use crate::exec::zipfacts::{self, FactsError, Rewritten};
 use crate::plan::StepKind;
 use serde_json::{json, Value};
+use std::borrow::Cow;
 use std::path::Path;
 
 /// Rewrites the downloaded zip into the upload zip. When the staging folder was lost since an
@@ -37,17 +38,23 @@ pub fn run(env: &Env<'_>, c: &Ctx<'_>) -> Result<Value, StepFailure> {
     };
     let (r, hash) = match &source {
         Staged::Memory(path, bytes) => {
-            let (r, out) = zipfacts::rewrite_zip_in_memory(bytes.as_ref(), (path, &upload), &rules)
-                .map_err(failed)?;
+            let input = bytes.to_contiguous();
+            let (r, layout) =
+                zipfacts::rewrite_zip_in_memory(&input, (path, &upload), &rules).map_err(failed)?;
+            // The upload zip refers to the download's bytes for each file's data.
+            let base = match input {
+                Cow::Borrowed(_) => bytes.clone(),
+                Cow::Owned(v) => Bytes::whole(v),
+            };
             env.stash.drop_file(path);
-            let held = env.stash.put(&upload, out);
-            // The room kept for the download zip goes to the next session.
+            let held = env.stash.hold(&upload, Bytes::composed(base, layout));
+            // The room the upload zip does not use goes to the next session.
             env.stash.settle(&c.dir);
             match held {
                 // Held for this run only: a later run finds no zip and rebuilds it.
                 Ok(_) => (r, Value::Null),
-                Err(bytes) => {
-                    super::write_durably(&upload, &bytes)?;
+                Err(zip) => {
+                    super::write_durably(&upload, &zip.slices())?;
                     (r, disk_hash(env, &upload)?)
                 }
             }
