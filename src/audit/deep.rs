@@ -12,7 +12,7 @@ use crate::exec::verify::{self, Depth, Problem, SessionFacts};
 use crate::exec::zipfacts::{self, Gate};
 use crate::manifest::model::Mode;
 use crate::plan::{Action, Plan, TransferPlan};
-use crate::xnat::{Client, XnatError};
+use crate::xnat::{Client, Landing, XnatError};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -74,7 +74,14 @@ fn facts(
     as_sent: bool,
     zip: &Path,
 ) -> Result<SessionFacts, DeepError> {
-    client.download_session(project, subject, session, scans, (zip, 0), &mut |_| {})?;
+    client.download_session(
+        project,
+        subject,
+        session,
+        scans,
+        Landing::disk(zip),
+        &mut |_| {},
+    )?;
     let facts = if as_sent {
         let sent = zip.with_extension("sent.zip");
         let r = zipfacts::rewrite_zip(zip, &sent, rules).and_then(|mut r| {

@@ -25,7 +25,7 @@ pub use error::XnatError;
 pub use items::{CatalogRef, ExperimentItem, ScanMeta, SubjectHoldings};
 pub use moves::SessionRef;
 pub use resources::{resource_path_of, FetchedFile, ResourceRef};
-pub use transfer::{Downloaded, ImportOutcome, ImportTarget, Overwrite, ZipBody};
+pub use transfer::{Downloaded, ImportOutcome, ImportTarget, Landing, Overwrite, ZipBody};
 
 use crate::manifest::model::Server;
 use std::time::Duration;

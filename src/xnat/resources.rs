@@ -4,7 +4,7 @@
 
 use super::http::{Payload, Retry};
 use super::json::{file_entry, rows, s};
-use super::transfer::{io_err, Tap};
+use super::transfer::{io_err, Landing, Tap};
 use super::{enc, Client, XnatError};
 use crate::model::inventory::FileEntry;
 use std::fs::File;
@@ -112,7 +112,13 @@ impl Client {
             "downloading {}/{path} of session {} in {}",
             r.label, r.session, r.project
         );
-        let got = self.download_to(&self.file_url(r, path), &what, (dest, 0), true, on_bytes)?;
+        let got = self.download_to(
+            &self.file_url(r, path),
+            &what,
+            Landing::disk(dest),
+            true,
+            on_bytes,
+        )?;
         Ok(FetchedFile {
             bytes: got.bytes,
             md5: got.md5.unwrap_or_default(),

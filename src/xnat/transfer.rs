@@ -34,28 +34,25 @@ pub(super) struct Streamed {
 /// smaller).
 const MEMORY_RESERVE: u64 = 32 * 1024 * 1024;
 
-/// Where a download's bytes go as they arrive: memory up to a limit, then the `.part` file.
-enum Out {
-    Memory(Vec<u8>, u64),
-    File(File),
+/// Where a session's download goes: into memory while it is at most `limit` bytes (0: never), else
+/// into the file `dest`, through `dest.part`.
+#[derive(Debug, Clone, Copy)]
+pub struct Landing<'a> {
+    /// The file.
+    pub dest: &'a Path,
+    /// The most bytes held in memory.
+    pub limit: u64,
 }
 
-impl Out {
-    fn write(&mut self, bytes: &[u8], part: &Path) -> Result<(), XnatError> {
-        if let Out::Memory(held, limit) = self {
-            if (held.len() + bytes.len()) as u64 <= *limit {
-                held.extend_from_slice(bytes);
-                return Ok(());
-            }
-            // Larger than expected: what is held goes to the file, and the rest follows it.
-            let mut file = File::create(part).map_err(io_err("create", part))?;
-            file.write_all(held).map_err(io_err("write", part))?;
-            *self = Out::File(file);
-        }
-        match self {
-            Out::File(f) => f.write_all(bytes).map_err(io_err("write", part)),
-            Out::Memory(..) => Ok(()),
-        }
+impl<'a> Landing<'a> {
+    /// Into the file `dest`, whatever the size.
+    pub fn disk(dest: &'a Path) -> Landing<'a> {
+        Landing::memory(dest, 0)
+    }
+
+    /// Into memory up to `limit` bytes; else into `dest`.
+    pub fn memory(dest: &'a Path, limit: u64) -> Landing<'a> {
+        Landing { dest, limit }
     }
 }
 
@@ -178,17 +175,17 @@ impl Client {
         )
     }
 
-    /// Streams the zip of a session's chosen scans (all scans when `scans` is empty): held in memory
-    /// when it is at most `memory_limit` bytes, else written to `dest` through `dest.part`, flushed to
-    /// disk, then renamed, so `dest` is only ever complete. Session resources travel file by file
-    /// (see `download_resource_file`), never in this zip.
+    /// Streams the zip of a session's chosen scans (all scans when `scans` is empty) to `to`: held in
+    /// memory when it is at most `to.limit` bytes, else written to `to.dest` through `dest.part`,
+    /// flushed to disk, then renamed, so `dest` is only ever complete. Session resources travel file
+    /// by file (see `download_resource_file`), never in this zip.
     pub fn download_session(
         &self,
         project: &str,
         subject: &str,
         session: &str,
         scans: &[String],
-        (dest, memory_limit): (&Path, u64),
+        to: Landing<'_>,
         on_bytes: &mut dyn FnMut(u64),
     ) -> Result<Downloaded, XnatError> {
         let list = if scans.is_empty() {
@@ -201,75 +198,108 @@ impl Client {
             self.session_path(project, subject, session)
         );
         let what = format!("downloading session {session} of {project}");
-        let d = self.download_to(&path, &what, (dest, memory_limit), false, on_bytes)?;
+        let d = self.download_to(&path, &what, to, false, on_bytes)?;
         Ok(Downloaded {
             bytes: d.bytes,
             memory: d.memory,
         })
     }
 
-    /// GETs `path`: into memory when it is at most `memory_limit` bytes, else into `dest` through
-    /// `dest.part` (flushed, then renamed). With `hashed`, the bytes are hashed with blake3 and MD5
-    /// as they pass.
+    /// GETs `path` to `to` (memory is used only without `hashed`). With `hashed`, the bytes are
+    /// hashed with blake3 and MD5 as they pass.
     pub(super) fn download_to(
         &self,
         path: &str,
         what: &str,
-        (dest, memory_limit): (&Path, u64),
+        to: Landing<'_>,
         hashed: bool,
         on_bytes: &mut dyn FnMut(u64),
     ) -> Result<Streamed, XnatError> {
-        let part = part_path(dest);
+        let part = part_path(to.dest);
         let got = self.http.get(path, what, |resp| {
-            let mut out = if memory_limit == 0 {
-                Out::File(File::create(&part).map_err(io_err("create", &part))?)
-            } else {
-                // Sized once: growing by doubling would copy the bytes and touch twice the pages.
-                let expected = memory_limit.min(MEMORY_RESERVE) as usize;
-                Out::Memory(Vec::with_capacity(expected), memory_limit)
+            let mut reader = Tap {
+                inner: resp.body_mut().with_config().limit(u64::MAX).reader(),
+                on_bytes: &mut *on_bytes,
             };
-            let mut b3 = hashed.then(blake3::Hasher::new);
-            let mut m5 = hashed.then(<md5::Md5 as md5::Digest>::new);
-            let mut reader = resp.body_mut().with_config().limit(u64::MAX).reader();
-            let mut buf = vec![0u8; 256 * 1024];
-            let mut total = 0u64;
-            loop {
-                let n = reader
-                    .read(&mut buf)
-                    .map_err(|e| self.http.read_error(what, &e))?;
-                if n == 0 {
-                    break;
-                }
-                if let Some(h) = b3.as_mut() {
-                    h.update(&buf[..n]);
-                }
-                if let Some(m) = m5.as_mut() {
-                    md5::Digest::update(m, &buf[..n]);
-                }
-                out.write(&buf[..n], &part)?;
-                total += n as u64;
-                on_bytes(n as u64);
+            if to.limit > 0 && !hashed {
+                return self.read_into_memory(&mut reader, to.limit, &part, what);
             }
-            let memory = match out {
-                Out::Memory(held, _) => Some(held),
-                Out::File(file) => {
-                    file.sync_all().map_err(io_err("write", &part))?;
-                    None
-                }
-            };
-            Ok(Streamed {
-                bytes: total,
-                blake3: b3
-                    .map(|h| h.finalize().to_hex().to_string())
-                    .unwrap_or_default(),
-                md5: m5.map(|m| crate::digest::hex(&md5::Digest::finalize(m))),
-                memory,
-            })
+            let file = File::create(&part).map_err(io_err("create", &part))?;
+            self.read_into_file(&mut reader, (file, 0), &part, (hashed, what))
         })?;
         if got.memory.is_none() {
-            std::fs::rename(&part, dest).map_err(io_err("rename", dest))?;
+            std::fs::rename(&part, to.dest).map_err(io_err("rename", to.dest))?;
         }
         Ok(got)
+    }
+
+    /// Reads a download into memory (straight into the buffer's free room, no copy on the way) while
+    /// it is at most `limit` bytes; a larger one goes on into the file `part`.
+    fn read_into_memory(
+        &self,
+        reader: &mut impl Read,
+        limit: u64,
+        part: &Path,
+        what: &str,
+    ) -> Result<Streamed, XnatError> {
+        // Sized once: growing by doubling would copy the bytes and touch twice the pages.
+        let mut held = Vec::with_capacity(limit.min(MEMORY_RESERVE) as usize);
+        reader
+            .take(limit + 1)
+            .read_to_end(&mut held)
+            .map_err(|e| self.http.read_error(what, &e))?;
+        if held.len() as u64 <= limit {
+            return Ok(Streamed {
+                bytes: held.len() as u64,
+                blake3: String::new(),
+                md5: None,
+                memory: Some(held),
+            });
+        }
+        // Larger than expected: what is held goes to the file, and the rest follows it.
+        let mut file = File::create(part).map_err(io_err("create", part))?;
+        file.write_all(&held).map_err(io_err("write", part))?;
+        self.read_into_file(reader, (file, held.len() as u64), part, (false, what))
+    }
+
+    /// Reads the rest of a download into `file`, which holds its first `already` bytes, hashing what
+    /// it reads when `hashed`; flushed to disk at the end.
+    fn read_into_file(
+        &self,
+        reader: &mut impl Read,
+        (mut file, already): (File, u64),
+        part: &Path,
+        (hashed, what): (bool, &str),
+    ) -> Result<Streamed, XnatError> {
+        let mut b3 = hashed.then(blake3::Hasher::new);
+        let mut m5 = hashed.then(<md5::Md5 as md5::Digest>::new);
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut total = already;
+        loop {
+            let n = reader
+                .read(&mut buf)
+                .map_err(|e| self.http.read_error(what, &e))?;
+            if n == 0 {
+                break;
+            }
+            if let Some(h) = b3.as_mut() {
+                h.update(&buf[..n]);
+            }
+            if let Some(m) = m5.as_mut() {
+                md5::Digest::update(m, &buf[..n]);
+            }
+            file.write_all(&buf[..n]).map_err(io_err("write", part))?;
+            total += n as u64;
+        }
+        file.sync_all().map_err(io_err("write", part))?;
+        Ok(Streamed {
+            bytes: total,
+            blake3: b3
+                .map(|h| h.finalize().to_hex().to_string())
+                .unwrap_or_default(),
+            md5: m5.map(|m| crate::digest::hex(&md5::Digest::finalize(m))),
+            memory: None,
+        })
     }
 
     /// Streams a zip of DICOM files to the import service under the target's project, subject and

@@ -108,8 +108,15 @@ pub fn files_of(
 ) -> BTreeMap<String, (String, BTreeMap<String, String>, String)> {
     let dir = tempfile::tempdir().unwrap();
     let zip = dir.path().join("s.zip");
-    c.download_session(project, subject, session, scans, (&zip, 0), &mut |_| {})
-        .expect("download");
+    c.download_session(
+        project,
+        subject,
+        session,
+        scans,
+        ferry::xnat::Landing::disk(&zip),
+        &mut |_| {},
+    )
+    .expect("download");
     let mut out = BTreeMap::new();
     let mut archive = zip::ZipArchive::new(std::fs::File::open(&zip).unwrap()).unwrap();
     for i in 0..archive.len() {

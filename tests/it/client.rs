@@ -144,7 +144,7 @@ fn download_import_archive_share_and_delete() {
             "SUB002",
             "SUB002_MR1",
             &["2".into()],
-            (&zip, 0),
+            ferry::xnat::Landing::disk(&zip),
             &mut |n| seen += n,
         )
         .unwrap();
@@ -161,7 +161,7 @@ fn download_import_archive_share_and_delete() {
             "SUB002",
             "SUB002_MR1",
             &scan2(),
-            (&held, d.bytes),
+            ferry::xnat::Landing::memory(&held, d.bytes),
             &mut |_| {},
         )
         .unwrap();
@@ -173,7 +173,7 @@ fn download_import_archive_share_and_delete() {
             "SUB002",
             "SUB002_MR1",
             &scan2(),
-            (&held, d.bytes - 1),
+            ferry::xnat::Landing::memory(&held, d.bytes - 1),
             &mut |_| {},
         )
         .unwrap();

@@ -142,8 +142,15 @@ fn create_project(sim: &Sim, project: &str) {
 fn place(c: &Client, from: (&str, &str), to: (&str, &str, &str)) {
     let dir = tempfile::tempdir().unwrap();
     let zip = dir.path().join("s.zip");
-    c.download_session("PILOT", from.0, from.1, &[], (&zip, 0), &mut |_| {})
-        .expect("download a demo session");
+    c.download_session(
+        "PILOT",
+        from.0,
+        from.1,
+        &[],
+        ferry::xnat::Landing::disk(&zip),
+        &mut |_| {},
+    )
+    .expect("download a demo session");
     let target = ImportTarget {
         project: to.0.into(),
         subject: to.1.into(),

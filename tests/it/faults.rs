@@ -78,8 +78,15 @@ fn main_copies(sim: &Sim) -> (Vec<String>, usize) {
     for (subject, s) in &main.subjects {
         for label in s.sessions.keys() {
             let zip = dir.path().join("s.zip");
-            c.download_session("MAIN", subject, label, &[], (&zip, 0), &mut |_| {})
-                .unwrap();
+            c.download_session(
+                "MAIN",
+                subject,
+                label,
+                &[],
+                ferry::xnat::Landing::disk(&zip),
+                &mut |_| {},
+            )
+            .unwrap();
             let mut archive = zip::ZipArchive::new(std::fs::File::open(&zip).unwrap()).unwrap();
             for i in 0..archive.len() {
                 let mut e = archive.by_index(i).unwrap();

@@ -231,7 +231,7 @@ fn burned_in_and_private_data_pass_only_when_the_manifest_says_so() {
         "MAIN_003",
         "MAIN_003_20240220",
         &[],
-        (&zip, 0),
+        ferry::xnat::Landing::disk(&zip),
         &mut |_| {},
     )
     .unwrap();

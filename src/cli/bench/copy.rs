@@ -10,8 +10,8 @@ use crate::cli::Failure;
 use crate::exec::stash::zip_allowance;
 use crate::manifest::model::Destination;
 use crate::xnat::{
-    Client, ClientOptions, ImportOutcome, ImportTarget, InventoryOptions, NoProgress, Overwrite,
-    XnatError, ZipBody,
+    Client, ClientOptions, ImportOutcome, ImportTarget, InventoryOptions, Landing, NoProgress,
+    Overwrite, XnatError, ZipBody,
 };
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -131,7 +131,7 @@ fn copy_session(
         subject,
         session,
         scans,
-        (zip, *memory),
+        Landing::memory(zip, *memory),
         &mut |_| {},
     )?;
     let target = ImportTarget {

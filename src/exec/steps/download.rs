@@ -5,6 +5,7 @@
 use super::{io, resources, xnat, Ctx, Env};
 use crate::exec::pool::StepFailure;
 use crate::exec::stash::{zip_allowance, Bytes};
+use crate::xnat::Landing;
 use serde_json::{json, Value};
 
 /// Downloads the session's selected scans and resources into its staging folder.
@@ -21,7 +22,7 @@ pub fn run(env: &Env<'_>, c: &Ctx<'_>) -> Result<Value, StepFailure> {
             &c.action.source.subject,
             &c.action.source.session,
             &scans,
-            (&dest, limit),
+            Landing::memory(&dest, limit),
             &mut env.on_bytes(),
         )
         .map_err(|e| {

@@ -13,6 +13,7 @@ use crate::exec::verify::{self, Depth, SessionFacts, Verification};
 use crate::exec::zipfacts::{self, Gate};
 use crate::manifest::model::Verify;
 use crate::plan::{ActionKind, StepKind};
+use crate::xnat::Landing;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -50,6 +51,8 @@ pub fn run(env: &Env<'_>, c: &Ctx<'_>, ctx: &StepContext<'_>) -> Result<Value, S
             .unwrap_or_else(|_| Err(local("reading the curated fields failed")));
         (compared, curated)
     });
+    // The upload zip is read no more: its memory can serve a later download.
+    drop(upload);
     let (mut v, phi) = compared?;
     let (curated, dest_id) = curated?;
     let staged = resources::staged(env, c)?;
@@ -123,7 +126,7 @@ fn compare_session(
             &dest.subject,
             &dest.session,
             &scans,
-            (&back, 0),
+            Landing::disk(&back),
             &mut env.on_bytes(),
         )
         .map_err(xnat)?;
