@@ -89,9 +89,9 @@ pub fn read_header(bytes: &[u8]) -> Option<Header> {
 }
 
 fn text(obj: &DefaultDicomObject, tag: dicom_core::Tag) -> String {
-    obj.element_opt(tag)
-        .ok()
-        .flatten()
+    // `get`, not `element_opt`: the latter builds an error, with a captured backtrace, for every
+    // element a file lacks, which cost the emulator more CPU than reading the header.
+    obj.get(tag)
         .and_then(|e| e.to_str().ok())
         .map(|s| {
             s.trim_matches(|c: char| c == '\0' || c.is_whitespace())
