@@ -29,6 +29,7 @@ use dicom_core::value::{PrimitiveValue, Value};
 use dicom_core::{Tag, VR};
 use dicom_dictionary_std::StandardDataDictionary;
 use dicom_object::InMemDicomObject;
+use smallvec::{smallvec, SmallVec};
 use std::collections::BTreeMap;
 
 /// File meta elements that name the writer, not the object: writers set them on their own.
@@ -44,12 +45,14 @@ struct Step {
 }
 
 /// Where an element is: tags from the top level down, with the item of each sequence passed through.
+/// Paths of up to two steps (almost all of them) are held inline: a header has hundreds of elements
+/// and is fingerprinted twice per file.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ElementPath(Vec<Step>);
+pub struct ElementPath(SmallVec<[Step; 2]>);
 
 impl ElementPath {
     fn top(tag: Tag) -> ElementPath {
-        ElementPath(vec![Step {
+        ElementPath(smallvec![Step {
             group: tag.group(),
             element: tag.element(),
             item: None,
