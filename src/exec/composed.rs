@@ -72,14 +72,14 @@ impl<'b> Composer<'b> {
     fn in_base(&self, buf: &[u8]) -> Option<usize> {
         let start = self.base.as_ptr() as usize;
         let at = (buf.as_ptr() as usize).checked_sub(start)?;
-        (at + buf.len() <= self.base.len()).then_some(at)
+        (at.checked_add(buf.len())? <= self.base.len()).then_some(at)
     }
 
     /// Appends `buf` at the end of the zip.
     fn append(&mut self, buf: &[u8]) {
         let from = match self.in_base(buf) {
-            Some(at) if !buf.is_empty() => Source::Base(at),
-            _ => {
+            Some(at) => Source::Base(at),
+            None => {
                 self.layout.own.extend_from_slice(buf);
                 Source::Own(self.layout.own.len() - buf.len())
             }
@@ -124,6 +124,9 @@ fn past_end() -> std::io::Error {
 
 impl Write for Composer<'_> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
         let n = if self.pos == self.layout.len {
             self.append(buf);
             buf.len()
