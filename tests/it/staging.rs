@@ -148,3 +148,52 @@ fn a_slow_destination_keeps_few_sessions_staged_at_once() {
     assert!(sessions >= 8, "only {sessions} session(s) downloaded");
     assert!(most <= 2, "{most} sessions were open at once with --jobs 1");
 }
+
+/// A session held in memory whose upload zip would hold more of its own than the room kept for it
+/// (here every file's header grows by 8,000 characters of ImageComments) has that zip staged on disk:
+/// the download was in memory, the upload zip was written to the staging folder (its blake3 is in the
+/// journal), and the session still verifies.
+#[test]
+fn an_upload_zip_that_outgrows_its_room_is_staged_on_disk() {
+    let sim = Sim::start(&["--seed", "demo"]);
+    let w = work(&sim, "copy", "conflict: skip");
+    let manifest = w.dir.path().join("ferry.yaml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let long = "x".repeat(8000);
+    let text = text.replace(
+        "      set:\n",
+        &format!("      set:\n        ImageComments: \"{long}\"\n"),
+    );
+    std::fs::write(&manifest, text).unwrap();
+    assert_eq!(w.plan().status.code(), Some(3));
+    let out = w.apply(&["--skip-blocked"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let journal = std::fs::read_to_string(w.dir.path().join("plan.yaml.journal")).unwrap();
+    let done = |kind: &str| -> Vec<serde_json::Value> {
+        journal
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|r| {
+                r["event"] == "done"
+                    && r["step"]
+                        .as_str()
+                        .is_some_and(|s| s.ends_with(&format!("/{kind}")))
+            })
+            .collect()
+    };
+    let downloads = done("download");
+    assert!(!downloads.is_empty());
+    assert!(
+        downloads.iter().all(|r| r["detail"]["in_memory"] == true),
+        "every download was held in memory"
+    );
+    let rewrites = done("rewrite");
+    assert_eq!(rewrites.len(), downloads.len());
+    assert!(
+        rewrites
+            .iter()
+            .all(|r| r["detail"]["zip_blake3"].is_string()),
+        "every upload zip went to the staging disk: {rewrites:?}"
+    );
+    assert_copied(&sim);
+}
