@@ -43,6 +43,12 @@ pub enum QueueError {
 }
 
 /// A dependency queue over step IDs of type `K`.
+///
+/// Handing out a step costs a few ordered-set operations, not a pass over every step: the queue keeps
+/// per pending step how many of its dependencies are not done, the steps ready to go sorted in
+/// hand-out order and grouped by the limits that apply to them, counters of what runs,
+/// and the set of open sessions of the window. A run of thousands of sessions otherwise spends
+/// minutes choosing its steps.
 #[derive(Debug, Clone)]
 pub struct DependencyQueue<K: Ord + Clone> {
     deps: BTreeMap<K, BTreeSet<K>>,
@@ -63,7 +69,40 @@ pub struct DependencyQueue<K: Ord + Clone> {
     /// Steps that open a session (key) and the step that closes it (value); at most `.1` sessions
     /// are open at once (see [`DependencyQueue::with_window`]).
     window: (BTreeMap<K, K>, usize),
+    /// The opening step of each closing step of the window.
+    opener_of: BTreeMap<K, K>,
+    /// The opening steps of the sessions that are open.
+    open: BTreeSet<K>,
+    /// Per step, how many of its dependencies are not done.
+    unmet: BTreeMap<K, usize>,
+    /// What runs: in all, of `limited`, of `early`.
+    running: Running,
+    /// How many steps are pending or running.
+    unsettled: usize,
+    /// The ready steps (pending, every dependency done) by class, in hand-out order; built when the
+    /// first step is handed out (the builders set what the classes and the order depend on).
+    ready: Option<BTreeMap<Class, BTreeSet<Ready<K>>>>,
 }
+
+/// How many steps run: in all, of the limited ones, of the early ones.
+#[derive(Debug, Clone, Copy, Default)]
+struct Running {
+    all: usize,
+    limited: usize,
+    early: usize,
+}
+
+/// The limits a step is under: whether it is limited, early, opens a session, waits for the gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Class {
+    limited: bool,
+    early: bool,
+    opens: bool,
+    gated: bool,
+}
+
+/// A ready step in hand-out order: rank, order, ID.
+type Ready<K> = (u8, u64, K);
 
 impl<K: Ord + Clone + fmt::Display> DependencyQueue<K> {
     /// Builds a queue from `(step, dependencies)` pairs, refusing duplicates, unknown dependencies
@@ -91,7 +130,9 @@ impl<K: Ord + Clone + fmt::Display> DependencyQueue<K> {
             .keys()
             .map(|k| (k.clone(), StepState::Pending))
             .collect();
+        let unmet = deps.iter().map(|(k, d)| (k.clone(), d.len())).collect();
         let q = DependencyQueue {
+            unsettled: deps.len(),
             deps,
             dependents,
             state,
@@ -102,6 +143,11 @@ impl<K: Ord + Clone + fmt::Display> DependencyQueue<K> {
             gated: (BTreeSet::new(), true),
             early: (BTreeSet::new(), usize::MAX),
             window: (BTreeMap::new(), usize::MAX),
+            opener_of: BTreeMap::new(),
+            open: BTreeSet::new(),
+            unmet,
+            running: Running::default(),
+            ready: None,
         };
         q.check_acyclic()?;
         Ok(q)
@@ -139,8 +185,8 @@ impl<K: Ord + Clone + fmt::Display> DependencyQueue<K> {
 
     /// Marks a step as done before the run starts (it finished in an earlier, interrupted run).
     pub fn mark_done(&mut self, k: &K) {
-        if let Some(s) = self.state.get_mut(k) {
-            *s = StepState::Done;
+        if self.state.contains_key(k) {
+            self.set_state(k, StepState::Done);
         }
     }
 
@@ -198,20 +244,17 @@ impl<K: Ord + Clone + fmt::Display> DependencyQueue<K> {
             .filter(|(o, c)| self.deps.contains_key(o) && self.deps.contains_key(c))
             .collect();
         self.window = (pairs, limit.max(1));
-        self
-    }
-
-    /// How many sessions of the window are open.
-    fn open_sessions(&self) -> usize {
-        let state = |k: &K| self.state.get(k);
-        self.window
+        self.opener_of = self
+            .window
             .0
             .iter()
-            .filter(|(o, c)| {
-                matches!(state(o), Some(StepState::Running | StepState::Done))
-                    && matches!(state(c), Some(StepState::Pending | StepState::Running))
-            })
-            .count()
+            .map(|(o, c)| (c.clone(), o.clone()))
+            .collect();
+        let openers: Vec<K> = self.window.0.keys().cloned().collect();
+        for o in &openers {
+            self.update_window(o);
+        }
+        self
     }
 
     /// Lets the steps held back by [`DependencyQueue::with_gate`] be handed out.
@@ -222,7 +265,10 @@ impl<K: Ord + Clone + fmt::Display> DependencyQueue<K> {
     /// The next pending step whose dependencies are all done, now marked running: the lowest rank
     /// first, then the lowest order, then the smallest ID, so that runs are reproducible.
     pub fn next_ready(&mut self) -> Option<K> {
-        let window_full = self.open_sessions() >= self.window.1;
+        if self.ready.is_none() {
+            self.ready = Some(self.build_ready());
+        }
+        let window_full = self.open.len() >= self.window.1;
         let k = match self.pick(window_full) {
             Some(k) => k,
             // The window never stalls a run: with nothing running and the gate open, nothing would
@@ -230,63 +276,41 @@ impl<K: Ord + Clone + fmt::Display> DependencyQueue<K> {
             None if window_full && self.gated.1 && !self.any_running() => self.pick(false)?,
             None => return None,
         };
-        self.state.insert(k.clone(), StepState::Running);
+        self.set_state(&k, StepState::Running);
         Some(k)
     }
 
     /// The step [`DependencyQueue::next_ready`] hands out, with the window's opening steps held
-    /// back when `window_full`.
+    /// back when `window_full`: the first ready step of each class the limits let through, the
+    /// first of those.
     fn pick(&self, window_full: bool) -> Option<K> {
-        let running = |set: &BTreeSet<K>| {
-            set.iter()
-                .filter(|k| self.state.get(*k) == Some(&StepState::Running))
-                .count()
+        let r = self.running;
+        let full = r.limited >= self.limited.1;
+        let outside_full = r.all - r.limited >= self.outside;
+        let early_full = !self.gated.1 && r.early >= self.early.1;
+        let allowed = |c: &Class| {
+            (if c.limited { !full } else { !outside_full })
+                && !(early_full && c.early)
+                && !(window_full && c.opens)
+                && (self.gated.1 || !c.gated)
         };
-        let (members, limit) = &self.limited;
-        let inside = running(members);
-        let full = inside >= *limit;
-        let all = self
-            .state
-            .values()
-            .filter(|s| **s == StepState::Running)
-            .count();
-        let outside_full = all - inside >= self.outside;
-        let early = &self.early.0;
-        let early_full = !self.gated.1 && running(early) >= self.early.1;
-        self.state
+        self.ready
+            .as_ref()?
             .iter()
-            .filter(|(_, s)| **s == StepState::Pending)
-            .map(|(k, _)| k)
-            .filter(|k| {
-                if members.contains(*k) {
-                    !full
-                } else {
-                    !outside_full
-                }
-            })
-            .filter(|k| !(early_full && early.contains(*k)))
-            .filter(|k| !(window_full && self.window.0.contains_key(*k)))
-            .filter(|k| self.gated.1 || !self.gated.0.contains(*k))
-            .filter(|k| {
-                self.deps[*k]
-                    .iter()
-                    .all(|d| self.state.get(d) == Some(&StepState::Done))
-            })
-            .min_by_key(|k| {
-                let rank = self.rank.get(*k).copied().unwrap_or(0);
-                (rank, self.order.get(*k).copied().unwrap_or(0), *k)
-            })
-            .cloned()
+            .filter(|(c, _)| allowed(c))
+            .filter_map(|(_, steps)| steps.first())
+            .min()
+            .map(|(_, _, k)| k.clone())
     }
 
     /// Records the end of a running step. On failure every step downstream of it that has not run is
     /// marked skipped, and those steps are returned.
     pub fn finish(&mut self, k: &K, ok: bool) -> Vec<K> {
         if !ok {
-            self.state.insert(k.clone(), StepState::Failed);
+            self.set_state(k, StepState::Failed);
             return self.skip_downstream(k);
         }
-        self.state.insert(k.clone(), StepState::Done);
+        self.set_state(k, StepState::Done);
         Vec::new()
     }
 
@@ -301,8 +325,8 @@ impl<K: Ord + Clone + fmt::Display> DependencyQueue<K> {
             .collect();
         while let Some(d) = stack.pop() {
             if self.state.get(&d) == Some(&StepState::Pending) {
-                self.state.insert(
-                    d.clone(),
+                self.set_state(
+                    &d,
                     StepState::Skipped {
                         upstream: failed.clone(),
                     },
@@ -317,15 +341,12 @@ impl<K: Ord + Clone + fmt::Display> DependencyQueue<K> {
 
     /// Whether nothing is pending or running any more.
     pub fn is_finished(&self) -> bool {
-        !self
-            .state
-            .values()
-            .any(|s| matches!(s, StepState::Pending | StepState::Running))
+        self.unsettled == 0
     }
 
     /// Whether any step is running.
     pub fn any_running(&self) -> bool {
-        self.state.values().any(|s| *s == StepState::Running)
+        self.running.all > 0
     }
 
     /// The state of every step, by ID.
@@ -333,6 +354,9 @@ impl<K: Ord + Clone + fmt::Display> DependencyQueue<K> {
         &self.state
     }
 }
+
+#[path = "queue_index.rs"]
+mod index;
 
 #[cfg(test)]
 #[path = "queue_tests.rs"]
