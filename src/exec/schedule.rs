@@ -21,26 +21,11 @@ pub fn graph(
     plan: &Plan,
     (jobs, rewrites): (usize, usize),
 ) -> Result<DependencyQueue<String>, QueueError> {
-    let steps: Vec<(String, Vec<String>)> = plan
+    let steps: Vec<Step> = plan
         .steps
         .iter()
-        .map(|s| (s.id.clone(), s.after.clone()))
+        .map(|s| (s.id.clone(), s.after.clone(), s.kind))
         .collect();
-    let kinds: BTreeMap<&str, StepKind> =
-        plan.steps.iter().map(|s| (s.id.as_str(), s.kind)).collect();
-    let rank = |id: &String| match kinds.get(id.as_str()) {
-        Some(StepKind::CreateSubject | StepKind::ShareSubject) => 0,
-        Some(StepKind::Download) => 4,
-        Some(StepKind::Rewrite) => 3,
-        Some(StepKind::Upload | StepKind::Archive) => 2,
-        _ => 1,
-    };
-    let rewrite = |id: &String| kinds.get(id.as_str()) == Some(&StepKind::Rewrite);
-    // Steps that change a server wait for the drift check ([`pool::run_gated`]). While it runs, one
-    // session at a time is downloaded (and rewritten): the check keeps the rest of the source's
-    // request slots, and the first upload can start as soon as it passes.
-    let download = |id: &String| kinds.get(id.as_str()) == Some(&StepKind::Download);
-    let changes = |id: &String| kinds.get(id.as_str()).is_none_or(|k| k.changes_servers());
     // Smaller sessions first: the first upload starts sooner, and the later sessions are
     // downloaded and rewritten while the earlier ones upload.
     let bytes: BTreeMap<&str, u64> = plan
@@ -49,19 +34,49 @@ pub fn graph(
         .flat_map(|t| &t.actions)
         .map(|a| (a.id.as_str(), a.bytes))
         .collect();
-    let size: BTreeMap<&str, u64> = plan
+    let size: BTreeMap<String, u64> = plan
         .steps
         .iter()
-        .filter_map(|s| Some((s.id.as_str(), *bytes.get(s.action.as_deref()?)?)))
+        .filter_map(|s| Some((s.id.clone(), *bytes.get(s.action.as_deref()?)?)))
         .collect();
-    Ok(DependencyQueue::new(steps)?
+    queue_of(steps, &size, windows(plan), (jobs, rewrites))
+}
+
+/// A step of [`queue_of`]: its ID, the steps it runs after, its kind.
+pub type Step = (String, Vec<String>, StepKind);
+
+/// [`graph`] of steps given without a plan: `size` orders the ready steps of one rank (smaller
+/// first), `windows` pairs each session's download with its verification.
+pub fn queue_of(
+    steps: Vec<Step>,
+    size: &BTreeMap<String, u64>,
+    windows: Vec<(String, String)>,
+    (jobs, rewrites): (usize, usize),
+) -> Result<DependencyQueue<String>, QueueError> {
+    let kinds: BTreeMap<String, StepKind> =
+        steps.iter().map(|(id, _, k)| (id.clone(), *k)).collect();
+    let rank = |id: &String| match kinds.get(id) {
+        Some(StepKind::CreateSubject | StepKind::ShareSubject) => 0,
+        Some(StepKind::Download) => 4,
+        Some(StepKind::Rewrite) => 3,
+        Some(StepKind::Upload | StepKind::Archive) => 2,
+        _ => 1,
+    };
+    let rewrite = |id: &String| kinds.get(id) == Some(&StepKind::Rewrite);
+    // Steps that change a server wait for the drift check ([`pool::run_gated`]). While it runs, one
+    // session at a time is downloaded (and rewritten): the check keeps the rest of the source's
+    // request slots, and the first upload can start as soon as it passes.
+    let download = |id: &String| kinds.get(id) == Some(&StepKind::Download);
+    let changes = |id: &String| kinds.get(id).is_none_or(|k| k.changes_servers());
+    let deps = steps.into_iter().map(|(id, after, _)| (id, after));
+    Ok(DependencyQueue::new(deps)?
         .with_ranks(rank)
-        .with_order(|id| size.get(id.as_str()).copied().unwrap_or(0))
+        .with_order(|id| size.get(id).copied().unwrap_or(0))
         .with_limit(rewrite, rewrites)
         .with_outside_limit(jobs)
         .with_gate(changes)
         .with_early_limit(download, 1)
-        .with_window(windows(plan), sessions_open(jobs)))
+        .with_window(windows, sessions_open(jobs)))
 }
 
 /// How many sessions may be open (downloaded and not yet verified) at once with `jobs` steps at a

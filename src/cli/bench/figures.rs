@@ -116,6 +116,9 @@ pub fn all(dir: &Path, quick: bool, with_peers: bool, only: &[u8]) -> Result<(),
     if on(5) {
         super::large::run(dir, quick)?;
     }
+    if on(6) {
+        super::scheduling::run(quick);
+    }
     Ok(())
 }
 

@@ -7,7 +7,8 @@
 //! Files: [`stats`] (samples and their summary), [`procs`] (the child processes), [`copy`] (the
 //! plain copy), [`peers`] (xnatpy, xnatctl), [`figures`] (what is measured and printed),
 //! [`planning`] (figure 3: planning at scale) with [`plainlist`] (its plain client), [`large`]
-//! (figure 5: memory against the size of one file).
+//! (figure 5: memory against the size of one file), [`scheduling`] (figure 6: choosing steps at
+//! scale, in the driver's process like figure 0).
 
 mod copy;
 mod figures;
@@ -17,6 +18,7 @@ mod plainlist;
 mod planning;
 mod procs;
 mod rates;
+mod scheduling;
 mod stats;
 
 use super::{Exit, Failure};
@@ -42,10 +44,10 @@ pub struct Args {
     /// Skip the Python peers (they need python3 and PyPI to set up a virtual environment once).
     #[arg(long)]
     pub no_peers: bool,
-    /// Run only these figures, by number (0 to 5, comma-separated; all when not given): e.g.
+    /// Run only these figures, by number (0 to 6, comma-separated; all when not given): e.g.
     /// `--figures 3` for planning at scale, `--figures 5` for peak memory against the size of one
     /// file.
-    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u8).range(0..=5))]
+    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u8).range(0..=6))]
     pub figures: Vec<u8>,
     /// Run only the plain copy from one emulator to another and print what it moved (the driver
     /// runs this as its own process).
