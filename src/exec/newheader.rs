@@ -9,7 +9,8 @@ use crate::dicom;
 use crate::dicom::fingerprint::{self, ElementHashes};
 use std::collections::BTreeSet;
 
-/// A header rewritten, as parsed, with the UIDs of the file before the rewrite.
+/// A header rewritten, as parsed, with the UIDs of the file before the rewrite (none when the
+/// anonymization gate is off: nothing else reads them).
 pub(super) struct NewHeader {
     pub bytes: Vec<u8>,
     /// The source's header fingerprints, when the rules may change the header.
@@ -68,7 +69,11 @@ pub(super) fn new_header(
         return Ok(None);
     };
     let hashes = super::verify::elements::before_rewrite(&source, rules, e.name())?;
-    let original_uids = source.uids();
+    // Only the anonymization gate looks at the source's UIDs.
+    let original_uids = match rules.gate {
+        Gate::Off => BTreeSet::new(),
+        _ => source.uids(),
+    };
     let bytes = rewrite_header(e.name(), &mut source, rules)?.unwrap_or_else(|| header.to_vec());
     let rewrite_err = |source| FactsError::Rewrite {
         entry: e.name().to_string(),
