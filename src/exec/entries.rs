@@ -12,6 +12,7 @@ use crate::dicom::{self, HeadError};
 use std::borrow::Cow;
 use std::fs::File;
 use std::io::{BufReader, Read, Seek};
+use std::ops::Range;
 use std::path::Path;
 
 /// The size of the chunks the part after the header passes through in, and of the first read of
@@ -225,20 +226,23 @@ pub(crate) fn each_entry_of(
     each_entry_with(zip, None, path, sizes, f)
 }
 
-/// The data of a stored `entry` of the zip whose bytes are `zip`, as a slice of them; `None` when the
-/// entry is compressed or its data are not all there.
-pub(crate) fn stored_data<'m, R: Read>(
-    entry: &zip::read::ZipFile<'_, R>,
-    zip: &'m [u8],
-) -> Option<&'m [u8]> {
+/// Where the data of a stored `entry` lie in its zip (offsets from the zip's start); `None` when the
+/// entry is compressed.
+pub(crate) fn stored_range<R: Read>(entry: &zip::read::ZipFile<'_, R>) -> Option<Range<u64>> {
     if entry.compression() != zip::CompressionMethod::Stored
         || entry.compressed_size() != entry.size()
     {
         return None;
     }
-    let start = usize::try_from(entry.data_start()?).ok()?;
-    let len = usize::try_from(entry.size()).ok()?;
-    zip.get(start..start.checked_add(len)?)
+    let start = entry.data_start()?;
+    Some(start..start.checked_add(entry.size())?)
+}
+
+/// The data of a stored `entry` of the zip whose bytes are `zip`, as a slice of them; `None` when the
+/// entry is compressed or its data are not all there.
+fn stored_data<'m, R: Read>(entry: &zip::read::ZipFile<'_, R>, zip: &'m [u8]) -> Option<&'m [u8]> {
+    let r = stored_range(entry)?;
+    zip.get(usize::try_from(r.start).ok()?..usize::try_from(r.end).ok()?)
 }
 
 /// The stored data of `entry` in `memory` (the whole zip it is read from), its CRC-32 checked;

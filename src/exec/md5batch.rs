@@ -96,15 +96,8 @@ pub fn md5s_of_composed(
     let mut files = Vec::with_capacity(archive.len());
     for i in 0..archive.len() {
         let entry = archive.by_index_raw(i)?;
-        if entry.compression() != zip::CompressionMethod::Stored
-            || entry.compressed_size() != entry.size()
-        {
-            return Err(not_whole());
-        }
-        let start = entry.data_start().ok_or_else(not_whole)?;
-        let pieces = layout
-            .split_at_range(base, start..start + entry.size())
-            .ok_or_else(not_whole)?;
+        let range = super::entries::stored_range(&entry).ok_or_else(not_whole)?;
+        let pieces = layout.split_at_range(base, range).ok_or_else(not_whole)?;
         names.push(entry.name()?.to_string());
         files.push(pieces);
     }
