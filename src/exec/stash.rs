@@ -34,51 +34,48 @@ pub fn zip_allowance(files: u64, bytes: u64) -> u64 {
 }
 
 /// Bytes of a zip in memory, shared between the steps that read it: one buffer (a download), or an
-/// upload zip composed over the download it was rewritten from ([`composed`](super::composed)).
+/// upload zip composed over the buffer of the download it was rewritten from
+/// ([`composed`](super::composed)).
 #[derive(Debug, Clone)]
-pub struct Bytes(Arc<Held>);
-
-#[derive(Debug)]
-enum Held {
-    Whole(Vec<u8>),
-    Composed { base: Bytes, layout: Layout },
+pub enum Bytes {
+    /// One buffer.
+    Whole(Arc<Vec<u8>>),
+    /// A layout over a buffer it refers to.
+    Composed(Arc<(Arc<Vec<u8>>, Layout)>),
 }
 
 impl Bytes {
     /// Bytes held in one buffer.
     pub fn whole(bytes: Vec<u8>) -> Bytes {
-        Bytes(Arc::new(Held::Whole(bytes)))
+        Bytes::Whole(Arc::new(bytes))
     }
 
-    /// The zip `layout` describes over `base` (the zip it refers to).
-    pub fn composed(base: Bytes, layout: Layout) -> Bytes {
-        Bytes(Arc::new(Held::Composed { base, layout }))
+    /// The zip `layout` describes over `base` (the buffer it refers to).
+    pub fn composed(base: Arc<Vec<u8>>, layout: Layout) -> Bytes {
+        Bytes::Composed(Arc::new((base, layout)))
     }
 
     /// The bytes as one slice, when they are held in one buffer.
     pub fn as_slice(&self) -> Option<&[u8]> {
-        match &*self.0 {
-            Held::Whole(v) => Some(v),
-            Held::Composed { .. } => None,
+        match self {
+            Bytes::Whole(v) => Some(v),
+            Bytes::Composed(_) => None,
+        }
+    }
+
+    /// The bytes in one buffer: the buffer itself, or a copy of a composed zip's bytes.
+    pub fn buffer(&self) -> Arc<Vec<u8>> {
+        match self {
+            Bytes::Whole(v) => Arc::clone(v),
+            Bytes::Composed(_) => Arc::new(self.slices().concat()),
         }
     }
 
     /// The bytes in order, as one or more slices.
     pub fn slices(&self) -> Vec<&[u8]> {
-        match &*self.0 {
-            Held::Whole(v) => vec![v.as_slice()],
-            Held::Composed { base, layout } => match base.as_slice() {
-                Some(b) => layout.slices(b).collect(),
-                None => Vec::new(),
-            },
-        }
-    }
-
-    /// The bytes in one buffer (copied when they are composed).
-    pub fn to_contiguous(&self) -> std::borrow::Cow<'_, [u8]> {
-        match self.as_slice() {
-            Some(b) => std::borrow::Cow::Borrowed(b),
-            None => std::borrow::Cow::Owned(self.slices().concat()),
+        match self {
+            Bytes::Whole(v) => vec![v.as_slice()],
+            Bytes::Composed(c) => c.1.slices(&c.0).collect(),
         }
     }
 
@@ -89,9 +86,9 @@ impl Bytes {
 
     /// Their number.
     pub fn len(&self) -> u64 {
-        match &*self.0 {
-            Held::Whole(v) => v.len() as u64,
-            Held::Composed { layout, .. } => layout.len(),
+        match self {
+            Bytes::Whole(v) => v.len() as u64,
+            Bytes::Composed(c) => c.1.len(),
         }
     }
 
@@ -100,11 +97,11 @@ impl Bytes {
         self.len() == 0
     }
 
-    /// The memory they keep: a composed zip keeps the zip it refers to too.
+    /// The memory they keep: a composed zip keeps the buffer it refers to too.
     pub fn footprint(&self) -> u64 {
-        match &*self.0 {
-            Held::Whole(v) => v.len() as u64,
-            Held::Composed { base, layout } => base.footprint() + layout.own_len() as u64,
+        match self {
+            Bytes::Whole(v) => v.len() as u64,
+            Bytes::Composed(c) => (c.0.len() + c.1.own_len()) as u64,
         }
     }
 }
@@ -115,17 +112,14 @@ impl ReadAt for Bytes {
     }
 
     fn read_at(&self, pos: u64, buf: &mut [u8]) -> usize {
-        match &*self.0 {
-            Held::Whole(v) => {
+        match self {
+            Bytes::Whole(v) => {
                 let from = usize::try_from(pos).unwrap_or(usize::MAX).min(v.len());
                 let n = buf.len().min(v.len() - from);
                 buf[..n].copy_from_slice(&v[from..from + n]);
                 n
             }
-            Held::Composed { base, layout } => match base.as_slice() {
-                Some(b) => layout.read_at(b, pos, buf),
-                None => 0,
-            },
+            Bytes::Composed(c) => c.1.read_at(&c.0, pos, buf),
         }
     }
 }
@@ -365,7 +359,7 @@ mod tests {
         let mut c = super::super::composed::Composer::new(base.as_slice().unwrap(), 64);
         std::io::Write::write_all(&mut c, b"head").unwrap();
         std::io::Write::write_all(&mut c, &base.as_slice().unwrap()[10..90]).unwrap();
-        let zip = Bytes::composed(base.clone(), c.into_layout());
+        let zip = Bytes::composed(base.buffer(), c.into_layout());
         assert_eq!((zip.len(), zip.footprint()), (84, 104));
         assert_eq!(
             zip.slices().concat(),

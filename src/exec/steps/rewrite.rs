@@ -12,7 +12,6 @@ use crate::exec::verify::SessionFacts;
 use crate::exec::zipfacts::{self, FactsError, Rewritten};
 use crate::plan::StepKind;
 use serde_json::{json, Value};
-use std::borrow::Cow;
 use std::path::Path;
 
 /// Rewrites the downloaded zip into the upload zip. When the staging folder was lost since an
@@ -38,14 +37,10 @@ pub fn run(env: &Env<'_>, c: &Ctx<'_>) -> Result<Value, StepFailure> {
     };
     let (r, hash) = match &source {
         Staged::Memory(path, bytes) => {
-            let input = bytes.to_contiguous();
+            // The upload zip refers to the download's buffer for each file's data.
+            let base = bytes.buffer();
             let (r, layout) =
-                zipfacts::rewrite_zip_in_memory(&input, (path, &upload), &rules).map_err(failed)?;
-            // The upload zip refers to the download's bytes for each file's data.
-            let base = match input {
-                Cow::Borrowed(_) => bytes.clone(),
-                Cow::Owned(v) => Bytes::whole(v),
-            };
+                zipfacts::rewrite_zip_in_memory(&base, (path, &upload), &rules).map_err(failed)?;
             env.stash.drop_file(path);
             let held = env.stash.hold(&upload, Bytes::composed(base, layout));
             // The room the upload zip does not use goes to the next session.
