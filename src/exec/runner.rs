@@ -46,6 +46,7 @@ impl<'a> Runner<'a> {
                 reporter,
                 written: Default::default(),
                 stash: Default::default(),
+                unchanged: Default::default(),
             },
         }
     }

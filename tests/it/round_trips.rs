@@ -231,18 +231,20 @@ fn apply_sends_a_fixed_number_of_requests_per_run_session_and_subject() {
     assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
     let (src_sent, dst_sent) = (requests(&src) - src0, requests(&dst) - dst0);
     // Source, per run: log in and out, the drift check's four project-level listings. Per session:
-    // the drift check's three (item, files, header), the download, and the session item read once
-    // to carry the curated fields and once to verify them. Per subject: its fields.
-    let src_budget = PER_SERVER + DRIFT_PER_PROJECT + 6 * sessions + subjects;
+    // the drift check's three (item, files, header), the download, and the session item read to
+    // carry the curated fields; verification compares that read again when the carry set nothing
+    // (nothing differs here). Per subject: its fields.
+    let src_budget = PER_SERVER + DRIFT_PER_PROJECT + 5 * sessions + subjects;
     assert!(
         src_sent <= src_budget,
         "{src_sent} requests to the source for {sessions} sessions of {subjects} subjects (budget {src_budget})"
     );
     // Destination, per run: log in and out, the drift check's four listings (the labels the plan
     // writes to do not exist: no session is read in detail). Per subject: its creation. Per
-    // session: the look before the import, the import, the item to carry the fields, and the file
-    // listing and item of verification (the item also gives the accession ID).
-    let dst_budget = PER_SERVER + DRIFT_PER_PROJECT + 5 * sessions + subjects;
+    // session: the look before the import, the import, the item to carry the fields (which also
+    // serves verification, with the accession ID, when the carry set nothing), and the file listing
+    // of verification.
+    let dst_budget = PER_SERVER + DRIFT_PER_PROJECT + 4 * sessions + subjects;
     assert!(
         dst_sent <= dst_budget,
         "{dst_sent} requests to the destination for {sessions} sessions of {subjects} subjects (budget {dst_budget})"

@@ -4,6 +4,11 @@
 //! XNAT's xpath query parameters on PUT, and verification compares them again. Empty source values are
 //! not carried; into a merged session only the new scans' fields and the session fields the
 //! destination leaves empty are written.
+//!
+//! The carry reads both sessions after the destination is archived. When it finds nothing to set,
+//! the verification of the same run compares those reads instead of making them again (one request
+//! less to each server per session); when it set something, or in a resumed run, the verification
+//! reads both sessions again.
 
 use super::{xnat, Ctx, Env};
 use crate::exec::pool::StepFailure;
@@ -89,6 +94,20 @@ pub fn problems(
     out
 }
 
+/// Both items as the carry read them, by action, for the sessions where it set nothing. Only this
+/// process holds them: a resumed run reads again.
+#[derive(Default)]
+pub struct Unchanged(std::sync::Mutex<std::collections::HashMap<String, Items>>);
+
+/// The source's item and the destination's.
+type Items = (ExperimentItem, ExperimentItem);
+
+impl Unchanged {
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Items>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// The source and destination items, read at once (one request to each server).
 fn items(env: &Env<'_>, c: &Ctx<'_>) -> Result<(ExperimentItem, ExperimentItem), StepFailure> {
     let (from, to) = (&c.transfer.from, &c.transfer.to);
@@ -123,8 +142,15 @@ pub fn carry(env: &Env<'_>, c: &Ctx<'_>) -> Result<usize, StepFailure> {
         session: &c.action.dest.session,
     };
     let client = env.client(&to.server)?;
+    let todo = changes(&src, &dest, &scan_ids(c), merge);
+    if todo.is_empty() {
+        env.unchanged
+            .lock()
+            .insert(c.action.id.clone(), (src, dest));
+        return Ok(0);
+    }
     let mut n = 0;
-    for (object, fields) in changes(&src, &dest, &scan_ids(c), merge) {
+    for (object, fields) in todo {
         n += fields.len();
         match object {
             None => client.set_session_fields(at, &dest.xsi_type, &fields),
@@ -143,10 +169,14 @@ pub fn carry(env: &Env<'_>, c: &Ctx<'_>) -> Result<usize, StepFailure> {
     Ok(n)
 }
 
-/// The verification of the curated fields, read again on both sides; with the destination session's
-/// accession ID (from the same read).
+/// The verification of the curated fields, read again on both sides unless this run's carry read them
+/// and found nothing to set; with the destination session's accession ID (from the same read).
 pub fn check(env: &Env<'_>, c: &Ctx<'_>) -> Result<(Vec<Problem>, String), StepFailure> {
-    let (src, dest) = items(env, c)?;
+    let held = env.unchanged.lock().remove(&c.action.id);
+    let (src, dest) = match held {
+        Some(both) => both,
+        None => items(env, c)?,
+    };
     let mut out = problems(
         &src,
         &dest,

@@ -53,6 +53,9 @@ pub struct Env<'a> {
     pub written: Written,
     /// Small sessions' zips, held in memory instead of the staging folder.
     pub stash: Stash,
+    /// The curated fields' reads of sessions whose carry found nothing to set, for their
+    /// verification ([`metadata::Unchanged`]).
+    pub unchanged: metadata::Unchanged,
 }
 
 /// Staging files written by this run, each with its blake3 and the size and modification time it had
