@@ -64,26 +64,6 @@ fn fresh_plan_number(dir: &Path) -> usize {
     n
 }
 
-/// Prints the machine the figures were measured on.
-fn machine() {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|s| s.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let load = std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|l| l.split_whitespace().next().map(str::to_string))
-        .unwrap_or_else(|| "?".into());
-    println!("machine: {cpu}, {cores} cores available, load average {load} at the start");
-    println!("every timed side runs {ROUNDS} times, interleaved; figures are median (min–max, n)");
-}
-
 /// Runs the figures numbered in `only` (every figure when it is empty).
 pub fn all(dir: &Path, quick: bool, with_peers: bool, only: &[u8]) -> Result<(), Failure> {
     let on = |n: u8| only.is_empty() || only.contains(&n);
@@ -97,7 +77,7 @@ pub fn all(dir: &Path, quick: bool, with_peers: bool, only: &[u8]) -> Result<(),
             format!(" --figures {}", list.join(","))
         }
     );
-    machine();
+    super::machine(dir);
     if on(0) {
         super::rates::rates();
     }

@@ -23,7 +23,7 @@ mod stats;
 
 use super::{Exit, Failure};
 use crate::manifest::model::Server;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Samples per side of every timed figure.
 pub const ROUNDS: usize = 5;
@@ -38,7 +38,8 @@ pub struct Args {
     /// Smaller worlds (a few minutes instead of a quarter of an hour).
     #[arg(long)]
     pub quick: bool,
-    /// Keep the work folder here instead of a temporary one.
+    /// Keep the work folder here instead of a temporary one (by default in `/dev/shm` where it
+    /// exists, else in the system's temporary folder).
     #[arg(long)]
     pub dir: Option<PathBuf>,
     /// Skip the Python peers (they need python3 and PyPI to set up a virtual environment once).
@@ -127,11 +128,71 @@ transfers:
     )
 }
 
+/// The default work folder: a temporary folder in memory (`/dev/shm`) where the machine has one,
+/// else in the system's temporary folder. Every emulator keeps its state there. On a disk, the
+/// destination emulators' speed depended on what earlier samples had deleted (ext4 skips inodes
+/// freed in the last minutes when it allocates new ones, and every sample writes thousands of files
+/// after the previous one's were removed), which spread the plain copy of 8 kB files over a factor of
+/// four within one run; in memory the same figure spreads by a tenth (docs/performance.md).
+fn work_folder() -> std::io::Result<tempfile::TempDir> {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir() {
+        if let Ok(t) = tempfile::Builder::new()
+            .prefix("ferry-bench-")
+            .tempdir_in(shm)
+        {
+            return Ok(t);
+        }
+    }
+    tempfile::tempdir()
+}
+
+/// The type of the file system `dir` is on (`tmpfs`, `ext4`, …), from `/proc/mounts`: the mount
+/// point that is the longest prefix of its path.
+fn filesystem_of(dir: &Path) -> Option<String> {
+    let dir = dir.canonicalize().ok()?;
+    let mounts = std::fs::read_to_string("/proc/mounts").ok()?;
+    mounts
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let (_, at, kind) = (f.next()?, f.next()?, f.next()?);
+            dir.starts_with(at).then(|| (at.len(), kind.to_string()))
+        })
+        .max_by_key(|(n, _)| *n)
+        .map(|(_, kind)| kind)
+}
+
+/// Prints the machine the figures were measured on, and where the emulators keep their state.
+pub(super) fn machine(dir: &Path) {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into());
+    println!("machine: {cpu}, {cores} cores available, load average {load} at the start");
+    let fs = filesystem_of(dir).unwrap_or_else(|| "file system unknown".into());
+    println!(
+        "work folder (every emulator's state): {} ({fs})",
+        dir.display()
+    );
+    println!("every timed side runs {ROUNDS} times, interleaved; figures are median (min–max, n)");
+}
+
 /// Runs `ferry bench`.
 pub fn run(args: Args) -> Result<(), Failure> {
     std::env::set_var("FERRY_BENCH_USER", "admin");
     std::env::set_var("FERRY_BENCH_PASS", "admin");
-    let temp = tempfile::tempdir().map_err(fail)?;
+    let temp = work_folder().map_err(fail)?;
     let dir = args
         .dir
         .clone()
@@ -147,4 +208,19 @@ pub fn run(args: Args) -> Result<(), Failure> {
         return plainlist::run(url, args.jobs);
     }
     figures::all(&dir, args.quick, !args.no_peers, &args.figures)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_work_folder_is_in_memory_where_the_machine_has_dev_shm() {
+        let t = work_folder().unwrap();
+        if Path::new("/dev/shm").is_dir() {
+            assert!(t.path().starts_with("/dev/shm"), "{}", t.path().display());
+            assert_eq!(filesystem_of(t.path()).as_deref(), Some("tmpfs"));
+        }
+        assert!(filesystem_of(Path::new("/")).is_some());
+    }
 }

@@ -82,9 +82,10 @@ pub fn ratio(a: &Samples, b: &Samples) -> Option<f64> {
     Some(a.median()? / b.median()?).filter(|r| r.is_finite())
 }
 
-/// `0.93` or `n/a` (a side failed).
+/// `0.934` or `n/a` (a side failed). Three decimals, so that a ratio just under a goal does not print
+/// as the goal itself (0.797 is not 0.80).
 pub fn show_ratio(r: Option<f64>) -> String {
-    r.map_or_else(|| "n/a".into(), |r| format!("{r:.2}"))
+    r.map_or_else(|| "n/a".into(), |r| format!("{r:.3}"))
 }
 
 /// Whether a ratio meets a goal, in words; `not measured` when there is no ratio.
