@@ -39,7 +39,7 @@ pub struct Args {
     #[arg(long)]
     pub quick: bool,
     /// Keep the work folder here instead of a temporary one (by default in `/dev/shm` where it
-    /// exists, else in the system's temporary folder).
+    /// exists with 8 GiB free, else in the system's temporary folder).
     #[arg(long)]
     pub dir: Option<PathBuf>,
     /// Skip the Python peers (they need python3 and PyPI to set up a virtual environment once).
@@ -128,15 +128,15 @@ transfers:
     )
 }
 
-/// The default work folder: a temporary folder in memory (`/dev/shm`) where the machine has one,
-/// else in the system's temporary folder. Every emulator keeps its state there. On a disk, the
+/// The default work folder: a temporary folder in memory (`/dev/shm`) where the machine has one with
+/// [`IN_MEMORY_ROOM`] free, else in the system's temporary folder. Every emulator keeps its state there. On a disk, the
 /// destination emulators' speed depended on what earlier samples had deleted (ext4 skips inodes
 /// freed in the last minutes when it allocates new ones, and every sample writes thousands of files
 /// after the previous one's were removed), which spread the plain copy of 8 kB files over a factor of
 /// four within one run; in memory the same figure spreads by a tenth (docs/performance.md).
 fn work_folder() -> std::io::Result<tempfile::TempDir> {
     let shm = Path::new("/dev/shm");
-    if shm.is_dir() {
+    if shm.is_dir() && free_bytes(shm).is_some_and(|n| n >= IN_MEMORY_ROOM) {
         if let Ok(t) = tempfile::Builder::new()
             .prefix("ferry-bench-")
             .tempdir_in(shm)
@@ -145,6 +145,28 @@ fn work_folder() -> std::io::Result<tempfile::TempDir> {
         }
     }
     tempfile::tempdir()
+}
+
+/// The free room `/dev/shm` needs for the default work folder to go there: the largest figure (4)
+/// keeps a 2 GB project in a source emulator and copies it into a destination.
+const IN_MEMORY_ROOM: u64 = 8 << 30;
+
+/// Free bytes on the file system of `dir`, as `df -Pk` reports them.
+fn free_bytes(dir: &Path) -> Option<u64> {
+    let out = std::process::Command::new("df")
+        .arg("-Pk")
+        .arg(dir)
+        .output()
+        .ok()?;
+    let text = String::from_utf8(out.stdout).ok()?;
+    let kib: u64 = text
+        .lines()
+        .nth(1)?
+        .split_whitespace()
+        .nth(3)?
+        .parse()
+        .ok()?;
+    Some(kib * 1024)
 }
 
 /// The type of the file system `dir` is on (`tmpfs`, `ext4`, …), from `/proc/mounts`: the mount
@@ -217,10 +239,12 @@ mod tests {
     #[test]
     fn the_work_folder_is_in_memory_where_the_machine_has_dev_shm() {
         let t = work_folder().unwrap();
-        if Path::new("/dev/shm").is_dir() {
+        let shm = Path::new("/dev/shm");
+        if shm.is_dir() && free_bytes(shm).is_some_and(|n| n >= IN_MEMORY_ROOM) {
             assert!(t.path().starts_with("/dev/shm"), "{}", t.path().display());
             assert_eq!(filesystem_of(t.path()).as_deref(), Some("tmpfs"));
         }
         assert!(filesystem_of(Path::new("/")).is_some());
+        assert!(free_bytes(Path::new("/")).is_some_and(|n| n > 0));
     }
 }
