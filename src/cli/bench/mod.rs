@@ -129,11 +129,12 @@ transfers:
 }
 
 /// The default work folder: a temporary folder in memory (`/dev/shm`) where the machine has one with
-/// [`IN_MEMORY_ROOM`] free, else in the system's temporary folder. Every emulator keeps its state there. On a disk, the
-/// destination emulators' speed depended on what earlier samples had deleted (ext4 skips inodes
-/// freed in the last minutes when it allocates new ones, and every sample writes thousands of files
-/// after the previous one's were removed), which spread the plain copy of 8 kB files over a factor of
-/// four within one run; in memory the same figure spreads by a tenth (docs/performance.md).
+/// [`IN_MEMORY_ROOM`] free, else in the system's temporary folder. Every emulator keeps its state
+/// there. On a disk, the destination emulators' speed depended on what earlier samples had deleted
+/// (ext4 skips inodes freed in the last minutes when it allocates new ones, and every sample writes
+/// thousands of files after the previous one's were removed), which spread the plain copy of 8 kB
+/// files over a factor of four within one run; in memory the same figure spreads by a tenth
+/// (docs/performance.md).
 fn work_folder() -> std::io::Result<tempfile::TempDir> {
     let shm = Path::new("/dev/shm");
     if shm.is_dir() && free_bytes(shm).is_some_and(|n| n >= IN_MEMORY_ROOM) {
