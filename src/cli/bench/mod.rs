@@ -136,8 +136,7 @@ transfers:
 /// files over a factor of four within one run; in memory the same figure spreads by a tenth
 /// (docs/performance.md).
 fn work_folder() -> std::io::Result<tempfile::TempDir> {
-    let shm = Path::new("/dev/shm");
-    if shm.is_dir() && free_bytes(shm).is_some_and(|n| n >= IN_MEMORY_ROOM) {
+    if let Some(shm) = memory_folder() {
         if let Ok(t) = tempfile::Builder::new()
             .prefix("ferry-bench-")
             .tempdir_in(shm)
@@ -146,6 +145,12 @@ fn work_folder() -> std::io::Result<tempfile::TempDir> {
         }
     }
     tempfile::tempdir()
+}
+
+/// `/dev/shm` when the machine has it with [`IN_MEMORY_ROOM`] free.
+fn memory_folder() -> Option<&'static Path> {
+    let shm = Path::new("/dev/shm");
+    (shm.is_dir() && free_bytes(shm).is_some_and(|n| n >= IN_MEMORY_ROOM)).then_some(shm)
 }
 
 /// The free room `/dev/shm` needs for the default work folder to go there: the largest figure (4)
@@ -240,8 +245,7 @@ mod tests {
     #[test]
     fn the_work_folder_is_in_memory_where_the_machine_has_dev_shm() {
         let t = work_folder().unwrap();
-        let shm = Path::new("/dev/shm");
-        if shm.is_dir() && free_bytes(shm).is_some_and(|n| n >= IN_MEMORY_ROOM) {
+        if memory_folder().is_some() {
             assert!(t.path().starts_with("/dev/shm"), "{}", t.path().display());
             assert_eq!(filesystem_of(t.path()).as_deref(), Some("tmpfs"));
         }
