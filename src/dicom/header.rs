@@ -100,11 +100,57 @@ pub(super) fn header_of(obj: &InMemDicomObject, ts: &str, elements: bool) -> Hea
         let Some(entry) = dict.by_tag(e.tag()) else {
             continue;
         };
-        if let Ok(v) = e.to_str() {
-            let v = v.trim_matches(|c: char| c == '\0' || c.is_whitespace());
-            keywords.insert(entry.alias().to_string(), v.to_string());
+        if let Some(v) = text_of(e) {
+            keywords.insert(entry.alias().to_string(), v);
         }
     }
+    header_from(keywords, obj, ts, elements)
+}
+
+/// [`header_of`] with only the `wanted` keywords (and the UIDs every header carries) among its
+/// keywords: what each top-level element of those keywords holds, found by its tag instead of by
+/// naming every element of the data set.
+pub(super) fn header_of_only<'k>(
+    obj: &InMemDicomObject,
+    ts: &str,
+    wanted: impl IntoIterator<Item = &'k str>,
+    elements: bool,
+) -> Header {
+    let dict = StandardDataDictionary;
+    let mut keywords = BTreeMap::new();
+    let always = ["SOPInstanceUID", "SeriesInstanceUID", "StudyInstanceUID"];
+    for k in always.into_iter().chain(wanted) {
+        let Some(entry) = dict.by_name(k) else {
+            continue;
+        };
+        let Some(e) = obj.get(entry.tag()) else {
+            continue;
+        };
+        if !is_text_vr(e.vr()) || e.tag() >= tags::PIXEL_DATA {
+            continue;
+        }
+        if let Some(v) = text_of(e) {
+            keywords.insert(entry.alias().to_string(), v);
+        }
+    }
+    header_from(keywords, obj, ts, elements)
+}
+
+/// An element's value as text, without padding.
+fn text_of(e: &dicom_object::mem::InMemElement) -> Option<String> {
+    let v = e.to_str().ok()?;
+    Some(
+        v.trim_matches(|c: char| c == '\0' || c.is_whitespace())
+            .to_string(),
+    )
+}
+
+fn header_from(
+    keywords: BTreeMap<String, String>,
+    obj: &InMemDicomObject,
+    ts: &str,
+    elements: bool,
+) -> Header {
     let uid = |k: &str| keywords.get(k).filter(|v| !v.is_empty()).cloned();
     Header {
         transfer_syntax: ts.trim_end_matches('\0').to_string(),

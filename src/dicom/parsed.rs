@@ -7,7 +7,7 @@
 //! bytes whose file meta group and element lengths were checked.
 
 use super::deidentify::{self, Profile};
-use super::header::{classify, header_of, settable, Header};
+use super::header::{classify, header_of, header_of_only, settable, Header};
 use super::rewrite::{layout, meta_with_sop, transfer_syntax, value_for, Layout};
 use super::DicomError;
 use dicom_core::header::Header as _;
@@ -74,6 +74,16 @@ impl<'a> Parsed<'a> {
     /// gate's input) left empty unless `elements`: a rewrite whose gate is off does not need them.
     pub fn header_with(&self, elements: bool) -> Header {
         header_of(&self.ds, &self.layout.transfer_syntax, elements)
+    }
+
+    /// [`Parsed::header_with`] whose keywords are only the `wanted` ones and the study, series and
+    /// instance UIDs.
+    pub fn header_only<'k>(
+        &self,
+        wanted: impl IntoIterator<Item = &'k str>,
+        elements: bool,
+    ) -> Header {
+        header_of_only(&self.ds, &self.layout.transfer_syntax, wanted, elements)
     }
 
     /// Every UID value in the data set, at any depth (UI elements, split into their values).

@@ -412,3 +412,51 @@ fn text_becomes_a_value_of_the_elements_kind_or_is_refused() {
         ))
     );
 }
+
+/// A header that names only some keywords holds exactly what the full header holds for them (and for
+/// the UIDs), whatever else the data set carries: nested items, private and overlay elements, a
+/// sequence asked for by name, a keyword absent from the file.
+#[test]
+fn a_header_of_some_keywords_agrees_with_the_full_header_on_them() {
+    let mut spec = Spec::new(5);
+    spec.text
+        .insert("PatientBirthDate".into(), "19700101".into());
+    for bytes in [synth::file(&spec), nested_file()] {
+        let p = Parsed::read(&bytes).unwrap();
+        let full = p.header_with(false);
+        let wanted = [
+            "SeriesNumber",
+            "PatientName",
+            "OtherPatientIDsSequence",
+            "ImageComments",
+        ];
+        let some = p.header_only(wanted, false);
+        let mut expected = full.keywords.clone();
+        expected.retain(|k, _| {
+            wanted.contains(&k.as_str())
+                || ["SOPInstanceUID", "SeriesInstanceUID", "StudyInstanceUID"].contains(&k.as_str())
+        });
+        assert!(expected.contains_key("PatientName") && expected.contains_key("SeriesNumber"));
+        assert!(!expected.contains_key("ImageComments"));
+        assert_eq!(some.keywords, expected);
+        assert!(full.keywords.len() > some.keywords.len());
+        assert_eq!(
+            (
+                &some.sop_instance_uid,
+                &some.series_instance_uid,
+                &some.study_instance_uid,
+                &some.transfer_syntax
+            ),
+            (
+                &full.sop_instance_uid,
+                &full.series_instance_uid,
+                &full.study_instance_uid,
+                &full.transfer_syntax
+            )
+        );
+        assert_eq!(
+            p.header_only(wanted, true).elements,
+            p.header_with(true).elements
+        );
+    }
+}

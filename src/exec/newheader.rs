@@ -17,6 +17,8 @@ pub(super) struct NewHeader {
     pub source: Option<ElementHashes>,
     /// The rewritten header's fingerprints.
     pub after: ElementHashes,
+    /// The rewritten header; among its keywords only SeriesNumber, the UIDs and those `dicom.set`
+    /// writes.
     pub parsed: dicom::Header,
     pub original_uids: BTreeSet<String>,
 }
@@ -81,8 +83,10 @@ pub(super) fn new_header(
     };
     let parsed = dicom::Parsed::read(&bytes).map_err(rewrite_err)?;
     let after = fingerprint::of_parsed(&parsed, &rules.element_key).map_err(rewrite_err)?;
-    // The gate's input (every element) only when the gate looks at it.
-    let h = parsed.header_with(rules.gate != Gate::Off);
+    // Of the keywords, only what the rewrite reads (the scan key and the values `dicom.set` wrote);
+    // the gate's input (every element) only when the gate looks at it.
+    let wanted = std::iter::once("SeriesNumber").chain(rules.set.keys().map(String::as_str));
+    let h = parsed.header_only(wanted, rules.gate != Gate::Off);
     Ok(Some(NewHeader {
         source: hashes,
         after,

@@ -13,6 +13,7 @@
 //! (the journal's record of the rewrite still guards against a source that changed meanwhile).
 
 use super::composed::{At, Layout, ReadAt};
+use super::verify::SessionFacts;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -175,6 +176,9 @@ struct Inner {
     /// Bytes reserved per staging folder (held zips count against their folder's reservation).
     reserved: BTreeMap<PathBuf, u64>,
     zips: BTreeMap<PathBuf, Bytes>,
+    /// The facts an upload zip held here was built with, and their blake3 (as the journal records
+    /// it), kept as long as the zip is.
+    facts: BTreeMap<PathBuf, (String, Arc<SessionFacts>)>,
 }
 
 impl Default for Stash {
@@ -226,6 +230,7 @@ impl Stash {
             return Err(bytes);
         }
         g.zips.insert(path.to_path_buf(), bytes.clone());
+        g.facts.remove(path);
         Ok(bytes)
     }
 
@@ -234,9 +239,28 @@ impl Stash {
         self.lock().zips.get(path).cloned()
     }
 
+    /// Keeps the facts (and their blake3) the zip held as `path` was built with, for as long as the
+    /// zip is held; nothing when it is not held.
+    pub fn keep_facts(&self, path: &Path, blake3: String, facts: Arc<SessionFacts>) {
+        let mut g = self.lock();
+        if g.zips.contains_key(path) {
+            g.facts.insert(path.to_path_buf(), (blake3, facts));
+        }
+    }
+
+    /// The zip held as `path` with the facts kept beside it, when both are held.
+    pub fn with_facts(&self, path: &Path) -> Option<(Bytes, String, Arc<SessionFacts>)> {
+        let g = self.lock();
+        let (hash, facts) = g.facts.get(path)?;
+        let zip = g.zips.get(path)?;
+        Some((zip.clone(), hash.clone(), facts.clone()))
+    }
+
     /// Stops holding `path` (its folder keeps its reservation).
     pub fn drop_file(&self, path: &Path) {
-        self.lock().zips.remove(path);
+        let mut g = self.lock();
+        g.zips.remove(path);
+        g.facts.remove(path);
     }
 
     /// Gives back the room of the staging folder `dir` that its held zips do not use: its
@@ -261,6 +285,7 @@ impl Stash {
     pub fn release(&self, dir: &Path) {
         let mut g = self.lock();
         g.zips.retain(|p, _| p.parent() != Some(dir));
+        g.facts.retain(|p, _| p.parent() != Some(dir));
         g.reserved.remove(dir);
     }
 }
@@ -322,6 +347,36 @@ mod tests {
         assert!(s.get(&src).is_none());
         s.release(dir);
         assert!(s.get(&up).is_none(), "a released folder holds nothing");
+    }
+
+    #[test]
+    fn facts_are_kept_only_beside_a_held_zip_and_go_with_it() {
+        let s = Stash::new(100);
+        let dir = Path::new("/s/a");
+        let up = dir.join("upload.zip");
+        let facts = Arc::new(SessionFacts {
+            study_uid: Some("1.2.3".into()),
+            ..SessionFacts::default()
+        });
+        s.keep_facts(&up, "h".into(), facts.clone());
+        assert!(s.with_facts(&up).is_none(), "no zip held, no facts kept");
+        assert!(s.reserve(dir, 50));
+        s.put(&up, vec![1; 10]).unwrap();
+        s.keep_facts(&up, "h".into(), facts.clone());
+        let (zip, hash, kept) = s.with_facts(&up).unwrap();
+        assert_eq!((zip.len(), hash.as_str(), &*kept), (10, "h", &*facts));
+        s.put(&up, vec![2; 10]).unwrap();
+        assert!(
+            s.with_facts(&up).is_none(),
+            "a zip held anew does not inherit the facts of the one it replaced"
+        );
+        s.keep_facts(&up, "h".into(), facts.clone());
+        s.drop_file(&up);
+        assert!(s.with_facts(&up).is_none(), "dropped with the zip");
+        s.put(&up, vec![3; 10]).unwrap();
+        s.keep_facts(&up, "h".into(), facts);
+        s.release(dir);
+        assert!(s.with_facts(&up).is_none(), "released with the folder");
     }
 
     #[test]

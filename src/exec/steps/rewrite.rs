@@ -13,6 +13,7 @@ use crate::exec::zipfacts::{self, FactsError, Rewritten};
 use crate::plan::StepKind;
 use serde_json::{json, Value};
 use std::path::Path;
+use std::sync::Arc;
 
 /// Rewrites the downloaded zip into the upload zip. When the staging folder was lost since an
 /// earlier run, downloads again first.
@@ -35,7 +36,7 @@ pub fn run(env: &Env<'_>, c: &Ctx<'_>) -> Result<Value, StepFailure> {
         }
         other => local(other),
     };
-    let (r, hash) = match &source {
+    let (r, hash, held) = match &source {
         Staged::Memory(path, bytes) => {
             // The upload zip refers to the download's buffer for each file's data.
             let base = bytes.buffer();
@@ -47,32 +48,41 @@ pub fn run(env: &Env<'_>, c: &Ctx<'_>) -> Result<Value, StepFailure> {
             env.stash.settle(&c.dir);
             match held {
                 // Held for this run only: a later run finds no zip and rebuilds it.
-                Ok(_) => (r, Value::Null),
+                Ok(_) => (r, Value::Null, true),
                 Err(zip) => {
                     super::write_durably(&upload, &zip.slices())?;
-                    (r, disk_hash(env, &upload)?)
+                    (r, disk_hash(env, &upload)?, false)
                 }
             }
         }
         Staged::Disk(path) => {
             let r = zipfacts::rewrite_zip(path, &upload, &rules).map_err(failed)?;
-            (r, disk_hash(env, &upload)?)
+            (r, disk_hash(env, &upload)?, false)
         }
     };
     check_count(c, &r)?;
-    // The facts verification will compare stay on disk beside the zip, not in the journal or in
-    // memory: the journal records their hash, so memory does not grow with the files of a run.
     let facts = serde_json::to_vec(&r.facts).map_err(local)?;
+    let facts_hash = blake3::hash(&facts).to_hex().to_string();
     let facts_path = c.dir.join("facts.json");
-    let tmp = c.dir.join("facts.json.tmp");
-    std::fs::write(&tmp, &facts).map_err(|e| io("write", &tmp, e))?;
-    std::fs::rename(&tmp, &facts_path).map_err(|e| io("write", &facts_path, e))?;
+    let keyless = keyless_hash(&r.facts)?;
+    if held {
+        // Beside the zip in memory, gone with it: a later run rebuilds both.
+        let _ = std::fs::remove_file(&facts_path);
+        env.stash
+            .keep_facts(&upload, facts_hash.clone(), Arc::new(r.facts));
+    } else {
+        // The facts of a zip on disk stay on disk beside it, not in the journal or in memory: the
+        // journal records their hash, so memory does not grow with the files of a run.
+        let tmp = c.dir.join("facts.json.tmp");
+        std::fs::write(&tmp, &facts).map_err(|e| io("write", &tmp, e))?;
+        std::fs::rename(&tmp, &facts_path).map_err(|e| io("write", &facts_path, e))?;
+    }
     Ok(json!({
         "files": r.files,
         "bytes": r.bytes,
         "zip_blake3": hash,
-        "facts_blake3": blake3::hash(&facts).to_hex().to_string(),
-        "facts_keyless_blake3": keyless_hash(&r.facts)?,
+        "facts_blake3": facts_hash,
+        "facts_keyless_blake3": keyless,
         "not_dicom": r.not_dicom,
         "phi": r.phi,
     }))
@@ -102,22 +112,22 @@ pub fn upload_zip(
     env: &Env<'_>,
     c: &Ctx<'_>,
     ctx: &StepContext<'_>,
-) -> Result<(Staged, SessionFacts), StepFailure> {
+) -> Result<(Staged, Arc<SessionFacts>), StepFailure> {
     let upload = c.dir.join("upload.zip");
     let facts_path = c.dir.join("facts.json");
     let recorded = ctx.detail(&env.sibling(c, StepKind::Rewrite));
     if let Some(d) = &recorded {
+        if let Some((b, hash, facts)) = env.stash.with_facts(&upload) {
+            if d["facts_blake3"].as_str() == Some(hash.as_str()) {
+                return Ok((Staged::Memory(upload, b), facts));
+            }
+        }
         let facts_hash = || -> Result<Option<String>, StepFailure> {
             Ok(match facts_path.exists() {
                 true => Some(file_blake3(&facts_path)?),
                 false => None,
             })
         };
-        if let Some(b) = env.stash.get(&upload) {
-            if d["facts_blake3"].as_str() == facts_hash()?.as_deref() {
-                return Ok((Staged::Memory(upload, b), read_facts_file(&facts_path)?));
-            }
-        }
         let zip_hash = match env.written.hash(&upload) {
             Some(h) => Some(h),
             None if upload.exists() => Some(file_blake3(&upload)?),
@@ -127,7 +137,10 @@ pub fn upload_zip(
             && d["zip_blake3"].as_str() == zip_hash.as_deref()
             && d["facts_blake3"].as_str() == facts_hash()?.as_deref()
         {
-            return Ok((Staged::Disk(upload), read_facts_file(&facts_path)?));
+            return Ok((
+                Staged::Disk(upload),
+                Arc::new(read_facts_file(&facts_path)?),
+            ));
         }
     }
     // Rebuild. The facts of the rebuilt zip must equal the recorded ones, or the source changed. A
@@ -147,10 +160,13 @@ pub fn upload_zip(
             )));
         }
     }
+    if let Some((b, _, facts)) = env.stash.with_facts(&upload) {
+        return Ok((Staged::Memory(upload, b), facts));
+    }
     let zip = env
         .staged(c, "upload.zip")
         .ok_or_else(|| local("the rewrite left no upload zip"))?;
-    Ok((zip, read_facts_file(&facts_path)?))
+    Ok((zip, Arc::new(read_facts_file(&facts_path)?)))
 }
 
 /// blake3 of the facts without their keyed header hashes.
