@@ -42,6 +42,29 @@ const KNOWN_VRS: [&[u8]; 34] = [
     b"UC", b"UI", b"UL", b"UN", b"UR", b"US", b"UT", b"UV",
 ];
 
+/// The known VRs as a table: bit `j` of row `i` is set when the VR of letters `A + i`, `A + j` is
+/// known, so that checking one element's VR is an index and a mask instead of a search.
+const KNOWN_VR_TABLE: [u32; 26] = {
+    let mut table = [0u32; 26];
+    let mut k = 0;
+    while k < KNOWN_VRS.len() {
+        let vr = KNOWN_VRS[k];
+        table[(vr[0] - b'A') as usize] |= 1 << (vr[1] - b'A');
+        k += 1;
+    }
+    table
+};
+
+/// Whether two bytes name a known value representation.
+fn is_known_vr(vr: &[u8]) -> bool {
+    match vr {
+        [a @ b'A'..=b'Z', b @ b'A'..=b'Z'] => {
+            KNOWN_VR_TABLE[(a - b'A') as usize] & (1 << (b - b'A')) != 0
+        }
+        _ => false,
+    }
+}
+
 /// Whether an explicit VR element of this VR has a 2-byte reserved field and a 4-byte length.
 fn has_long_length(vr: &[u8]) -> bool {
     matches!(
@@ -144,7 +167,7 @@ impl Walker<'_> {
             return Ok((8, len, len == UNDEFINED));
         }
         let vr = self.b.get(at + 4..at + 6).ok_or_else(|| truncated(at))?;
-        if !KNOWN_VRS.contains(&vr) {
+        if !is_known_vr(vr) {
             return Err(malformed(
                 at,
                 "an element has no valid value representation",
@@ -275,4 +298,24 @@ pub(crate) fn pixel_start(
 ) -> Result<Option<usize>, DicomError> {
     let w = Walker { b: bytes, enc };
     Ok(w.walk(start, None, 0)?.1)
+}
+
+#[cfg(test)]
+mod vr_tests {
+    use super::*;
+
+    #[test]
+    fn the_vr_table_knows_exactly_the_known_vrs() {
+        for a in 0..=255u8 {
+            for b in 0..=255u8 {
+                let pair = [a, b];
+                assert_eq!(
+                    is_known_vr(&pair),
+                    KNOWN_VRS.contains(&pair.as_slice()),
+                    "{pair:?}"
+                );
+            }
+        }
+        assert!(!is_known_vr(b"S"), "one byte is no VR");
+    }
 }

@@ -27,6 +27,13 @@ pub fn to_yaml(plan: &Plan) -> String {
     format!("{text}{SEAL}{seal}\n")
 }
 
+/// The two fields read before the strict parse (the rest of the document is skipped, not built).
+#[derive(serde::Deserialize)]
+struct Head {
+    format: Option<String>,
+    ferry_version: Option<String>,
+}
+
 /// Checks the seal line against the bytes before it.
 fn check_seal(text: &str, path: &Path) -> Result<(), PlanError> {
     let edited = |why: &str| PlanError::Edited {
@@ -81,9 +88,20 @@ fn parse_error(path: &Path, e: &yaml::Error, hint: &str) -> PlanError {
 /// that does not match the plan types (hand edits, truncation), naming line and column.
 pub fn from_yaml(text: &str, path: &Path) -> Result<Plan, PlanError> {
     const EDITED: &str = " (was the plan edited or truncated? plan again with `ferry plan`)";
-    let value: yaml::Value = yaml::from_str(text).map_err(|e| parse_error(path, &e, EDITED))?;
-    let field = |k: &str| value.get(k).and_then(|v| v.as_str()).map(str::to_string);
-    match field("format") {
+    let head = match yaml::from_str::<Head>(text) {
+        Ok(head) => head,
+        // Not a mapping of text fields: the document as a whole says what is wrong.
+        Err(_) => {
+            let value: yaml::Value =
+                yaml::from_str(text).map_err(|e| parse_error(path, &e, EDITED))?;
+            let field = |k: &str| value.get(k).and_then(|v| v.as_str()).map(str::to_string);
+            Head {
+                format: field("format"),
+                ferry_version: field("ferry_version"),
+            }
+        }
+    };
+    match head.format {
         Some(f) if f == FORMAT => {}
         Some(found) => {
             return Err(PlanError::Format {
@@ -101,7 +119,7 @@ pub fn from_yaml(text: &str, path: &Path) -> Result<Plan, PlanError> {
             })
         }
     }
-    if let Some(found) = field("ferry_version") {
+    if let Some(found) = head.ferry_version {
         if newer(&found, crate::VERSION) {
             return Err(PlanError::NewerVersion {
                 path: path.to_path_buf(),
