@@ -2,7 +2,7 @@
 //! MD5 when checksums are on), read in one request so that verification can skip reading back
 //! files the server vouches for.
 
-use super::json::{opt, rows, s, scan_of};
+use super::json::{scan_of, FileRow, Listing};
 use super::{enc, Client, XnatError};
 use std::collections::BTreeMap;
 
@@ -27,13 +27,13 @@ impl Client {
             self.session_path(project, subject, session),
             ids.join(",")
         );
-        let v = self.http.get_json(
+        let listing: Listing<FileRow> = self.http.get_json_as(
             &path,
             &format!("listing the file digests of {project}/{session}"),
         )?;
-        for r in rows(&v) {
-            if let Some(list) = scan_of(&s(r, "URI")).and_then(|id| out.get_mut(&id)) {
-                list.push(opt(r, "digest"));
+        for r in listing.rows() {
+            if let Some(list) = scan_of(r.uri.as_str()).and_then(|id| out.get_mut(&id)) {
+                list.push(r.digest.nonempty());
             }
         }
         Ok(out)

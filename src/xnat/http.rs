@@ -359,6 +359,15 @@ impl Http {
 
     /// A GET whose answer is JSON.
     pub fn get_json(&self, path: &str, what: &str) -> Result<serde_json::Value, XnatError> {
+        self.get_json_as(path, what)
+    }
+
+    /// [`Http::get_json`] read straight into the type `T` (fields `T` does not name are skipped).
+    pub fn get_json_as<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        what: &str,
+    ) -> Result<T, XnatError> {
         self.get(path, what, |resp| {
             let text = resp
                 .body_mut()

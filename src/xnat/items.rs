@@ -5,6 +5,7 @@
 //! (ProjSubExptList rewrites `project` and `label`), so ownership is read here, from the item, never
 //! from a listing row.
 
+use super::item_doc::{Item, ItemDoc};
 use super::json::{rows, s};
 use super::{enc, Client, XnatError};
 use crate::model::inventory::SessionMeta;
@@ -54,13 +55,13 @@ pub struct CatalogRef {
 }
 
 impl CatalogRef {
-    fn of(r: &Value, scan: Option<&str>) -> CatalogRef {
-        let d = &r["data_fields"];
+    fn of(r: &Item, scan: Option<&str>) -> CatalogRef {
+        let d = r.fields();
         CatalogRef {
-            id: s(d, "xnat_abstractresource_id"),
+            id: d.xnat_abstractresource_id.0.clone(),
             scan: scan.map(str::to_string),
-            label: s(d, "label"),
-            format: s(d, "format"),
+            label: d.label.0.clone(),
+            format: d.format.0.clone(),
         }
     }
 }
@@ -80,28 +81,6 @@ pub struct ScanMeta {
     pub series_description: String,
 }
 
-/// The children of an item whose field path is `path`.
-fn children<'v>(item: &'v Value, path: &str) -> Vec<&'v Value> {
-    item["children"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|c| c["field"].as_str() == Some(path))
-        .flat_map(|c| c["items"].as_array().into_iter().flatten())
-        .collect()
-}
-
-/// How many children an item has under paths starting with `prefix`.
-fn count_under(item: &Value, prefix: &str) -> u64 {
-    item["children"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|c| c["field"].as_str().is_some_and(|f| f.starts_with(prefix)))
-        .map(|c| c["items"].as_array().map_or(0, |a| a.len() as u64))
-        .sum()
-}
-
 /// The carried subject fields found in an item's data fields (`group`, `demographics/NAME`).
 fn fields_of(f: &Value) -> BTreeMap<String, String> {
     SUBJECT_FIELDS
@@ -116,60 +95,63 @@ fn fields_of(f: &Value) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Reads an experiment document (`{"items": [...]}`) into an [`ExperimentItem`].
-pub fn parse_experiment(doc: &Value) -> Option<ExperimentItem> {
-    let item = doc["items"]
-        .as_array()?
-        .iter()
-        .find(|i| i["meta"]["isHistory"].as_bool() != Some(true))?;
-    let f = &item["data_fields"];
+/// Reads an experiment document already parsed (`{"items": [...]}`) into an [`ExperimentItem`].
+#[cfg(test)]
+pub(super) fn parse_experiment(doc: &serde_json::Value) -> Option<ExperimentItem> {
+    use serde::Deserialize;
+    experiment_of(&ItemDoc::deserialize(doc).ok()?)
+}
+
+/// The [`ExperimentItem`] of a typed experiment document; `None` without an item or an ID.
+pub(super) fn experiment_of(doc: &ItemDoc) -> Option<ExperimentItem> {
+    let item = doc.current()?;
+    let f = item.fields();
     let mut out = ExperimentItem {
-        id: s(f, "ID"),
-        xsi_type: s(&item["meta"], "xsi:type"),
-        project: s(f, "project"),
-        label: s(f, "label"),
-        subject_id: s(f, "subject_ID"),
+        id: f.id.0.clone(),
+        xsi_type: item.xsi_type().to_string(),
+        project: f.project.0.clone(),
+        label: f.label.0.clone(),
+        subject_id: f.subject_id.0.clone(),
         meta: SessionMeta {
-            note: s(f, "note"),
-            visit: s(f, "visit_id"),
-            time: s(f, "time"),
+            note: f.note.0.clone(),
+            visit: f.visit_id.0.clone(),
+            time: f.time.0.clone(),
         },
-        assessors: count_under(item, "assessors/"),
-        reconstructions: count_under(item, "reconstructions/"),
+        assessors: item.count_under("assessors/"),
+        reconstructions: item.count_under("reconstructions/"),
         ..ExperimentItem::default()
     };
     if out.id.is_empty() {
         return None;
     }
-    for sh in children(item, "sharing/share") {
-        let d = &sh["data_fields"];
-        let p = s(d, "project");
-        if !p.is_empty() {
-            out.shares.insert(p, s(d, "label"));
+    for sh in item.children("sharing/share") {
+        let d = sh.fields();
+        if !d.project.0.is_empty() {
+            out.shares.insert(d.project.0.clone(), d.label.0.clone());
         }
     }
-    for sc in children(item, "scans/scan") {
-        let d = &sc["data_fields"];
-        let id = s(d, "ID");
+    for sc in item.children("scans/scan") {
+        let d = sc.fields();
+        let id = d.id.0.clone();
         // A scan's resources are its `file` children (xnat:imageScanData/file).
-        for r in children(sc, "file") {
+        for r in sc.children("file") {
             out.catalogs.push(CatalogRef::of(r, Some(&id)));
         }
         out.scans.insert(
             id,
             ScanMeta {
-                xsi_type: s(&sc["meta"], "xsi:type"),
-                scan_type: s(d, "type"),
-                quality: s(d, "quality"),
-                note: s(d, "note"),
-                series_description: s(d, "series_description"),
+                xsi_type: sc.xsi_type().to_string(),
+                scan_type: d.scan_type.0.clone(),
+                quality: d.quality.0.clone(),
+                note: d.note.0.clone(),
+                series_description: d.series_description.0.clone(),
             },
         );
     }
-    for r in children(item, "resources/resource") {
-        let d = &r["data_fields"];
-        let n = s(d, "file_count").parse().unwrap_or(0);
-        out.resources.insert(s(d, "label"), n);
+    for r in item.children("resources/resource") {
+        let d = r.fields();
+        let n = d.file_count.0.parse().unwrap_or(0);
+        out.resources.insert(d.label.0.clone(), n);
         out.catalogs.push(CatalogRef::of(r, None));
     }
     Some(out)
@@ -239,20 +221,20 @@ impl Client {
     ) -> Result<Option<SubjectHoldings>, XnatError> {
         let base = format!("/data/projects/{}/subjects/{}", enc(project), enc(subject));
         let what = |x: &str| format!("{x} of subject {subject} in {project}");
-        let doc = match self
+        let doc: ItemDoc = match self
             .http
-            .get_json(&format!("{base}?format=json"), &what("reading"))
+            .get_json_as(&format!("{base}?format=json"), &what("reading"))
         {
             Ok(v) => v,
             Err(XnatError::NotFound { .. }) => return Ok(None),
             Err(e) => return Err(e),
         };
-        let item = &doc["items"][0];
+        let item = doc.first();
         let mut out = SubjectHoldings {
-            owner: s(&item["data_fields"], "project"),
-            shares: children(item, "sharing/share")
-                .into_iter()
-                .map(|c| s(&c["data_fields"], "project"))
+            owner: item.fields().project.0.clone(),
+            shares: item
+                .children("sharing/share")
+                .map(|c| c.fields().project.0.clone())
                 .filter(|p| !p.is_empty())
                 .collect(),
             ..SubjectHoldings::default()
@@ -295,8 +277,8 @@ impl Client {
     }
 
     fn item_at(&self, path: &str, what: String) -> Result<ExperimentItem, XnatError> {
-        let v = self.http.get_json(path, &what)?;
-        parse_experiment(&v).ok_or_else(|| XnatError::BadResponse {
+        let doc: ItemDoc = self.http.get_json_as(path, &what)?;
+        experiment_of(&doc).ok_or_else(|| XnatError::BadResponse {
             server: self.name().to_string(),
             what,
             detail: "the answer is not an experiment item".into(),
@@ -332,5 +314,30 @@ mod tests {
         assert_eq!(i.assessors, 2);
         assert_eq!(i.reconstructions, 0);
         assert!(parse_experiment(&json!({"items": []})).is_none());
+    }
+
+    /// The typed reading keeps the tree's leniency: history versions are passed over, numbers read as
+    /// text, values of another kind and null parts read as empty, never as a refused document.
+    #[test]
+    fn odd_values_in_an_item_read_as_empty_not_as_an_error() {
+        let doc = json!({"items": [
+            {"meta": {"isHistory": true}, "data_fields": {"ID": "OLD"}},
+            {"meta": {"isHistory": "no", "xsi:type": null},
+             "data_fields": {"ID": 7, "project": ["x"], "label": {"a": 1}, "time": 9.5},
+             "children": [
+                {"field": "scans/scan", "items": null},
+                {"field": 3, "items": [{}]},
+                {"field": "sharing/share", "items": [{"data_fields": null}]},
+                {"field": "assessors/assessor", "items": [{"children": null}, {}]}]}]});
+        let i = parse_experiment(&doc).unwrap();
+        assert_eq!((i.id.as_str(), i.meta.time.as_str()), ("7", "9.5"));
+        assert_eq!(
+            (i.project.as_str(), i.label.as_str(), i.xsi_type.as_str()),
+            ("", "", "")
+        );
+        assert!(i.scans.is_empty() && i.shares.is_empty() && i.catalogs.is_empty());
+        assert_eq!(i.assessors, 2);
+        assert!(parse_experiment(&json!({"items": null})).is_none());
+        assert!(parse_experiment(&json!([1, 2])).is_none());
     }
 }

@@ -9,6 +9,7 @@ pub mod credentials;
 mod digests;
 mod error;
 mod http;
+mod item_doc;
 mod items;
 mod json;
 mod moves;

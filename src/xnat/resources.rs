@@ -3,7 +3,7 @@
 //! and streaming uploads that never replace a file the destination already holds.
 
 use super::http::{Payload, Retry};
-use super::json::{file_entry, rows, s};
+use super::json::{file_entry, FileRow, Listing};
 use super::transfer::{io_err, Landing, Tap};
 use super::{enc, Client, XnatError};
 use crate::model::inventory::FileEntry;
@@ -78,15 +78,15 @@ impl Client {
             "listing resource {} of session {} in {}",
             r.label, r.session, r.project
         );
-        let v = match self.http.get_json(&path, &what) {
+        let listing: Listing<FileRow> = match self.http.get_json_as(&path, &what) {
             Ok(v) => v,
             Err(XnatError::NotFound { .. }) => return Ok(Vec::new()),
             Err(e) => return Err(e),
         };
         let mut out = Vec::new();
-        for row in rows(&v) {
-            let uri = s(row, "URI");
-            let path = resource_path_of(&uri).ok_or_else(|| XnatError::BadResponse {
+        for row in &listing.rows() {
+            let uri = row.uri.as_str();
+            let path = resource_path_of(uri).ok_or_else(|| XnatError::BadResponse {
                 server: self.name().to_string(),
                 what: what.clone(),
                 detail: format!("a file is listed under an unsafe or missing path: {uri:?}"),

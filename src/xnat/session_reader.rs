@@ -8,12 +8,12 @@
 //!
 //! [`assemble`] turns the two answers into a [`Session`] without I/O; nothing is read twice.
 
-use super::items::{parse_experiment, CatalogRef, ExperimentItem};
-use super::json::{file_entry, joined, opt, rows, s, scan_of};
+use super::item_doc::ItemDoc;
+use super::items::{experiment_of, CatalogRef, ExperimentItem};
+use super::json::{file_entry, joined, scan_of, FileRow, Listing};
 use super::resources::{resource_path_of, safe_relative};
 use super::{enc, Client, XnatError};
 use crate::model::inventory::{Resource, Scan, Session};
-use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 
 /// A session row of the project listing (its label there, which for a shared session is the label
@@ -45,13 +45,13 @@ impl SessionRow {
 /// Where a file row belongs: the scan (`None` for a session resource) and the resource label. The
 /// resource ID of the row (`cat_ID`) decides when the item lists it; otherwise the URI does, and files
 /// of assessors and reconstructions belong nowhere.
-fn home_of(r: &Value, by_id: &HashMap<&str, &CatalogRef>) -> Option<(Option<String>, String)> {
-    if let Some(c) = by_id.get(s(r, "cat_ID").as_str()) {
+fn home_of(r: &FileRow, by_id: &HashMap<&str, &CatalogRef>) -> Option<(Option<String>, String)> {
+    if let Some(c) = by_id.get(r.cat_id.as_str()) {
         return Some((c.scan.clone(), c.label.clone()));
     }
-    let uri = s(r, "URI");
-    let label = s(r, "collection");
-    match scan_of(&uri) {
+    let uri = r.uri.as_str();
+    let label = r.collection.0.clone();
+    match scan_of(uri) {
         Some(scan) => Some((Some(scan), label)),
         None if !uri.contains("/assessors/") && !uri.contains("/reconstructions/") => {
             Some((None, label))
@@ -62,21 +62,24 @@ fn home_of(r: &Value, by_id: &HashMap<&str, &CatalogRef>) -> Option<(Option<Stri
 
 /// The path of a file row inside its resource: what follows `/{cat_ID}/files/` in its URI (or
 /// `/resources/{R}/files/`), decoded and checked to be a safe relative path.
-fn path_in_resource(r: &Value) -> Option<String> {
-    let uri = s(r, "URI");
-    let cat = s(r, "cat_ID");
+fn path_in_resource(r: &FileRow) -> Option<String> {
+    let uri = r.uri.as_str();
+    let cat = r.cat_id.as_str();
     let marker = format!("/{cat}/files/");
     match uri.find(&marker).filter(|_| !cat.is_empty()) {
         Some(at) => safe_relative(&uri[at + marker.len()..]),
-        None => resource_path_of(&uri),
+        None => resource_path_of(uri),
     }
 }
 
 /// The request path of one scan file, built from IDs (the documented route), whatever form of URI
 /// the listing gave.
-fn scan_file_path(session: &str, scan: &str, r: &Value) -> String {
-    let resource = opt(r, "cat_ID").unwrap_or_else(|| s(r, "collection"));
-    let inside = path_in_resource(r).unwrap_or_else(|| s(r, "Name"));
+fn scan_file_path(session: &str, scan: &str, r: &FileRow) -> String {
+    let resource = r
+        .cat_id
+        .nonempty()
+        .unwrap_or_else(|| r.collection.0.clone());
+    let inside = path_in_resource(r).unwrap_or_else(|| r.name.0.clone());
     let inside: Vec<String> = inside.split('/').map(enc).collect();
     format!(
         "/data/experiments/{}/scans/{}/resources/{}/files/{}",
@@ -105,7 +108,7 @@ pub(super) fn assemble(
     project: &str,
     row: &SessionRow,
     item: &ExperimentItem,
-    files: &Value,
+    files: &[FileRow],
 ) -> (Session, Option<String>) {
     let mut session = Session {
         shared_from: (!item.project.is_empty() && item.project != project)
@@ -146,7 +149,7 @@ pub(super) fn assemble(
 
 /// Puts every file row of `files` into its scan's or session resource of `session` (see
 /// [`home_of`]); the request path of the first DICOM file (lowest scan, then name), if any.
-fn place_files(session: &mut Session, item: &ExperimentItem, files: &Value) -> Option<String> {
+fn place_files(session: &mut Session, item: &ExperimentItem, files: &[FileRow]) -> Option<String> {
     let by_id: HashMap<&str, &CatalogRef> = item
         .catalogs
         .iter()
@@ -154,7 +157,7 @@ fn place_files(session: &mut Session, item: &ExperimentItem, files: &Value) -> O
         .map(|c| (c.id.as_str(), c))
         .collect();
     let mut first: Option<((String, String), String)> = None;
-    for r in rows(files) {
+    for r in files {
         let Some((scan_id, label)) = home_of(r, &by_id) else {
             continue;
         };
@@ -166,20 +169,20 @@ fn place_files(session: &mut Session, item: &ExperimentItem, files: &Value) -> O
                     label: label.clone(),
                     ..Resource::default()
                 });
-            let name = path_in_resource(r).unwrap_or_else(|| s(r, "Name"));
+            let name = path_in_resource(r).unwrap_or_else(|| r.name.0.clone());
             res.files.insert(name.clone(), file_entry(r, name));
             continue;
         };
         let Some(scan) = session.scans.get_mut(&scan_id) else {
             continue;
         };
-        let name = s(r, "Name");
+        let name = r.name.0.clone();
         let res = scan
             .resources
             .entry(label.clone())
             .or_insert_with(|| Resource {
                 label: label.clone(),
-                format: s(r, "file_format"),
+                format: r.file_format.0.clone(),
                 files: BTreeMap::new(),
             });
         res.files.insert(name.clone(), file_entry(r, name.clone()));
@@ -209,7 +212,11 @@ impl Client {
             enc(&row.id)
         );
         let (item, files) = std::thread::scope(|scope| {
-            let files = scope.spawn(|| self.http.get_json(&files_path, &what("listing the files")));
+            let files = scope.spawn(|| {
+                self.http
+                    .get_json_as::<Listing<FileRow>>(&files_path, &what("listing the files"))
+                    .map(Listing::rows)
+            });
             let item = match item {
                 Some(i) => Ok(i),
                 None => self.experiment_item(&row.id),
@@ -266,25 +273,25 @@ impl Client {
         session: &str,
     ) -> Result<Option<Session>, XnatError> {
         let what = format!("reading session {session} of {project}");
-        let v = match self
+        let doc: ItemDoc = match self
             .http
-            .get_json(&self.session_item_path(project, subject, session), &what)
+            .get_json_as(&self.session_item_path(project, subject, session), &what)
         {
             Ok(v) => v,
             Err(XnatError::NotFound { .. }) => return Ok(None),
             Err(e) => return Err(e),
         };
-        let doc = &v["items"][0];
-        let fields = &doc["data_fields"];
+        let first = doc.first();
+        let fields = first.fields();
         let row = SessionRow {
-            id: s(fields, "ID"),
-            label: s(fields, "label"),
+            id: fields.id.0.clone(),
+            label: fields.label.0.clone(),
             subject: subject.to_string(),
-            xsi_type: s(&doc["meta"], "xsi:type"),
-            date: opt(fields, "date"),
-            uid: opt(fields, "UID"),
+            xsi_type: first.xsi_type().to_string(),
+            date: fields.date.nonempty(),
+            uid: fields.uid.nonempty(),
         };
-        let item = parse_experiment(&v).filter(|_| !row.id.is_empty());
+        let item = experiment_of(&doc).filter(|_| !row.id.is_empty());
         let Some(item) = item else {
             return Err(XnatError::BadResponse {
                 server: self.name().to_string(),
@@ -304,13 +311,13 @@ impl Client {
         subject: &str,
         session: &str,
     ) -> Result<Option<(String, Option<String>)>, XnatError> {
-        match self.http.get_json(
+        match self.http.get_json_as::<ItemDoc>(
             &self.session_item_path(project, subject, session),
             &format!("reading session {session} of {project}"),
         ) {
-            Ok(v) => {
-                let fields = &v["items"][0]["data_fields"];
-                Ok(Some((s(fields, "ID"), opt(fields, "UID"))))
+            Ok(doc) => {
+                let fields = doc.first().fields();
+                Ok(Some((fields.id.0.clone(), fields.uid.nonempty())))
             }
             Err(XnatError::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),

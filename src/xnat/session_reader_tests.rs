@@ -1,7 +1,20 @@
 //! Unit tests of [`super::assemble`]: a session read from its item and its file listing.
 
+use super::super::items::parse_experiment;
 use super::*;
-use serde_json::json;
+use serde_json::{json, Value};
+
+/// One file row.
+fn row_of(row: Value) -> FileRow {
+    serde_json::from_value(row).unwrap()
+}
+
+/// The rows of a file listing document.
+fn rows_of(doc: Value) -> Vec<FileRow> {
+    serde_json::from_value::<Listing<FileRow>>(doc)
+        .unwrap()
+        .rows()
+}
 
 fn row() -> SessionRow {
     SessionRow {
@@ -70,7 +83,7 @@ fn item(owner: &str) -> ExperimentItem {
 
 #[test]
 fn scans_keep_their_curated_metadata_and_files() {
-    let (s, first) = assemble("P", &row(), &item("P"), &files_doc());
+    let (s, first) = assemble("P", &row(), &item("P"), &rows_of(files_doc()));
     assert_eq!(s.id, "E1");
     assert_eq!(s.uid.as_deref(), Some("1.2.3"));
     let t1 = &s.scans["10"];
@@ -100,7 +113,7 @@ fn scans_keep_their_curated_metadata_and_files() {
 
 #[test]
 fn session_resources_come_from_the_item_and_assessor_files_are_left_out() {
-    let (s, _) = assemble("P", &row(), &item("P"), &files_doc());
+    let (s, _) = assemble("P", &row(), &item("P"), &rows_of(files_doc()));
     let notes = &s.resources["NOTES"];
     assert_eq!(notes.format, "TXT");
     assert_eq!(notes.files["sub dir/c.txt"].digest.as_deref(), Some("d4"));
@@ -115,13 +128,13 @@ fn session_resources_come_from_the_item_and_assessor_files_are_left_out() {
 
 #[test]
 fn ownership_and_shares_come_from_the_item() {
-    let (owned, _) = assemble("P", &row(), &item("P"), &files_doc());
+    let (owned, _) = assemble("P", &row(), &item("P"), &rows_of(files_doc()));
     assert_eq!(owned.shared_from, None);
     assert_eq!(owned.shares["COLLAB"], "C_MR1");
     assert_eq!(owned.meta.visit, "V1");
     assert_eq!(owned.meta.time, "09:30:00");
     // Read from the sharing project, the same item names the owner.
-    let (shared, _) = assemble("COLLAB", &row(), &item("OWNER"), &files_doc());
+    let (shared, _) = assemble("COLLAB", &row(), &item("OWNER"), &rows_of(files_doc()));
     assert_eq!(shared.shared_from.as_deref(), Some("OWNER"));
     assert_eq!(
         shared.label, "S1_MR1",
@@ -136,7 +149,12 @@ fn a_session_without_scans_has_no_first_dicom() {
         "data_fields": {"ID": "E1", "project": "P", "label": "S1_MR1"},
         "children": [{"field": "scans/scan", "items": []}]}]});
     let empty = json!({"ResultSet": {"Result": []}});
-    let (s, first) = assemble("P", &row(), &parse_experiment(&doc).unwrap(), &empty);
+    let (s, first) = assemble(
+        "P",
+        &row(),
+        &parse_experiment(&doc).unwrap(),
+        &rows_of(empty),
+    );
     assert!(s.scans.is_empty());
     assert!(s.resources.is_empty());
     assert!(s.shares.is_empty());
@@ -157,7 +175,12 @@ fn rows_without_a_known_resource_id_are_placed_by_their_uri() {
         file("g.dcm", "/data/experiments/E1/scans/9/resources/DICOM/files/g.dcm", "", "DICOM", 4, ""),
         file("n.txt", "/data/experiments/E1/resources/NOTES/files/n.txt", "", "NOTES", 2, ""),
     ]}});
-    let (s, first) = assemble("P", &row(), &parse_experiment(&doc).unwrap(), &files);
+    let (s, first) = assemble(
+        "P",
+        &row(),
+        &parse_experiment(&doc).unwrap(),
+        &rows_of(files),
+    );
     assert_eq!(s.scans["3"].resources["DICOM"].files.len(), 1);
     assert!(
         !s.scans.contains_key("9"),
@@ -180,7 +203,7 @@ fn unsafe_paths_inside_a_resource_fall_back_to_the_file_name() {
         1,
         "",
     );
-    assert_eq!(path_in_resource(&r), None);
+    assert_eq!(path_in_resource(&row_of(r)), None);
     let r = file(
         "c.txt",
         "/data/experiments/E1/resources/201/files/a/c.txt",
@@ -189,7 +212,7 @@ fn unsafe_paths_inside_a_resource_fall_back_to_the_file_name() {
         1,
         "",
     );
-    assert_eq!(path_in_resource(&r).as_deref(), Some("a/c.txt"));
+    assert_eq!(path_in_resource(&row_of(r)).as_deref(), Some("a/c.txt"));
     assert!(scan_sort_key("2") < scan_sort_key("10"));
     assert!(scan_sort_key("10") < scan_sort_key("A"));
 }
