@@ -8,7 +8,8 @@
 //! composed over the download zip (it refers to the download's bytes for each file's data, and holds
 //! its headers itself), so the session then takes about its size once, and the rewrite gives back
 //! the room it does not use. A session that finds no room, or whose upload zip outgrows its room, is
-//! staged on disk as before. Nothing held survives the
+//! staged on disk as before. An upload zip held here keeps the facts it was built with beside it
+//! (verification compares them), and they go with it. Nothing held survives the
 //! process: a resumed run finds neither zip on disk and the rewrite step downloads the session again
 //! (the journal's record of the rewrite still guards against a source that changed meanwhile).
 

@@ -1,5 +1,5 @@
 //! The `rewrite` step: the downloaded zip becomes the upload zip (the de-identification profile, the
-//! destination's anonymization scripts the plan recorded, then headers per `dicom.set`, then the anonymization gate on every file), and the facts verification will compare are written beside it.
+//! destination's anonymization scripts the plan recorded, then headers per `dicom.set`, then the anonymization gate on every file), and the facts verification will compare are kept beside it (in memory with a zip held in memory, else in the staging folder).
 //! A session whose download is held in memory gets its upload zip in memory too, when the run's
 //! stash has room for it. [`upload_zip`] gives later steps the upload zip, rebuilt when the staging
 //! folder lost it.
@@ -36,7 +36,7 @@ pub fn run(env: &Env<'_>, c: &Ctx<'_>) -> Result<Value, StepFailure> {
         }
         other => local(other),
     };
-    let (r, hash, held) = match &source {
+    let (r, hash) = match &source {
         Staged::Memory(path, bytes) => {
             // The upload zip refers to the download's buffer for each file's data.
             let base = bytes.buffer();
@@ -48,16 +48,16 @@ pub fn run(env: &Env<'_>, c: &Ctx<'_>) -> Result<Value, StepFailure> {
             env.stash.settle(&c.dir);
             match held {
                 // Held for this run only: a later run finds no zip and rebuilds it.
-                Ok(_) => (r, Value::Null, true),
+                Ok(_) => (r, Value::Null),
                 Err(zip) => {
                     super::write_durably(&upload, &zip.slices())?;
-                    (r, disk_hash(env, &upload)?, false)
+                    (r, disk_hash(env, &upload)?)
                 }
             }
         }
         Staged::Disk(path) => {
             let r = zipfacts::rewrite_zip(path, &upload, &rules).map_err(failed)?;
-            (r, disk_hash(env, &upload)?, false)
+            (r, disk_hash(env, &upload)?)
         }
     };
     check_count(c, &r)?;
@@ -65,7 +65,8 @@ pub fn run(env: &Env<'_>, c: &Ctx<'_>) -> Result<Value, StepFailure> {
     let facts_hash = blake3::hash(&facts).to_hex().to_string();
     let facts_path = c.dir.join("facts.json");
     let keyless = keyless_hash(&r.facts)?;
-    if held {
+    // A zip held in memory has no hash on disk.
+    if hash.is_null() {
         // Beside the zip in memory, gone with it: a later run rebuilds both.
         let _ = std::fs::remove_file(&facts_path);
         env.stash
