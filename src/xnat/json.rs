@@ -13,17 +13,16 @@ pub(super) fn rows(v: &Value) -> Vec<&Value> {
         .unwrap_or_default()
 }
 
-/// A value as text: strings as they are, numbers written out, anything else empty.
+/// A value as text, read as a typed field reads it ([`Text`]).
 pub(super) fn s(v: &Value, key: &str) -> String {
-    match &v[key] {
-        Value::String(s) => s.clone(),
-        Value::Number(n) => n.to_string(),
-        _ => String::new(),
-    }
+    <Text as serde::Deserialize>::deserialize(&v[key])
+        .map(|t| t.0)
+        .unwrap_or_default()
 }
 
-/// A JSON value read as [`s`] reads it (strings as they are, numbers written out, anything else
-/// empty), for typed documents: arrays and objects in its place are skipped, not refused.
+/// A JSON value as text: strings as they are, numbers written out, anything else empty (arrays and
+/// objects in its place are skipped, not refused). Typed documents and [`s`] on a tree both read
+/// values this way.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Text(pub String);
 
@@ -194,12 +193,26 @@ mod tests {
     fn typed_text_reads_values_as_the_tree_does() {
         let v = serde_json::json!({"a": "x", "n": 12, "m": -3, "f": 1.5, "g": 2.0, "e": "",
             "z": null, "b": true, "l": [1, [2]], "o": {"k": {"j": 1}}});
-        for key in ["a", "n", "m", "f", "g", "e", "z", "b", "l", "o", "missing"] {
+        let expected = [
+            ("a", "x"),
+            ("n", "12"),
+            ("m", "-3"),
+            ("f", "1.5"),
+            ("g", "2.0"),
+            ("e", ""),
+            ("z", ""),
+            ("b", ""),
+            ("l", ""),
+            ("o", ""),
+            ("missing", ""),
+        ];
+        for (key, want) in expected {
             let t: Text = match v.get(key) {
                 Some(x) => serde_json::from_str(&x.to_string()).unwrap(),
                 None => Text::default(),
             };
-            assert_eq!(t.as_str(), s(&v, key), "{key}");
+            assert_eq!(t.as_str(), want, "{key} from text");
+            assert_eq!(s(&v, key), want, "{key} from the tree");
         }
     }
 
