@@ -16,6 +16,7 @@ mod parsed;
 pub mod phi;
 pub mod profile;
 mod rewrite;
+mod splice;
 pub mod synth;
 mod tail;
 mod walk;

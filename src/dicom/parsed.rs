@@ -9,10 +9,12 @@
 use super::deidentify::{self, Profile};
 use super::header::{classify, header_of, header_of_only, settable, Header};
 use super::rewrite::{layout, meta_with_sop, transfer_syntax, value_for, Layout};
+use super::splice;
+use super::walk::Encoding;
 use super::DicomError;
 use dicom_core::header::Header as _;
 use dicom_core::value::Value;
-use dicom_core::{DataElement, VR};
+use dicom_core::{DataElement, Tag, VR};
 use dicom_encoding::TransferSyntax;
 use dicom_object::InMemDicomObject;
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,6 +27,15 @@ pub struct Parsed<'a> {
     ds: InMemDicomObject,
     /// SOPInstanceUID as read, before any edit.
     sop_before: Option<String>,
+    /// What was edited since the read.
+    edits: Edits,
+}
+
+/// The edits of a [`Parsed`]: only top-level elements set (these tags; none yet after the read), or
+/// anything (the data set was handed out to edit, or de-identified).
+enum Edits {
+    Top(BTreeSet<Tag>),
+    Any,
 }
 
 impl<'a> Parsed<'a> {
@@ -42,6 +53,7 @@ impl<'a> Parsed<'a> {
             ts,
             ds,
             sop_before,
+            edits: Edits::Top(BTreeSet::new()),
         })
     }
 
@@ -62,6 +74,7 @@ impl<'a> Parsed<'a> {
 
     /// The data set before PixelData, to edit; [`Parsed::encode`] writes the result.
     pub fn dataset_mut(&mut self) -> &mut InMemDicomObject {
+        self.edits = Edits::Any;
         &mut self.ds
     }
 
@@ -98,6 +111,7 @@ impl<'a> Parsed<'a> {
         match profile.filter(|p| p.is_active()) {
             Some(p) => {
                 deidentify::apply(&mut self.ds, p);
+                self.edits = Edits::Any;
                 true
             }
             None => false,
@@ -107,13 +121,17 @@ impl<'a> Parsed<'a> {
     /// Sets each keyword of `set` to its value, creating elements that are absent.
     pub fn set(&mut self, set: &BTreeMap<String, String>) -> Result<(), DicomError> {
         for e in elements_for(set)? {
+            if let Edits::Top(tags) = &mut self.edits {
+                tags.insert(e.tag());
+            }
             self.ds.put(e);
         }
         Ok(())
     }
 
     /// The file as edited: the preamble and file meta group as they were (its Media Storage SOP
-    /// Instance UID following a changed SOPInstanceUID), the data set re-encoded, and PixelData with
+    /// Instance UID following a changed SOPInstanceUID), the data set re-encoded (where only
+    /// top-level elements were set, only those: see [`super::splice`]), and PixelData with
     /// everything after it byte for byte.
     pub fn encode(&self) -> Result<Vec<u8>, DicomError> {
         let (start, end) = (
@@ -125,7 +143,10 @@ impl<'a> Parsed<'a> {
             Some(now) => meta_with_sop(self.bytes, start, &now, &mut out)?,
             None => out.extend_from_slice(&self.bytes[..start]),
         }
-        self.write_dataset(&mut out)?;
+        match self.spliced(start, end)? {
+            Some(data) => out.extend_from_slice(&data),
+            None => self.write_dataset(&mut out)?,
+        }
         out.extend_from_slice(&self.bytes[end..]);
         Ok(out)
     }
@@ -135,6 +156,17 @@ impl<'a> Parsed<'a> {
         let mut out = Vec::new();
         self.write_dataset(&mut out)?;
         Ok(out)
+    }
+
+    /// The data set with only its set elements encoded anew, when only top-level elements were set.
+    fn spliced(&self, start: usize, end: usize) -> Result<Option<Vec<u8>>, DicomError> {
+        let Edits::Top(tags) = &self.edits else {
+            return Ok(None);
+        };
+        let Some(enc) = Encoding::of(&self.layout.transfer_syntax) else {
+            return Ok(None);
+        };
+        splice::spliced(self.bytes, (start, end), (enc, self.ts), &self.ds, tags)
     }
 
     fn write_dataset(&self, out: &mut Vec<u8>) -> Result<(), DicomError> {

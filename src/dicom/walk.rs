@@ -190,11 +190,14 @@ impl Walker<'_> {
 
     /// Walks elements from `at` to `end` (or to a delimiter when `end` is `None`). Returns where the
     /// walk stopped and, at the top level, where PixelData starts.
+    /// Walks a data set (or an item's) from `at`; with `tops`, records where each top-level
+    /// element starts.
     fn walk(
         &self,
         mut at: usize,
         end: Option<usize>,
         depth: usize,
+        mut tops: Option<&mut Vec<TopElement>>,
     ) -> Result<(usize, Option<usize>), DicomError> {
         if depth > MAX_DEPTH {
             return Err(malformed(at, "sequences nest too deep"));
@@ -221,6 +224,9 @@ impl Walker<'_> {
                 return Err(malformed(at, "elements are out of order"));
             }
             last = (group, element);
+            if let Some(t) = tops.as_deref_mut() {
+                t.push(((group, element), at));
+            }
             let (h, len, seq) = self.header(at, group)?;
             let value = at + h;
             at = if len == UNDEFINED {
@@ -255,14 +261,14 @@ impl Walker<'_> {
             match (group, element) {
                 (0xFFFE, 0xE0DD) if end.is_none() => return Ok(at + 8),
                 (0xFFFE, 0xE000) if len == UNDEFINED => {
-                    at = self.walk(at + 8, None, depth)?.0;
+                    at = self.walk(at + 8, None, depth, None)?.0;
                 }
                 (0xFFFE, 0xE000) => {
                     let stop = (at + 8)
                         .checked_add(len as usize)
                         .filter(|e| *e <= self.b.len() && end.is_none_or(|x| *e <= x))
                         .ok_or_else(|| truncated(at))?;
-                    self.walk(at + 8, Some(stop), depth)?;
+                    self.walk(at + 8, Some(stop), depth, None)?;
                     at = stop;
                 }
                 _ => {
@@ -297,7 +303,23 @@ pub(crate) fn pixel_start(
     enc: Encoding,
 ) -> Result<Option<usize>, DicomError> {
     let w = Walker { b: bytes, enc };
-    Ok(w.walk(start, None, 0)?.1)
+    Ok(w.walk(start, None, 0, None)?.1)
+}
+
+/// A top-level element of a data set: its tag (group, element) and where it starts.
+pub(crate) type TopElement = ((u16, u16), usize);
+
+/// The top-level elements of the data set that starts at `start`, in order, up to PixelData (not
+/// included), each checked as [`pixel_start`] checks them.
+pub(crate) fn top_elements(
+    bytes: &[u8],
+    start: usize,
+    enc: Encoding,
+) -> Result<Vec<TopElement>, DicomError> {
+    let w = Walker { b: bytes, enc };
+    let mut tops = Vec::new();
+    w.walk(start, None, 0, Some(&mut tops))?;
+    Ok(tops)
 }
 
 #[cfg(test)]
