@@ -106,6 +106,20 @@ impl<'a> Parsed<'a> {
         out
     }
 
+    /// Runs `edit` on the data set. It answers with what it changed: `Some(tags)`, only these
+    /// top-level elements (set or removed), so that only they are encoded anew; `None`, anything.
+    pub fn edit_with<R>(
+        &mut self,
+        edit: impl FnOnce(&mut InMemDicomObject) -> (R, Option<BTreeSet<Tag>>),
+    ) -> R {
+        let (r, touched) = edit(&mut self.ds);
+        match (touched, &mut self.edits) {
+            (Some(t), Edits::Top(tags)) => tags.extend(t),
+            _ => self.edits = Edits::Any,
+        }
+        r
+    }
+
     /// Applies the de-identification profile when it is active; whether it was.
     pub fn deidentify(&mut self, profile: Option<&Profile>) -> bool {
         match profile.filter(|p| p.is_active()) {

@@ -1,13 +1,14 @@
-//! The data set of a file whose edits were only top-level elements set: every other element keeps
-//! its bytes as they came, and each set element, encoded alone, takes its place in tag order (or is
-//! put in where it was absent). Decoding a header and encoding it whole again costs more than the
-//! rest of a rewrite; for the common rewrite (`dicom.set` of a few keywords) this does neither for
-//! the elements that did not change. The checking decode of the result ([`super::Parsed::read`] of
-//! the rewritten bytes) still compares every element with the source.
+//! The data set of a file whose edits were only top-level elements set or removed (`dicom.set`, and
+//! anonymization scripts that assign or delete elements): every other element keeps its bytes as
+//! they came, each set element, encoded alone, takes its place in tag order (or is put in where it
+//! was absent), and a removed one is left out. Decoding a header and encoding it whole again costs
+//! more than the rest of a rewrite; this does neither for the elements that did not change. The
+//! checking decode of the result ([`super::Parsed::read`] of the rewritten bytes) still compares
+//! every element with the source.
 //!
-//! It answers `None`, and the caller encodes the whole data set, when a set element is missing from
-//! the data set, when one holds text outside ASCII (its bytes then depend on the character set), or
-//! when a group length element stands in the group of a set element (it would no longer be right).
+//! It answers `None`, and the caller encodes the whole data set, when a set element holds text outside
+//! ASCII (its bytes then depend on the character set), or when a group length element stands in the
+//! group of an element set or removed (it would no longer be right).
 
 use super::walk::{top_elements, Encoding};
 use super::DicomError;
@@ -18,7 +19,7 @@ use dicom_object::InMemDicomObject;
 use std::collections::BTreeSet;
 
 /// The data set `bytes[start..end]` (a walk of it stops at `end`, where PixelData starts or the
-/// file ends) with the elements of `tags` as `ds` holds them now.
+/// file ends) with the elements of `tags` as `ds` holds them now (those it no longer holds left out).
 pub(super) fn spliced(
     bytes: &[u8],
     (start, end): (usize, usize),
@@ -34,15 +35,19 @@ pub(super) fn spliced(
     if tops.iter().any(|((g, e), _)| *e == 0 && groups.contains(g)) {
         return Ok(None);
     }
-    let mut out = Vec::with_capacity(end - start + set.iter().map(|(_, b)| b.len()).sum::<usize>());
+    let added: usize = set
+        .iter()
+        .filter_map(|(_, b)| b.as_ref().map(Vec::len))
+        .sum();
+    let mut out = Vec::with_capacity(end - start + added);
     let mut set = set.into_iter().peekable();
     for (i, ((g, e), at)) in tops.iter().enumerate() {
         let tag = Tag(*g, *e);
         while let Some((_, b)) = set.next_if(|(t, _)| *t < tag) {
-            out.extend_from_slice(&b);
+            out.extend_from_slice(b.as_deref().unwrap_or_default());
         }
         match set.next_if(|(t, _)| *t == tag) {
-            Some((_, b)) => out.extend_from_slice(&b),
+            Some((_, b)) => out.extend_from_slice(b.as_deref().unwrap_or_default()),
             None => {
                 let next = tops.get(i + 1).map_or(end, |(_, n)| *n);
                 out.extend_from_slice(&bytes[*at..next]);
@@ -50,16 +55,16 @@ pub(super) fn spliced(
         }
     }
     for (_, b) in set {
-        out.extend_from_slice(&b);
+        out.extend_from_slice(b.as_deref().unwrap_or_default());
     }
     Ok(Some(out))
 }
 
-/// An element encoded alone: its tag and bytes.
-type Encoded = (Tag, Vec<u8>);
+/// An element encoded alone: its tag and bytes (`None`: the data set no longer holds it).
+type Encoded = (Tag, Option<Vec<u8>>);
 
-/// Each element of `tags` encoded alone in `ts`, in tag order; `None` when one is missing or holds
-/// text outside ASCII, or is not an element of the data set proper.
+/// Each element of `tags` encoded alone in `ts`, in tag order; `None` when one holds text outside
+/// ASCII, or is not an element of the data set proper.
 fn encoded(
     ds: &InMemDicomObject,
     tags: &BTreeSet<Tag>,
@@ -71,7 +76,8 @@ fn encoded(
             return Ok(None);
         }
         let Some(e) = ds.get(*tag) else {
-            return Ok(None);
+            out.push((*tag, None));
+            continue;
         };
         let ascii = match e.value() {
             Value::Primitive(PrimitiveValue::Str(s)) => s.is_ascii(),
@@ -86,7 +92,7 @@ fn encoded(
         InMemDicomObject::from_element_iter([e.clone()])
             .write_dataset_with_ts(&mut b, ts)
             .map_err(|e| DicomError::Malformed(e.to_string()))?;
-        out.push((*tag, b));
+        out.push((*tag, Some(b)));
     }
     Ok(Some(out))
 }
@@ -221,10 +227,19 @@ mod tests {
         assert!(spliced(&f, span, (enc, ts), ascii.dataset(), &tags)
             .unwrap()
             .is_some());
-        let absent = BTreeSet::from([Tag(0x0008, 0x1030)]);
-        assert_eq!(
-            spliced(&f, span, (enc, ts), p.dataset(), &absent).unwrap(),
-            None
+        // An element the data set no longer holds is left out.
+        let gone = BTreeSet::from([Tag(0x0010, 0x0020)]);
+        let mut removed = Parsed::read(&f).unwrap();
+        removed.dataset_mut().remove_element(Tag(0x0010, 0x0020));
+        let data = spliced(&f, span, (enc, ts), removed.dataset(), &gone)
+            .unwrap()
+            .unwrap();
+        let mut kept = raw(&f);
+        kept.remove(&(0x0010, 0x0020));
+        assert_eq!(data, kept.into_values().flatten().collect::<Vec<u8>>());
+        assert_ne!(
+            spliced(&f, span, (enc, ts), p.dataset(), &gone).unwrap(),
+            Some(data)
         );
         // And the file as a whole still carries the value, through the whole encoding.
         let (a, b) = both_ways(&f, &values);

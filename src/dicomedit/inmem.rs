@@ -81,3 +81,55 @@ impl DataSet for InMemDicomObject {
         strip_private(self)
     }
 }
+
+/// A data set that keeps a record of what a script did to it: the top-level tags it set (to a new
+/// value) or removed, or that it removed private elements, which reaches inside sequences.
+pub struct Recorded<'a> {
+    ds: &'a mut InMemDicomObject,
+    tags: std::collections::BTreeSet<Tag>,
+    deep: bool,
+}
+
+impl<'a> Recorded<'a> {
+    /// A record of the edits to `ds`, empty so far.
+    pub fn new(ds: &'a mut InMemDicomObject) -> Recorded<'a> {
+        Recorded {
+            ds,
+            tags: Default::default(),
+            deep: false,
+        }
+    }
+
+    /// The top-level tags set or removed; `None` when an edit may have reached inside a sequence.
+    pub fn touched(self) -> Option<std::collections::BTreeSet<Tag>> {
+        (!self.deep).then_some(self.tags)
+    }
+}
+
+impl DataSet for Recorded<'_> {
+    fn tags(&self) -> Vec<Tag> {
+        DataSet::tags(&*self.ds)
+    }
+
+    fn value(&self, tag: Tag) -> Option<String> {
+        DataSet::value(&*self.ds, tag)
+    }
+
+    fn set(&mut self, tag: Tag, value: &str) -> Result<bool, String> {
+        let changed = DataSet::set(&mut *self.ds, tag, value)?;
+        if changed {
+            self.tags.insert(tag);
+        }
+        Ok(changed)
+    }
+
+    fn remove(&mut self, tag: Tag) {
+        self.tags.insert(tag);
+        DataSet::remove(&mut *self.ds, tag);
+    }
+
+    fn remove_private(&mut self) -> usize {
+        self.deep = true;
+        DataSet::remove_private(&mut *self.ds)
+    }
+}

@@ -19,6 +19,7 @@ mod lexer;
 mod parser;
 mod pattern;
 
+pub use inmem::Recorded;
 pub use parser::{Action, Op, Statement, Value, Variable};
 pub use pattern::TagPattern;
 

@@ -78,14 +78,25 @@ impl LocalScripts {
             return Ok(bytes);
         }
         let mut p = dicom::Parsed::read(&bytes)?;
-        if !self.apply_to(p.dataset_mut())? {
+        if !p.edit_with(|ds| self.apply_recorded(ds))? {
             return Ok(bytes);
         }
         Ok(p.encode()?)
     }
 
+    /// [`LocalScripts::apply_to`], with the top-level tags the scripts set or removed (`None` when
+    /// they removed private elements, which reaches inside sequences).
+    pub fn apply_recorded(
+        &self,
+        ds: &mut InMemDicomObject,
+    ) -> (Result<bool, ScriptRunError>, Option<BTreeSet<Tag>>) {
+        let mut rec = crate::dicomedit::Recorded::new(ds);
+        let changed = self.apply_to(&mut rec);
+        (changed, rec.touched())
+    }
+
     /// Runs every script on a decoded data set; whether any changed it.
-    pub fn apply_to(&self, ds: &mut InMemDicomObject) -> Result<bool, ScriptRunError> {
+    pub fn apply_to(&self, ds: &mut dyn DataSet) -> Result<bool, ScriptRunError> {
         let mut vars = self.vars.clone();
         vars.modality_label = DataSet::value(ds, Tag(0x0008, 0x0060)).unwrap_or_default();
         let mut changed = false;
@@ -196,5 +207,46 @@ mod tests {
         // sequence, which text cannot fill.
         let msg = e.unwrap_err().to_string();
         assert!(msg.contains("site") && msg.contains("line 2"), "{msg}");
+    }
+
+    /// What the scripts did is recorded, so that only those elements are encoded anew: the result
+    /// decodes as the whole encoding does, and every other element keeps its bytes.
+    #[test]
+    fn the_elements_scripts_set_or_delete_are_recorded_and_only_they_are_encoded_anew() {
+        let before = file(&Spec::new(7));
+        let text = format!("{}- (0008,0060)\n", crate::dicomedit::XNAT_DEFAULT_SCRIPT);
+        let s = scripts(&text);
+        let mut ds = dicom::Parsed::read(&before).unwrap().dataset().clone();
+        let (changed, touched) = s.apply_recorded(&mut ds);
+        assert!(changed.unwrap());
+        let tags = [
+            (0x0008, 0x0060),
+            (0x0008, 0x1030),
+            (0x0010, 0x0010),
+            (0x0010, 0x0020),
+        ];
+        assert_eq!(touched, Some(tags.map(|(g, e)| Tag(g, e)).into()));
+        let spliced = s.apply(before.clone()).unwrap();
+        let mut whole = dicom::Parsed::read(&before).unwrap();
+        whole.dataset_mut();
+        assert!(s.apply_to(whole.dataset_mut()).unwrap());
+        let whole = whole.encode().unwrap();
+        let (a, b) = (
+            dicom::Parsed::read(&spliced).unwrap(),
+            dicom::Parsed::read(&whole).unwrap(),
+        );
+        assert_eq!(a.dataset(), b.dataset());
+        assert!(!a.header().keywords.contains_key("Modality"));
+        // Elements the scripts left alone keep their bytes: the source's Study Date element
+        // (tag, VR, length, value) is in the result as it was.
+        let date = before
+            .windows(8)
+            .position(|w| w == [0x08, 0x00, 0x20, 0x00, b'D', b'A', 8, 0])
+            .unwrap();
+        assert!(spliced.windows(16).any(|w| w == &before[date..date + 16]));
+        // Removing private elements reaches inside sequences: nothing is recorded as top-level only.
+        let deep = scripts("version \"6.1\"\nremoveAllPrivateTags\n");
+        let mut ds = dicom::Parsed::read(&before).unwrap().dataset().clone();
+        assert_eq!(deep.apply_recorded(&mut ds).1, None);
     }
 }

@@ -37,14 +37,12 @@ fn rewrite_header(
     };
     let mut changed = p.deidentify(rules.profile.as_ref());
     if !rules.scripts.is_empty() {
-        changed |=
-            rules
-                .scripts
-                .apply_to(p.dataset_mut())
-                .map_err(|source| FactsError::Script {
-                    entry: name.to_string(),
-                    source,
-                })?;
+        changed |= p
+            .edit_with(|ds| rules.scripts.apply_recorded(ds))
+            .map_err(|source| FactsError::Script {
+                entry: name.to_string(),
+                source,
+            })?;
     }
     if !rules.set.is_empty() {
         p.set(&rules.set).map_err(rewrite_err)?;
