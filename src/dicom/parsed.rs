@@ -106,6 +106,15 @@ impl<'a> Parsed<'a> {
         out
     }
 
+    /// Whether no edit since the read could have changed the top-level element `tag` (or anything
+    /// inside it).
+    pub fn untouched(&self, tag: Tag) -> bool {
+        match &self.edits {
+            Edits::Top(tags) => !tags.contains(&tag),
+            Edits::Any => false,
+        }
+    }
+
     /// Runs `edit` on the data set. It answers with what it changed: `Some(tags)`, only these
     /// top-level elements (set or removed), so that only they are encoded anew; `None`, anything.
     pub fn edit_with<R>(

@@ -80,7 +80,11 @@ pub(super) fn new_header(
         source,
     };
     let parsed = dicom::Parsed::read(&bytes).map_err(rewrite_err)?;
-    let after = fingerprint::of_parsed(&parsed, &rules.element_key).map_err(rewrite_err)?;
+    let after = match &hashes {
+        Some(before) => fingerprint::of_rewritten(&parsed, (&source, before), &rules.element_key),
+        None => fingerprint::of_parsed(&parsed, &rules.element_key),
+    }
+    .map_err(rewrite_err)?;
     // Of the keywords, only what the rewrite reads (the scan key and the values `dicom.set` wrote);
     // the gate's input (every element) only when the gate looks at it.
     let wanted = std::iter::once("SeriesNumber").chain(rules.set.keys().map(String::as_str));

@@ -161,6 +161,13 @@ pub struct ElementHashes {
 }
 
 impl ElementHashes {
+    /// The hashes of `pairs` (in any order; built at once rather than one insertion at a time).
+    fn of(pairs: Vec<(ElementPath, u64)>) -> ElementHashes {
+        ElementHashes {
+            map: pairs.into_iter().collect(),
+        }
+    }
+
     /// How many elements were hashed.
     pub fn len(&self) -> usize {
         self.map.len()
@@ -213,11 +220,43 @@ pub fn element_hashes(bytes: &[u8], key: &[u8; 32]) -> Result<ElementHashes, Dic
 
 /// [`element_hashes`] of a header already decoded.
 pub fn of_parsed(p: &Parsed<'_>, key: &[u8; 32]) -> Result<ElementHashes, DicomError> {
-    let mut out = ElementHashes::default();
+    let mut out = Vec::new();
     let mut scratch = Vec::with_capacity(256);
     meta(p.bytes(), p.dataset_start(), key, &mut scratch, &mut out)?;
     walk(p.dataset(), None, key, &mut scratch, &mut out);
-    Ok(out)
+    Ok(ElementHashes::of(out))
+}
+
+/// [`of_parsed`] of a rewritten header `after`, given the header it was rewritten from and that
+/// header's hashes, taken before the rewrite. A top-level element the rewrite did not touch and that
+/// decodes to the same element in both keeps its hashes (and those of everything inside it): equal
+/// elements hash alike, so only what changed is hashed again. The result is `of_parsed(after)`.
+pub fn of_rewritten(
+    after: &Parsed<'_>,
+    (source, before): (&Parsed<'_>, &ElementHashes),
+    key: &[u8; 32],
+) -> Result<ElementHashes, DicomError> {
+    let mut out = Vec::new();
+    let mut scratch = Vec::with_capacity(256);
+    let start = after.dataset_start();
+    meta(after.bytes(), start, key, &mut scratch, &mut out)?;
+    // The source's hashes in path order, which is top-level tag order: one pass beside the walk.
+    let mut old = before.map.iter().peekable();
+    for e in after.dataset().iter() {
+        let tag = e.tag();
+        if tag == dicom_dictionary_std::tags::PIXEL_DATA {
+            break;
+        }
+        while old.next_if(|(p, _)| p.first() < tag).is_some() {}
+        if source.untouched(tag) && source.dataset().get(tag) == Some(e) {
+            while let Some((p, h)) = old.next_if(|(p, _)| p.first() == tag) {
+                out.push((p.clone(), *h));
+            }
+        } else {
+            element(e, None, key, &mut scratch, &mut out);
+        }
+    }
+    Ok(ElementHashes::of(out))
 }
 
 /// Where PixelData starts in `bytes` (`None` when the file has none, or when `bytes` ends before it
@@ -240,7 +279,7 @@ fn meta(
     end: usize,
     key: &[u8; 32],
     scratch: &mut Vec<u8>,
-    out: &mut ElementHashes,
+    out: &mut Vec<(ElementPath, u64)>,
 ) -> Result<(), DicomError> {
     let mut at = 132;
     while at < end {
@@ -265,7 +304,7 @@ fn meta(
             scratch.clear();
             path.encode(scratch);
             scratch.extend_from_slice(value);
-            out.map.insert(path, element_hash(key, scratch));
+            out.push((path, element_hash(key, scratch)));
         }
         at = stop;
     }
@@ -285,37 +324,49 @@ fn walk(
     parent: Option<(&ElementPath, u32)>,
     key: &[u8; 32],
     scratch: &mut Vec<u8>,
-    out: &mut ElementHashes,
+    out: &mut Vec<(ElementPath, u64)>,
 ) {
     for e in obj.iter() {
-        let tag = e.tag();
-        if tag.element() == 0x0000 || tag == Tag(0xFFFC, 0xFFFC) {
-            continue;
-        }
-        if parent.is_none() && tag == dicom_dictionary_std::tags::PIXEL_DATA {
+        if parent.is_none() && e.tag() == dicom_dictionary_std::tags::PIXEL_DATA {
             break;
         }
-        let path = match parent {
-            Some((p, item)) => p.child(item, tag),
-            None => ElementPath::top(tag),
-        };
-        if let Value::Sequence(seq) = e.value() {
-            for (i, item) in seq.items().iter().enumerate() {
-                walk(item, Some((&path, i as u32)), key, scratch, out);
-            }
-        }
-        scratch.clear();
-        path.encode(scratch);
-        match e.value() {
-            Value::Sequence(seq) => {
-                scratch.extend_from_slice(b"SQ");
-                scratch.extend_from_slice(&(seq.items().len() as u32).to_le_bytes());
-            }
-            Value::Primitive(p) => canonical(e.vr(), p, scratch),
-            Value::PixelSequence(_) => scratch.extend_from_slice(b"fragments"),
-        }
-        out.map.insert(path, element_hash(key, scratch));
+        element(e, parent, key, scratch, out);
     }
+}
+
+/// The hashes of one element and of everything inside it (group lengths and trailing padding have
+/// none).
+fn element(
+    e: &dicom_core::DataElement<InMemDicomObject>,
+    parent: Option<(&ElementPath, u32)>,
+    key: &[u8; 32],
+    scratch: &mut Vec<u8>,
+    out: &mut Vec<(ElementPath, u64)>,
+) {
+    let tag = e.tag();
+    if tag.element() == 0x0000 || tag == Tag(0xFFFC, 0xFFFC) {
+        return;
+    }
+    let path = match parent {
+        Some((p, item)) => p.child(item, tag),
+        None => ElementPath::top(tag),
+    };
+    if let Value::Sequence(seq) = e.value() {
+        for (i, item) in seq.items().iter().enumerate() {
+            walk(item, Some((&path, i as u32)), key, scratch, out);
+        }
+    }
+    scratch.clear();
+    path.encode(scratch);
+    match e.value() {
+        Value::Sequence(seq) => {
+            scratch.extend_from_slice(b"SQ");
+            scratch.extend_from_slice(&(seq.items().len() as u32).to_le_bytes());
+        }
+        Value::Primitive(p) => canonical(e.vr(), p, scratch),
+        Value::PixelSequence(_) => scratch.extend_from_slice(b"fragments"),
+    }
+    out.push((path, element_hash(key, scratch)));
 }
 
 /// Appends a value as DICOM means it to `out`, independent of padding, character set and byte order.
