@@ -124,6 +124,15 @@ mod tests {
         (spliced.encode().unwrap(), whole.encode().unwrap())
     }
 
+    /// Where a file's data set starts and PixelData starts, and its encoding.
+    fn parts(f: &[u8]) -> ((usize, usize), (Encoding, &'static TransferSyntax)) {
+        let layout = crate::dicom::rewrite::layout(f).unwrap();
+        let span = (layout.dataset_start, layout.pixel_start.unwrap());
+        let enc = Encoding::of(&layout.transfer_syntax).unwrap();
+        let ts = crate::dicom::rewrite::transfer_syntax(&layout.transfer_syntax).unwrap();
+        (span, (enc, ts))
+    }
+
     /// Each top-level element's bytes, by tag.
     fn raw(f: &[u8]) -> BTreeMap<(u16, u16), Vec<u8>> {
         let layout = crate::dicom::rewrite::layout(f).unwrap();
@@ -190,12 +199,9 @@ mod tests {
             // The encoding of the file is the splice's.
             let mut p = Parsed::read(&f).unwrap();
             p.set(&values).unwrap();
-            let layout = crate::dicom::rewrite::layout(&f).unwrap();
-            let span = (layout.dataset_start, layout.pixel_start.unwrap());
-            let enc = Encoding::of(ts).unwrap();
-            let syntax = crate::dicom::rewrite::transfer_syntax(ts).unwrap();
+            let (span, encoding) = parts(&f);
             let tags = set_tags.iter().map(|(g, e)| Tag(*g, *e)).collect();
-            let data = spliced(&f, span, (enc, syntax), p.dataset(), &tags)
+            let data = spliced(&f, span, encoding, p.dataset(), &tags)
                 .unwrap()
                 .unwrap();
             assert_eq!(&cut[span.0..span.0 + data.len()], data.as_slice(), "{ts}");
@@ -209,10 +215,7 @@ mod tests {
         let p = Parsed::read(&f).unwrap();
         let mut edited = Parsed::read(&f).unwrap();
         edited.set(&values).unwrap();
-        let layout = crate::dicom::rewrite::layout(&f).unwrap();
-        let span = (layout.dataset_start, layout.pixel_start.unwrap());
-        let enc = Encoding::of(&layout.transfer_syntax).unwrap();
-        let ts = crate::dicom::rewrite::transfer_syntax(&layout.transfer_syntax).unwrap();
+        let (span, (enc, ts)) = parts(&f);
         let tags = BTreeSet::from([Tag(0x0010, 0x0010)]);
         assert_eq!(
             spliced(&f, span, (enc, ts), edited.dataset(), &tags).unwrap(),
@@ -263,10 +266,7 @@ mod tests {
         let mut p = Parsed::read(&g).unwrap();
         p.set(&set(&[("PatientID", "X1"), ("StudyDescription", "d")]))
             .unwrap();
-        let layout = crate::dicom::rewrite::layout(&g).unwrap();
-        let span = (layout.dataset_start, layout.pixel_start.unwrap());
-        let enc = Encoding::of(&layout.transfer_syntax).unwrap();
-        let ts = crate::dicom::rewrite::transfer_syntax(&layout.transfer_syntax).unwrap();
+        let (span, (enc, ts)) = parts(&g);
         let in_group = BTreeSet::from([Tag(0x0010, 0x0020)]);
         assert_eq!(
             spliced(&g, span, (enc, ts), p.dataset(), &in_group).unwrap(),

@@ -193,20 +193,38 @@ impl ElementHashes {
         h.finalize().to_hex()[..32].to_string()
     }
 
-    /// Every element that differs from `self` to `other`, in path order.
+    /// Every element that differs from `self` to `other`, in path order (one pass over both).
     pub fn changes(&self, other: &ElementHashes) -> Vec<(ElementPath, Change)> {
+        use std::cmp::Ordering;
         let mut out = Vec::new();
-        for (p, v) in &self.map {
-            match other.map.get(p) {
-                None => out.push((p.clone(), Change::Removed)),
-                Some(w) if w != v => out.push((p.clone(), Change::Changed)),
-                Some(_) => {}
+        let (mut a, mut b) = (self.map.iter().peekable(), other.map.iter().peekable());
+        loop {
+            let order = match (a.peek(), b.peek()) {
+                (None, None) => break,
+                (Some(_), None) => Ordering::Less,
+                (None, Some(_)) => Ordering::Greater,
+                (Some((p, _)), Some((q, _))) => p.cmp(q),
+            };
+            match order {
+                Ordering::Less => {
+                    if let Some((p, _)) = a.next() {
+                        out.push((p.clone(), Change::Removed));
+                    }
+                }
+                Ordering::Greater => {
+                    if let Some((q, _)) = b.next() {
+                        out.push((q.clone(), Change::Added));
+                    }
+                }
+                Ordering::Equal => {
+                    if let (Some((p, v)), Some((_, w))) = (a.next(), b.next()) {
+                        if v != w {
+                            out.push((p.clone(), Change::Changed));
+                        }
+                    }
+                }
             }
         }
-        for p in other.map.keys().filter(|p| !self.map.contains_key(*p)) {
-            out.push((p.clone(), Change::Added));
-        }
-        out.sort();
         out
     }
 }
