@@ -31,8 +31,8 @@ pub struct Parsed<'a> {
     edits: Edits,
 }
 
-/// The edits of a [`Parsed`]: only top-level elements set (these tags; none yet after the read), or
-/// anything (the data set was handed out to edit, or de-identified).
+/// The edits of a [`Parsed`]: only top-level elements set or removed (these tags; none yet after the
+/// read), or anything (the data set was handed out to edit, or de-identified).
 enum Edits {
     Top(BTreeSet<Tag>),
     Any,
@@ -154,7 +154,7 @@ impl<'a> Parsed<'a> {
 
     /// The file as edited: the preamble and file meta group as they were (its Media Storage SOP
     /// Instance UID following a changed SOPInstanceUID), the data set re-encoded (where only
-    /// top-level elements were set, only those: see [`super::splice`]), and PixelData with
+    /// top-level elements were set or removed, only those: see [`super::splice`]), and PixelData with
     /// everything after it byte for byte.
     pub fn encode(&self) -> Result<Vec<u8>, DicomError> {
         let (start, end) = (
@@ -181,7 +181,8 @@ impl<'a> Parsed<'a> {
         Ok(out)
     }
 
-    /// The data set with only its set elements encoded anew, when only top-level elements were set.
+    /// The data set with only its changed elements encoded anew, when only top-level elements were
+    /// set or removed.
     fn spliced(&self, start: usize, end: usize) -> Result<Option<Vec<u8>>, DicomError> {
         let Edits::Top(tags) = &self.edits else {
             return Ok(None);

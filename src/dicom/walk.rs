@@ -189,9 +189,8 @@ impl Walker<'_> {
     }
 
     /// Walks elements from `at` to `end` (or to a delimiter when `end` is `None`). Returns where the
-    /// walk stopped and, at the top level, where PixelData starts.
-    /// Walks a data set (or an item's) from `at`; with `tops`, records where each top-level
-    /// element starts.
+    /// walk stopped and, at the top level, where PixelData starts; with `tops`, records where each
+    /// top-level element starts.
     fn walk(
         &self,
         mut at: usize,

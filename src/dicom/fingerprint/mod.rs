@@ -256,8 +256,13 @@ pub fn of_rewritten(
 ) -> Result<ElementHashes, DicomError> {
     let mut out = Vec::new();
     let mut scratch = Vec::with_capacity(256);
-    let start = after.dataset_start();
-    meta(after.bytes(), start, key, &mut scratch, &mut out)?;
+    meta(
+        after.bytes(),
+        after.dataset_start(),
+        key,
+        &mut scratch,
+        &mut out,
+    )?;
     // The source's hashes in path order, which is top-level tag order: one pass beside the walk.
     let mut old = before.map.iter().peekable();
     for e in after.dataset().iter() {
