@@ -7,8 +7,9 @@
 //! every element with the source.
 //!
 //! It answers `None`, and the caller encodes the whole data set, when a set element holds text outside
-//! ASCII (its bytes then depend on the character set), or when a group length element stands in the
-//! group of an element set or removed (it would no longer be right).
+//! ASCII (its bytes then depend on the character set) or is a sequence, when a changed tag is not of
+//! the data set proper (the file meta group, PixelData and after), or when a group length element
+//! stands in the group of an element set or removed (it would no longer be right).
 
 use super::walk::{top_elements, Encoding};
 use super::DicomError;

@@ -9,6 +9,7 @@ use dicom_core::value::PrimitiveValue;
 use dicom_core::{DataElement, Tag, VR};
 use dicom_dictionary_std::StandardDataDictionary;
 use dicom_object::InMemDicomObject;
+use std::collections::BTreeSet;
 
 fn text_value(vr: VR, text: &str) -> Result<PrimitiveValue, String> {
     value_from_text(vr, text).map_err(|e| match e {
@@ -86,7 +87,7 @@ impl DataSet for InMemDicomObject {
 /// value) or removed, or that it removed private elements, which reaches inside sequences.
 pub struct Recorded<'a> {
     ds: &'a mut InMemDicomObject,
-    tags: std::collections::BTreeSet<Tag>,
+    tags: BTreeSet<Tag>,
     deep: bool,
 }
 
@@ -101,7 +102,7 @@ impl<'a> Recorded<'a> {
     }
 
     /// The top-level tags set or removed; `None` when an edit may have reached inside a sequence.
-    pub fn touched(self) -> Option<std::collections::BTreeSet<Tag>> {
+    pub fn touched(self) -> Option<BTreeSet<Tag>> {
         (!self.deep).then_some(self.tags)
     }
 }

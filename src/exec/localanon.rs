@@ -228,7 +228,6 @@ mod tests {
         assert_eq!(touched, Some(tags.map(|(g, e)| Tag(g, e)).into()));
         let spliced = s.apply(before.clone()).unwrap();
         let mut whole = dicom::Parsed::read(&before).unwrap();
-        whole.dataset_mut();
         assert!(s.apply_to(whole.dataset_mut()).unwrap());
         let whole = whole.encode().unwrap();
         let (a, b) = (
