@@ -2,12 +2,13 @@
 //! sample reads, and a fresh destination per sample), runs its sides interleaved, and prints medians
 //! with ranges and the ratios the goals speak of, with whether each goal was met in this run.
 
+use super::cpu::{self, Split};
 use super::procs::{self, SimProc};
 use super::stats::{interleave, ratio, show_ratio, verdict, Samples};
 use super::{fail, manifest, peers, Link, ROUNDS};
 use crate::cli::Failure;
 use crate::plan::human_bytes;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -149,10 +150,14 @@ fn throughput(
     python: Option<&Path>,
 ) -> Result<(), Failure> {
     let src = SimProc::start(dir, "source", seed, link)?;
-    let (s, moved) = sample_throughput(dir, (&src, link), python);
+    let (s, moved, splits) = sample_throughput(dir, (&src, link), python);
     src.stop()?;
     println!("{title} ({seed}), MB/s:");
     print_plain_and_ferry(&s, &moved);
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    for line in cpu::lines(&splits[limit(&s)], &splits[2], cores) {
+        println!("{line}");
+    }
     if python.is_some() {
         print_peers(&s, &moved);
     }
@@ -160,29 +165,43 @@ fn throughput(
 }
 
 /// Runs the sides of one throughput figure interleaved against the source emulator, each into a
-/// fresh destination: MB/s per side, and the bytes each side moved (plain copy one and [`JOBS`]
-/// sessions at a time, ferry, then xnatpy and xnatctl when `python` is given).
+/// fresh destination: MB/s per side, the bytes each side moved (plain copy one and [`JOBS`]
+/// sessions at a time, ferry, then xnatpy and xnatctl when `python` is given), and where the CPU of
+/// the plain copies' and ferry's samples went.
 fn sample_throughput(
     dir: &Path,
     (src, link): (&SimProc, Link),
     python: Option<&Path>,
-) -> (Vec<Samples>, [u64; 5]) {
+) -> (Vec<Samples>, [u64; 5], [Split; 3]) {
     let (seq_bytes, par_bytes, ferry_bytes) = (Cell::new(0), Cell::new(0), Cell::new(0));
     let (py_bytes, ctl_bytes) = (Cell::new(0), Cell::new(0));
-    let plain = |jobs: usize, moved: &Cell<u64>| -> Result<f64, String> {
+    let splits: [RefCell<Split>; 3] = Default::default();
+    // The emulators' CPU over a run of the client: from just before it starts to its exit.
+    let emulators = |dst: &SimProc| (src.cpu(), dst.cpu());
+    let record = |side: usize, (took, client), (s0, d0), dst: &SimProc| {
+        let (s1, d1) = emulators(dst);
+        splits[side]
+            .borrow_mut()
+            .record(took, [client, cpu::since(s0, s1), cpu::since(d0, d1)]);
+    };
+    let plain = |jobs: usize, moved: &Cell<u64>, side: usize| -> Result<f64, String> {
         let dst = fresh_destination(dir, link)?;
+        let before = emulators(&dst);
         let c = procs::plain_copy(&src.url, &dst.url, jobs, dir)?;
+        record(side, (c.took, c.cpu), before, &dst);
         moved.set(c.bytes);
         dst.stop().map_err(text)?;
         Ok(c.bytes as f64 / 1e6 / c.took.as_secs_f64())
     };
-    let mut seq = || plain(1, &seq_bytes);
-    let mut par = || plain(JOBS, &par_bytes);
+    let mut seq = || plain(1, &seq_bytes, 0);
+    let mut par = || plain(JOBS, &par_bytes, 1);
     let mut ferry = || -> Result<f64, String> {
         let dst = fresh_destination(dir, link)?;
         let (plan, summary) = plan_copy(dir, &src.url, &dst.url)?;
         let bytes = summary.bytes;
+        let before = emulators(&dst);
         let ran = procs::apply(&plan, JOBS)?;
+        record(2, (ran.took, ran.cpu), before, &dst);
         ferry_bytes.set(bytes);
         dst.stop().map_err(text)?;
         Ok(bytes as f64 / 1e6 / ran.took.as_secs_f64())
@@ -212,7 +231,17 @@ fn sample_throughput(
     let s = interleave(ROUNDS, &mut sides);
     drop(sides);
     let moved = [seq_bytes, par_bytes, ferry_bytes, py_bytes, ctl_bytes].map(Cell::into_inner);
-    (s, moved)
+    (s, moved, splits.map(RefCell::into_inner))
+}
+
+/// Which plain copy sets the limit: the one at a time (0) when it is at least as fast as the one
+/// with [`JOBS`] at a time (1).
+fn limit(s: &[Samples]) -> usize {
+    if ratio(&s[0], &s[1]).is_some_and(|r| r >= 1.0) {
+        0
+    } else {
+        1
+    }
 }
 
 /// Prints the plain copy's and ferry's lines of a throughput figure and ferry's ratio to the better
@@ -234,12 +263,7 @@ fn print_plain_and_ferry(s: &[Samples], moved: &[u64; 5]) {
         s[2].show(1, ""),
         human_bytes(ferry_bytes)
     );
-    let limit = if ratio(&s[0], &s[1]).is_some_and(|r| r >= 1.0) {
-        &s[0]
-    } else {
-        &s[1]
-    };
-    let r = ratio(&s[2], limit);
+    let r = ratio(&s[2], &s[limit(s)]);
     let same = seq_bytes == ferry_bytes && par_bytes == ferry_bytes;
     println!(
         "   ferry / best plain copy = {} (goal >= 0.8: {}){}",

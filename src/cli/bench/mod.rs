@@ -4,13 +4,14 @@
 //! their own programs. Every timed figure runs each side [`ROUNDS`] times interleaved and prints the
 //! median with its range and the ratio of medians; a side that fails is printed as an error.
 //!
-//! Files: [`stats`] (samples and their summary), [`procs`] (the child processes), [`copy`] (the
-//! plain copy), [`peers`] (xnatpy, xnatctl), [`figures`] (what is measured and printed),
-//! [`planning`] (figure 3: planning at scale) with [`plainlist`] (its plain client), [`large`]
-//! (figure 5: memory against the size of one file), [`scheduling`] (figure 6: choosing steps at
-//! scale, in the driver's process like figure 0).
+//! Files: [`stats`] (samples and their summary), [`procs`] (the child processes), [`cpu`] (where
+//! the CPU of a throughput sample went), [`copy`] (the plain copy), [`peers`] (xnatpy, xnatctl),
+//! [`figures`] (what is measured and printed), [`planning`] (figure 3: planning at scale) with
+//! [`plainlist`] (its plain client), [`large`] (figure 5: memory against the size of one file),
+//! [`scheduling`] (figure 6: choosing steps at scale, in the driver's process like figure 0).
 
 mod copy;
+mod cpu;
 mod figures;
 mod large;
 mod peers;

@@ -81,6 +81,11 @@ impl SimProc {
         count.ok_or_else(|| fail("the emulator did not report its request count"))
     }
 
+    /// CPU time the emulator has used so far (all its threads), where `/proc` tells.
+    pub fn cpu(&self) -> Option<Duration> {
+        super::cpu::of_process(self.child.id())
+    }
+
     fn terminate(&mut self) {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
@@ -97,17 +102,22 @@ impl Drop for SimProc {
     }
 }
 
-/// What a finished child did: its wall time and peak resident memory.
+/// What a finished child did: its wall time, peak resident memory and CPU time.
 #[derive(Debug, Clone, Copy)]
 pub struct Ran {
     /// Wall time from spawn to exit.
     pub took: Duration,
     /// Peak RSS (VmHWM) in bytes, as last seen before it exited.
     pub peak_rss: u64,
+    /// CPU time (user and system, all threads), where `/proc` tells.
+    pub cpu: Option<Duration>,
 }
 
-/// Runs a child to completion, timing it and sampling its peak RSS; its stdout is returned.
+/// Runs a child to completion, timing it and sampling its peak RSS; its stdout is returned. Its CPU
+/// time is what the driver's waited-for children gained meanwhile: the driver waits for no other
+/// child while one runs.
 pub(super) fn run_child(mut cmd: Command, what: &str) -> Result<(Ran, String), String> {
+    let cpu_before = super::cpu::of_waited_children();
     let t = Instant::now();
     let mut child = cmd
         .stdout(Stdio::piped())
@@ -138,6 +148,7 @@ pub(super) fn run_child(mut cmd: Command, what: &str) -> Result<(Ran, String), S
         std::thread::sleep(Duration::from_millis(10));
     };
     let took = t.elapsed();
+    let cpu = super::cpu::since(cpu_before, super::cpu::of_waited_children());
     let out = reader.join().unwrap_or_default();
     if !status.success() {
         let mut err = String::new();
@@ -155,6 +166,7 @@ pub(super) fn run_child(mut cmd: Command, what: &str) -> Result<(Ran, String), S
         Ran {
             took,
             peak_rss: peak,
+            cpu,
         },
         out,
     ))
@@ -184,6 +196,8 @@ pub fn apply(plan: &Path, jobs: usize) -> Result<Ran, String> {
 pub struct Copied {
     /// Wall time of the process.
     pub took: Duration,
+    /// CPU time of the process, where `/proc` tells.
+    pub cpu: Option<Duration>,
     /// Bytes of the DICOM files moved.
     pub bytes: u64,
 }
@@ -205,6 +219,7 @@ pub fn plain_copy(from: &str, to: &str, jobs: usize, work: &Path) -> Result<Copi
     let bytes = field(&out, "bytes=").ok_or("the plain copy printed no byte count")?;
     Ok(Copied {
         took: ran.took,
+        cpu: ran.cpu,
         bytes: bytes as u64,
     })
 }
