@@ -1,7 +1,7 @@
 //! Where the CPU of a throughput sample went: the client's process, the source emulator's and the
-//! destination emulator's, read from Linux's `/proc` (nothing where it is missing). On a machine
-//! whose cores the client and both emulators share, a side that costs more CPU in all moves fewer
-//! bytes per second; these lines show how much of each figure that explains.
+//! destination emulator's, read from Linux's `/proc` (nothing where it is missing). Where the
+//! client and both emulators share the machine's cores and keep them all busy, a side that costs
+//! more CPU in all moves fewer bytes per second; these lines show whether a figure is in that case.
 
 use super::stats::{ratio, show_ratio, Samples};
 use std::time::Duration;
@@ -84,6 +84,10 @@ impl Split {
     }
 }
 
+/// What the CPU lines say when a side has no sample with every part read.
+const NOT_MEASURED: &str =
+    "   CPU seconds per run: not measured (no run of a side had every part: no /proc here, or the side failed)";
+
 /// The lines of a throughput figure on CPU: the plain copy's (the side the limit came from) and
 /// ferry's medians, and the ratio of their sums (plain / ferry, to set beside the throughput ratio
 /// when both sides keep every one of the machine's `cores` busy).
@@ -97,7 +101,7 @@ pub fn lines(plain: &Split, ferry: &Split, cores: usize) -> Vec<String> {
                 show_ratio(ratio(&plain.total, &ferry.total))
             ),
         ],
-        _ => vec!["   CPU seconds per run: not measured (no /proc here)".into()],
+        _ => vec![NOT_MEASURED.into()],
     }
 }
 
@@ -161,9 +165,6 @@ mod tests {
         );
         assert!(l[2].contains("all CPU = 0.769 (2 cores"), "{l:?}");
         let none = lines(&Split::default(), &ferry, 2);
-        assert_eq!(
-            none,
-            ["   CPU seconds per run: not measured (no /proc here)"]
-        );
+        assert_eq!(none, [NOT_MEASURED]);
     }
 }
