@@ -84,14 +84,18 @@ impl Split {
     }
 }
 
-/// What the CPU lines say when a side has no sample with every part read.
+/// What the CPU lines say when a side failed or has no sample with every part read.
 const NOT_MEASURED: &str =
-    "   CPU seconds per run: not measured (no run of a side had every part: no /proc here, or the side failed)";
+    "   CPU seconds per run: not measured (a side failed, or this machine has no /proc)";
 
 /// The lines of a throughput figure on CPU: the plain copy's (the side the limit came from) and
 /// ferry's medians, and the ratio of their sums (plain / ferry, to set beside the throughput ratio
-/// when both sides keep every one of the machine's `cores` busy).
-pub fn lines(plain: &Split, ferry: &Split, cores: usize) -> Vec<String> {
+/// when both sides keep every one of the machine's `cores` busy). `failed`: a run of either side
+/// failed (its throughput is then an error, and so are these lines).
+pub fn lines(plain: &Split, ferry: &Split, cores: usize, failed: bool) -> Vec<String> {
+    if failed {
+        return vec![NOT_MEASURED.into()];
+    }
     match (plain.show(), ferry.show()) {
         (Some(p), Some(f)) => vec![
             format!("   CPU seconds per run (medians): plain copy: {p}"),
@@ -154,7 +158,7 @@ mod tests {
         }
         // A sample with a part unread is left out, not counted as zero.
         ferry.record(Duration::from_millis(1), [None, ms(1), ms(1)]);
-        let l = lines(&plain, &ferry, 2);
+        let l = lines(&plain, &ferry, 2, false);
         assert!(
             l[0].ends_with("client 0.09 + source 0.10 + destination 0.31 = 0.50, 2.00 cores busy"),
             "{l:?}"
@@ -164,7 +168,9 @@ mod tests {
             "{l:?}"
         );
         assert!(l[2].contains("all CPU = 0.769 (2 cores"), "{l:?}");
-        let none = lines(&Split::default(), &ferry, 2);
+        let none = lines(&Split::default(), &ferry, 2, false);
         assert_eq!(none, [NOT_MEASURED]);
+        // A side that failed in one run has no CPU figure, whatever its other runs measured.
+        assert_eq!(lines(&plain, &ferry, 2, true), [NOT_MEASURED]);
     }
 }

@@ -155,7 +155,9 @@ fn throughput(
     println!("{title} ({seed}), MB/s:");
     print_plain_and_ferry(&s, &moved);
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    for line in cpu::lines(&splits[limit(&s)], &splits[2], cores) {
+    let l = limit(&s);
+    let failed = s[l].error.is_some() || s[2].error.is_some();
+    for line in cpu::lines(&splits[l], &splits[2], cores, failed) {
         println!("{line}");
     }
     if python.is_some() {
