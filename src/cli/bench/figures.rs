@@ -154,10 +154,9 @@ fn throughput(
     src.stop()?;
     println!("{title} ({seed}), MB/s:");
     print_plain_and_ferry(&s, &moved);
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let l = limit(&s);
     let failed = s[l].error.is_some() || s[2].error.is_some();
-    for line in cpu::lines(&splits[l], &splits[2], cores, failed) {
+    for line in cpu::lines(&splits[l], &splits[2], super::cores(), failed) {
         println!("{line}");
     }
     if python.is_some() {

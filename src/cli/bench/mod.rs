@@ -192,6 +192,11 @@ fn filesystem_of(dir: &Path) -> Option<String> {
         .map(|(_, kind)| kind)
 }
 
+/// The cores this process may run on (1 when the system does not say).
+pub(super) fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 /// Prints the machine the figures were measured on, and where the emulators keep their state.
 pub(super) fn machine(dir: &Path) {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
@@ -203,7 +208,7 @@ pub(super) fn machine(dir: &Path) {
                 .map(|s| s.trim().to_string())
         })
         .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cores = cores();
     let load = std::fs::read_to_string("/proc/loadavg")
         .ok()
         .and_then(|l| l.split_whitespace().next().map(str::to_string))
